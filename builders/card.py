@@ -1,0 +1,150 @@
+"""The dataset card (README.md with YAML metadata) of a GSI-Syn dataset folder.
+
+The YAML ``configs`` list is what lets ``load_dataset(folder, "tabletop")`` (and the Hub) find the
+Parquet shards of each subset and split; it is regenerated from the build manifests after every build,
+listing only complete splits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gsi_datasets.schema import FEATURES, OPERATIONS, SPLITS, SUBSET_OPERATIONS
+
+MANIFEST_DIR = ".gsi_build"
+
+CITATION = """@inproceedings{zhu2026gsibench,
+  title     = {Exploring Spatial Intelligence from a Generative Perspective},
+  author    = {Zhu and others},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2026},
+  note      = {arXiv:2604.20570}
+}"""
+
+
+def read_manifests(out_dir: Path) -> list[dict[str, Any]]:
+    """Every split manifest in a dataset folder, sorted by subset and split."""
+    folder = Path(out_dir) / MANIFEST_DIR
+    manifests = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    return sorted(manifests, key=lambda m: (m["subset"], SPLITS.index(m["split"])))
+
+
+def card_metadata(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The YAML header: licence, tags, ``configs`` (data files per split) and ``dataset_info``."""
+    complete = [m for m in manifests if m.get("complete")]
+    subsets = sorted({m["subset"] for m in complete})
+    configs, infos = [], []
+    for subset in subsets:
+        splits = [m for m in complete if m["subset"] == subset]
+        configs.append({
+            "config_name": subset,
+            "data_files": [{"split": m["split"], "path": f"data/{subset}/{m['split']}-*.parquet"} for m in splits],
+        })
+        infos.append({
+            "config_name": subset,
+            "features": FEATURES._to_yaml_list(),
+            "splits": [{"name": m["split"], "num_examples": m["num_samples"]} for m in splits],
+        })
+    metadata: dict[str, Any] = {
+        "license": "cc-by-4.0",
+        "pretty_name": "GSI-Syn",
+        "language": ["en"],
+        "task_categories": ["image-to-image"],
+        "tags": ["spatial-intelligence", "image-editing", "3d", "benchmark", "synthetic"],
+        "size_categories": ["n<1K" if sum(m["num_samples"] for m in complete) < 1000 else "1K<n<10K"],
+    }
+    if configs:
+        metadata["configs"] = configs
+        metadata["dataset_info"] = infos
+    return metadata
+
+
+def _split_table(manifests: list[dict[str, Any]]) -> str:
+    lines = ["| config | split | samples | seed | generator | status | top rejection reasons |", "|---|---|---|---|---|---|---|"]
+    for m in manifests:
+        top = sorted(m.get("rejections", {}).items(), key=lambda kv: -kv[1])[:3]
+        reasons = ", ".join(f"{k} ({v})" for k, v in top) or "none"
+        status = "complete" if m.get("complete") else f"incomplete ({len(m['shards_done'])}/{m['num_shards']} shards)"
+        lines.append(f"| {m['subset']} | {m['split']} | {m['num_samples']} | {m['seed']} | "
+                     f"{m['generator_version']} | {status} | {reasons} |")
+    return "\n".join(lines)
+
+
+def render_card(manifests: list[dict[str, Any]]) -> str:
+    """The full README.md text of a dataset folder."""
+    header = yaml.safe_dump(card_metadata(manifests), sort_keys=False, width=120)
+    operations = "\n".join(f"- `{subset}`: {', '.join(f'`{op}`' for op in ops)}"
+                           for subset, ops in SUBSET_OPERATIONS.items())
+    return f"""---
+{header}---
+
+# GSI-Syn
+
+Synthetic part of **GSI-Bench**, the benchmark for generative spatial intelligence ("Exploring Spatial
+Intelligence from a Generative Perspective", CVPR 2026). Every row is one spatially grounded image edit:
+a source image, an instruction such as "Move the coffee mug 12 cm to the left.", the exact 3D change it
+asks for, and the rendered target image, with metric depth, instance masks, camera and 3D boxes before
+and after. Scenes are simulated and settled with MuJoCo physics and rendered headless; every label is
+exact.
+
+Generated with the `gsi-bench` package (`gsi-bench build syn ...`); the same seed reproduces identical
+rows and pixels.
+
+## Loading
+
+```python
+from datasets import load_dataset
+ds = load_dataset("<this folder or repo>", "tabletop", split="test")
+```
+
+## Splits
+
+{_split_table(manifests)}
+
+Train, validation and test draw from unrelated random streams: they share no scene and no asset
+instance seed.
+
+## Operations
+
+The `operation` column is a ClassLabel over {', '.join(f'`{op}`' for op in OPERATIONS)}. Per subset:
+
+{operations}
+
+## Frames and units
+
+- Camera frame: OpenCV (x right, y down, z forward), metres. 3D boxes (`centre`, full `size` along the
+  box's own axes, `rotation` whose columns are those axes) are in the **source** camera frame, before
+  and after the edit.
+- `camera.intrinsics` is K in the image's own pixel frame (pixel centres at integer coordinates);
+  `camera.*_world_to_camera` map world points (metres, z up) into the camera frame.
+- Depth maps are 16-bit PNGs in millimetres along the camera z axis (0 = no depth); instance maps are
+  16-bit PNGs (0 = background, 1 = table, objects from 2; see `instances`).
+- `transform` (Phi3D) is the realised change: after-centre = before-centre + `translation_m`,
+  after-rotation = R(`rotation_axis`, `rotation_deg`) @ before-rotation, after-size = before-size *
+  `scale_factor`; `camera_delta` maps the source camera frame to the target's.
+- `command` is what the instruction asks (direction, distance, angle, factor); left/right are as seen in
+  the image, forward is away from the camera in the table plane, clockwise is as seen from above.
+- `reference_format` repeats the labels in the reference implementation's layout
+  (`[x, y, z, w, h, l, yaw]`, yaw = atan2(-R[2,0], R[0,0]) about the camera y axis).
+
+## Licence
+
+CC BY 4.0. All meshes and textures are generated procedurally by the `gsi-bench` code.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+
+
+def write_dataset_card(out_dir: Path) -> Path:
+    """(Re)writes ``README.md`` in a dataset folder from its build manifests."""
+    path = Path(out_dir) / "README.md"
+    path.write_text(render_card(read_manifests(Path(out_dir))))
+    return path

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs everything GSI-Bench needs on a fresh machine: the EGL/Mesa libraries for headless rendering
+# (Debian/Ubuntu, when missing) and a virtual environment in .venv with the package and its test extras.
+# Idempotent: a second run only checks. Usage: scripts/setup.sh [VENV_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+venv="${1:-.venv}"
+
+if ! ldconfig -p 2>/dev/null | grep -q "libEGL_mesa.so"; then
+  echo "[setup] installing EGL/Mesa libraries for headless rendering"
+  sudo_cmd=""
+  if [ "$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq libegl1 libegl-mesa0 libgl1-mesa-dri >/dev/null
+fi
+
+stamp="$venv/.gsi-bench-installed"
+fingerprint="$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
+  exit 0
+fi
+echo "[setup] creating $venv and installing gsi-bench[test]"
+python3 -m venv "$venv"
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q -e ".[test]"
+echo "$fingerprint" > "$stamp"

@@ -1,0 +1,132 @@
+"""Dataset folders: loading, determinism, resumption after a kill, and argument errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from datasets import load_dataset
+
+from builders.card import read_manifests
+from builders.writer import BuildError, build_split
+from tests.conftest import SPLIT_SAMPLES, SPLIT_SEED
+
+
+def _table_rows(folder: Path) -> list[dict]:
+    shards = sorted((folder / "data" / "tabletop").glob("test-*.parquet"))
+    return [row for shard in shards for row in pq.read_table(shard).to_pylist()]
+
+
+def test_load_dataset_reads_the_folder_offline(built_split: Path) -> None:
+    dataset = load_dataset(str(built_split), "tabletop", split="test")
+    assert len(dataset) == SPLIT_SAMPLES
+    assert dataset.features["operation"].names[0] == "camera_relative_move"
+    row = dataset[0]
+    assert row["source_image"].size == (512, 512) and row["source_image"].mode == "RGB"
+    assert row["source_depth"].mode.startswith("I")  # 16-bit depth decodes as an integer image
+    card = (built_split / "README.md").read_text()
+    metadata = yaml.safe_load(card.split("---")[1])
+    assert metadata["configs"] == [{"config_name": "tabletop",
+                                    "data_files": [{"split": "test", "path": "data/tabletop/test-*.parquet"}]}]
+    assert metadata["dataset_info"][0]["splits"] == [{"name": "test", "num_examples": SPLIT_SAMPLES}]
+    assert not list(built_split.rglob("*.py")), "a dataset folder must not contain loading scripts"
+
+
+def test_the_same_seed_gives_identical_rows_in_process_and_in_workers(built_split: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    # One in-process worker instead of two spawned ones, and other shard boundaries: same rows, same bytes.
+    build_split("tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=again, workers=1, shard_size=4,
+                progress=False)
+    assert _table_rows(again) == _table_rows(built_split)
+
+
+def test_another_seed_gives_other_scenes(tmp_path: Path) -> None:
+    a = build_split("tabletop", "test", 1, seed=1, out_dir=tmp_path / "a", workers=1, progress=False)
+    b = build_split("tabletop", "test", 1, seed=2, out_dir=tmp_path / "b", workers=1, progress=False)
+    assert a.complete and b.complete
+    rows_a, rows_b = _table_rows(tmp_path / "a"), _table_rows(tmp_path / "b")
+    assert rows_a[0]["scene"] != rows_b[0]["scene"]
+    assert rows_a[0]["source_image"]["bytes"] != rows_b[0]["source_image"]["bytes"]
+
+
+def test_splits_are_scene_disjoint() -> None:
+    from builders.generate import sample_seed
+
+    seeds = {split: {sample_seed(0, "tabletop", split, i) for i in range(2000)} for split in ("train", "test")}
+    assert not seeds["train"] & seeds["test"]
+
+
+def test_a_killed_build_resumes_without_losing_or_duplicating_samples(built_split: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "gsi_bench.cli", "build", "syn", "--num-samples", str(SPLIT_SAMPLES),
+               "--seed", str(SPLIT_SEED), "--shard-size", "2", "--workers", "1", "--out", str(out), "--quiet"]
+    process = subprocess.Popen(command, start_new_session=True)
+    first_shard = out / "data" / "tabletop" / "test-00000-of-00005.parquet"
+    deadline = time.time() + 120
+    while not first_shard.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert first_shard.exists(), "the build wrote no shard in time"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    manifest = json.loads((out / ".gsi_build" / "tabletop-test.json").read_text())
+    assert not manifest["complete"]
+    assert "configs" not in (out / "README.md").read_text(), "an incomplete split must not be listed"
+
+    report = build_split("tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=1, shard_size=2,
+                         progress=False)
+    assert report.complete and report.shards_resumed >= 1
+    assert report.samples_generated_now <= SPLIT_SAMPLES - 2
+    assert _table_rows(out) == _table_rows(built_split)
+
+
+def test_a_corrupt_shard_is_rebuilt(tmp_path: Path) -> None:
+    out = tmp_path / "corrupt"
+    build_split("tabletop", "test", 2, seed=3, out_dir=out, workers=1, shard_size=1, progress=False)
+    shard = out / "data" / "tabletop" / "test-00001-of-00002.parquet"
+    reference = shard.read_bytes()
+    shard.write_bytes(b"not parquet")
+    report = build_split("tabletop", "test", 2, seed=3, out_dir=out, workers=1, shard_size=1, progress=False)
+    assert report.shards_resumed == 1 and report.samples_generated_now == 1
+    assert pq.read_table(shard).to_pylist() == pq.read_table(pa.BufferReader(reference)).to_pylist()
+
+
+def test_conflicting_parameters_need_overwrite(tmp_path: Path) -> None:
+    out = tmp_path / "conflict"
+    build_split("tabletop", "test", 1, seed=0, out_dir=out, workers=1, progress=False)
+    with pytest.raises(BuildError, match="other parameters.*--overwrite"):
+        build_split("tabletop", "test", 1, seed=1, out_dir=out, workers=1, progress=False)
+    report = build_split("tabletop", "test", 1, seed=1, out_dir=out, workers=1, overwrite=True, progress=False)
+    assert report.complete and report.shards_resumed == 0
+    assert [m["seed"] for m in read_manifests(out)] == [1]
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"subset": "kitchen"}, "unknown subset 'kitchen'; available subsets: tabletop"),
+        ({"num_samples": 0}, "--num-samples must be a positive number of samples, got 0"),
+        ({"split": "dev"}, "unknown split 'dev'"),
+    ],
+)
+def test_bad_arguments_fail_before_any_work(tmp_path: Path, kwargs: dict, message: str) -> None:
+    arguments = {"subset": "tabletop", "split": "test", "num_samples": 2, "out_dir": tmp_path / "out"}
+    arguments.update(kwargs)
+    with pytest.raises(BuildError, match=message):
+        build_split(**arguments, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_folder_is_reported(tmp_path: Path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(BuildError, match="not writable"):
+        build_split("tabletop", "test", 1, out_dir=blocker / "syn", progress=False)

@@ -1,0 +1,36 @@
+"""Shared fixtures: small GSI-Syn splits built once per test session with the real generator."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from builders.writer import build_split  # noqa: E402
+
+#: The shared test split: 3 samples per operation, two shards, built with two worker processes.
+SPLIT_SAMPLES = 9
+SPLIT_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def built_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 9-sample tabletop test split (seed 7) in a dataset folder; returns the folder."""
+    out = tmp_path_factory.mktemp("syn") / "gsi-bench" / "syn"
+    build_split("tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=2, shard_size=5,
+                progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def split_rows(built_split: Path) -> list[dict]:
+    """The rows of ``built_split`` as ``datasets`` decodes them (PIL images, nested dicts)."""
+    from datasets import load_dataset
+
+    dataset = load_dataset(str(built_split), "tabletop", split="test")
+    return [dataset[i] for i in range(len(dataset))]

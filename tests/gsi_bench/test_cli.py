@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gsi_bench.cli import main
+
+
+def test_build_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "syn", "--subset", "kitchen", "--out", str(tmp_path / "x")]) == 2
+    error = capsys.readouterr().err
+    assert error.strip() == "gsi-bench build: error: unknown subset 'kitchen'; available subsets: tabletop"
+    assert main(["build", "syn", "--num-samples", "0", "--out", str(tmp_path / "x")]) == 2
+    assert "--num-samples must be a positive number" in capsys.readouterr().err
+
+
+def test_show_writes_a_contact_sheet(built_split: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sheet.png"
+    assert main(["show", str(built_split), "--config", "tabletop", "--split", "test", "--num", "4",
+                 "--out", str(out)]) == 0
+    sheet = np.array(Image.open(out))
+    # Two samples per sheet row, two rows; each sample is a source/target pair with a caption.
+    assert sheet.shape[0] > 2 * 320 and sheet.shape[1] > 4 * 320
+    assert "Contact sheet of 4 samples" in capsys.readouterr().out
+    # The projected boxes are drawn: the sheet contains the "before" box colour.
+    assert np.any(np.all(sheet == (40, 220, 80), axis=2))
+
+
+def test_show_reports_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["show", str(tmp_path / "missing"), "--out", str(tmp_path / "s.png")]) == 2
+    assert "gsi-bench show: error:" in capsys.readouterr().err

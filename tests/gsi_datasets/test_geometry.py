@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from gsi_datasets.geometry import (
+    axis_angle_from_rotation,
+    box_corners,
+    geodesic_angle_deg,
+    intrinsics_from_fovy,
+    matrix_to_quaternion,
+    project_points,
+    projected_box_2d,
+    quaternion_to_matrix,
+    rotation_about_axis,
+    yaw_from_rotation,
+)
+
+
+@pytest.mark.parametrize("angle", [0.0, 1e-4, 30.0, 90.0, 179.0, 180.0])
+def test_axis_angle_round_trip(angle: float) -> None:
+    axis = np.array([0.3, -0.5, 0.8]) / np.linalg.norm([0.3, -0.5, 0.8])
+    recovered_axis, recovered_angle = axis_angle_from_rotation(rotation_about_axis(axis, angle))
+    assert recovered_angle == pytest.approx(angle, abs=1e-6)
+    if angle > 1e-3:
+        assert np.allclose(rotation_about_axis(recovered_axis, recovered_angle), rotation_about_axis(axis, angle))
+
+
+def test_quaternion_round_trip_and_convention() -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        quaternion = rng.normal(size=4)
+        quaternion /= np.linalg.norm(quaternion)
+        quaternion *= np.sign(quaternion[0])
+        assert np.allclose(matrix_to_quaternion(quaternion_to_matrix(quaternion)), quaternion, atol=1e-9)
+    # (w, x, y, z) order: 90 degrees about z.
+    half = np.sqrt(0.5)
+    assert np.allclose(quaternion_to_matrix([half, 0, 0, half]), rotation_about_axis([0, 0, 1], 90))
+
+
+def test_projection_of_principal_axis_hits_image_centre() -> None:
+    intrinsics = intrinsics_from_fovy(60.0, 640, 480)
+    assert np.allclose(project_points(intrinsics, np.array([[0.0, 0.0, 2.0]])), [[319.5, 239.5]])
+    # The top image edge sits at half the vertical field of view.
+    top = project_points(intrinsics, np.array([[0.0, -np.tan(np.deg2rad(30.0)), 1.0]]))
+    assert top[0, 1] == pytest.approx(-0.5)
+
+
+def test_box_corners_and_projected_box() -> None:
+    rotation = rotation_about_axis([0, 1, 0], 90)
+    corners = box_corners(np.array([0, 0, 3.0]), np.array([2.0, 1.0, 0.5]), rotation)
+    # Rotating 90 degrees about y swaps the x and z extents.
+    assert np.allclose(corners.max(axis=0) - corners.min(axis=0), [0.5, 1.0, 2.0])
+    with pytest.raises(ValueError, match="behind the camera"):
+        projected_box_2d(np.eye(3), np.array([0, 0, 0.1]), np.array([1.0, 1.0, 1.0]), np.eye(3))
+
+
+def test_yaw_and_geodesic_angle() -> None:
+    assert yaw_from_rotation(rotation_about_axis([0, 1, 0], 40.0)) == pytest.approx(np.deg2rad(40.0))
+    assert geodesic_angle_deg(np.eye(3), rotation_about_axis([1, 2, 3], 25.0)) == pytest.approx(25.0)
