@@ -33,22 +33,43 @@ def read_manifests(out_dir: Path) -> list[dict[str, Any]]:
     return sorted(manifests, key=lambda m: (m["subset"], SPLITS.index(m["split"])))
 
 
-def card_metadata(manifests: list[dict[str, Any]]) -> dict[str, Any]:
-    """The YAML header: licence, tags, ``configs`` (data files per split) and ``dataset_info``."""
+def _split_bytes(out_dir: Path, subset: str, split: str) -> int:
+    return sum(p.stat().st_size for p in (Path(out_dir) / "data" / subset).glob(f"{split}-*.parquet"))
+
+
+def card_metadata(out_dir: Path, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The YAML header: licence, tags, ``configs`` (data files per split) and ``dataset_info``.
+
+    ``dataset_info`` records each split's size in bytes. Besides being useful, this makes the card of
+    every different build different: ``datasets`` keys its cache of a local folder on the card and the
+    data-file patterns only, so two folders with identical cards would share (stale) cached data.
+    """
     complete = [m for m in manifests if m.get("complete")]
     subsets = sorted({m["subset"] for m in complete})
     configs, infos = [], []
     for subset in subsets:
         splits = [m for m in complete if m["subset"] == subset]
-        configs.append({
-            "config_name": subset,
-            "data_files": [{"split": m["split"], "path": f"data/{subset}/{m['split']}-*.parquet"} for m in splits],
-        })
-        infos.append({
-            "config_name": subset,
-            "features": FEATURES._to_yaml_list(),
-            "splits": [{"name": m["split"], "num_examples": m["num_samples"]} for m in splits],
-        })
+        configs.append(
+            {
+                "config_name": subset,
+                "data_files": [{"split": m["split"], "path": f"data/{subset}/{m['split']}-*.parquet"} for m in splits],
+            }
+        )
+        infos.append(
+            {
+                "config_name": subset,
+                "features": FEATURES._to_yaml_list(),
+                "splits": [
+                    {
+                        "name": m["split"],
+                        "num_bytes": _split_bytes(out_dir, subset, m["split"]),
+                        "num_examples": m["num_samples"],
+                    }
+                    for m in splits
+                ],
+                "download_size": sum(_split_bytes(out_dir, subset, m["split"]) for m in splits),
+            }
+        )
     metadata: dict[str, Any] = {
         "license": "cc-by-4.0",
         "pretty_name": "GSI-Syn",
@@ -64,21 +85,28 @@ def card_metadata(manifests: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _split_table(manifests: list[dict[str, Any]]) -> str:
-    lines = ["| config | split | samples | seed | generator | status | top rejection reasons |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| config | split | samples | seed | generator | status | top rejection reasons |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for m in manifests:
         top = sorted(m.get("rejections", {}).items(), key=lambda kv: -kv[1])[:3]
         reasons = ", ".join(f"{k} ({v})" for k, v in top) or "none"
         status = "complete" if m.get("complete") else f"incomplete ({len(m['shards_done'])}/{m['num_shards']} shards)"
-        lines.append(f"| {m['subset']} | {m['split']} | {m['num_samples']} | {m['seed']} | "
-                     f"{m['generator_version']} | {status} | {reasons} |")
+        lines.append(
+            f"| {m['subset']} | {m['split']} | {m['num_samples']} | {m['seed']} | "
+            f"{m['generator_version']} | {status} | {reasons} |"
+        )
     return "\n".join(lines)
 
 
-def render_card(manifests: list[dict[str, Any]]) -> str:
-    """The full README.md text of a dataset folder."""
-    header = yaml.safe_dump(card_metadata(manifests), sort_keys=False, width=120)
-    operations = "\n".join(f"- `{subset}`: {', '.join(f'`{op}`' for op in ops)}"
-                           for subset, ops in SUBSET_OPERATIONS.items())
+def render_card(out_dir: Path) -> str:
+    """The full README.md text of a dataset folder, from its build manifests and shards."""
+    manifests = read_manifests(out_dir)
+    header = yaml.safe_dump(card_metadata(out_dir, manifests), sort_keys=False, width=120)
+    operations = "\n".join(
+        f"- `{subset}`: {', '.join(f'`{op}`' for op in ops)}" for subset, ops in SUBSET_OPERATIONS.items()
+    )
     return f"""---
 {header}---
 
@@ -110,7 +138,7 @@ instance seed.
 
 ## Operations
 
-The `operation` column is a ClassLabel over {', '.join(f'`{op}`' for op in OPERATIONS)}. Per subset:
+The `operation` column is a ClassLabel over {", ".join(f"`{op}`" for op in OPERATIONS)}. Per subset:
 
 {operations}
 
@@ -146,5 +174,5 @@ CC BY 4.0. All meshes and textures are generated procedurally by the `gsi-bench`
 def write_dataset_card(out_dir: Path) -> Path:
     """(Re)writes ``README.md`` in a dataset folder from its build manifests."""
     path = Path(out_dir) / "README.md"
-    path.write_text(render_card(read_manifests(Path(out_dir))))
+    path.write_text(render_card(Path(out_dir)))
     return path

@@ -88,8 +88,14 @@ def operation_for_index(subset: str, index: int) -> str:
     return operations[index % len(operations)]
 
 
-def generate_sample(subset: str, split: str, seed: int, index: int, rules: ValidityRules = ValidityRules(),
-                    scene_config: TabletopConfig = TabletopConfig()) -> SampleResult:
+def generate_sample(
+    subset: str,
+    split: str,
+    seed: int,
+    index: int,
+    rules: ValidityRules = ValidityRules(),
+    scene_config: TabletopConfig = TabletopConfig(),
+) -> SampleResult:
     """Generates sample ``index`` of a split. Deterministic in its arguments."""
     if subset not in SUBSET_OPERATIONS:
         raise ValueError(f"unknown subset {subset!r}; known: {sorted(SUBSET_OPERATIONS)}")
@@ -128,8 +134,9 @@ def generate_sample(subset: str, split: str, seed: int, index: int, rules: Valid
     return result
 
 
-def _settled_source_scene(rng: np.random.Generator, config: TabletopConfig, rules: ValidityRules,
-                          rejections: Counter) -> Scene | None:
+def _settled_source_scene(
+    rng: np.random.Generator, config: TabletopConfig, rules: ValidityRules, rejections: Counter
+) -> Scene | None:
     scene = sample_tabletop_scene(rng, config)
     if len(scene.objects) < config.min_objects:
         rejections["too_few_objects_fit"] += 1
@@ -141,16 +148,21 @@ def _settled_source_scene(rng: np.random.Generator, config: TabletopConfig, rule
     if len(settled.supported_by_table) != len(scene.objects):
         rejections["source_object_not_on_table"] += 1
         return None
-    if (max(settled.displacement_m.values()) > rules.max_settle_drift_m
-            or max(settled.rotation_deg.values()) > rules.max_settle_tilt_deg or not _at_rest(settled, rules)):
+    if (
+        max(settled.displacement_m.values()) > rules.max_settle_drift_m
+        or max(settled.rotation_deg.values()) > rules.max_settle_tilt_deg
+        or not _at_rest(settled, rules)
+    ):
         rejections["source_object_unstable"] += 1
         return None
     return settled.scene
 
 
 def _at_rest(settled: SettleResult, rules: ValidityRules) -> bool:
-    return (settled.speed_m_s <= rules.max_rest_speed_m_s
-            and settled.angular_speed_deg_s <= rules.max_rest_angular_speed_deg_s)
+    return (
+        settled.speed_m_s <= rules.max_rest_speed_m_s
+        and settled.angular_speed_deg_s <= rules.max_rest_angular_speed_deg_s
+    )
 
 
 def _in_frame_estimate(scene: Scene, scene_object: SceneObject, rules: ValidityRules) -> bool:
@@ -160,8 +172,12 @@ def _in_frame_estimate(scene: Scene, scene_object: SceneObject, rules: ValidityR
     except ValueError:
         return False
     margin = rules.border_margin_px
-    return bool(box[0] >= margin and box[1] >= margin and box[2] <= scene.camera.width - 1 - margin
-                and box[3] <= scene.camera.height - 1 - margin)
+    return bool(
+        box[0] >= margin
+        and box[1] >= margin
+        and box[2] <= scene.camera.width - 1 - margin
+        and box[3] <= scene.camera.height - 1 - margin
+    )
 
 
 def _settle_edit(source: Scene, proposal: EditProposal, rules: ValidityRules) -> Scene:
@@ -205,8 +221,9 @@ def _mask_box(mask: np.ndarray) -> list[float]:
     return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
 
 
-def _check_visibility(view: RenderOutput, renderer: StateRenderer, state: int, target_id: int,
-                      rules: ValidityRules, when: str) -> tuple[np.ndarray, float]:
+def _check_visibility(
+    view: RenderOutput, renderer: StateRenderer, state: int, target_id: int, rules: ValidityRules, when: str
+) -> tuple[np.ndarray, float]:
     mask = view.instances == target_id
     visible = int(mask.sum())
     if visible < rules.min_visible_pixels:
@@ -224,7 +241,7 @@ def _check_visibility(view: RenderOutput, renderer: StateRenderer, state: int, t
 def _encode_png(image: np.ndarray) -> bytes:
     # OpenCV writes 8-bit RGB (as BGR) and 16-bit single-channel PNGs, losslessly and deterministically.
     data = image[..., ::-1] if image.ndim == 3 else image
-    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(data), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    ok, encoded = cv2.imencode(".png", np.ascontiguousarray(data), [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
         raise RuntimeError("PNG encoding failed")
     return encoded.tobytes()
@@ -276,9 +293,14 @@ def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rule
         "target_depth": {"bytes": _depth_png(after.depth_m), "path": None},
         "source_instances": {"bytes": _encode_png(before.instances), "path": None},
         "target_instances": {"bytes": _encode_png(after.instances), "path": None},
-        "instances": [{"instance_id": TABLE_ID, "category": "table", "display_name": "table"}] + [
-            {"instance_id": o.instance_id, "category": o.category,
-             "display_name": get_category(o.category).display_name} for o in source.objects
+        "instances": [{"instance_id": TABLE_ID, "category": "table", "display_name": "table"}]
+        + [
+            {
+                "instance_id": o.instance_id,
+                "category": o.category,
+                "display_name": get_category(o.category).display_name,
+            }
+            for o in source.objects
         ],
         "camera": {
             "intrinsics": _matrix(source.camera.intrinsics),
@@ -301,7 +323,7 @@ def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rule
         "reference_object": None,
         "distractors": [],
         "transform": {
-            "translation_m": [float(a - b) for a, b in zip(box_after["centre"], box_before["centre"])],
+            "translation_m": [float(a - b) for a, b in zip(box_after["centre"], box_before["centre"], strict=True)],
             "rotation_axis": [float(v) for v in axis],
             "rotation_deg": angle,
             "scale_factor": float(target.object(target_id).scale / source.object(target_id).scale),
@@ -319,8 +341,9 @@ def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rule
             "normal": [float(v) for v in up_camera],
             "offset_m": float(-up_camera @ table_point),
         },
-        "scene": json.dumps({"source": source.to_dict(), "target": target.to_dict()}, sort_keys=True,
-                            separators=(",", ":")),
+        "scene": json.dumps(
+            {"source": source.to_dict(), "target": target.to_dict()}, sort_keys=True, separators=(",", ":")
+        ),
         "reference_format": {
             "dataset": "",
             "prompt": proposal.instruction,

@@ -19,8 +19,8 @@ import numpy as np
 from builders.assets import get_category
 from builders.instructions import phrase, scale_key
 from builders.scene import Pose, Scene, SceneObject
-from builders.tabletop import footprint_is_free, footprint_radius
 from builders.simulation import asset_of
+from builders.tabletop import footprint_is_free, footprint_radius
 from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -110,8 +110,9 @@ def ground_directions(scene: Scene) -> dict[str, np.ndarray]:
     return {"left": -right, "right": right, "forward": forward, "back": -forward}
 
 
-def _moved(target: SceneObject, position: np.ndarray, rotation: np.ndarray | None = None, scale: float | None = None
-           ) -> SceneObject:
+def _moved(
+    target: SceneObject, position: np.ndarray, rotation: np.ndarray | None = None, scale: float | None = None
+) -> SceneObject:
     quaternion = target.pose.quaternion if rotation is None else tuple(float(q) for q in matrix_to_quaternion(rotation))
     pose = Pose(tuple(float(p) for p in position), quaternion)
     return dataclasses.replace(target, pose=pose, scale=target.scale if scale is None else scale)
@@ -125,10 +126,21 @@ def propose_camera_relative_move(scene: Scene, target: SceneObject, rng: np.rand
     position = np.array(target.pose.position) + ground_directions(scene)[direction] * distance_cm / 100.0
     if not footprint_is_free(scene, target.instance_id, position[:2], footprint_radius(target)):
         raise Rejected("move_blocked")
-    instruction, template = phrase("camera_relative_move", direction, rng,
-                                   object=get_category(target.category).display_name, distance_cm=distance_cm)
-    return EditProposal("camera_relative_move", target.instance_id, scene.with_object(_moved(target, position)),
-                        Command(direction, distance_m=distance_cm / 100.0), instruction, template)
+    instruction, template = phrase(
+        "camera_relative_move",
+        direction,
+        rng,
+        object=get_category(target.category).display_name,
+        distance_cm=distance_cm,
+    )
+    return EditProposal(
+        "camera_relative_move",
+        target.instance_id,
+        scene.with_object(_moved(target, position)),
+        Command(direction, distance_m=distance_cm / 100.0),
+        instruction,
+        template,
+    )
 
 
 @register_operation("object_rotate")
@@ -144,9 +156,14 @@ def propose_object_rotate(scene: Scene, target: SceneObject, rng: np.random.Gene
     signed = angle if direction == "counterclockwise" else -angle
     rotation = rotation_about_axis(_UP, signed) @ target.pose.rotation
     instruction, template = phrase("object_rotate", direction, rng, object=category.display_name, angle_deg=angle)
-    return EditProposal("object_rotate", target.instance_id,
-                        scene.with_object(_moved(target, np.array(target.pose.position), rotation)),
-                        Command(direction, angle_deg=float(angle)), instruction, template)
+    return EditProposal(
+        "object_rotate",
+        target.instance_id,
+        scene.with_object(_moved(target, np.array(target.pose.position), rotation)),
+        Command(direction, angle_deg=float(angle)),
+        instruction,
+        template,
+    )
 
 
 @register_operation("object_scale")
@@ -162,10 +179,17 @@ def propose_object_scale(scene: Scene, target: SceneObject, rng: np.random.Gener
         raise Rejected("scaled_footprint_blocked")
     if factor < 1.0 and asset_of(scaled).size.min() < 0.006:
         raise Rejected("scaled_too_small")
-    instruction, template = phrase("object_scale", scale_key(factor), rng,
-                                   object=get_category(target.category).display_name)
-    return EditProposal("object_scale", target.instance_id, scene.with_object(scaled),
-                        Command("up" if factor > 1 else "down", scale_factor=factor), instruction, template)
+    instruction, template = phrase(
+        "object_scale", scale_key(factor), rng, object=get_category(target.category).display_name
+    )
+    return EditProposal(
+        "object_scale",
+        target.instance_id,
+        scene.with_object(scaled),
+        Command("up" if factor > 1 else "down", scale_factor=factor),
+        instruction,
+        template,
+    )
 
 
 def _lowest_point_z(scene_object: SceneObject) -> float:

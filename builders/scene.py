@@ -224,8 +224,13 @@ class Scene:
             ),
             room=Room(surface(data["room"]["floor"]), surface(data["room"]["wall"]), data["room"]["wall_distance"]),
             lights=tuple(
-                Light(tuple(li["position"]), tuple(li["direction"]), tuple(li["diffuse"]), li["cast_shadow"],
-                      li["directional"])
+                Light(
+                    tuple(li["position"]),
+                    tuple(li["direction"]),
+                    tuple(li["diffuse"]),
+                    li["cast_shadow"],
+                    li["directional"],
+                )
                 for li in data["lights"]
             ),
             camera=Camera(

@@ -51,9 +51,16 @@ def asset_of(scene_object: SceneObject) -> Asset:
 # Model construction (shared by physics and rendering)
 
 
-def _add_texture_material(spec: mujoco.MjSpec, name: str, rgba: Sequence[float], texture: np.ndarray | None,
-                          specular: float, shininess: float, reflectance: float = 0.0,
-                          texture_repeat: float | None = None) -> str:
+def _add_texture_material(
+    spec: mujoco.MjSpec,
+    name: str,
+    rgba: Sequence[float],
+    texture: np.ndarray | None,
+    specular: float,
+    shininess: float,
+    reflectance: float = 0.0,
+    texture_repeat: float | None = None,
+) -> str:
     material = spec.add_material()
     material.name = name
     material.rgba = list(rgba)
@@ -78,7 +85,12 @@ def _add_texture_material(spec: mujoco.MjSpec, name: str, rgba: Sequence[float],
 
 def _add_surface_material(spec: mujoco.MjSpec, name: str, surface: SurfaceMaterial) -> str:
     return _add_texture_material(
-        spec, name, (1.0, 1.0, 1.0, 1.0), surface_texture(surface), specular=0.2, shininess=0.2,
+        spec,
+        name,
+        (1.0, 1.0, 1.0, 1.0),
+        surface_texture(surface),
+        specular=0.2,
+        shininess=0.2,
         texture_repeat=surface.texture_repeat,
     )
 
@@ -131,7 +143,9 @@ def _add_static_world(spec: mujoco.MjSpec, scene: Scene) -> None:
         spec_light.diffuse = list(light.diffuse)
         spec_light.specular = [0.2, 0.2, 0.2]
         spec_light.castshadow = light.cast_shadow
-        spec_light.type = mujoco.mjtLightType.mjLIGHT_DIRECTIONAL if light.directional else mujoco.mjtLightType.mjLIGHT_SPOT
+        spec_light.type = (
+            mujoco.mjtLightType.mjLIGHT_DIRECTIONAL if light.directional else mujoco.mjtLightType.mjLIGHT_SPOT
+        )
         if not light.directional:
             spec_light.cutoff = 70.0
             spec_light.attenuation = [1.0, 0.0, 0.0]
@@ -158,14 +172,20 @@ def _add_object_body(spec: mujoco.MjSpec, name: str, asset: Asset, *, mocap: boo
             uv = np.column_stack([part.uv[:, 0], 1.0 - part.uv[:, 1]])
             mesh.usertexcoord = uv.ravel().tolist()
         m = part.material
-        material = _add_texture_material(spec, f"{name}_{part.name}_material", m.rgba, m.texture, m.specular,
-                                         m.shininess, m.reflectance)
+        material = _add_texture_material(
+            spec, f"{name}_{part.name}_material", m.rgba, m.texture, m.specular, m.shininess, m.reflectance
+        )
         geom = body.add_geom()
         geom.type = mujoco.mjtGeom.mjGEOM_MESH
         geom.meshname = mesh.name
         geom.material = material
-        geom.density = _OBJECT_DENSITY_KG_M3
-        geom.friction = [1.0, 0.01, 0.001]
+        if mocap:
+            # Visual-only copy: no collision, so MuJoCo skips the convex hull (a third of compile time).
+            geom.contype = 0
+            geom.conaffinity = 0
+        else:
+            geom.density = _OBJECT_DENSITY_KG_M3
+            geom.friction = [1.0, 0.01, 0.001]
         geoms.append(geom)
     return geoms
 
@@ -186,6 +206,12 @@ def _new_spec(width: int, height: int) -> mujoco.MjSpec:
 
 # ----------------------------------------------------------------------------------------------------------
 # Physics
+
+_VariantKey = tuple[int, str, int, float]
+
+
+def _variant_key(scene_object: SceneObject) -> _VariantKey:
+    return (scene_object.instance_id, scene_object.category, scene_object.asset_seed, scene_object.scale)
 
 
 @dataclass(frozen=True)
@@ -213,13 +239,29 @@ class SettleResult:
     angular_speed_deg_s: float
 
 
+_PHYSICS_MODELS: dict[tuple, mujoco.MjModel] = {}
+
+
+def _physics_model(scene: Scene) -> mujoco.MjModel:
+    """The compiled physics model of a scene, cached by everything but the object poses.
+
+    Moves and rotations re-use the source scene's model: only the initial state differs.
+    """
+    key = (scene.table, scene.room, scene.lights, tuple(_variant_key(o) for o in scene.objects))
+    if key not in _PHYSICS_MODELS:
+        if len(_PHYSICS_MODELS) >= 8:
+            _PHYSICS_MODELS.pop(next(iter(_PHYSICS_MODELS)))
+        spec = _new_spec(scene.camera.width, scene.camera.height)
+        _add_static_world(spec, scene)
+        for scene_object in scene.objects:
+            _add_object_body(spec, _body_name(scene_object.instance_id), asset_of(scene_object), mocap=False)
+        _PHYSICS_MODELS[key] = spec.compile()
+    return _PHYSICS_MODELS[key]
+
+
 def settle(scene: Scene, duration_s: float = 0.6) -> SettleResult:
     """Lets every object fall and come to rest under gravity, starting from its current pose."""
-    spec = _new_spec(scene.camera.width, scene.camera.height)
-    _add_static_world(spec, scene)
-    for scene_object in scene.objects:
-        _add_object_body(spec, _body_name(scene_object.instance_id), asset_of(scene_object), mocap=False)
-    model = spec.compile()
+    model = _physics_model(scene)
     data = mujoco.MjData(model)
     for scene_object in scene.objects:
         address = model.jnt_qposadr[model.body(_body_name(scene_object.instance_id)).jntadr[0]]
@@ -238,7 +280,9 @@ def settle(scene: Scene, duration_s: float = 0.6) -> SettleResult:
         quaternion = data.qpos[address + 3 : address + 7] / np.linalg.norm(data.qpos[address + 3 : address + 7])
         quaternion = tuple(float(x) for x in (quaternion if quaternion[0] >= 0 else -quaternion))
         poses[scene_object.instance_id] = Pose(position, quaternion)
-        displacement[scene_object.instance_id] = float(np.linalg.norm(np.subtract(position, scene_object.pose.position)))
+        displacement[scene_object.instance_id] = float(
+            np.linalg.norm(np.subtract(position, scene_object.pose.position))
+        )
         relative = scene_object.pose.rotation.T @ Pose(position, quaternion).rotation
         rotation[scene_object.instance_id] = float(np.rad2deg(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
 
@@ -320,13 +364,6 @@ def _make_gl_context_current(width: int, height: int) -> None:
     _GL_CONTEXT.make_current()
 
 
-_VariantKey = tuple[int, str, int, float]
-
-
-def _variant_key(scene_object: SceneObject) -> _VariantKey:
-    return (scene_object.instance_id, scene_object.category, scene_object.asset_seed, scene_object.scale)
-
-
 class StateRenderer:
     """Renders any of several states of one scene from one compiled model.
 
@@ -404,8 +441,9 @@ class StateRenderer:
         if self._context is None:
             raise RuntimeError("StateRenderer was used after close()")
         _make_gl_context_current(self.width, self.height)
-        mujoco.mjv_updateScene(self._model, self._data, self._option, None, self._camera,
-                               mujoco.mjtCatBit.mjCAT_ALL.value, self._scene)
+        mujoco.mjv_updateScene(
+            self._model, self._data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene
+        )
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
         mujoco.mjr_render(self._rect, self._scene, self._context)
@@ -413,8 +451,11 @@ class StateRenderer:
     def _read_instances(self) -> np.ndarray:
         colours = np.empty((self.height, self.width, 3), dtype=np.uint8)
         mujoco.mjr_readPixels(colours, None, self._rect, self._context)
-        segment = colours[..., 0].astype(np.int64) | colours[..., 1].astype(np.int64) << 8 | (
-            colours[..., 2].astype(np.int64) << 16)
+        segment = (
+            colours[..., 0].astype(np.int64)
+            | colours[..., 1].astype(np.int64) << 8
+            | (colours[..., 2].astype(np.int64) << 16)
+        )
         lookup = np.full(self._scene.ngeom + 1, BACKGROUND_ID, dtype=np.uint16)
         for index in range(self._scene.ngeom):
             geom = self._scene.geoms[index]
@@ -431,8 +472,11 @@ class StateRenderer:
         mujoco.mjr_readPixels(rgb, depth_buffer, self._rect, self._context)
         self._draw(segmentation=True)
         instances = self._read_instances()
-        return RenderOutput(rgb=np.flipud(rgb).copy(), depth_m=np.flipud(self._metric_depth(depth_buffer)).copy(),
-                            instances=instances.copy())
+        return RenderOutput(
+            rgb=np.flipud(rgb).copy(),
+            depth_m=np.flipud(self._metric_depth(depth_buffer)).copy(),
+            instances=instances.copy(),
+        )
 
     def unoccluded_pixels(self, state_index: int, instance_id: int) -> int:
         """Pixel count of ``instance_id`` rendered with nothing else in the scene (for visible fractions)."""

@@ -97,8 +97,12 @@ def look_at_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.column_stack([right, down, forward])
 
 
-def _surface(rng: np.random.Generator, patterns: tuple[str, ...], colours: tuple[tuple[float, ...], ...],
-             repeat: tuple[float, float]) -> SurfaceMaterial:
+def _surface(
+    rng: np.random.Generator,
+    patterns: tuple[str, ...],
+    colours: tuple[tuple[float, ...], ...],
+    repeat: tuple[float, float],
+) -> SurfaceMaterial:
     colour = np.array(colours[rng.integers(len(colours))]) * rng.uniform(0.9, 1.05)
     return SurfaceMaterial(
         pattern=str(rng.choice(patterns)),
@@ -144,7 +148,10 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
             xy = rng.uniform((-half_x, -half_y), (half_x, half_y))
             if footprint_is_free(scene, scene_object.instance_id, xy, radius):
                 placed = SceneObject(
-                    scene_object.instance_id, scene_object.category, scene_object.asset_seed, 1.0,
+                    scene_object.instance_id,
+                    scene_object.category,
+                    scene_object.asset_seed,
+                    1.0,
                     resting_pose(scene_object, table.height, xy, float(rng.uniform(0.0, 360.0))),
                 )
                 scene = Scene(scene.objects + (placed,), table, room, (), scene.camera)
@@ -171,8 +178,9 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
     return Scene(scene.objects, table, room, tuple(lights), camera)
 
 
-def _key_light(rng: np.random.Generator, look_at: np.ndarray, diffuse: tuple[float, float] = (0.45, 0.75),
-               cast_shadow: bool = True) -> Light:
+def _key_light(
+    rng: np.random.Generator, look_at: np.ndarray, diffuse: tuple[float, float] = (0.45, 0.75), cast_shadow: bool = True
+) -> Light:
     azimuth = rng.uniform(0.0, 2 * np.pi)
     offset = np.array([np.cos(azimuth), np.sin(azimuth), 0.0]) * rng.uniform(0.3, 1.2)
     position = look_at + offset + np.array([0.0, 0.0, rng.uniform(1.2, 2.0)])
@@ -188,5 +196,6 @@ def _key_light(rng: np.random.Generator, look_at: np.ndarray, diffuse: tuple[flo
 
 
 def _placeholder_camera(config: TabletopConfig) -> Camera:
-    return Camera((0.0, 0.0, 1.0), ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), 45.0, config.width,
-                  config.height)
+    return Camera(
+        (0.0, 0.0, 1.0), ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), 45.0, config.width, config.height
+    )

@@ -60,8 +60,9 @@ class BuildReport:
 
     def parameters(self) -> dict[str, Any]:
         """The fields that must match for a resumed build to continue a previous one."""
-        return {k: getattr(self, k) for k in ("subset", "split", "seed", "num_samples", "shard_size",
-                                              "generator_version")}
+        return {
+            k: getattr(self, k) for k in ("subset", "split", "seed", "num_samples", "shard_size", "generator_version")
+        }
 
 
 def shard_path(out_dir: Path, subset: str, split: str, shard: int, num_shards: int) -> Path:
@@ -130,9 +131,17 @@ def _results(tasks: list[tuple[str, str, int, int]], workers: int) -> Iterator[t
         yield from pool.imap(_generate_one, tasks, chunksize=1)
 
 
-def build_split(subset: str, split: str, num_samples: int, seed: int = 0, out_dir: str | Path = "gsi-bench/syn",
-                workers: int | None = None, shard_size: int = 50, overwrite: bool = False,
-                progress: bool = True) -> BuildReport:
+def build_split(
+    subset: str,
+    split: str,
+    num_samples: int,
+    seed: int = 0,
+    out_dir: str | Path = "gsi-bench/syn",
+    workers: int | None = None,
+    shard_size: int = 50,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> BuildReport:
     """Generates ``num_samples`` samples of one subset and split into a dataset folder.
 
     Args:
@@ -188,8 +197,13 @@ def build_split(subset: str, split: str, num_samples: int, seed: int = 0, out_di
     rejections = Counter(report.rejections)
     failed: list[int] = []
     pending: dict[int, dict[str, Any]] = {}
-    bar = tqdm(total=num_samples, initial=num_samples - len(tasks), desc=f"{subset}/{split}", unit="sample",
-               disable=not progress)
+    bar = tqdm(
+        total=num_samples,
+        initial=num_samples - len(tasks),
+        desc=f"{subset}/{split}",
+        unit="sample",
+        disable=not progress,
+    )
     workers = workers or os.cpu_count() or 1
     try:
         for index, result in _results(tasks, min(workers, max(len(tasks), 1))):

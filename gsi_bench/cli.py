@@ -16,13 +16,22 @@ def _build(args: argparse.Namespace) -> int:
     from builders.writer import build_split
 
     report = build_split(
-        subset=args.subset, split=args.split, num_samples=args.num_samples, seed=args.seed, out_dir=args.out,
-        workers=args.workers, shard_size=args.shard_size, overwrite=args.overwrite, progress=not args.quiet,
+        subset=args.subset,
+        split=args.split,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        out_dir=args.out,
+        workers=args.workers,
+        shard_size=args.shard_size,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
     )
     rate = report.samples_generated_now / report.seconds if report.seconds else 0.0
-    print(f"Wrote {args.subset}/{args.split}: {report.num_samples} samples in {report.num_shards} shard(s) to {args.out}"
-          f" ({report.samples_generated_now} generated now, {report.shards_resumed} shard(s) resumed;"
-          f" {report.seconds:.1f} s, {rate:.2f} samples/s)")
+    print(
+        f"Wrote {args.subset}/{args.split}: {report.num_samples} samples in {report.num_shards} shard(s) to {args.out}"
+        f" ({report.samples_generated_now} generated now, {report.shards_resumed} shard(s) resumed;"
+        f" {report.seconds:.1f} s, {rate:.2f} samples/s)"
+    )
     if report.rejections:
         print("Rejected attempts by rule:")
         for reason, count in sorted(report.rejections.items(), key=lambda kv: -kv[1]):

@@ -38,7 +38,9 @@ class GSISyn(datasets.GeneratorBasedBuilder):
     """Generates GSI-Syn subsets (currently ``tabletop``) from a seed."""
 
     BUILDER_CONFIG_CLASS = GSISynConfig
-    BUILDER_CONFIGS = [GSISynConfig(name=subset, description=f"GSI-Syn {subset} scenes") for subset in SUBSET_OPERATIONS]
+    BUILDER_CONFIGS = [
+        GSISynConfig(name=subset, description=f"GSI-Syn {subset} scenes") for subset in SUBSET_OPERATIONS
+    ]
     DEFAULT_CONFIG_NAME = "tabletop"
 
     def _info(self) -> datasets.DatasetInfo:
@@ -63,6 +65,8 @@ class GSISyn(datasets.GeneratorBasedBuilder):
         for index in range(num_samples):
             result = generate_sample(self.config.name, split, self.config.seed, index)
             if result.row is None:
-                raise RuntimeError(f"sample {index} of {self.config.name}/{split} could not be generated "
-                                   f"(rejections: {dict(result.rejections)})")
+                raise RuntimeError(
+                    f"sample {index} of {self.config.name}/{split} could not be generated "
+                    f"(rejections: {dict(result.rejections)})"
+                )
             yield result.row["sample_id"], result.row

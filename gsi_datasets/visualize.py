@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from gsi_datasets.geometry import box_corners, project_points
-from gsi_datasets.schema import OPERATIONS, OPERATION_SHORT_IDS
+from gsi_datasets.schema import OPERATION_SHORT_IDS, OPERATIONS
 
 # Corner indices of box_corners() joined by the 12 box edges (corners differ in exactly one sign).
 _BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
@@ -19,8 +19,9 @@ _BEFORE_COLOUR = (40, 220, 80)
 _AFTER_COLOUR = (255, 140, 0)
 
 
-def draw_box3d(image: Image.Image, box: Mapping[str, Any], intrinsics: np.ndarray, colour: tuple[int, int, int],
-               width: int = 2) -> None:
+def draw_box3d(
+    image: Image.Image, box: Mapping[str, Any], intrinsics: np.ndarray, colour: tuple[int, int, int], width: int = 2
+) -> None:
     """Draws the 12 edges of a camera-frame 3D box (``centre``, ``size``, ``rotation``) onto ``image``."""
     corners = box_corners(np.array(box["centre"]), np.array(box["size"]), np.array(box["rotation"]))
     if np.any(corners[:, 2] <= 1e-6):
@@ -86,8 +87,9 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
             draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
             sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))
         text_y = y0 + tile + 4
-        lines = [f"{row['sample_id']}"] + _wrap(row["instruction"], font, 2 * tile, draw)[:2] + [
-            describe_parameters(row)]
+        lines = (
+            [f"{row['sample_id']}"] + _wrap(row["instruction"], font, 2 * tile, draw)[:2] + [describe_parameters(row)]
+        )
         for line in lines:
             draw.text((x0, text_y), line, fill=(0, 0, 0), font=font)
             text_y += font.size + 3

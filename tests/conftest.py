@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Keep the tests' `datasets` cache out of the user's (and start every session with an empty one).
+os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="gsi-bench-tests-hf-")
 
 from pathlib import Path  # noqa: E402
 
@@ -22,8 +25,9 @@ SPLIT_SEED = 7
 def built_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 9-sample tabletop test split (seed 7) in a dataset folder; returns the folder."""
     out = tmp_path_factory.mktemp("syn") / "gsi-bench" / "syn"
-    build_split("tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=2, shard_size=5,
-                progress=False)
+    build_split(
+        "tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=2, shard_size=5, progress=False
+    )
     return out
 
 

@@ -212,7 +212,9 @@ def box(size_xyz: ArrayLike, uv_layout: str = "full") -> Mesh:
     return merge(meshes)
 
 
-def extrude(polygon_xy: ArrayLike, height: float, z0: float = 0.0) -> Mesh:
+def extrude(
+    polygon_xy: ArrayLike, height: float, z0: float = 0.0, cap_region: tuple[float, float, float, float] = (0, 0, 1, 1)
+) -> Mesh:
     """Vertical prism from a simple 2D polygon.
 
     Args:
@@ -220,6 +222,9 @@ def extrude(polygon_xy: ArrayLike, height: float, z0: float = 0.0) -> Mesh:
             without repeating the first point.
         height: prism height in metres.
         z0: z of the bottom face.
+        cap_region: ``(u0, v0, u1, v1)`` sub-rectangle of the texture (v measured from the image bottom) that the
+            caps' planar mapping fills; the default uses the whole image (a phone screen), a small patch gives the
+            caps a plain colour from the texture (the cut ends of a loaf).
 
     Returns:
         The mesh. Walls: ``u`` = normalised perimeter length, ``v`` = height fraction; walls are split at corners
@@ -227,6 +232,12 @@ def extrude(polygon_xy: ArrayLike, height: float, z0: float = 0.0) -> Mesh:
         cap).
     """
     polygon = np.asarray(polygon_xy, dtype=np.float64)
+    # Collinear points would give zero-area cap triangles: drop them (they add no shape).
+    before, after = np.roll(polygon, 1, axis=0), np.roll(polygon, -1, axis=0)
+    d1, d2 = polygon - before, after - polygon
+    turn = d1[:, 0] * d2[:, 1] - d1[:, 1] * d2[:, 0]
+    scale = np.linalg.norm(d1, axis=1) * np.linalg.norm(d2, axis=1)
+    polygon = polygon[(np.abs(turn) > 1e-9 * scale) | (np.sum(d1 * d2, axis=1) < 0)]
     if _signed_area(polygon) < 0:
         polygon = polygon[::-1]
     closed = np.concatenate([polygon, polygon[:1]])
@@ -255,9 +266,11 @@ def extrude(polygon_xy: ArrayLike, height: float, z0: float = 0.0) -> Mesh:
     triangles = np.asarray(triangles, dtype=np.int64).reshape(-1, 3)
     lo, hi = polygon.min(axis=0), polygon.max(axis=0)
     planar = (polygon - lo) / np.maximum(hi - lo, _EPS)
+    u0, v0, u1, v1 = cap_region
+    planar = np.array([u0, v0]) + planar * np.array([u1 - u0, v1 - v0])
     for z, facing_up in ((z0, False), (z0 + height, True)):
         tris = _orient_cap(polygon, triangles, facing_up)
-        u = planar[:, 0] if facing_up else 1.0 - planar[:, 0]
+        u = planar[:, 0] if facing_up else u0 + u1 - planar[:, 0]  # mirrored underneath, read from below
         meshes.append(_mesh(np.column_stack([polygon, np.full(len(polygon), z)]), tris, u, planar[:, 1]))
     return merge(meshes)
 
@@ -266,8 +279,7 @@ def _orient_cap(polygon: np.ndarray, triangles: np.ndarray, facing_up: bool) -> 
     """Orders cap triangles counter-clockwise seen from the side they face."""
     a, b, c = (polygon[triangles[:, k]] for k in range(3))
     cross = (b[:, 0] - a[:, 0]) * (c[:, 1] - a[:, 1]) - (b[:, 1] - a[:, 1]) * (c[:, 0] - a[:, 0])
-    ccw_from_above = cross > 0
-    flip = ccw_from_above != facing_up
+    flip = (cross > 0) != facing_up
     out = triangles.copy()
     out[flip] = out[flip][:, ::-1]
     return out

@@ -260,7 +260,7 @@ def fruit_skin(
         # A blush on one side (centred at u = 0.5, the front) makes the fruit's rotation visible.
         side = np.exp(-(((x - 0.5) / 0.18) ** 2) - ((y - 0.45) / 0.35) ** 2)
         image = _mix(image, blush, 0.85 * side)
-    dots = value_noise(rng, shape, cells=40, octaves=1) > 0.82
+    dots = value_noise(rng, shape, cells=64, octaves=1) > 0.88
     image[dots] = image[dots] * 0.5 + np.asarray(speckle, dtype=np.float64) * 0.5
     return _u8(image)
 

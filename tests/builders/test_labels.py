@@ -10,7 +10,6 @@ from scipy.ndimage import binary_erosion
 
 from gsi_datasets.geometry import box_corners, project_points, rotation_about_axis
 from gsi_datasets.schema import OPERATIONS
-
 from tests.conftest import SPLIT_SAMPLES
 
 
@@ -25,15 +24,20 @@ def _box(label: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_split_has_every_sample_and_a_balanced_operation_mix(split_rows: list[dict]) -> None:
     assert len(split_rows) == SPLIT_SAMPLES
     assert len({row["sample_id"] for row in split_rows}) == SPLIT_SAMPLES
-    counts = {op: sum(OPERATIONS[row["operation"]] == op for row in split_rows) for op in
-              ("camera_relative_move", "object_rotate", "object_scale")}
+    counts = {
+        op: sum(OPERATIONS[row["operation"]] == op for row in split_rows)
+        for op in ("camera_relative_move", "object_rotate", "object_scale")
+    }
     assert set(counts.values()) == {SPLIT_SAMPLES // 3}
 
 
-@pytest.mark.parametrize("when,image_key,mask_key", [("before", "source_image", "source_instances"),
-                                                     ("after", "target_image", "target_instances")])
-def test_projected_3d_box_encloses_instance_mask(split_rows: list[dict], when: str, image_key: str,
-                                                  mask_key: str) -> None:
+@pytest.mark.parametrize(
+    "when,image_key,mask_key",
+    [("before", "source_image", "source_instances"), ("after", "target_image", "target_instances")],
+)
+def test_projected_3d_box_encloses_instance_mask(
+    split_rows: list[dict], when: str, image_key: str, mask_key: str
+) -> None:
     for row in split_rows:
         target = row["target_object"]
         mask = _mask(row, mask_key, target["instance_id"])
@@ -67,8 +71,9 @@ def test_transform_maps_the_before_box_onto_the_after_box(split_rows: list[dict]
         after_centre, after_size, after_rotation = _box(row["target_object"]["box3d_after"])
         phi = row["transform"]
         assert np.allclose(centre + np.array(phi["translation_m"]), after_centre, atol=1e-9)
-        assert np.allclose(rotation_about_axis(phi["rotation_axis"], phi["rotation_deg"]) @ rotation,
-                           after_rotation, atol=1e-6)
+        assert np.allclose(
+            rotation_about_axis(phi["rotation_axis"], phi["rotation_deg"]) @ rotation, after_rotation, atol=1e-6
+        )
         assert np.allclose(size * phi["scale_factor"], after_size, atol=1e-9)
 
 
@@ -141,8 +146,10 @@ def test_target_is_visible_unoccluded_and_the_edit_is_visible(split_rows: list[d
         after = np.array(row["target_image"]).astype(int)
         assert (np.abs(before - after).max(axis=2) > 25).sum() >= 300
         # Outside the target's before/after masks, the images are identical: nothing else moved.
-        outside = ~(_mask(row, "source_instances", target["instance_id"])
-                    | _mask(row, "target_instances", target["instance_id"]))
+        outside = ~(
+            _mask(row, "source_instances", target["instance_id"])
+            | _mask(row, "target_instances", target["instance_id"])
+        )
         changed_outside = (np.abs(before - after).max(axis=2) > 40) & outside
         # Only shadows of the edited object may change outside its masks.
         assert changed_outside.mean() < 0.05

@@ -41,8 +41,10 @@ def test_a_stored_scene_re_renders_its_images_exactly(split_rows: list[dict]) ->
     scenes = json.loads(row["scene"])
     source, target = Scene.from_dict(scenes["source"]), Scene.from_dict(scenes["target"])
     with StateRenderer([source, target]) as renderer:
-        for state, image_key, instances_key in ((0, "source_image", "source_instances"),
-                                                (1, "target_image", "target_instances")):
+        for state, image_key, instances_key in (
+            (0, "source_image", "source_instances"),
+            (1, "target_image", "target_instances"),
+        ):
             view = renderer.render(state)
             assert np.array_equal(view.rgb, np.array(row[image_key]))
             assert np.array_equal(view.instances, np.array(row[instances_key]))

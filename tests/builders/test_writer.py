@@ -35,27 +35,33 @@ def test_load_dataset_reads_the_folder_offline(built_split: Path) -> None:
     assert row["source_depth"].mode.startswith("I")  # 16-bit depth decodes as an integer image
     card = (built_split / "README.md").read_text()
     metadata = yaml.safe_load(card.split("---")[1])
-    assert metadata["configs"] == [{"config_name": "tabletop",
-                                    "data_files": [{"split": "test", "path": "data/tabletop/test-*.parquet"}]}]
-    assert metadata["dataset_info"][0]["splits"] == [{"name": "test", "num_examples": SPLIT_SAMPLES}]
+    assert metadata["configs"] == [
+        {"config_name": "tabletop", "data_files": [{"split": "test", "path": "data/tabletop/test-*.parquet"}]}
+    ]
+    size = sum(p.stat().st_size for p in (built_split / "data" / "tabletop").glob("test-*.parquet"))
+    assert metadata["dataset_info"][0]["splits"] == [{"name": "test", "num_bytes": size, "num_examples": SPLIT_SAMPLES}]
     assert not list(built_split.rglob("*.py")), "a dataset folder must not contain loading scripts"
 
 
 def test_the_same_seed_gives_identical_rows_in_process_and_in_workers(built_split: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     # One in-process worker instead of two spawned ones, and other shard boundaries: same rows, same bytes.
-    build_split("tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=again, workers=1, shard_size=4,
-                progress=False)
+    build_split(
+        "tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=again, workers=1, shard_size=4, progress=False
+    )
     assert _table_rows(again) == _table_rows(built_split)
 
 
-def test_another_seed_gives_other_scenes(tmp_path: Path) -> None:
-    a = build_split("tabletop", "test", 1, seed=1, out_dir=tmp_path / "a", workers=1, progress=False)
-    b = build_split("tabletop", "test", 1, seed=2, out_dir=tmp_path / "b", workers=1, progress=False)
+def test_another_seed_gives_other_scenes_and_load_dataset_sees_them(tmp_path: Path) -> None:
+    # Same folder name, same size: `datasets` must still not serve one build's cache for the other.
+    a = build_split("tabletop", "test", 1, seed=1, out_dir=tmp_path / "a" / "syn", workers=1, progress=False)
+    b = build_split("tabletop", "test", 1, seed=2, out_dir=tmp_path / "b" / "syn", workers=1, progress=False)
     assert a.complete and b.complete
-    rows_a, rows_b = _table_rows(tmp_path / "a"), _table_rows(tmp_path / "b")
+    rows_a, rows_b = _table_rows(tmp_path / "a" / "syn"), _table_rows(tmp_path / "b" / "syn")
     assert rows_a[0]["scene"] != rows_b[0]["scene"]
     assert rows_a[0]["source_image"]["bytes"] != rows_b[0]["source_image"]["bytes"]
+    loaded = [load_dataset(str(tmp_path / name / "syn"), "tabletop", split="test")[0]["sample_id"] for name in "ab"]
+    assert loaded == ["syn-tabletop-test-s1-000000", "syn-tabletop-test-s2-000000"]
 
 
 def test_splits_are_scene_disjoint() -> None:
@@ -67,8 +73,24 @@ def test_splits_are_scene_disjoint() -> None:
 
 def test_a_killed_build_resumes_without_losing_or_duplicating_samples(built_split: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "gsi_bench.cli", "build", "syn", "--num-samples", str(SPLIT_SAMPLES),
-               "--seed", str(SPLIT_SEED), "--shard-size", "2", "--workers", "1", "--out", str(out), "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "gsi_bench.cli",
+        "build",
+        "syn",
+        "--num-samples",
+        str(SPLIT_SAMPLES),
+        "--seed",
+        str(SPLIT_SEED),
+        "--shard-size",
+        "2",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     process = subprocess.Popen(command, start_new_session=True)
     first_shard = out / "data" / "tabletop" / "test-00000-of-00005.parquet"
     deadline = time.time() + 120
@@ -81,8 +103,9 @@ def test_a_killed_build_resumes_without_losing_or_duplicating_samples(built_spli
     assert not manifest["complete"]
     assert "configs" not in (out / "README.md").read_text(), "an incomplete split must not be listed"
 
-    report = build_split("tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=1, shard_size=2,
-                         progress=False)
+    report = build_split(
+        "tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=1, shard_size=2, progress=False
+    )
     assert report.complete and report.shards_resumed >= 1
     assert report.samples_generated_now <= SPLIT_SAMPLES - 2
     assert _table_rows(out) == _table_rows(built_split)

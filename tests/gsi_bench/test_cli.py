@@ -19,8 +19,10 @@ def test_build_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureF
 
 def test_show_writes_a_contact_sheet(built_split: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "sheet.png"
-    assert main(["show", str(built_split), "--config", "tabletop", "--split", "test", "--num", "4",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["show", str(built_split), "--config", "tabletop", "--split", "test", "--num", "4", "--out", str(out)])
+        == 0
+    )
     sheet = np.array(Image.open(out))
     # Two samples per sheet row, two rows; each sample is a source/target pair with a caption.
     assert sheet.shape[0] > 2 * 320 and sheet.shape[1] > 4 * 320
