@@ -133,22 +133,24 @@ def text_block(
 
 
 def value_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int = 8, octaves: int = 3) -> np.ndarray:
-    """Smooth fractal noise in [0, 1], periodic left-to-right (wraps around revolved surfaces without a seam)."""
+    """Smooth fractal noise in [0, 1], periodic in both directions (wraps around revolved surfaces, and tiles
+    on large surfaces, without a seam)."""
     h, w = shape
     total = np.zeros(shape)
     amplitude, norm = 1.0, 0.0
     for octave in range(octaves):
         nx = cells * 2**octave
         ny = max(2, round(nx * h / w))
-        lattice = rng.random((ny + 1, nx))
+        lattice = rng.random((ny, nx))
         y = np.linspace(0.0, ny, h, endpoint=False)
         x = np.linspace(0.0, nx, w, endpoint=False)
         yi, xi = np.floor(y).astype(int), np.floor(x).astype(int)
         ty, tx = y - yi, x - xi
         ty, tx = ty * ty * (3 - 2 * ty), tx * tx * (3 - 2 * tx)  # smoothstep: no grid creases
         x0, x1 = xi % nx, (xi + 1) % nx
-        top = lattice[yi][:, x0] * (1 - tx) + lattice[yi][:, x1] * tx
-        bottom = lattice[yi + 1][:, x0] * (1 - tx) + lattice[yi + 1][:, x1] * tx
+        y0, y1 = yi % ny, (yi + 1) % ny
+        top = lattice[y0][:, x0] * (1 - tx) + lattice[y0][:, x1] * tx
+        bottom = lattice[y1][:, x0] * (1 - tx) + lattice[y1][:, x1] * tx
         total += amplitude * (top * (1 - ty[:, None]) + bottom * ty[:, None])
         norm += amplitude
         amplitude *= 0.5
