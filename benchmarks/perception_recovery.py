@@ -49,11 +49,13 @@ def main() -> None:
         if not target.found:
             missing[sample.operation] += 1
             continue
-        errors[sample.operation].append((
-            100 * float(np.linalg.norm(target.translation_m - sample.translation_m)),
-            geodesic_angle_deg(target.rotation, sample.rotation),
-            100 * abs(target.scale_factor / sample.scale_factor - 1.0),
-        ))
+        errors[sample.operation].append(
+            (
+                100 * float(np.linalg.norm(target.translation_m - sample.translation_m)),
+                geodesic_angle_deg(target.rotation, sample.rotation),
+                100 * abs(target.scale_factor / sample.scale_factor - 1.0),
+            )
+        )
     seconds = (time.perf_counter() - started) / max(count, 1)
     print(f"backend={args.backend} rows={count} seconds/image={seconds:.3f}")
     print("operation              n  not-found  translation cm (med/p90)  rotation deg (med/p90)  scale % (med/p90)")
@@ -61,9 +63,11 @@ def main() -> None:
         values = np.array(errors[operation]) if errors[operation] else np.full((1, 3), np.nan)
         total = len(errors[operation]) + missing[operation]
         median, p90 = np.median(values, axis=0), np.percentile(values, 90, axis=0)
-        print(f"{operation:<22} {total:>3}  {missing[operation] / total:>8.0%}  "
-              f"{median[0]:>10.2f} / {p90[0]:<10.2f}  {median[1]:>10.2f} / {p90[1]:<10.2f}  "
-              f"{median[2]:>7.2f} / {p90[2]:.2f}")
+        print(
+            f"{operation:<22} {total:>3}  {missing[operation] / total:>8.0%}  "
+            f"{median[0]:>10.2f} / {p90[0]:<10.2f}  {median[1]:>10.2f} / {p90[1]:<10.2f}  "
+            f"{median[2]:>7.2f} / {p90[2]:.2f}"
+        )
 
 
 if __name__ == "__main__":

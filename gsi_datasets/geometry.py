@@ -130,3 +130,37 @@ def yaw_from_rotation(rotation_camera: np.ndarray) -> float:
 def geodesic_angle_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> float:
     """Angle of ``rotation_a^T rotation_b`` in degrees, in [0, 180]."""
     return axis_angle_from_rotation(np.asarray(rotation_a).T @ np.asarray(rotation_b))[1]
+
+
+def plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors spanning the plane orthogonal to ``up`` (right-handed with it)."""
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    first = helper - (helper @ up) * up
+    first /= np.linalg.norm(first)
+    return first, np.cross(up, first)
+
+
+def iou3d_upright(
+    box_a: tuple[np.ndarray, np.ndarray, np.ndarray], box_b: tuple[np.ndarray, np.ndarray, np.ndarray], up: np.ndarray
+) -> float:
+    """3D IoU of two boxes standing on a common support with normal ``up``.
+
+    Each box is ``(centre, size, rotation)``. The intersection is the overlap of their footprints (convex
+    hulls of the corners projected onto the plane) times the overlap of their extents along ``up``; exact
+    for boxes whose one axis is ``up``, a close upper bound for slightly tilted ones.
+    """
+    from shapely.geometry import MultiPoint
+
+    first, second = plane_basis(up)
+    footprints, intervals = [], []
+    for centre, size, rotation in (box_a, box_b):
+        corners = box_corners(centre, size, rotation)
+        footprints.append(MultiPoint(np.column_stack([corners @ first, corners @ second])).convex_hull)
+        heights = corners @ np.asarray(up, dtype=np.float64)
+        intervals.append((heights.min(), heights.max()))
+    overlap = max(0.0, min(intervals[0][1], intervals[1][1]) - max(intervals[0][0], intervals[1][0]))
+    intersection = footprints[0].intersection(footprints[1]).area * overlap
+    volumes = [f.area * (hi - lo) for f, (lo, hi) in zip(footprints, intervals, strict=True)]
+    union = volumes[0] + volumes[1] - intersection
+    return float(intersection / union) if union > 0 else 0.0
