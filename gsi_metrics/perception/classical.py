@@ -19,13 +19,14 @@ Method (all in the source camera frame; the source side is exact: depth, K, mask
 Known limits (reported as ``found=False``, never guessed): targets with too few textured, matchable
 pixels, and faces that were invisible in the source (e.g. the back of an object after a 180 degree turn).
 
-Status (prototype, not yet used by any metric): on the oracle images of a 200-sample tabletop test split
-(``benchmarks/perception_recovery.py --num 90``) the target is not found for 10% of moves, 40% of scalings
-and 53% of rotations, and found rotations are often wrong (median error ~100 degrees): SIFT on small
-rendered objects gives few, viewpoint-sensitive matches. Moves and scalings that are found are accurate
-(median 0.2 cm, 1%). The plane-constrained similarity (:func:`resolve_scale_on_support`) is exact and
-tested; the matching front end is what the metric-fidelity work must replace or complement (dense
-alignment of the lifted target, or render-and-compare against the stored scene).
+Status (prototype): on the oracle images of a 200-sample tabletop test split
+(``benchmarks/perception_recovery.py --num 150``) the target is not found for 10% of moves, 20% of
+scalings and 34% of rotations; found moves and scalings are accurate (median 0.2 cm and 0.4 cm, 0.9% and
+0.8% scale error), but found rotations are mostly wrong (median error 105 degrees): on bodies of
+revolution the rotation-invariant parts (bands, rims) agree on "no rotation", and the features that did
+turn are hidden after large turns. The plane-constrained similarity (:func:`resolve_scale_on_support`)
+is exact and tested; the matching front end is what the metric-fidelity work must complement
+(render-and-compare against the stored scene for synthetic rows, dense alignment for real ones).
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class ClassicalBackend:
         target_size_px: int = 200,
         change_threshold: int = 25,
         max_search_pixels: int = 1_500_000,
+        contrast_threshold: float = 0.005,
     ) -> None:
         self._config = {
             "max_features": max_features,
@@ -132,8 +134,9 @@ class ClassicalBackend:
             "target_size_px": target_size_px,
             "change_threshold": change_threshold,
             "max_search_pixels": max_search_pixels,
+            "contrast_threshold": contrast_threshold,
         }
-        self._sift = cv2.SIFT_create(nfeatures=max_features)
+        self._sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
         self._source_cache: OrderedDict[str, _Features] = OrderedDict()
 

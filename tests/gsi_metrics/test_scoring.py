@@ -1,0 +1,165 @@
+"""Scoring rules, on generated rows with *constructed* perception results (independent of the backend's
+accuracy). One test per defect of the reference protocol (SPEC 6.2) that the default profile must not have.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from builders.generate import generate_sample  # noqa: E402
+from gsi_datasets.geometry import rotation_about_axis  # noqa: E402
+from gsi_metrics.operations import get_scorer  # noqa: E402
+from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
+from gsi_metrics.sample import SourceSample  # noqa: E402
+from gsi_metrics.scoring import (  # noqa: E402
+    EDIT_REGION_PAD_PX,
+    SampleScore,
+    edit_region,
+    load_prediction,
+    score_sample,
+    summarize,
+)
+
+
+@pytest.fixture(scope="module")
+def samples() -> dict[str, tuple[dict, SourceSample]]:
+    """One generated row per tabletop operation (index % 3 picks the operation)."""
+    rows = {}
+    for index in range(3):
+        row = generate_sample("tabletop", "test", 21, index).row
+        sample = SourceSample.from_row(row)
+        rows[sample.operation] = (row, sample)
+    return rows
+
+
+def _perceived(translation=(0.0, 0.0, 0.0), rotation=None, scale=1.0, found=True) -> Perception:
+    rotation = np.eye(3) if rotation is None else rotation
+    return Perception(
+        TargetRecovery(found, np.asarray(translation, float), rotation, scale, 1.0, 50), CameraRecovery(True)
+    )
+
+
+def _exact(sample: SourceSample) -> Perception:
+    return _perceived(sample.translation_m, sample.rotation, sample.scale_factor)
+
+
+@pytest.mark.parametrize("operation", ["camera_relative_move", "object_rotate", "object_scale"])
+def test_exact_recovery_complies_with_full_accuracy_and_no_change_scores_zero(samples, operation) -> None:
+    _, sample = samples[operation]
+    scorer = get_scorer(operation, "gsi")
+    exact = scorer(sample, _exact(sample))
+    assert exact.ic == 1.0 and exact.sa == pytest.approx(1.0)
+    unchanged = scorer(sample, _perceived())
+    assert unchanged.ic == 0.0 and unchanged.sa == 0.0
+    # Below the perception noise floor a change counts as none.
+    jitter = scorer(sample, _perceived(translation=[0.002, 0.0, 0.0], rotation=rotation_about_axis([0, 1, 0], 1.0)))
+    assert jitter.sa == 0.0
+    not_found = scorer(sample, _perceived(found=False))
+    assert not_found.ic == 0.0 and not_found.sa == 0.0
+
+
+def test_defect_1_direction_is_scored(samples) -> None:
+    _, sample = samples["camera_relative_move"]
+    opposite = _perceived(translation=-sample.translation_m)
+    gsi = get_scorer("camera_relative_move", "gsi")(sample, opposite)
+    paper = get_scorer("camera_relative_move", "paper")(sample, opposite)
+    assert gsi.ic == 0.0 and gsi.sa == 0.0
+    # The reference scores only the displacement magnitude: the opposite move looks almost perfect there.
+    assert paper.ic == 1.0 and paper.sa > 0.6
+    # Half the distance in the right direction: compliant, partial accuracy.
+    half = get_scorer("camera_relative_move", "gsi")(sample, _perceived(translation=0.6 * sample.translation_m))
+    assert half.ic == 1.0 and 0.5 < half.sa < 1.0
+
+
+def test_defect_2_scale_loophole_is_closed(samples) -> None:
+    _, sample = samples["object_scale"]
+    unchanged = _perceived()
+    assert get_scorer("object_scale", "gsi")(sample, unchanged).sa == 0.0
+    paper = get_scorer("object_scale", "paper")(sample, unchanged)
+    assert paper.ic == 0.0 and paper.sa == pytest.approx(np.exp(-(np.log(sample.scale_factor) ** 2)))
+    assert paper.sa > 0.6
+    inverse = get_scorer("object_scale", "gsi")(sample, _perceived(scale=1.0 / sample.scale_factor))
+    assert inverse.ic == 0.0 and inverse.sa == 0.0
+
+
+def test_rotation_in_the_wrong_direction_fails(samples) -> None:
+    _, sample = samples["object_rotate"]
+    if sample.rotation_deg > 179:
+        pytest.skip("a half turn has no direction")
+    wrong = _perceived(rotation=sample.rotation.T)
+    result = get_scorer("object_rotate", "gsi")(sample, wrong)
+    assert result.ic == 0.0 and result.sa == 0.0
+
+
+def test_defect_4_missing_and_unreadable_outputs_count_as_zero(samples, tmp_path) -> None:
+    row, _ = samples["camera_relative_move"]
+    corrupt = tmp_path / "corrupt.png"
+    corrupt.write_bytes(b"not an image")
+    wrong_size = Image.new("RGB", (300, 100))
+    scores = [
+        score_sample(row, None),
+        score_sample(row, tmp_path / "absent.png"),
+        score_sample(row, corrupt),
+        score_sample(row, wrong_size),
+    ]
+    assert [s.status for s in scores] == ["missing", "missing", "unreadable", "wrong_size"]
+    assert all(s.ic == s.sa == s.el == s.ac == 0.0 for s in scores)
+    assert "does not exist" in scores[1].message and "aspect ratios differ" in scores[3].message
+    summary = summarize(scores + [SampleScore("x", "camera_relative_move", "ok", 1.0, 1.0, 1.0, 1.0)])
+    assert summary["num_counted"] == 5 and summary["overall"]["IC"] == pytest.approx(20.0)
+    assert summary["status_counts"] == {"missing": 2, "unreadable": 1, "wrong_size": 1, "ok": 1}
+    # The paper profile reproduces the reference's silent skip, but still reports it.
+    paper = summarize(scores + [SampleScore("x", "camera_relative_move", "ok", 1.0, 1.0, 1.0, 1.0)], "paper")
+    assert paper["num_counted"] == 1 and paper["status_counts"]["missing"] == 2
+
+
+def test_resized_predictions_of_the_same_aspect_are_accepted() -> None:
+    image, status, _ = load_prediction(Image.new("RGB", (256, 256), (10, 20, 30)), (512, 512))
+    assert status == "ok" and image.shape == (512, 512, 3) and tuple(image[0, 0]) == (10, 20, 30)
+    _, status, message = load_prediction(np.zeros((4, 4, 5)), (512, 512))
+    assert status == "unreadable" and "shape" in message
+
+
+def test_defect_6_edit_region_uses_full_resolution_instance_masks(samples) -> None:
+    _, sample = samples["camera_relative_move"]
+    region = edit_region(sample, None, "gsi")
+    expected = sample.target_mask | sample.expected_target_mask
+    assert np.array_equal(region, expected), "instance masks, not boxes"
+    # The reference's region is the bounding box of the source target (and of the new detection).
+    paper_region = edit_region(sample, None, "paper")
+    rows, cols = np.nonzero(sample.target_mask)
+    box = np.zeros_like(paper_region)
+    box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+    assert np.array_equal(paper_region, box) and box.sum() > sample.target_mask.sum()
+    assert EDIT_REGION_PAD_PX > 0
+
+
+def test_defect_8_per_operation_breakdown_with_intervals() -> None:
+    rng = np.random.default_rng(0)
+    scores = [
+        SampleScore(str(i), op, "ok", float(rng.random() < 0.5), rng.random(), rng.random(), rng.random())
+        for i in range(60)
+        for op in ("camera_relative_move", "object_rotate")
+    ]
+    summary = summarize(scores)
+    assert set(summary["per_operation"]) == {"camera_relative_move", "object_rotate"}
+    for block in (summary["overall"], *summary["per_operation"].values()):
+        for axis in ("IC", "SA", "EL", "AC"):
+            low, high = block[f"{axis}_ci95"]
+            assert low <= block[axis] <= high and high - low > 0
+    # Headline EL and AC are compliance-gated; the conditional values are reported beside them.
+    gated_el = np.mean([s.el * s.ic for s in scores]) * 100
+    assert summary["overall"]["EL"] == pytest.approx(gated_el)
+    assert summary["conditional_on_compliance"]["n"] == sum(s.ic > 0 for s in scores)
+
+
+def test_identity_output_scores_zero_end_to_end(samples) -> None:
+    for row, sample in samples.values():
+        score = score_sample(row, row["source_image"])
+        assert score.ic == 0.0 and score.sa == 0.0, (sample.operation, score.status, score.details)
