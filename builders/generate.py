@@ -23,11 +23,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from builders.assets import get_category
 from builders.operations import EditProposal, Rejected, propose_edit
-from builders.scene import TABLE_ID, Camera, Scene, SceneObject
-from builders.simulation import RenderOutput, SettleResult, StateRenderer, asset_of, settle
+from builders.simulation import SettleResult, settle
 from builders.tabletop import TabletopConfig, sample_tabletop_scene
+from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import (
     axis_angle_from_rotation,
     geodesic_angle_deg,
@@ -35,6 +34,8 @@ from gsi_datasets.geometry import (
     transform_points,
     yaw_from_rotation,
 )
+from gsi_datasets.rendering import RenderOutput, StateRenderer, asset_of
+from gsi_datasets.scene import TABLE_ID, Camera, Scene, SceneObject
 from gsi_datasets.schema import REFERENCE_DATASET_KEYS, SUBSET_OPERATIONS
 
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builders.assets import get_category
 from builders.instructions import phrase, scale_key
-from builders.scene import Pose, Scene, SceneObject
-from builders.simulation import asset_of
 from builders.tabletop import footprint_is_free, footprint_radius
+from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
+from gsi_datasets.rendering import asset_of
+from gsi_datasets.scene import Pose, Scene, SceneObject
 
 _UP = np.array([0.0, 0.0, 1.0])
 

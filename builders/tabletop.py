@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builders.assets import all_categories
-from builders.scene import (
+from gsi_datasets.assets import all_categories
+from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
+from gsi_datasets.rendering import asset_of
+from gsi_datasets.scene import (
     FIRST_OBJECT_ID,
     Camera,
     Light,
@@ -21,8 +23,6 @@ from builders.scene import (
     SurfaceMaterial,
     Table,
 )
-from builders.simulation import asset_of
-from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
 
 #: Gap (m) kept between object footprints and between footprints and the table edge.
 FOOTPRINT_MARGIN_M = 0.015

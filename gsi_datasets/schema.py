@@ -126,7 +126,7 @@ FEATURES = datasets.Features(
             "normal": _floats(3),
             "offset_m": datasets.Value("float64"),
         },
-        # JSON {"source": scene, "target": scene}: re-renders both images exactly (builders.scene).
+        # JSON {"source": scene, "target": scene}: re-renders both images exactly (gsi_datasets.scene).
         "scene": datasets.Value("string"),
         "reference_format": {
             "dataset": datasets.Value("string"),

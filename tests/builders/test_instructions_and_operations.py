@@ -50,7 +50,7 @@ def test_ground_directions_follow_the_camera() -> None:
 
 def test_symmetric_objects_are_never_asked_a_symmetric_rotation() -> None:
     scene = settle(sample_tabletop_scene(np.random.default_rng(5))).scene
-    from builders.assets import get_category
+    from gsi_datasets.assets import get_category
 
     rng = np.random.default_rng(0)
     for target in scene.objects:

@@ -7,9 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from builders.scene import Scene
-from builders.simulation import StateRenderer, settle
+from builders.simulation import settle
 from builders.tabletop import look_at_rotation, sample_tabletop_scene
+from gsi_datasets.rendering import StateRenderer
+from gsi_datasets.scene import Scene
 
 
 def test_scene_json_round_trip() -> None:

@@ -7,9 +7,9 @@ import re
 import numpy as np
 import pytest
 
-from builders.assets import Asset, Part, all_categories, get_category, make_asset
-from builders.assets import primitives as prim
-from builders.assets import textures as tx
+from gsi_datasets.assets import Asset, Part, all_categories, get_category, make_asset
+from gsi_datasets.assets import primitives as prim
+from gsi_datasets.assets import textures as tx
 
 CATEGORIES = all_categories()
 NAMES = [category.name for category in CATEGORIES]
@@ -317,7 +317,7 @@ def test_box_atlas_layout() -> None:
 
 
 def test_part_rejects_texture_without_uv() -> None:
-    from builders.assets import Material
+    from gsi_datasets.assets import Material
 
     vertices, faces, _ = prim.box((0.1, 0.1, 0.1))
     with pytest.raises(ValueError):

@@ -1,6 +1,6 @@
 """Procedural textures for large surfaces: table tops, floors and walls.
 
-A :class:`~builders.scene.SurfaceMaterial` names a pattern; :func:`surface_texture` turns it into a
+A :class:`~gsi_datasets.scene.SurfaceMaterial` names a pattern; :func:`surface_texture` turns it into a
 tileable ``(256, 256, 3)`` uint8 image, deterministically from its seed.
 """
 
@@ -11,8 +11,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from builders.assets.textures import value_noise
-from builders.scene import SurfaceMaterial
+from gsi_datasets.assets.textures import value_noise
+from gsi_datasets.scene import SurfaceMaterial
 
 _SIZE = 256
 

@@ -21,9 +21,9 @@ from shapely.affinity import rotate, scale, translate
 from shapely.geometry import Point, Polygon
 from shapely.ops import unary_union
 
-from builders.assets import textures as tx
-from builders.assets.base import Material, Part, register_category
-from builders.assets.primitives import (
+from gsi_datasets.assets import textures as tx
+from gsi_datasets.assets.base import Material, Part, register_category
+from gsi_datasets.assets.primitives import (
     Mesh,
     axis_rotation,
     box,

@@ -2,7 +2,7 @@
 
 Every generator takes an ``rng`` (its only source of randomness) and palette colours, and is vectorised numpy
 (a few milliseconds at most). Images are drawn upright in numpy order (row 0 = top); the mesh builders in
-:mod:`builders.assets.primitives` map row 0 to the top of the object. Images meant to wrap around a surface of
+:mod:`gsi_datasets.assets.primitives` map row 0 to the top of the object. Images meant to wrap around a surface of
 revolution (``u`` = angle) are periodic left-to-right, so the seam does not show; on labels, the "front" (logo,
 title) is centred on column ``W / 2``.
 """
@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
-from builders.assets.primitives import BOX_FACES
+from gsi_datasets.assets.primitives import BOX_FACES
 
 Colour = ArrayLike
 """An RGB colour: 3 values in 0..255."""

@@ -2,8 +2,9 @@
 
 A :class:`Scene` is plain data: which asset instances stand where, the table, the room around it, the
 lights and the camera. It serialises to JSON (stored in every dataset row) and is everything a
-simulator or renderer needs; MuJoCo (``builders.simulation``) is one consumer, a path tracer can be
-another, and the operations code only ever edits scenes.
+simulator or renderer needs: MuJoCo rendering (``gsi_datasets.rendering``) and physics
+(``builders.simulation``) consume it, a path tracer can be another consumer, and the operations code only
+ever edits scenes.
 
 Frames: world metres, z up; the camera's rotation maps OpenCV camera axes (x right, y down, z forward)
 to world axes.
@@ -48,7 +49,7 @@ class SurfaceMaterial:
     """Appearance of a large surface (table top, floor, wall): a named procedural pattern.
 
     Attributes:
-        pattern: texture pattern name understood by ``builders.assets.textures.surface_texture``.
+        pattern: texture pattern name understood by ``gsi_datasets.assets.textures.surface_texture``.
         seed: seed of the pattern.
         rgb: base colour in [0, 1].
         texture_repeat: how many times the texture tiles per metre.
@@ -66,7 +67,7 @@ class SceneObject:
 
     Attributes:
         instance_id: the id in instance maps (>= ``FIRST_OBJECT_ID``).
-        category: asset category name (``builders.assets``).
+        category: asset category name (``gsi_datasets.assets``).
         asset_seed: seed of the asset instance (shape and texture variant).
         scale: uniform scale applied to the generated asset.
         pose: pose of the asset's bounding-box centre.

@@ -177,4 +177,4 @@ def make_asset(category: str, seed: int, scale: float = 1.0) -> Asset:
 
 def _load_catalog() -> None:
     # The catalog registers categories on import; importing here keeps base.py free of a cycle.
-    from builders.assets import catalog  # noqa: F401
+    from gsi_datasets.assets import catalog  # noqa: F401
