@@ -322,10 +322,15 @@ class StateRenderer:
             self._context = None
 
     def _pose_state(self, state_index: int) -> None:
-        state = self._states[state_index]
+        self._pose(self._states[state_index])
+
+    def _pose(self, state: Scene) -> None:
         present = {}
         for scene_object in state.objects:
-            present[self._variants[variant_key(scene_object)]] = scene_object.pose
+            key = variant_key(scene_object)
+            if key not in self._variants:
+                raise KeyError(f"object variant {key} was not among the states this renderer was built for")
+            present[self._variants[key]] = scene_object.pose
         for name, mocap_id in self._mocap_of.items():
             pose = present.get(name, Pose(_PARKED_POSITION))
             self._data.mocap_pos[mocap_id] = pose.position
@@ -337,7 +342,7 @@ class StateRenderer:
         mujoco.mj_kinematics(self._model, self._data)
         mujoco.mj_camlight(self._model, self._data)
 
-    def _draw(self, segmentation: bool) -> None:
+    def _draw(self, segmentation: bool, shadows: bool = True) -> None:
         if self._context is None:
             raise RuntimeError("StateRenderer was used after close()")
         _make_gl_context_current(self.width, self.height)
@@ -346,6 +351,7 @@ class StateRenderer:
         )
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
         mujoco.mjr_render(self._rect, self._scene, self._context)
 
     def _read_instances(self) -> np.ndarray:
@@ -377,6 +383,28 @@ class StateRenderer:
             depth_m=np.flipud(self._metric_depth(depth_buffer)).copy(),
             instances=instances.copy(),
         )
+
+    def render_rgb(self, state: Scene, shadows: bool = True) -> np.ndarray:
+        """RGB only (one pass) of any state made of the object variants this renderer was built with.
+
+        Render-and-compare evaluates many hypothesised states of one scene this way; the camera is taken
+        from ``state`` and must have the renderer's image size.
+        """
+        if (state.camera.width, state.camera.height) != (self.width, self.height):
+            raise ValueError(
+                f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
+            )
+        self._pose(state)
+        self._draw(segmentation=False, shadows=shadows)
+        rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        mujoco.mjr_readPixels(rgb, None, self._rect, self._context)
+        return np.flipud(rgb).copy()
+
+    def render_instances(self, state: Scene) -> np.ndarray:
+        """Instance ids of any state made of this renderer's object variants (see :meth:`render_rgb`)."""
+        self._pose(state)
+        self._draw(segmentation=True)
+        return self._read_instances()
 
     def unoccluded_pixels(self, state_index: int, instance_id: int) -> int:
         """Pixel count of ``instance_id`` rendered with nothing else in the scene (for visible fractions)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +61,7 @@ class SourceSample:
         camera_delta: asked camera motion (4x4, source camera -> target camera).
         support_normal: unit normal of the support plane (camera frame, pointing up).
         support_offset_m: plane offset: ``normal . X + offset = 0``.
+        scene: the stored scene description ``{"source": ..., "target": ...}`` (synthetic rows) or None.
     """
 
     sample_id: str
@@ -80,6 +82,7 @@ class SourceSample:
     camera_delta: np.ndarray
     support_normal: np.ndarray
     support_offset_m: float
+    scene: dict[str, Any] | None = None
 
     @property
     def target_mask(self) -> np.ndarray:
@@ -119,4 +122,5 @@ class SourceSample:
             camera_delta=np.array(transform["camera_delta"], float),
             support_normal=np.array(row["support"]["normal"], float),
             support_offset_m=float(row["support"]["offset_m"]),
+            scene=json.loads(row["scene"]) if row.get("scene") else None,
         )
