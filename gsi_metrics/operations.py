@@ -8,7 +8,7 @@ side (:class:`~gsi_metrics.sample.SourceSample`) and what perception recovered, 
 Profile ``gsi`` (default). With ``m`` the asked magnitude and ``e`` the error of the recovered change:
 ``SA = clip(1 - (e / m)^2, 0, 1)``, so a perfect edit scores 1, an unchanged output (e = m) scores 0, and
 an edit in the wrong direction scores 0. Recovered components below the perception noise floor (5 mm,
-2 degrees, 2% scale) count as no change. Per operation:
+3 degrees, 2% scale) count as no change. Per operation:
 
 - CM: ``e = |t_pred - t_gt|`` (full 3D displacement vector, metres), ``m = |t_gt|``.
   IC: found; ``cos(t_pred, t_gt) >= cos 30deg``; ``0.5 <= |t_pred| / m <= 1.5``; no rotation over 30 degrees
@@ -51,7 +51,7 @@ OTHER_CHANGE_MAX_TRANSLATION_M = 0.05
 #: Perception noise floor: recovered changes below these count as no change (an unchanged output then
 #: scores exactly SA = 0 instead of a few thousandths).
 NOISE_FLOOR_TRANSLATION_M = 0.005
-NOISE_FLOOR_ROTATION_DEG = 2.0
+NOISE_FLOOR_ROTATION_DEG = 3.0
 NOISE_FLOOR_LOG_SCALE = 0.02
 
 

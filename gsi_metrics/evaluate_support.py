@@ -1,0 +1,284 @@
+"""What the five Hugging Face ``evaluate`` modules share: input features, lossless input handling, result views.
+
+``evaluate`` writes every input through declared ``datasets.Features`` into Arrow before ``_compute``
+sees it. The modules (``gsi_metrics/gsi_bench`` and the four single-axis ones) declare:
+
+- ``references``: one GSI-Bench row, the struct of :data:`gsi_datasets.schema.FEATURES` (the data
+  contract) with every image undecoded (``datasets.Image(decode=False)``), so ``_compute`` receives the
+  stored PNG bytes instead of a whole split of decoded images in memory. A ``datasets.Dataset`` is
+  passed as a view with undecoded images (no image is decoded and re-encoded on the way in); a list
+  of rows works too (decoded PIL images in rows are re-encoded as PNG by ``datasets``, lossless, slower).
+- ``predictions``: ``datasets.Image(decode=False)``. Before ``evaluate`` encodes them,
+  :func:`encode_prediction` turns PIL images and arrays into lossless PNG bytes of exactly the pixels
+  :func:`gsi_metrics.scoring.load_prediction` would read from them (``datasets`` would otherwise
+  re-save an in-memory JPEG as JPEG, lossy, and reject float arrays), keeps paths as paths (read at
+  compute time, so a missing file is scored ``missing``) and ``None`` as null (a missing prediction,
+  scored and counted, never dropped).
+
+:class:`GSIMetric` is the ``evaluate.Metric`` base class of the modules; it adds exactly this input
+handling to ``add``/``add_batch`` (``compute`` goes through ``add_batch``), checks that there is one
+prediction per reference, and lets evaluate's input type check accept null struct fields (a tabletop row
+has ``reference_object = None``, which evaluate 0.4.6 rejects otherwise). Scoring itself is
+:mod:`gsi_metrics.scoring`; this module only moves inputs in and results out.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+import evaluate
+import numpy as np
+from PIL import Image
+
+from gsi_datasets.schema import FEATURES as ROW_FEATURES
+from gsi_metrics.scoring import AXES, GSIBenchScorer, Prediction, load_prediction
+
+__all__ = [
+    "ARGS_DESCRIPTION",
+    "CITATION",
+    "FEATURES",
+    "GSIMetric",
+    "REFERENCE_FEATURES",
+    "axis_results",
+    "encode_prediction",
+    "metric_info",
+    "prepare_references",
+    "score_all",
+    "suite_results",
+]
+
+CITATION = """\
+@inproceedings{zhu2026gsibench,
+  title     = {Exploring Spatial Intelligence from a Generative Perspective},
+  author    = {Zhu and others},
+  booktitle = {CVPR},
+  year      = {2026},
+  note      = {arXiv:2604.20570}
+}
+"""
+
+HOMEPAGE = "https://arxiv.org/abs/2604.20570"
+
+# PNG is lossless at every level; level 1 encodes a 512x512 RGB image several times faster than the default.
+_PNG_COMPRESS_LEVEL = 1
+
+
+def _undecoded(feature: Any) -> Any:
+    """``feature`` with every ``datasets.Image`` in it set to ``decode=False``."""
+    if isinstance(feature, datasets.Image):
+        return datasets.Image(decode=False)
+    if isinstance(feature, dict):
+        return {name: _undecoded(sub) for name, sub in feature.items()}
+    if isinstance(feature, datasets.List):
+        return datasets.List(_undecoded(feature.feature), length=feature.length)
+    return feature
+
+
+#: One reference: a GSI-Bench row with undecoded images (``_compute`` gets ``{"bytes", "path"}`` dicts).
+REFERENCE_FEATURES: dict[str, Any] = _undecoded(dict(ROW_FEATURES))
+#: The declared inputs of every GSI-Bench ``evaluate`` module.
+FEATURES = datasets.Features({"predictions": datasets.Image(decode=False), "references": REFERENCE_FEATURES})
+_IMAGE_COLUMNS = tuple(name for name, feature in ROW_FEATURES.items() if isinstance(feature, datasets.Image))
+
+
+def encode_prediction(prediction: Any) -> dict[str, Any] | None:
+    """One prediction as the ``{"bytes", "path"}`` dict that ``datasets.Image`` stores, without loss.
+
+    Args:
+        prediction: A PIL image, an array (``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, uint8 or floats in
+            [0, 1]; array-likes such as tensors go through ``np.asarray``), a path, encoded image bytes, or
+            ``None`` for a missing output.
+
+    Returns:
+        ``None`` for ``None``; ``{"path": ...}`` for a path (read when scoring, so a missing file is
+        scored ``missing``); ``{"bytes": ...}`` for bytes as given; for images and arrays, PNG bytes of
+        the RGB pixels :func:`~gsi_metrics.scoring.load_prediction` reads from them at their own size (the
+        resize to the source size happens when scoring, as without ``evaluate``). Anything that is not
+        an image becomes empty bytes, which scoring reports as ``unreadable`` (as it would the object).
+    """
+    if prediction is None:
+        return None
+    if isinstance(prediction, (str, os.PathLike)):
+        return {"bytes": None, "path": os.fspath(prediction)}
+    if isinstance(prediction, (bytes, bytearray)):
+        return {"bytes": bytes(prediction), "path": None}
+    if isinstance(prediction, Mapping) and ("bytes" in prediction or "path" in prediction):
+        return {"bytes": prediction.get("bytes"), "path": prediction.get("path")}  # already datasets' encoding
+    if isinstance(prediction, Image.Image):
+        native_size = prediction.size
+    else:
+        prediction = np.asarray(prediction) if hasattr(prediction, "__array__") else prediction
+        if not isinstance(prediction, np.ndarray) or prediction.ndim < 2:
+            return {"bytes": b"", "path": None}
+        native_size = (prediction.shape[1], prediction.shape[0])
+    pixels, status, _ = load_prediction(prediction, native_size)
+    if pixels is None or status != "ok":
+        return {"bytes": b"", "path": None}
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+    return {"bytes": buffer.getvalue(), "path": None}
+
+
+def _check_columns(columns: Sequence[str], where: str) -> None:
+    missing = [name for name in ROW_FEATURES if name not in columns]
+    if missing:
+        raise ValueError(
+            f"references must be GSI-Bench rows with the columns of gsi_datasets.schema.FEATURES; {where} lacks "
+            f"{missing}"
+        )
+
+
+def prepare_references(references: Any) -> Any:
+    """References as ``evaluate`` should encode them: rows with exactly the schema's columns.
+
+    A ``datasets.Dataset`` becomes an unformatted view with undecoded images (cheap: no data is
+    copied), so its PNG bytes reach Arrow as stored. Extra columns are dropped; missing ones raise.
+
+    Raises:
+        ValueError: A row lacks a schema column.
+        TypeError: ``references`` is neither a ``datasets.Dataset`` nor a sequence of row mappings.
+    """
+    if isinstance(references, datasets.Dataset):
+        _check_columns(references.column_names, "the dataset")
+        view = references.with_format(None)
+        extra = [name for name in view.column_names if name not in ROW_FEATURES]
+        if extra:
+            view = view.remove_columns(extra)
+        for name in _IMAGE_COLUMNS:
+            if view.features[name] != datasets.Image(decode=False):
+                view = view.cast_column(name, datasets.Image(decode=False))
+        return view
+    if isinstance(references, Sequence) and not isinstance(references, (str, bytes)):
+        rows = []
+        for index, row in enumerate(references):
+            if not isinstance(row, Mapping):
+                raise TypeError(f"references[{index}] is a {type(row).__name__}; expected a GSI-Bench row (a mapping)")
+            _check_columns(list(row), f"references[{index}]")
+            rows.append({name: row[name] for name in ROW_FEATURES})
+        return rows
+    raise TypeError(
+        f"references must be a datasets.Dataset or a list of GSI-Bench rows, got {type(references).__name__}"
+    )
+
+
+def _scoring_prediction(stored: Mapping[str, Any] | None) -> Prediction:
+    """A stored prediction as :func:`~gsi_metrics.scoring.load_prediction` takes it (bytes, path or None)."""
+    if stored is None:
+        return None
+    return stored["bytes"] if stored.get("bytes") is not None else stored.get("path")
+
+
+def _scoring_row(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored reference with every image as bytes (rows given with PIL images opened from files keep
+    only the file's path in Arrow; the scoring core reads bytes)."""
+    row = dict(row)
+    for name in _IMAGE_COLUMNS:
+        image = row.get(name)
+        if isinstance(image, Mapping) and image.get("bytes") is None and image.get("path"):
+            row[name] = {"bytes": Path(image["path"]).read_bytes(), "path": image["path"]}
+    return row
+
+
+def score_all(scorer: GSIBenchScorer, predictions: Sequence[Any], references: Sequence[Mapping[str, Any]]) -> None:
+    """Scores every (stored) prediction against its reference row into ``scorer``, in order."""
+    for row, prediction in zip(references, predictions, strict=True):
+        scorer.update(_scoring_row(row), _scoring_prediction(prediction))
+
+
+def suite_results(summary: Mapping[str, Any], backend: str) -> dict[str, Any]:
+    """The ``gsi_bench`` result: :func:`~gsi_metrics.scoring.summarize`'s summary with ``overall`` flattened
+    to the top (``IC``, ``IC_ci95``, ..., ``Avg``; its ``n`` is ``num_counted``) and the backend's name."""
+    overall = {key: value for key, value in summary["overall"].items() if key != "n"}
+    rest = {key: value for key, value in summary.items() if key != "overall"}
+    return {**overall, **rest, "backend": backend}
+
+
+def axis_results(summary: Mapping[str, Any], axis: str) -> dict[str, Any]:
+    """One axis of a summary, every key prefixed with the axis so ``evaluate.combine`` merges them as is.
+
+    Returns:
+        ``{axis, axis_ci95, axis_per_operation, axis_per_operation_ci95}``, plus
+        ``axis_conditional_on_compliance`` for EL and AC (their mean over compliant samples).
+    """
+    if axis not in AXES:
+        raise ValueError(f"unknown axis {axis!r}; choose one of {AXES}")
+    per_operation = summary["per_operation"]
+    result: dict[str, Any] = {
+        axis: summary["overall"][axis],
+        f"{axis}_ci95": summary["overall"][f"{axis}_ci95"],
+        f"{axis}_per_operation": {operation: values[axis] for operation, values in per_operation.items()},
+        f"{axis}_per_operation_ci95": {
+            operation: values[f"{axis}_ci95"] for operation, values in per_operation.items()
+        },
+    }
+    if axis in summary["conditional_on_compliance"]:
+        result[f"{axis}_conditional_on_compliance"] = summary["conditional_on_compliance"][axis]
+    return result
+
+
+class GSIMetric(evaluate.Metric):
+    """``evaluate.Metric`` with GSI-Bench's input handling; subclasses define ``_info`` and ``_compute``."""
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
+        """Adds predictions and their reference rows (see the module docstring for what is accepted).
+
+        Raises:
+            ValueError: The numbers of predictions and references differ, or a row lacks a schema column.
+        """
+        if predictions is not None and references is not None and len(predictions) != len(references):
+            raise ValueError(
+                f"got {len(predictions)} predictions for {len(references)} references: pass exactly one "
+                "prediction per reference row, in the same order (None where the editor gave no output)"
+            )
+        if predictions is not None:
+            predictions = [encode_prediction(prediction) for prediction in predictions]
+        if references is not None:
+            references = prepare_references(references)
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any) -> None:
+        """Adds one prediction and its reference row."""
+        if reference is not None:
+            reference = prepare_references([reference])[0]
+        super().add(prediction=encode_prediction(prediction), reference=reference, **kwargs)
+
+    def _enforce_nested_string_type(self, schema: Any, obj: Any) -> Any:
+        # evaluate's type check recurses into struct fields without allowing nulls, but a struct may be
+        # null in Arrow and in our rows (a tabletop row has reference_object = None): nothing to check there.
+        if obj is None:
+            return None
+        return super()._enforce_nested_string_type(schema, obj)
+
+
+#: The ``Args`` part of every module's inputs description (the five modules take the same inputs).
+ARGS_DESCRIPTION = """
+Args:
+    predictions (`list`): one edited image per reference row, in the same order: a PIL image, a numpy array
+        (`(H, W, 3)` uint8, or floats in [0, 1]), a path to an image file, encoded image bytes, or `None` where
+        the editor gave no output. `None` and unreadable files are scored, never dropped (status `missing` /
+        `unreadable`).
+    references (`datasets.Dataset` or `list` of `dict`): GSI-Bench rows, e.g.
+        `load_dataset("gsi-bench/syn", "tabletop", split="test")` or a list of its rows, with every column of
+        `gsi_datasets.schema.FEATURES` (extra columns are ignored).
+    profile (`str`, *optional*, defaults to `"gsi"`): `"gsi"` (ours) or `"paper"` (the reference formulas).
+    backend (`str` or perception backend, *optional*, defaults to `"classical"`): the perception backend that
+        recovers the 3D change from each edited image; `"classical"` needs no weights and runs on CPU.
+"""
+
+
+def metric_info(description: str, inputs_description: str) -> evaluate.MetricInfo:
+    """The ``MetricInfo`` of a GSI-Bench module: its texts, the shared features and references."""
+    return evaluate.MetricInfo(
+        module_type="metric",
+        description=description,
+        citation=CITATION,
+        inputs_description=inputs_description,
+        features=FEATURES,
+        homepage=HOMEPAGE,
+        reference_urls=[HOMEPAGE],
+    )
