@@ -1,4 +1,4 @@
-"""``gsi-bench``: build GSI-Syn splits and inspect dataset folders.
+"""``gsi-bench``: build GSI-Syn splits, inspect dataset folders, evaluate editors and compare their results.
 
 Subcommands import their libraries lazily, so ``gsi-bench --help`` is instant and evaluation-side
 commands never import the data builders.
@@ -54,6 +54,65 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from gsi_bench.evaluation import leaderboard_markdown, load_run, run_evaluation
+
+    out = args.out or Path("results") / _slug(args.editor)
+    backend_config = dict(_option(text) for text in args.backend_option)
+    summary = run_evaluation(
+        data=args.data,
+        config=args.config,
+        split=args.split,
+        editor=args.editor,
+        out_dir=out,
+        profile=args.profile,
+        backend=args.backend,
+        limit=args.limit,
+        workers=args.workers,
+        progress=not args.quiet,
+        backend_config=backend_config,
+    )
+    manifest = summary["manifest"]
+    for profile in manifest["profiles"]:
+        print(leaderboard_markdown([load_run(out, profile)]))
+    print(
+        f"Scored {manifest['dataset']['num_scored']} samples with {args.editor} in {manifest['seconds']:.1f} s"
+        f" ({manifest['seconds_per_sample']:.2f} s/sample); results in {out}/summary.json and {out}/samples.jsonl"
+    )
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from gsi_bench.evaluation import leaderboard_markdown, leaderboard_png, load_runs
+
+    runs = load_runs(args.runs, args.profile)
+    table = leaderboard_markdown(runs)
+    print(table, end="")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(table)
+        print(f"Leaderboard: {args.out}")
+    if args.plot:
+        print(f"Chart: {leaderboard_png(runs, args.plot)}")
+    return 0
+
+
+def _slug(spec: str) -> str:
+    """A folder name for an editor spec (``folder:out/model-a`` -> ``folder-model-a``)."""
+    name, _, argument = spec.partition(":")
+    return f"{name}-{Path(argument).name}" if argument else name
+
+
+def _option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with the value read as YAML, so numbers and booleans keep their types."""
+    import yaml
+
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise ValueError(f"--backend-option expects KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(prog="gsi-bench", description=__doc__.splitlines()[0])
@@ -80,6 +139,33 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--columns", type=int, default=2, help="samples per sheet row (default: 2)")
     show.add_argument("--out", default="sheet.png", help="output PNG (default: sheet.png)")
     show.set_defaults(handler=_show)
+
+    evaluate = commands.add_parser("eval", help="run an editor on a split and score it")
+    evaluate.add_argument("--data", default="gsi-bench/syn", help="dataset folder or Hub id (default: gsi-bench/syn)")
+    evaluate.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    evaluate.add_argument("--split", default="test", help="split (default: test)")
+    evaluate.add_argument(
+        "--editor", required=True, help="identity, oracle, geometric or folder:PATH (see gsi_bench.editors)"
+    )
+    evaluate.add_argument("--out", default=None, help="results folder (default: results/<editor>)")
+    evaluate.add_argument(
+        "--profile", choices=["gsi", "paper", "both"], default="gsi", help="scoring profile (default: gsi)"
+    )
+    evaluate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
+    evaluate.add_argument(
+        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="score only the first N rows")
+    evaluate.add_argument("--workers", type=int, default=1, help="processes scoring rows (default: 1)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=_eval)
+
+    leaderboard = commands.add_parser("leaderboard", help="compare results folders in Markdown tables and a chart")
+    leaderboard.add_argument("runs", nargs="+", help="results folders written by eval (e.g. results/*)")
+    leaderboard.add_argument("--profile", choices=["gsi", "paper"], default="gsi", help="profile (default: gsi)")
+    leaderboard.add_argument("--out", default=None, help="also write the Markdown to this file")
+    leaderboard.add_argument("--plot", default=None, help="write a PNG bar chart per axis and operation")
+    leaderboard.set_defaults(handler=_leaderboard)
     return parser
 
 
@@ -88,8 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError) as error:  # BuildError is a ValueError
-        print(f"gsi-bench {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, FileNotFoundError, KeyError) as error:  # BuildError is a ValueError
+        # KeyError's str() quotes its message; registries put the whole message in args[0].
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"gsi-bench {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

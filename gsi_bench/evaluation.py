@@ -1,0 +1,626 @@
+"""The evaluation runner: run an editor on a dataset split, score every row, write versioned results.
+
+:func:`run_evaluation` writes two files to its output folder:
+
+- ``samples.jsonl``: one line per dataset row, never fewer: ``SampleScore.to_dict()`` of the headline
+  profile plus ``editor`` (the spec) and, when both profiles were scored, ``other_profiles`` =
+  ``{"paper": {"status", "ic", "sa", "el", "ac", "message", "details"}}``. An editor that raised is
+  recorded as ``missing`` with the exception in ``message``.
+- ``summary.json``: :func:`gsi_metrics.scoring.summarize` of the headline profile (``gsi`` for
+  ``profile="both"``), ``other_profiles`` (the other profile's summary, for ``both``) and ``manifest``
+  (:func:`build_manifest`: package and library versions, profile, perception backend and its configuration
+  hash, dataset identity and fingerprint, editor, timing).
+
+:func:`load_run`, :func:`leaderboard_markdown` and :func:`leaderboard_png` read such folders back for
+``gsi-bench leaderboard``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import platform
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gsi_bench.editors import Editor, get_editor
+from gsi_metrics.operations import PROFILES, get_scorer
+from gsi_metrics.perception import Perception, PerceptionBackend, config_hash, create_backend
+from gsi_metrics.sample import SourceSample
+from gsi_metrics.scoring import AXES, SampleScore, load_prediction, score_sample, summarize
+
+#: The profile whose numbers are the headline of a ``profile="both"`` run.
+HEADLINE_PROFILE = "gsi"
+#: Distributions whose versions every manifest records (None when not installed).
+RECORDED_DISTRIBUTIONS = ("numpy", "datasets", "mujoco", "scikit-image", "evaluate", "pillow", "scipy")
+#: Version of the layout of ``summary.json`` / ``samples.jsonl``; bump it when a field changes meaning.
+RESULTS_SCHEMA_VERSION = 1
+SUMMARY_FILE = "summary.json"
+SAMPLES_FILE = "samples.jsonl"
+#: Columns of the leaderboard tables: the four axes and their mean.
+COLUMNS = (*AXES, "Avg")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Running
+
+
+class _ReusedPerception:
+    """Delegates to a backend, reusing its last answer for the same sample and edited image.
+
+    ``score_sample`` perceives once per call, and perception does not depend on the profile, so scoring both
+    profiles of a row through this wrapper perceives once (the expensive step) instead of twice.
+    """
+
+    def __init__(self, backend: PerceptionBackend) -> None:
+        self.backend = backend
+        self.name = backend.name
+        self._last: tuple[SourceSample, np.ndarray, Perception] | None = None
+
+    def config(self) -> dict[str, Any]:
+        return self.backend.config()
+
+    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
+        if self._last is not None:
+            last_sample, last_edited, last_perception = self._last
+            # load_prediction hands score_sample a fresh view each call, so compare contents, not identity.
+            if last_sample is sample and last_edited.shape == edited.shape and np.array_equal(last_edited, edited):
+                return last_perception
+        perception = self.backend.perceive(sample, edited)
+        self._last = (sample, edited, perception)
+        return perception
+
+
+@dataclass(frozen=True)
+class _WorkerJob:
+    """What a worker process needs, pickled once per worker: the backend travels as its name and configuration
+    (it may hold unpicklable OpenCV objects) and is re-created in the worker."""
+
+    dataset: Any
+    editor: Editor
+    backend_name: str
+    backend_config: dict[str, Any]
+    profiles: tuple[str, ...]
+
+
+#: The worker process's dataset, editor, backend and profiles (set by :func:`_start_worker`).
+_WORKER: tuple[Any, Editor, PerceptionBackend, tuple[str, ...]] | None = None
+
+
+def _start_worker(job: _WorkerJob) -> None:
+    """Worker initializer; pins OpenCV to one thread per worker.
+
+    Measured on 2 cores (30 oracle rows, profile gsi): 6.5 s in one process (OpenCV keeps about one core busy),
+    8.2 s with 2 workers left to OpenCV's own thread pools (oversubscribed), 4.1 s with 2 pinned workers.
+    """
+    import cv2
+
+    global _WORKER
+    cv2.setNumThreads(1)
+    _WORKER = (job.dataset, job.editor, create_backend(job.backend_name, **job.backend_config), job.profiles)
+
+
+def evaluate_row(
+    row: Mapping[str, Any], editor: Editor, backend: PerceptionBackend, profiles: Sequence[str]
+) -> list[SampleScore]:
+    """Runs the editor on one row and scores its output in each profile (same order as ``profiles``).
+
+    An exception of the editor is the editor's failure, not the run's: the row is scored as a ``missing``
+    prediction and the exception text replaces the message.
+    """
+    sample = SourceSample.from_row(row)  # decoded once for every profile
+    editor_error = ""
+    try:
+        prediction: Any = editor(row)
+    except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
+        prediction, editor_error = None, f"editor {editor.spec!r} raised {type(error).__name__}: {error}"
+    if len(profiles) > 1 and prediction is not None:
+        # Decode once; a failed decode keeps the original so each profile reports the same status.
+        height, width = sample.image.shape[:2]
+        decoded, _, _ = load_prediction(prediction, (width, height))
+        prediction = decoded if decoded is not None else prediction
+    reused = _ReusedPerception(backend)
+    scores = [score_sample(sample, prediction, reused, profile) for profile in profiles]  # type: ignore[arg-type]
+    return [replace(score, message=editor_error) for score in scores] if editor_error else scores
+
+
+def _evaluate_index(index: int) -> list[SampleScore]:
+    assert _WORKER is not None, "worker started without a job"
+    dataset, editor, backend, profiles = _WORKER
+    return evaluate_row(dataset[index], editor, backend, profiles)
+
+
+def _scored_rows(
+    dataset: Any, editor: Editor, backend: PerceptionBackend, profiles: tuple[str, ...], workers: int, progress: bool
+) -> Iterator[list[SampleScore]]:
+    """Per-row scores in dataset order, from this process or a pool of ``workers`` processes.
+
+    Workers start from a ``forkserver``, not by ``fork``: the caller may hold threads (OpenCV, Arrow, an EGL
+    renderer), and a child forked from a threaded process can deadlock on a lock one of them held (seen in
+    the test suite after building a split in-process).
+
+    Raises:
+        ValueError: ``workers > 1`` with an editor that cannot be pickled (e.g. a closure).
+    """
+    if workers <= 1:
+        results: Iterator[list[SampleScore]] = (evaluate_row(row, editor, backend, profiles) for row in dataset)
+        yield from _progress(results, len(dataset), progress, editor.spec)
+        return
+    job = _WorkerJob(dataset, editor, backend.name, backend.config(), profiles)
+    try:
+        pickle.dumps(job)
+    except (pickle.PicklingError, AttributeError, TypeError) as error:
+        raise ValueError(
+            f"--workers {workers} needs an editor that can be pickled, and {editor.spec!r} cannot ({error});"
+            " use workers=1 or register the editor as a module-level function"
+        ) from None
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["gsi_bench.evaluation"])  # workers start with the scoring stack imported
+    chunksize = max(1, min(8, len(dataset) // (4 * workers)))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
+        yield from _progress(
+            pool.map(_evaluate_index, range(len(dataset)), chunksize=chunksize), len(dataset), progress, editor.spec
+        )
+
+
+def _progress(items: Iterator[Any], total: int, enabled: bool, label: str) -> Iterator[Any]:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return iter(tqdm(items, total=total, desc=f"eval {label}", unit="sample"))
+
+
+def load_eval_dataset(data: str | os.PathLike, config: str, split: str) -> Any:
+    """Loads a split with ``datasets.load_dataset``.
+
+    Raises:
+        FileNotFoundError: ``data`` is neither an existing folder nor a Hub dataset id that could be loaded.
+    """
+    from datasets import load_dataset
+
+    path = Path(data)
+    if path.exists():
+        return load_dataset(str(path), config, split=split)
+    text = str(data)
+    looks_like_hub_id = text.count("/") == 1 and not text.startswith((".", "/", "~"))
+    if looks_like_hub_id:
+        try:
+            return load_dataset(text, config, split=split)
+        except Exception as error:  # noqa: BLE001 (network, auth and not-found errors all mean "not loadable")
+            raise FileNotFoundError(
+                f"dataset {text!r} is neither a local folder nor a loadable Hub dataset"
+                f" ({type(error).__name__}); build it with `gsi-bench build syn --out {text}`"
+            ) from error
+    raise FileNotFoundError(f"dataset folder {text} does not exist; build it with `gsi-bench build syn --out {text}`")
+
+
+def _check_scorable(dataset: Any, profiles: Sequence[str]) -> None:
+    """Fails before any editing if the split holds an operation without a scorer (rather than at row 300)."""
+    feature = dataset.features["operation"]
+    for operation in dataset.unique("operation"):
+        name = feature.int2str(operation) if isinstance(operation, int) else str(operation)
+        for profile in profiles:
+            try:
+                get_scorer(name, profile)
+            except KeyError as error:
+                raise ValueError(error.args[0]) from None
+
+
+def run_evaluation(
+    data: str | os.PathLike,
+    config: str,
+    split: str,
+    editor: str | Editor,
+    out_dir: str | os.PathLike,
+    profile: str = "gsi",
+    backend: str | PerceptionBackend = "classical",
+    limit: int | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    backend_config: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
+
+    Args:
+        data: dataset folder (or Hub id) for ``datasets.load_dataset``.
+        config: dataset config (subset), e.g. ``tabletop``.
+        split: split name.
+        editor: an editor spec (``identity``, ``oracle``, ``geometric``, ``folder:PATH``; see
+            :mod:`gsi_bench.editors`) or an :class:`~gsi_bench.editors.Editor`.
+        out_dir: results folder (created; earlier results in it are replaced).
+        profile: ``gsi``, ``paper`` or ``both`` (one pass, one perception per row, headline ``gsi``).
+        backend: perception backend name (created with ``backend_config``) or instance.
+        limit: score only the first ``limit`` rows.
+        workers: processes scoring rows in parallel (1 = in this process); the editor must then be picklable.
+        progress: show a progress bar.
+        backend_config: constructor arguments of a backend given by name.
+
+    Returns:
+        The contents of ``summary.json``.
+
+    Raises:
+        ValueError: unknown profile, bad ``limit`` / ``workers``, or an operation without a scorer.
+        KeyError: unknown editor or backend (with close matches).
+        FileNotFoundError: the dataset (or a ``folder:`` editor's folder) does not exist.
+    """
+    if profile not in (*PROFILES, "both"):
+        raise ValueError(f"unknown profile {profile!r}; choose one of {(*PROFILES, 'both')}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of rows, got {limit}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    profiles = (HEADLINE_PROFILE, *(p for p in PROFILES if p != HEADLINE_PROFILE)) if profile == "both" else (profile,)
+    editor = get_editor(editor) if isinstance(editor, str) else editor  # fail on a bad spec before loading data
+    if isinstance(backend, str):
+        backend = create_backend(backend, **(backend_config or {}))
+
+    full = load_eval_dataset(data, config, split)
+    dataset = full.select(range(min(limit, len(full)))) if limit is not None else full
+    _check_scorable(dataset, profiles)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    per_profile: dict[str, list[SampleScore]] = {p: [] for p in profiles}
+    samples_tmp = out / f".{SAMPLES_FILE}.tmp"
+    with samples_tmp.open("w") as samples:
+        for scores in _scored_rows(dataset, editor, backend, profiles, workers, progress):
+            for name, score in zip(profiles, scores, strict=True):
+                per_profile[name].append(score)
+            samples.write(json.dumps(_sample_line(scores, profiles, editor.spec), default=_json_default) + "\n")
+    seconds = time.perf_counter() - start
+
+    summary = summarize(per_profile[profiles[0]], profiles[0])
+    if len(profiles) > 1:
+        summary["other_profiles"] = {p: summarize(per_profile[p], p) for p in profiles[1:]}
+    summary["manifest"] = build_manifest(
+        data=data,
+        config=config,
+        split=split,
+        full_dataset=full,
+        dataset=dataset,
+        editor=editor,
+        backend=backend,
+        profile=profile,
+        profiles=profiles,
+        limit=limit,
+        workers=workers,
+        seconds=seconds,
+    )
+    _write_json_atomically(out / SUMMARY_FILE, summary)
+    samples_tmp.replace(out / SAMPLES_FILE)
+    return summary
+
+
+def _sample_line(scores: Sequence[SampleScore], profiles: Sequence[str], editor_spec: str) -> dict[str, Any]:
+    line = {**scores[0].to_dict(), "editor": editor_spec}
+    if len(profiles) > 1:
+        line["other_profiles"] = {
+            name: {k: v for k, v in score.to_dict().items() if k not in ("sample_id", "operation")}
+            for name, score in zip(profiles[1:], scores[1:], strict=True)
+        }
+    return line
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays in ``details`` become plain JSON numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _write_json_atomically(path: Path, content: Mapping[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(content, indent=2, default=_json_default, allow_nan=True) + "\n")
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Manifest
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of Python, this package and the libraries that change numbers (None = not installed)."""
+    import cv2
+
+    versions: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "gsi-bench": _distribution_version("gsi-bench"),
+    }
+    versions.update({name: _distribution_version(name) for name in RECORDED_DISTRIBUTIONS})
+    versions["opencv"] = cv2.__version__  # one module, several distribution names (headless, contrib, ...)
+    return versions
+
+
+def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
+    """Identity of the scored rows: ``datasets``' fingerprint and a SHA-256 of the sample ids in order."""
+    ids = "\n".join(dataset["sample_id"])
+    return {
+        "datasets_fingerprint": getattr(dataset, "_fingerprint", None),
+        "sample_ids_sha256": hashlib.sha256(ids.encode()).hexdigest(),
+    }
+
+
+def build_manifest(
+    *,
+    data: str | os.PathLike,
+    config: str,
+    split: str,
+    full_dataset: Any,
+    dataset: Any,
+    editor: Editor,
+    backend: PerceptionBackend,
+    profile: str,
+    profiles: Sequence[str],
+    limit: int | None,
+    workers: int,
+    seconds: float,
+) -> dict[str, Any]:
+    """The configuration and versions behind a run's numbers (the ``manifest`` of ``summary.json``)."""
+    num_scored = len(dataset)
+    path = Path(data)
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "package": {"name": "gsi-bench", "version": _distribution_version("gsi-bench")},
+        "versions": library_versions(),
+        "platform": platform.platform(),
+        "profile": profile,
+        "profiles": list(profiles),
+        "backend": {"name": backend.name, "config": backend.config(), "config_hash": config_hash(backend)},
+        "dataset": {
+            "path": str(data),
+            "resolved_path": str(path.resolve()) if path.exists() else None,
+            "config": config,
+            "split": split,
+            "num_rows": len(full_dataset),
+            "num_scored": num_scored,
+            "limit": limit,
+            "fingerprint": dataset_fingerprint(dataset),
+        },
+        "editor": editor.spec,
+        "workers": workers,
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
+        "seconds": seconds,
+        "samples_per_second": num_scored / seconds if seconds > 0 else None,
+        "seconds_per_sample": seconds / num_scored if num_scored else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading results back: leaderboard
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results folder, seen in one profile.
+
+    Attributes:
+        path: the folder.
+        label: the row name in tables (the editor spec, with the folder name if two runs share it).
+        summary: the profile's summary (``summarize`` output).
+        manifest: the run's manifest.
+    """
+
+    path: Path
+    label: str
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+
+    @property
+    def subset(self) -> str:
+        """``config/split`` of the scored dataset."""
+        dataset = self.manifest.get("dataset", {})
+        return f"{dataset.get('config', '?')}/{dataset.get('split', '?')}"
+
+
+def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
+    """Reads a results folder written by :func:`run_evaluation`.
+
+    Raises:
+        FileNotFoundError: the folder or its ``summary.json`` does not exist.
+        ValueError: unreadable JSON, or the run was not scored in ``profile``.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"results folder {folder} does not exist")
+    file = folder / SUMMARY_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{folder} has no {SUMMARY_FILE}; write one with `gsi-bench eval ... --out {folder}`")
+    try:
+        content = json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{file} is not valid JSON ({error})") from None
+    summaries = {content.get("profile"): content, **content.get("other_profiles", {})}
+    if profile not in summaries:
+        scored = ", ".join(str(p) for p in summaries)
+        raise ValueError(
+            f"{folder} was scored in profile {scored}, not {profile}; pass --profile {scored.split(',')[0]}"
+            " or re-run eval with --profile both"
+        )
+    manifest = content.get("manifest", {})
+    return Run(folder, str(manifest.get("editor", folder.name)), summaries[profile], manifest)
+
+
+def load_runs(paths: Sequence[str | os.PathLike], profile: str = HEADLINE_PROFILE) -> list[Run]:
+    """Reads results folders; runs that share an editor spec are told apart by their folder names."""
+    runs = [load_run(path, profile) for path in paths]
+    labels = [run.label for run in runs]
+    return [replace(run, label=f"{run.label} ({run.path})") if labels.count(run.label) > 1 else run for run in runs]
+
+
+def _cell(axes: Mapping[str, Any], column: str) -> str:
+    """``mean [low, high]`` with two decimals (Avg has no interval); ``-`` for no value."""
+    value = axes.get(column)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    interval = axes.get(f"{column}_ci95")
+    if interval is None or any(math.isnan(bound) for bound in interval):
+        return f"{value:.2f}"
+    return f"{value:.2f} [{interval[0]:.2f}, {interval[1]:.2f}]"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _grouped(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.subset, []).append(run)
+    return groups
+
+
+def _comparability_notes(runs: Sequence[Run]) -> list[str]:
+    """Warns when runs in one table were scored on different rows or with different perception."""
+    notes = []
+    for what, key in (
+        ("dataset rows", ("dataset", "fingerprint", "sample_ids_sha256")),
+        ("backends", ("backend", "config_hash")),
+    ):
+        values = set()
+        for run in runs:
+            value: Any = run.manifest
+            for part in key:
+                value = value.get(part, {}) if isinstance(value, Mapping) else None
+            values.add(json.dumps(value, sort_keys=True))
+        if len(values) > 1:
+            notes.append(
+                f"> Note: these runs were scored on different {what}; their numbers are not directly comparable."
+            )
+    return notes
+
+
+def leaderboard_markdown(runs: Sequence[Run]) -> str:
+    """Markdown leaderboard: per subset, a headline table (runs x IC / SA / EL / AC / Avg, 0-100 with 95%
+    bootstrap intervals) and a per-operation table (run and operation x the same columns)."""
+    lines: list[str] = []
+    for subset, group in _grouped(runs).items():
+        profile = group[0].summary.get("profile", "?")
+        backends = sorted({str(run.manifest.get("backend", {}).get("config_hash")) for run in group})
+        lines += [f"## {subset} (profile {profile}, backend {', '.join(backends)})", ""]
+        header = ["Run", "n", *COLUMNS, "not ok"]
+        headline = [
+            [
+                run.label,
+                str(run.summary.get("num_samples", "?")),
+                *(_cell(run.summary["overall"], c) for c in COLUMNS),
+                _failures(run.summary),
+            ]
+            for run in group
+        ]
+        lines += _table(header, headline) + [""]
+        per_operation = [
+            [run.label, operation, str(axes.get("n", "?")), *(_cell(axes, c) for c in COLUMNS)]
+            for run in group
+            for operation, axes in run.summary.get("per_operation", {}).items()
+        ]
+        lines += ["### Per operation", ""] + _table(["Run", "Operation", "n", *COLUMNS], per_operation) + [""]
+        notes = _comparability_notes(group)
+        lines += [*notes, ""] if notes else []
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _failures(summary: Mapping[str, Any]) -> str:
+    """Predictions that scored 0 without being looked at: ``missing 2, unreadable 1`` (or ``0``)."""
+    counts = {k: v for k, v in summary.get("status_counts", {}).items() if k != "ok" and v}
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0"
+
+
+#: Bar colours of the runs in charts (colour-blind-safe Okabe-Ito palette).
+PALETTE = ((0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233), (213, 94, 0), (240, 228, 66))
+
+
+def leaderboard_png(runs: Sequence[Run], out: str | os.PathLike) -> Path:
+    """Bar charts with 95% interval whiskers: one panel per axis (columns) and per subset and scope (rows:
+    overall, then each operation); one bar per run, coloured as in the legend. Drawn with Pillow."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    panel_w, panel_h, margin, label_w, legend_h = 230, 170, 28, 200, 24 * ((len(runs) + 2) // 3) + 16
+    scopes = [
+        (subset, scope, group)
+        for subset, group in _grouped(runs).items()
+        for scope in ["overall", *sorted({op for run in group for op in run.summary.get("per_operation", {})})]
+    ]
+    width = label_w + len(COLUMNS) * panel_w
+    height = legend_h + len(scopes) * panel_h + margin
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=13)
+    colours = {run.label: PALETTE[i % len(PALETTE)] for i, run in enumerate(runs)}
+    for i, run in enumerate(runs):
+        x, y = 10 + (i % 3) * (width // 3), 8 + (i // 3) * 24
+        draw.rectangle([x, y + 2, x + 14, y + 16], fill=colours[run.label])
+        draw.text((x + 20, y + 2), run.label, fill="black", font=font)
+    for row, (subset, scope, group) in enumerate(scopes):
+        top = legend_h + row * panel_h
+        draw.text((8, top + panel_h // 2 - 16), subset, fill="black", font=font)
+        draw.text((8, top + panel_h // 2), scope, fill="black", font=font)
+        for column, axis in enumerate(COLUMNS):
+            left = label_w + column * panel_w
+            _draw_panel(draw, font, (left, top, left + panel_w, top + panel_h), axis, group, scope, colours)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def _draw_panel(
+    draw: Any,
+    font: Any,
+    box: tuple[int, int, int, int],
+    axis: str,
+    runs: Sequence[Run],
+    scope: str,
+    colours: Mapping[str, tuple[int, int, int]],
+) -> None:
+    """One bar chart (0-100) of ``axis`` in ``scope`` for ``runs``."""
+    left, top, right, bottom = box
+    plot_left, plot_top, plot_right, plot_bottom = left + 34, top + 22, right - 10, bottom - 14
+    draw.text((left + 34, top + 4), axis, fill="black", font=font)
+
+    def y_of(value: float) -> float:
+        return plot_bottom - (plot_bottom - plot_top) * min(max(value, 0.0), 100.0) / 100
+
+    for tick in (0, 50, 100):
+        y = y_of(tick)
+        draw.line([plot_left, y, plot_right, y], fill=(220, 220, 220))
+        draw.text((left + 4, y - 7), str(tick), fill=(90, 90, 90), font=font)
+    slot = (plot_right - plot_left) / max(1, len(runs))
+
+    for i, run in enumerate(runs):
+        axes = run.summary["overall"] if scope == "overall" else run.summary.get("per_operation", {}).get(scope)
+        value = None if axes is None else axes.get(axis)
+        if value is None or math.isnan(value):
+            continue
+        x0, x1 = plot_left + i * slot + slot * 0.15, plot_left + (i + 1) * slot - slot * 0.15
+        draw.rectangle([x0, y_of(value), x1, plot_bottom], fill=colours[run.label])
+        interval = axes.get(f"{axis}_ci95")
+        if interval is not None and not any(math.isnan(b) for b in interval):
+            middle = (x0 + x1) / 2
+            draw.line([middle, y_of(interval[0]), middle, y_of(interval[1])], fill="black", width=2)
+            for bound in interval:
+                draw.line([middle - 4, y_of(bound), middle + 4, y_of(bound)], fill="black", width=2)
+    draw.line([plot_left, plot_bottom, plot_right, plot_bottom], fill="black")
