@@ -1,4 +1,5 @@
-# The two commands of the README: `make demo` (build a small tabletop split and a contact sheet) and
+# The two commands of the README: `make demo` (build a small tabletop split and a contact sheet, score the
+# reference editors, print the leaderboard) and
 # `make test` (the test suite). Both install what they need first (scripts/setup.sh).
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,10 +10,18 @@ export MUJOCO_GL ?= egl
 setup:
 	@bash scripts/setup.sh $(VENV)
 
+DEMO_SAMPLES ?= 30
+
 demo: setup
-	$(VENV)/bin/gsi-bench build syn --subset tabletop --split test --num-samples 48 --seed 0 --out gsi-bench/syn
+	$(VENV)/bin/gsi-bench build syn --subset tabletop --split test --num-samples $(DEMO_SAMPLES) --seed 0 --out gsi-bench/syn
 	$(VENV)/bin/gsi-bench show gsi-bench/syn --config tabletop --split test --num 16 --out gsi-bench/tabletop_test_sheet.png
-	@echo "Dataset: gsi-bench/syn  Contact sheet: gsi-bench/tabletop_test_sheet.png"
+	for editor in identity oracle geometric; do \
+		HF_HUB_OFFLINE=1 $(VENV)/bin/gsi-bench eval --data gsi-bench/syn --config tabletop --split test \
+			--editor $$editor --out gsi-bench/results/$$editor --profile both --workers 2 --quiet || exit 1; \
+	done
+	HF_HUB_OFFLINE=1 $(VENV)/bin/gsi-bench leaderboard gsi-bench/results/identity gsi-bench/results/oracle \
+		gsi-bench/results/geometric --out gsi-bench/leaderboard.md --plot gsi-bench/leaderboard.png
+	@echo "Dataset: gsi-bench/syn  Contact sheet: gsi-bench/tabletop_test_sheet.png  Leaderboard: gsi-bench/leaderboard.md"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
