@@ -4,8 +4,9 @@ re-render of the source scene look most like the edited image.
 Synthetic rows carry their full scene description (``scene`` column), so every hypothesis about the
 target, "moved by (dx, dy) on the table, turned by yaw, scaled by s about its contact point", can be
 rendered exactly, with the other objects, the lights and the camera as in the source. The hypothesis
-whose render is closest to the edited image (mean truncated L1 over the whole image, at half
-resolution, without shadows) is the recovered change. This sees what features cannot: faces hidden in
+whose change to the render (against the render of the unchanged scene) is closest to the change the
+editor made to the source image (mean truncated L1 over the whole image, at half resolution, without
+shadows) is the recovered change. This sees what features cannot: faces hidden in
 the source, bodies of revolution, untextured objects.
 
 Search: a few starting hypotheses (no change, the feature-based estimate, and one per large changed
@@ -72,9 +73,13 @@ class RenderComparer:
         ]
         self.renderer = StateRenderer(variants)
         self.edited = cv2.resize(edited, (small.width, small.height), interpolation=cv2.INTER_AREA).astype(np.float32)
-        self.source_image = cv2.resize(sample.image, (small.width, small.height), interpolation=cv2.INTER_AREA).astype(
-            np.float32
-        )
+        size = (small.width, small.height)
+        self.source_image = cv2.resize(sample.image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        # Compare changes, not images: what the hypothesis changes in a render against what the editor
+        # changed in the source image. Everything static (other objects, their shadows, anti-aliasing, the
+        # renderer's own look) cancels, and an unchanged output is explained exactly by "no change".
+        self.observed_change = self.edited - self.source_image
+        self.reference_render = self.renderer.render_rgb(self.source, shadows=False).astype(np.float32)
         self.truncation = truncation
         self.prior_weight = prior_weight
         self.max_shift_m = max_shift_m
@@ -98,9 +103,10 @@ class RenderComparer:
         return self.source.with_object(moved)
 
     def cost(self, hypothesis: Hypothesis) -> float:
-        """Mean truncated L1 distance (summed over RGB) between the hypothesis' render and the edited image,
-        plus a small prior towards "no change": where the image cannot tell hypotheses apart (the yaw of a
-        body of revolution, a hidden object), the smallest change wins instead of an arbitrary one."""
+        """Mean truncated L1 distance (summed over RGB) between the change the hypothesis makes to the render
+        of the source scene and the change the editor made to the source image, plus a small prior towards
+        "no change": where the image cannot tell hypotheses apart (the yaw of a body of revolution, a hidden
+        object), the smallest change wins instead of an arbitrary one."""
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
             or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
@@ -108,7 +114,8 @@ class RenderComparer:
             return float("inf")
         if hypothesis not in self._costs:
             rendered = self.renderer.render_rgb(self.state(hypothesis), shadows=False).astype(np.float32)
-            distance = np.minimum(np.abs(rendered - self.edited).sum(axis=2), self.truncation)
+            predicted_change = rendered - self.reference_render
+            distance = np.minimum(np.abs(predicted_change - self.observed_change).sum(axis=2), self.truncation)
             yaw = abs((hypothesis.yaw_deg + 180.0) % 360.0 - 180.0) / 180.0
             change = (
                 yaw
