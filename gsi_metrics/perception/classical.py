@@ -25,9 +25,9 @@ pixels, and faces that were invisible in the source (e.g. the back of an object 
    makes rotations of bodies of revolution and faces hidden in the source recoverable.
 
 Measured on the oracle images of a 200-sample tabletop test split (``benchmarks/perception_recovery.py
---num 90``): not found 0%; translation error median 0.1 / 0.0 / 0.2 cm (CM / OR / OS), p90 1.2 / 0.7 /
-0.6 cm; rotation error median 0.9 / 0.0 / 0.9 degrees, p90 3.4 / 21.4 / 16.6; scale error median 0.0 /
-0.0 / 0.6%, p90 5.7 / 6.5 / 7.2%; about 1 s per image on one core (the search renders ~60 hypotheses).
+--num 90``): not found 0%; translation error median 0.11 / 0.00 / 0.14 cm (CM / OR / OS), p90 1.5 / 0.6 /
+0.4 cm; rotation error median 1.1 / 0.0 / 0.4 degrees, p90 3.3 / 1.7 / 6.7; scale error median 0.0 / 0.0
+/ 0.6%, p90 6.6 / 0.6 / 5.4%; about 1 s per image on one core (the search renders ~60 hypotheses).
 Features alone (``render_compare=False``, the path for real data) miss 10-35% of targets and get most
 rotations wrong: on bodies of revolution the rotation-invariant parts agree on "no rotation".
 """
