@@ -45,7 +45,7 @@ PAPER_LOCALITY_SSIM = 0.6
 STATUSES = ("ok", "missing", "unreadable", "wrong_size", "target_not_found")
 AXES = ("IC", "SA", "EL", "AC")
 
-Prediction = Image.Image | np.ndarray | str | os.PathLike | bytes | None
+Prediction = Image.Image | np.ndarray | str | os.PathLike | bytes | Mapping[str, Any] | None
 
 
 @dataclass
@@ -84,6 +84,8 @@ def load_prediction(prediction: Prediction, size: tuple[int, int]) -> tuple[np.n
     Returns:
         ``(image or None, status, message)`` with status ``ok``, ``missing``, ``unreadable`` or ``wrong_size``.
     """
+    if isinstance(prediction, Mapping):  # a `datasets` Image value that was not decoded: {"bytes", "path"}
+        prediction = prediction.get("bytes") or prediction.get("path")
     if prediction is None:
         return None, "missing", "no prediction was given for this sample"
     if isinstance(prediction, (str, os.PathLike)):

@@ -163,3 +163,16 @@ def test_identity_output_scores_zero_end_to_end(samples) -> None:
     for row, sample in samples.values():
         score = score_sample(row, row["source_image"])
         assert score.ic == 0.0 and score.sa == 0.0, (sample.operation, score.status, score.details)
+
+
+def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(samples) -> None:
+    row, sample = samples["camera_relative_move"]
+    others = [e["instance_id"] for e in row["instances"] if e["instance_id"] not in (1, sample.target_id)]
+    assert others
+    # Relabel the target as another object of the scene: the oracle image left that object where it was,
+    # so the same output no longer complies. Which object is scored is decided by the row, exactly.
+    relabelled = {**row, "target_object": {**row["target_object"], "instance_id": others[0]}}
+    relabelled_sample = SourceSample.from_row(relabelled)
+    assert np.array_equal(relabelled_sample.target_mask, sample.instances == others[0])
+    assert score_sample(row, row["target_image"]).ic == 1.0
+    assert score_sample(relabelled, row["target_image"]).ic == 0.0
