@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.schema import OPERATIONS
 
 
@@ -96,9 +97,21 @@ class SourceSample:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> SourceSample:
-        """Decodes a dataset row (as ``datasets`` returns it, or a raw generated row)."""
-        from gsi_datasets.geometry import rotation_about_axis
+        """Decodes a dataset row (as ``datasets`` returns it, or a raw generated row).
 
+        Raises:
+            ValueError: when the row's target has no pixel in its source instance map.
+        """
+        sample = cls._decode(row)
+        if not sample.target_mask.any():
+            raise ValueError(
+                f"row {sample.sample_id}: the target (instance {sample.target_id}) has no pixel in source_instances; "
+                "the row is malformed"
+            )
+        return sample
+
+    @classmethod
+    def _decode(cls, row: Mapping[str, Any]) -> SourceSample:
         operation = row["operation"]
         operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
         transform = row["transform"]

@@ -144,7 +144,7 @@ class ClassicalBackend:
         }
         self._sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
-        self._source_cache: OrderedDict[str, _Features] = OrderedDict()
+        self._source_cache: OrderedDict[tuple[str, int], tuple[_Features, _Features]] = OrderedDict()
 
     def config(self) -> dict[str, Any]:
         return dict(self._config)
@@ -190,11 +190,12 @@ class ClassicalBackend:
     def _source_features(self, sample: SourceSample) -> tuple[_Features, _Features]:
         """Whole-image features (camera) and zoomed target features, cached per sample: the same source is
         scored against many editors."""
-        cached = self._source_cache.get(sample.sample_id)
+        key = (sample.sample_id, sample.target_id)
+        cached = self._source_cache.get(key)
         if cached is None:
             box, factor = self._target_zoom(sample)
             cached = (self._features(sample.image), self._features(sample.image, box, factor))
-            self._source_cache[sample.sample_id] = cached
+            self._source_cache[key] = cached
             if len(self._source_cache) > 256:
                 self._source_cache.popitem(last=False)
         return cached

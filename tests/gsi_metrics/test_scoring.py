@@ -167,7 +167,8 @@ def test_identity_output_scores_zero_end_to_end(samples) -> None:
 
 def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(samples) -> None:
     row, sample = samples["camera_relative_move"]
-    others = [e["instance_id"] for e in row["instances"] if e["instance_id"] not in (1, sample.target_id)]
+    visible = set(np.unique(sample.instances).tolist())
+    others = [e["instance_id"] for e in row["instances"] if e["instance_id"] in visible - {0, 1, sample.target_id}]
     assert others
     # Relabel the target as another object of the scene: the oracle image left that object where it was,
     # so the same output no longer complies. Which object is scored is decided by the row, exactly.
@@ -176,3 +177,7 @@ def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(sa
     assert np.array_equal(relabelled_sample.target_mask, sample.instances == others[0])
     assert score_sample(row, row["target_image"]).ic == 1.0
     assert score_sample(relabelled, row["target_image"]).ic == 0.0
+    # A target that is not in the source image is a malformed row: a clear error, not a crash.
+    hidden = {**row, "target_object": {**row["target_object"], "instance_id": 999}}
+    with pytest.raises(ValueError, match="instance 999.*malformed"):
+        score_sample(hidden, row["target_image"])
