@@ -72,6 +72,13 @@ def _eval(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         backend_config=backend_config,
     )
+    unmatched = summary.get("unmatched_prediction_files", {})
+    if unmatched.get("count"):
+        print(
+            f"warning: {unmatched['count']} image file(s) in the editor folder match no sample id and were not "
+            f"scored, e.g. {', '.join(unmatched['examples'][:3])}",
+            file=sys.stderr,
+        )
     manifest = summary["manifest"]
     for profile in manifest["profiles"]:
         print(leaderboard_markdown([load_run(out, profile)]))

@@ -300,6 +300,11 @@ def run_evaluation(
         workers=workers,
         seconds=seconds,
     )
+    unmatched = getattr(editor.fn, "unmatched_files", None)
+    if unmatched is not None:
+        # Outputs named after no sample are not scored; say so instead of ignoring them silently.
+        names = unmatched(dataset.select_columns(["sample_id", "reference_format"]))
+        summary["unmatched_prediction_files"] = {"count": len(names), "examples": names[:10]}
     _write_json_atomically(out / SUMMARY_FILE, summary)
     samples_tmp.replace(out / SAMPLES_FILE)
     return summary

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,6 +191,14 @@ class _FolderEditor:
                     if candidate.is_file():
                         return candidate
         return None
+
+    def unmatched_files(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
+        """Image files in the folder that belong to no row (a typo in a name, outputs of another split)."""
+        expected = set()
+        for row in rows:
+            expected.update((str(row["sample_id"]), reference_name(row)))
+        found = [p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
+        return sorted(str(p.relative_to(self.root)) for p in found if p.stem not in expected)
 
 
 def _as_image(value: Any) -> Image.Image:

@@ -141,8 +141,11 @@ def test_folder_editor_reports_bad_files_per_sample(rows: list[dict[str, Any]], 
     rows[3]["target_image"].save(outputs / f"{ids[3]}.jpg", quality=95)
     rows[4]["target_image"].save(outputs / f"{reference_name(rows[4])}.png")
     rows[5]["target_image"].save(nested / f"{ids[5]}_edit_0.png")
+    # An output named after no sample (an unknown sample id): not scored, but reported.
+    rows[0]["target_image"].save(outputs / "syn-tabletop-test-s13-999999.png")
 
     summary = _eval(split, f"folder:{outputs}", tmp_path / "r")
+    assert summary["unmatched_prediction_files"] == {"count": 1, "examples": ["syn-tabletop-test-s13-999999.png"]}
     statuses = [s["status"] for s in _samples(tmp_path / "r")]
     assert statuses[:3] == ["missing", "unreadable", "wrong_size"]
     assert all(status in ("ok", "target_not_found") for status in statuses[3:])
