@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image
 
 from gsi_datasets.schema import FEATURES as ROW_FEATURES
+from gsi_metrics.perception import PerceptionBackend
 from gsi_metrics.scoring import AXES, GSIBenchScorer, Prediction, load_prediction
 
 __all__ = [
@@ -222,7 +223,31 @@ def axis_results(summary: Mapping[str, Any], axis: str) -> dict[str, Any]:
 
 
 class GSIMetric(evaluate.Metric):
-    """``evaluate.Metric`` with GSI-Bench's input handling; subclasses define ``_info`` and ``_compute``."""
+    """``evaluate.Metric`` with GSI-Bench's input handling and scoring.
+
+    A module only declares its texts and which axis it reports: ``AXIS`` is one of ``AXES``, or None for the
+    whole suite; ``DESCRIPTION`` and ``DOCS`` (returns and examples) make its card.
+    """
+
+    AXIS: str | None = None
+    DESCRIPTION: str = ""
+    DOCS: str = ""
+
+    def _info(self) -> evaluate.MetricInfo:
+        return metric_info(self.DESCRIPTION, ARGS_DESCRIPTION + self.DOCS)
+
+    def _compute(
+        self,
+        predictions: list[dict[str, Any] | None],
+        references: list[dict[str, Any]],
+        profile: str = "gsi",
+        backend: str | PerceptionBackend = "classical",
+    ) -> dict[str, Any]:
+        """Scores every prediction against its row with :mod:`gsi_metrics.scoring`."""
+        scorer = GSIBenchScorer(profile=profile, backend=backend)
+        score_all(scorer, predictions, references)
+        summary = scorer.compute()
+        return suite_results(summary, scorer.backend.name) if self.AXIS is None else axis_results(summary, self.AXIS)
 
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Adds predictions and their reference rows (see the module docstring for what is accepted).

@@ -5,13 +5,9 @@ A thin wrapper: scoring is :mod:`gsi_metrics.scoring`; input handling is :mod:`g
 
 from __future__ import annotations
 
-from typing import Any
-
 import evaluate
 
 from gsi_metrics import evaluate_support
-from gsi_metrics.perception import PerceptionBackend
-from gsi_metrics.scoring import GSIBenchScorer
 
 _DESCRIPTION = """
 GSI-Bench scores an image editor on spatially grounded edits ("Move the coffee mug 12 cm to the left",
@@ -74,17 +70,6 @@ Examples:
 class GSIBench(evaluate_support.GSIMetric):
     """The GSI-Bench suite."""
 
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate_support.metric_info(_DESCRIPTION, evaluate_support.ARGS_DESCRIPTION + _RETURNS + _EXAMPLES)
-
-    def _compute(
-        self,
-        predictions: list[dict[str, Any] | None],
-        references: list[dict[str, Any]],
-        profile: str = "gsi",
-        backend: str | PerceptionBackend = "classical",
-    ) -> dict[str, Any]:
-        """Scores every prediction against its row with :mod:`gsi_metrics.scoring` (see Returns above)."""
-        scorer = GSIBenchScorer(profile=profile, backend=backend)
-        evaluate_support.score_all(scorer, predictions, references)
-        return evaluate_support.suite_results(scorer.compute(), scorer.backend.name)
+    AXIS = None
+    DESCRIPTION = _DESCRIPTION
+    DOCS = _RETURNS + _EXAMPLES

@@ -5,13 +5,9 @@ A thin wrapper: scoring is :mod:`gsi_metrics.scoring`; input handling is :mod:`g
 
 from __future__ import annotations
 
-from typing import Any
-
 import evaluate
 
 from gsi_metrics import evaluate_support
-from gsi_metrics.perception import PerceptionBackend
-from gsi_metrics.scoring import GSIBenchScorer
 
 _DESCRIPTION = """
 Instruction Compliance (IC), one of GSI-Bench's four axes: did the edited image perform the requested
@@ -55,17 +51,6 @@ Examples:
 class GSIInstructionCompliance(evaluate_support.GSIMetric):
     """GSI-Bench Instruction Compliance."""
 
-    def _info(self) -> evaluate.MetricInfo:
-        return evaluate_support.metric_info(_DESCRIPTION, evaluate_support.ARGS_DESCRIPTION + _RETURNS + _EXAMPLES)
-
-    def _compute(
-        self,
-        predictions: list[dict[str, Any] | None],
-        references: list[dict[str, Any]],
-        profile: str = "gsi",
-        backend: str | PerceptionBackend = "classical",
-    ) -> dict[str, Any]:
-        """Scores every prediction against its row with :mod:`gsi_metrics.scoring`; returns the IC view."""
-        scorer = GSIBenchScorer(profile=profile, backend=backend)
-        evaluate_support.score_all(scorer, predictions, references)
-        return evaluate_support.axis_results(scorer.compute(), "IC")
+    AXIS = "IC"
+    DESCRIPTION = _DESCRIPTION
+    DOCS = _RETURNS + _EXAMPLES
