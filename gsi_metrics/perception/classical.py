@@ -323,14 +323,18 @@ class ClassicalBackend:
         cols = np.clip(np.round(features.points[:, 0]).astype(int), 0, sample.image.shape[1] - 1)
         return region[rows, cols] & (sample.depth_m[rows, cols] > 0)
 
+    def _matched_pose(
+        self, sample: SourceSample, source: _Features, edited: _Features, subset: np.ndarray, min_inliers: int
+    ) -> tuple[np.ndarray | None, int]:
+        """PnP of the source features in ``subset``, lifted with the source depth, against their matches."""
+        source_index, edited_index = self._match(source, edited, subset)
+        points = _lift(source.points[source_index], sample.depth_m, sample.intrinsics)
+        return self._pnp(points, edited.points[edited_index], sample.intrinsics, min_inliers)
+
     def _camera(
         self, sample: SourceSample, source: _Features, edited: _Features, background: np.ndarray
     ) -> CameraRecovery:
-        source_index, edited_index = self._match(source, edited, background)
-        points = _lift(source.points[source_index], sample.depth_m, sample.intrinsics)
-        delta, inliers = self._pnp(
-            points, edited.points[edited_index], sample.intrinsics, self._config["min_camera_inliers"]
-        )
+        delta, inliers = self._matched_pose(sample, source, edited, background, self._config["min_camera_inliers"])
         if delta is None:
             return CameraRecovery(found=False, inliers=inliers)
         confidence = float(min(1.0, inliers / (4 * self._config["min_camera_inliers"])))
@@ -345,11 +349,7 @@ class ClassicalBackend:
     def _target(
         self, sample: SourceSample, source: _Features, edited: _Features, on_target: np.ndarray, camera: CameraRecovery
     ) -> TargetRecovery:
-        source_index, edited_index = self._match(source, edited, on_target)
-        points = _lift(source.points[source_index], sample.depth_m, sample.intrinsics)
-        motion, inliers = self._pnp(
-            points, edited.points[edited_index], sample.intrinsics, self._config["min_target_inliers"]
-        )
+        motion, inliers = self._matched_pose(sample, source, edited, on_target, self._config["min_target_inliers"])
         if motion is None:
             return TargetRecovery(found=False, inliers=inliers)
         change = resolve_scale_on_support(
