@@ -164,3 +164,10 @@ def iou3d_upright(
     volumes = [f.area * (hi - lo) for f, (lo, hi) in zip(footprints, intervals, strict=True)]
     union = volumes[0] + volumes[1] - intersection
     return float(intersection / union) if union > 0 else 0.0
+
+
+def unproject_pixels(intrinsics: np.ndarray, pixels: np.ndarray, depth_z: np.ndarray) -> np.ndarray:
+    """Camera-frame points ``(N, 3)`` of pixels ``(N, 2)`` (u, v) at z-depths ``depth_z`` (N,): ``z K^-1 [u, v, 1]``."""
+    pixels = np.asarray(pixels, dtype=np.float64)
+    homogeneous = np.column_stack([pixels, np.ones(len(pixels))])
+    return (homogeneous @ np.linalg.inv(np.asarray(intrinsics, dtype=np.float64)).T) * np.asarray(depth_z)[:, None]

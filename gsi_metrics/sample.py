@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from gsi_datasets.geometry import rotation_about_axis
+from gsi_datasets.images import row_image
 from gsi_datasets.schema import OPERATIONS
 
 
 def _image_array(value: Any, field: str) -> np.ndarray:
-    """An image field as a numpy array: accepts PIL images (decoded rows) and {"bytes": ...} dicts (raw rows)."""
-    if isinstance(value, Image.Image):
-        return np.array(value)
-    if isinstance(value, Mapping) and value.get("bytes") is not None:
-        return np.array(Image.open(io.BytesIO(value["bytes"])))
-    if isinstance(value, np.ndarray):
-        return value
-    raise ValueError(f"row field {field!r} is not an image (got {type(value).__name__})")
+    return value if isinstance(value, np.ndarray) else np.array(row_image(value, field))
 
 
 @dataclass(frozen=True)

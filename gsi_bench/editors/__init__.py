@@ -17,13 +17,14 @@ New editors register with the :func:`register_editor` decorator, on a function `
 from __future__ import annotations
 
 import difflib
-import io
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from gsi_datasets.images import row_image
 
 __all__ = [
     "EDITORS",
@@ -122,7 +123,7 @@ def get_editor(spec: str) -> Editor:
 @register_editor("identity")
 def identity(row: Mapping[str, Any]) -> Prediction:
     """The source image unchanged."""
-    return _as_image(row["source_image"])
+    return row_image(row["source_image"], "source_image")
 
 
 @register_editor("oracle")
@@ -137,7 +138,7 @@ def oracle(row: Mapping[str, Any]) -> Prediction:
         raise ValueError(
             f"the oracle editor needs a rendered target_image, and sample {row.get('sample_id')!r} has none"
         )
-    return _as_image(target)
+    return row_image(target, "target_image")
 
 
 @register_editor("geometric")
@@ -199,12 +200,3 @@ class _FolderEditor:
             expected.update((str(row["sample_id"]), reference_name(row)))
         found = [p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
         return sorted(str(p.relative_to(self.root)) for p in found if p.stem not in expected)
-
-
-def _as_image(value: Any) -> Image.Image:
-    """A row's image field as a PIL image (decoded rows hold PIL images, raw generated rows ``{"bytes": ...}``)."""
-    if isinstance(value, Image.Image):
-        return value
-    if isinstance(value, Mapping) and value.get("bytes") is not None:
-        return Image.open(io.BytesIO(value["bytes"]))
-    raise ValueError(f"row image field is neither a PIL image nor {{'bytes': ...}} (got {type(value).__name__})")

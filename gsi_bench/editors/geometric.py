@@ -16,7 +16,6 @@ turned by half a turn, so rotated objects show re-used texture, and shadows stay
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +24,8 @@ import numpy as np
 from PIL import Image
 
 from gsi_bench.editors.instruction_parser import MOVE, ROTATE, SCALE, ParsedEdit, parse_instruction
-from gsi_datasets.geometry import project_points, rotation_about_axis
+from gsi_datasets.geometry import project_points, rotation_about_axis, unproject_pixels
+from gsi_datasets.images import row_image
 
 #: Pixels of dilation carried along with the object mask (anti-aliased rim) and inpainted behind it.
 CARRY_DILATION_PX = 1
@@ -68,9 +68,9 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     Raises:
         ValueError: when the instruction cannot be parsed or its object has no pixels with depth.
     """
-    rgb = np.asarray(_image(row["source_image"]).convert("RGB"))
-    depth_m = np.asarray(_image(row["source_depth"]), dtype=np.float64) / 1000.0
-    instances = np.asarray(_image(row["source_instances"]), dtype=np.int64)
+    rgb = np.asarray(row_image(row["source_image"]).convert("RGB"))
+    depth_m = np.asarray(row_image(row["source_depth"]), dtype=np.float64) / 1000.0
+    instances = np.asarray(row_image(row["source_instances"]), dtype=np.int64)
     intrinsics = np.asarray(row["camera"]["intrinsics"], dtype=np.float64)
     normal = np.asarray(row["support"]["normal"], dtype=np.float64)
     offset_m = float(row["support"]["offset_m"]) / np.linalg.norm(normal)
@@ -122,7 +122,7 @@ def _object_points(
     carried = cv2.dilate(mask.astype(np.uint8), _CROSS, iterations=CARRY_DILATION_PX).astype(bool)
     carried &= np.isfinite(depth) & (depth > 0)
     v, u = np.nonzero(carried)
-    points = _lift(intrinsics, u, v, depth[v, u])
+    points = unproject_pixels(intrinsics, np.column_stack([u, v]), depth[v, u])
     on_object = trusted[v, u]
     height = points @ normal + offset_m
     if np.any(on_object):
@@ -203,20 +203,6 @@ def _complete_back(
     """
     back = pivot + (points - pivot) @ rotation_about_axis(normal, 180.0).T
     return np.concatenate([points, back]), np.concatenate([colours, colours])
-
-
-def _image(value: Image.Image | Mapping[str, Any]) -> Image.Image:
-    if isinstance(value, Image.Image):
-        return value
-    if value.get("bytes") is not None:
-        return Image.open(io.BytesIO(value["bytes"]))
-    return Image.open(value["path"])
-
-
-def _lift(intrinsics: np.ndarray, u: np.ndarray, v: np.ndarray, z: np.ndarray) -> np.ndarray:
-    """Back-projects pixels ``(u, v)`` with z-depth ``z`` (metres) to camera-frame points ``(N, 3)``."""
-    pixels = np.stack([u, v, np.ones_like(z)], axis=1).astype(np.float64)
-    return (pixels @ np.linalg.inv(intrinsics).T) * z[:, None]
 
 
 def _magnification(before: np.ndarray, after: np.ndarray) -> float:

@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import box_corners
+from gsi_datasets.geometry import box_corners, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
 from gsi_metrics.perception.render_compare import RenderComparer
 from gsi_metrics.sample import Box3D, SourceSample
@@ -57,10 +57,7 @@ def _lift(pixels: np.ndarray, depth_m: np.ndarray, intrinsics: np.ndarray) -> np
     """3D camera-frame points of pixel positions ``(N, 2)`` (nearest-pixel depth)."""
     cols = np.clip(np.round(pixels[:, 0]).astype(int), 0, depth_m.shape[1] - 1)
     rows = np.clip(np.round(pixels[:, 1]).astype(int), 0, depth_m.shape[0] - 1)
-    z = depth_m[rows, cols]
-    x = (pixels[:, 0] - intrinsics[0, 2]) * z / intrinsics[0, 0]
-    y = (pixels[:, 1] - intrinsics[1, 2]) * z / intrinsics[1, 1]
-    return np.column_stack([x, y, z])
+    return unproject_pixels(intrinsics, pixels, depth_m[rows, cols])
 
 
 def _rigid(rotation_vector: np.ndarray, translation: np.ndarray) -> np.ndarray:
