@@ -5,6 +5,7 @@ Every draw comes from the ``rng`` passed in, so a scene is a pure function of it
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -147,14 +148,10 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
         for _ in range(30):
             xy = rng.uniform((-half_x, -half_y), (half_x, half_y))
             if footprint_is_free(scene, scene_object.instance_id, xy, radius):
-                placed = SceneObject(
-                    scene_object.instance_id,
-                    scene_object.category,
-                    scene_object.asset_seed,
-                    1.0,
-                    resting_pose(scene_object, table.height, xy, float(rng.uniform(0.0, 360.0))),
+                pose = resting_pose(scene_object, table.height, xy, float(rng.uniform(0.0, 360.0)))
+                scene = dataclasses.replace(
+                    scene, objects=(*scene.objects, dataclasses.replace(scene_object, pose=pose))
                 )
-                scene = Scene(scene.objects + (placed,), table, room, (), scene.camera)
                 break
 
     centroid = np.mean([o.pose.position for o in scene.objects], axis=0) if scene.objects else np.zeros(3)
