@@ -222,9 +222,14 @@ def _mask_box(mask: np.ndarray) -> list[float]:
     return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
 
 
-def _check_visibility(
+def check_visibility(
     view: RenderOutput, renderer: StateRenderer, state: int, target_id: int, rules: ValidityRules, when: str
 ) -> tuple[np.ndarray, float]:
+    """The object's 2D box and visible fraction in a rendered state.
+
+    Raises:
+        Rejected: ``target_too_small_<when>``, ``target_occluded_<when>`` or ``target_touches_border_<when>``.
+    """
     mask = view.instances == target_id
     visible = int(mask.sum())
     if visible < rules.min_visible_pixels:
@@ -268,9 +273,9 @@ def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rule
     target_id = proposal.target_id
     with StateRenderer([source, target]) as renderer:
         before = renderer.render(0)
-        box2d_before, fraction_before = _check_visibility(before, renderer, 0, target_id, rules, "before")
+        box2d_before, fraction_before = check_visibility(before, renderer, 0, target_id, rules, "before")
         after = renderer.render(1)
-        box2d_after, fraction_after = _check_visibility(after, renderer, 1, target_id, rules, "after")
+        box2d_after, fraction_after = check_visibility(after, renderer, 1, target_id, rules, "after")
     changed = np.abs(before.rgb.astype(np.int16) - after.rgb.astype(np.int16)).max(axis=2)
     if int((changed > rules.changed_pixel_threshold).sum()) < rules.min_changed_pixels:
         raise Rejected("edit_not_visible")

@@ -1,4 +1,4 @@
-"""``gsi-bench``: build GSI-Syn splits, inspect dataset folders, evaluate editors and compare their results.
+"""``gsi-bench``: build GSI-Syn splits, inspect them, evaluate editors, compare results, validate the metrics.
 
 Subcommands import their libraries lazily, so ``gsi-bench --help`` is instant and evaluation-side
 commands never import the data builders.
@@ -104,6 +104,35 @@ def _leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from gsi_bench.fidelity.report import append_history, failed_targets
+    from gsi_bench.fidelity.suite import run_validation
+
+    report = run_validation(
+        out=args.out,
+        num_scenes=args.num_scenes,
+        config=args.config,
+        data=args.data,
+        split=args.split,
+        seed=args.seed,
+        backend=args.backend,
+        backend_config=dict(_option(text) for text in args.backend_option),
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    if args.history:
+        append_history(report, args.history, args.note)
+    counts = report["counts"]
+    print(f"Validated {counts['scenes']} scenes, {counts['cases']} counterfactual cases: {args.out}/report.md")
+    for profile in ("gsi", "paper"):
+        failed = failed_targets(report, profile)
+        total = len(report["targets"][profile])
+        print(f"profile {profile}: {total - len(failed)}/{total} targets hold")
+        for target in failed if profile == "gsi" else []:
+            print(f"  missed: {target['name']} = {target['value']:.3f} (bound {target['threshold']})")
+    return 1 if args.strict and failed_targets(report, "gsi") else 0
+
+
 def _slug(spec: str) -> str:
     """A folder name for an editor spec (``folder:out/model-a`` -> ``folder-model-a``)."""
     name, _, argument = spec.partition(":")
@@ -166,6 +195,28 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workers", type=int, default=1, help="processes scoring rows (default: 1)")
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=_eval)
+
+    validate = commands.add_parser(
+        "validate", help="metric fidelity suite: score counterfactual edits with known 3D truth (report.md/json, plots)"
+    )
+    validate.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    validate.add_argument("--num-scenes", type=int, default=100, help="test scenes (rows) to use (default: 100)")
+    validate.add_argument("--out", default="fidelity", help="report folder (default: fidelity)")
+    validate.add_argument(
+        "--data", default=None, help="a built GSI-Syn folder or Hub id (default: generate the test scenes in memory)"
+    )
+    validate.add_argument("--split", default="test", help="split of --data (default: test)")
+    validate.add_argument("--seed", type=int, default=0, help="seed of the generated test scenes (default: 0)")
+    validate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
+    validate.add_argument(
+        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
+    )
+    validate.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
+    validate.add_argument("--history", default=None, help="append the headline numbers to this Markdown file")
+    validate.add_argument("--note", default="", help="note for the history line")
+    validate.add_argument("--strict", action="store_true", help="exit 1 when a gsi target is missed")
+    validate.add_argument("--quiet", action="store_true", help="no progress bar")
+    validate.set_defaults(handler=_validate)
 
     leaderboard = commands.add_parser("leaderboard", help="compare results folders in Markdown tables and a chart")
     leaderboard.add_argument("runs", nargs="+", help="results folders written by eval (e.g. results/*)")

@@ -132,6 +132,42 @@ def geodesic_angle_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> float:
     return axis_angle_from_rotation(np.asarray(rotation_a).T @ np.asarray(rotation_b))[1]
 
 
+def twist_angle_deg(rotation: np.ndarray, axis: np.ndarray) -> float:
+    """Signed angle (degrees, in (-180, 180]) of ``rotation``'s twist about the unit ``axis``.
+
+    Swing-twist decomposition: the part of the rotation about ``axis``, right-handed (counterclockwise
+    seen from the tip of ``axis``). For a pure rotation about ``axis`` it is that rotation's angle.
+    """
+    quaternion = matrix_to_quaternion(np.asarray(rotation))
+    angle = np.rad2deg(2.0 * np.arctan2(quaternion[1:] @ np.asarray(axis, float), quaternion[0]))
+    return fold_angle_deg(float(angle), 1)
+
+
+def fold_angle_deg(angle_deg: float, symmetry_order: int) -> float:
+    """The angle that looks the same on an object with ``symmetry_order``-fold symmetry about the rotation axis,
+    in ``(-180 / order, 180 / order]`` (order 1: wrapped to (-180, 180]; order 0, continuous symmetry: 0)."""
+    if symmetry_order == 0:
+        return 0.0
+    step = 360.0 / symmetry_order
+    folded = (angle_deg + step / 2.0) % step - step / 2.0
+    return folded + step if folded <= -step / 2.0 + 1e-9 else folded
+
+
+def symmetric_geodesic_deg(
+    rotation_a: np.ndarray, rotation_b: np.ndarray, axis: np.ndarray, symmetry_order: int
+) -> float:
+    """Geodesic angle between ``rotation_a`` and the closest rotation that looks like ``rotation_b`` on an object
+    with ``symmetry_order``-fold symmetry about ``axis`` (``R(axis, j 360 / order) @ rotation_b``; order 0:
+    any turn about ``axis``, so only the tilt counts; order 1: plain :func:`geodesic_angle_deg`)."""
+    if symmetry_order == 0:
+        twist = twist_angle_deg(np.asarray(rotation_a) @ np.asarray(rotation_b).T, axis)
+        return geodesic_angle_deg(rotation_a, rotation_about_axis(axis, twist) @ rotation_b)
+    step = 360.0 / symmetry_order
+    return min(
+        geodesic_angle_deg(rotation_a, rotation_about_axis(axis, j * step) @ rotation_b) for j in range(symmetry_order)
+    )
+
+
 def plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two unit vectors spanning the plane orthogonal to ``up`` (right-handed with it)."""
     up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)

@@ -19,7 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from gsi_datasets.geometry import intrinsics_from_fovy, quaternion_to_matrix
+from gsi_datasets.geometry import (
+    intrinsics_from_fovy,
+    matrix_to_quaternion,
+    quaternion_to_matrix,
+    rotation_about_axis,
+)
 
 SCENE_FORMAT_VERSION = 1
 
@@ -78,6 +83,28 @@ class SceneObject:
     asset_seed: int
     scale: float
     pose: Pose
+
+
+def changed_object(
+    scene_object: SceneObject,
+    support_height: float,
+    shift_xy: tuple[float, float] = (0.0, 0.0),
+    yaw_deg: float = 0.0,
+    scale: float = 1.0,
+) -> SceneObject:
+    """An upright object resting on a horizontal support at ``support_height`` (world z), changed rigidly:
+    shifted in the support plane by ``shift_xy`` (m), turned about the vertical through its centre by
+    ``yaw_deg`` (counterclockwise from above) and scaled by ``scale`` about its contact with the support
+    (its centre's height above the support grows by ``scale``)."""
+    x, y, z = scene_object.pose.position
+    position = (
+        float(x + shift_xy[0]),
+        float(y + shift_xy[1]),
+        float(support_height + scale * (z - support_height)),
+    )
+    rotation = rotation_about_axis(np.array([0.0, 0.0, 1.0]), yaw_deg) @ scene_object.pose.rotation
+    pose = Pose(position, tuple(float(q) for q in matrix_to_quaternion(rotation)))
+    return dataclasses.replace(scene_object, scale=scene_object.scale * scale, pose=pose)
 
 
 @dataclass(frozen=True)
@@ -150,6 +177,19 @@ class Camera:
         matrix[:3, 3] = -rotation.T @ np.array(self.position)
         return matrix
 
+    def moved(self, camera_delta: np.ndarray) -> Camera:
+        """This camera after the motion ``camera_delta`` (4x4, from this camera's frame to the moved camera's
+        frame, as ``transform.camera_delta`` of a row): its world-to-camera matrix is ``camera_delta @
+        world_to_camera``."""
+        world_to_camera = np.asarray(camera_delta) @ self.world_to_camera
+        rotation = world_to_camera[:3, :3].T
+        position = -rotation @ world_to_camera[:3, 3]
+        return dataclasses.replace(
+            self,
+            position=tuple(float(p) for p in position),
+            rotation=tuple(tuple(float(v) for v in row) for row in rotation),
+        )
+
 
 @dataclass(frozen=True)
 class Scene:
@@ -178,6 +218,11 @@ class Scene:
         self.object(replacement.instance_id)
         objects = tuple(replacement if o.instance_id == replacement.instance_id else o for o in self.objects)
         return dataclasses.replace(self, objects=objects)
+
+    def without_object(self, instance_id: int) -> Scene:
+        """A copy without the object ``instance_id`` (raises KeyError when there is none)."""
+        self.object(instance_id)
+        return dataclasses.replace(self, objects=tuple(o for o in self.objects if o.instance_id != instance_id))
 
     def with_poses(self, poses: dict[int, Pose]) -> Scene:
         """A copy with the poses of the objects named in ``poses`` replaced."""

@@ -5,20 +5,24 @@ to come (OP, RP, SR, PC) plug in the same way without touching these. A scorer r
 side (:class:`~gsi_metrics.sample.SourceSample`) and what perception recovered, and returns a
 :class:`Compliance`.
 
-Profile ``gsi`` (default). With ``m`` the asked magnitude and ``e`` the error of the recovered change:
-``SA = clip(1 - (e / m)^2, 0, 1)``, so a perfect edit scores 1, an unchanged output (e = m) scores 0, and
-an edit in the wrong direction scores 0. Recovered components below the perception noise floor (5 mm,
-3 degrees, 2% scale) count as no change. Per operation:
+Profile ``gsi`` (default). With ``m`` the asked magnitude and ``e`` the error of the recovered change
+(:data:`SPATIAL_ERRORS`): ``SA = clip(1 - (e / m)^2, 0, 1)``, so a perfect edit scores 1, an unchanged output
+(e = m) scores 0, and an edit in the wrong direction scores 0. Recovered components below the perception
+noise floor (5 mm, 3 degrees, 2% scale) count as no change. IC asks for the right target, the right kind of
+change and the right direction (SPEC 6); the magnitude only has to be of the asked order (realised / asked
+within ``MAGNITUDE_RATIO_RANGE`` = [1/3, 3]); how far off it is, is SA's job. Per operation:
 
 - CM: ``e = |t_pred - t_gt|`` (full 3D displacement vector, metres), ``m = |t_gt|``.
-  IC: found; ``cos(t_pred, t_gt) >= cos 30deg``; ``0.5 <= |t_pred| / m <= 1.5``; no rotation over 30 degrees
+  IC: found; ``cos(t_pred, t_gt) >= cos 30deg``; ``|t_pred| / m`` in range; no rotation over 30 degrees
   and no scaling beyond x1.25 either way (the right kind of change).
-- OR: ``e`` = geodesic angle between recovered and asked relative rotations, ``m`` = asked angle.
-  IC: found; ``e <= max(15deg, m / 3)`` (so the wrong direction fails); the centre stays within 5 cm; no
-  scaling beyond x1.25.
+- OR: turns are compared as they look on the target: modulo its rotational symmetry (``symmetry_order``).
+  ``e`` = geodesic angle between the recovered rotation and the closest rotation that looks like the asked
+  one, ``m`` = the asked angle. IC: found; the turn about the support normal has the asked sense (either sense
+  for a half turn of the symmetry, e.g. 180 degrees on an asymmetric object) and a magnitude in range; tilt
+  at most 30 degrees; the centre stays within 5 cm; no scaling beyond x1.25.
 - OS: ``e = |ln s_pred - ln s_gt|``, ``m = |ln s_gt|``.
-  IC: found; ``ln s_pred`` has the sign of ``ln s_gt`` and ``e <= m / 2``; no rotation over 30 degrees;
-  the contact point moves less than 5 cm.
+  IC: found; ``ln s_pred / ln s_gt`` in range (so the sign is right: the inverse factor fails); no rotation
+  over 30 degrees; the contact point moves less than 5 cm.
 
 Profile ``paper`` reproduces the reference formulas of SPEC 6.1 on our recovered boxes (candidate box =
 the source box moved, rotated and scaled as recovered); see each function.
@@ -34,17 +38,27 @@ from typing import Any
 
 import numpy as np
 
-from gsi_datasets.geometry import geodesic_angle_deg, iou3d_upright
-from gsi_metrics.perception import Perception
+from gsi_datasets.geometry import (
+    fold_angle_deg,
+    geodesic_angle_deg,
+    iou3d_upright,
+    rotation_about_axis,
+    symmetric_geodesic_deg,
+    twist_angle_deg,
+)
+from gsi_metrics.perception import Perception, TargetRecovery
 from gsi_metrics.sample import SourceSample
 
 PROFILES = ("gsi", "paper")
 
 #: Tolerances of the ``gsi`` profile's compliance rules (documented in the metric cards).
 DIRECTION_TOLERANCE_DEG = 30.0
-MAGNITUDE_RATIO_RANGE = (0.5, 1.5)
-ROTATION_TOLERANCE_DEG = 15.0
-ROTATION_TOLERANCE_FRACTION = 1.0 / 3.0
+#: Realised / asked magnitude (distance, angle, log scale factor) a compliant edit stays within: compliance is
+#: about the right target, kind of change and direction (SPEC 6); how far off the magnitude is, is SA's job.
+MAGNITUDE_RATIO_RANGE = (1.0 / 3.0, 3.0)
+#: An asked turn this close to a half turn of the target's symmetry may be carried out in either sense (the
+#: realised angle of a settled 180-degree turn is a degree or two off).
+HALF_TURN_TOLERANCE_DEG = 10.0
 OTHER_CHANGE_MAX_ROTATION_DEG = 30.0
 OTHER_CHANGE_MAX_SCALE = 1.25
 OTHER_CHANGE_MAX_TRANSLATION_M = 0.05
@@ -97,8 +111,9 @@ def get_scorer(operation: str, profile: str) -> Scorer:
 
 
 def _relative_quadratic(error: float, magnitude: float) -> float:
-    """``clip(1 - (error / magnitude)^2, 0, 1)``."""
-    return float(np.clip(1.0 - (error / magnitude) ** 2, 0.0, 1.0)) if magnitude > 0 else 0.0
+    """``clip(1 - (error / magnitude)^2, 0, 1)``, rounded to 12 decimals (an unchanged output scores exactly 0,
+    not the rounding error of two routes to the same angle)."""
+    return round(float(np.clip(1.0 - (error / magnitude) ** 2, 0.0, 1.0)), 12) if magnitude > 0 else 0.0
 
 
 def _denoised(perception: Perception) -> Perception:
@@ -141,6 +156,60 @@ def _other_change_small(perception: Perception, *, translation: bool, rotation: 
 # -- profile gsi ---------------------------------------------------------------------------------------------
 
 
+SpatialError = Callable[[SourceSample, TargetRecovery], tuple[float, float]]
+#: Per operation, ``(error, magnitude)`` of a recovered change against the asked one, in the operation's unit
+#: (metres, degrees, log scale): profile ``gsi``'s SA is ``clip(1 - (error / magnitude)^2, 0, 1)``. The
+#: fidelity suite applies the same functions to the exact change to get the true error.
+SPATIAL_ERRORS: dict[str, SpatialError] = {}
+
+
+def _spatial_error(operation: str) -> Callable[[SpatialError], SpatialError]:
+    def decorator(function: SpatialError) -> SpatialError:
+        SPATIAL_ERRORS[operation] = function
+        return function
+
+    return decorator
+
+
+@_spatial_error("camera_relative_move")
+def move_error(sample: SourceSample, target: TargetRecovery) -> tuple[float, float]:
+    """``|t_pred - t_gt|`` and ``|t_gt|`` (metres)."""
+    return float(np.linalg.norm(target.translation_m - sample.translation_m)), float(
+        np.linalg.norm(sample.translation_m)
+    )
+
+
+def asked_yaw_deg(sample: SourceSample) -> float:
+    """The asked turn about the support normal as it looks on the target (folded by its symmetry)."""
+    return fold_angle_deg(twist_angle_deg(sample.rotation, sample.support_normal), sample.symmetry_order)
+
+
+def either_direction(sample: SourceSample) -> bool:
+    """Whether the asked turn is a half turn of the target's symmetry (180 degrees on an asymmetric object, within
+    ``HALF_TURN_TOLERANCE_DEG``): it then looks the same in either sense."""
+    order = sample.symmetry_order
+    return order > 0 and abs(abs(asked_yaw_deg(sample)) - 180.0 / order) <= HALF_TURN_TOLERANCE_DEG
+
+
+@_spatial_error("object_rotate")
+def rotate_error(sample: SourceSample, target: TargetRecovery) -> tuple[float, float]:
+    """Geodesic angle between the recovered rotation and the closest rotation that looks like the asked one
+    (the asked turn plus any symmetry of the target), and the asked angle as it looks (degrees)."""
+    error = symmetric_geodesic_deg(target.rotation, sample.rotation, sample.support_normal, sample.symmetry_order)
+    return error, abs(asked_yaw_deg(sample))
+
+
+@_spatial_error("object_scale")
+def scale_error(sample: SourceSample, target: TargetRecovery) -> tuple[float, float]:
+    """``|ln s_pred - ln s_gt|`` and ``|ln s_gt|``."""
+    asked = np.log(sample.scale_factor)
+    return float(abs(np.log(target.scale_factor) - asked)), float(abs(asked))
+
+
+def _magnitude_in_range(ratio: float) -> bool:
+    return MAGNITUDE_RATIO_RANGE[0] <= ratio <= MAGNITUDE_RATIO_RANGE[1]
+
+
 @register_scorer("camera_relative_move", "gsi")
 def move_gsi(sample: SourceSample, perception: Perception) -> Compliance:
     """CM, profile gsi (module docstring)."""
@@ -148,14 +217,13 @@ def move_gsi(sample: SourceSample, perception: Perception) -> Compliance:
     target = perception.target
     if not target.found:
         return Compliance(0.0, 0.0, {"found": False})
+    error, magnitude = move_error(sample, target)
     asked, got = sample.translation_m, target.translation_m
-    magnitude = float(np.linalg.norm(asked))
     length = float(np.linalg.norm(got))
-    error = float(np.linalg.norm(got - asked))
     cosine = float(got @ asked / (length * magnitude)) if length > 0 and magnitude > 0 else -1.0
     compliant = (
         cosine >= np.cos(np.deg2rad(DIRECTION_TOLERANCE_DEG))
-        and MAGNITUDE_RATIO_RANGE[0] <= length / magnitude <= MAGNITUDE_RATIO_RANGE[1]
+        and _magnitude_in_range(length / magnitude)
         and _other_change_small(perception, translation=False, rotation=True, scale=True)
     )
     return Compliance(
@@ -172,13 +240,21 @@ def rotate_gsi(sample: SourceSample, perception: Perception) -> Compliance:
     target = perception.target
     if not target.found:
         return Compliance(0.0, 0.0, {"found": False})
-    error = geodesic_angle_deg(target.rotation, sample.rotation)
-    tolerance = max(ROTATION_TOLERANCE_DEG, ROTATION_TOLERANCE_FRACTION * sample.rotation_deg)
-    compliant = error <= tolerance and _other_change_small(perception, translation=True, rotation=False, scale=True)
+    error, magnitude = rotate_error(sample, target)
+    asked = asked_yaw_deg(sample)
+    twist = twist_angle_deg(target.rotation, sample.support_normal)
+    got = fold_angle_deg(twist, sample.symmetry_order)
+    tilt = geodesic_angle_deg(target.rotation, rotation_about_axis(sample.support_normal, twist))
+    compliant = (
+        (either_direction(sample) or np.sign(got) == np.sign(asked))
+        and _magnitude_in_range(abs(got) / magnitude)
+        and tilt <= OTHER_CHANGE_MAX_ROTATION_DEG
+        and _other_change_small(perception, translation=True, rotation=False, scale=True)
+    )
     return Compliance(
         float(compliant),
-        _relative_quadratic(error, sample.rotation_deg),
-        {**_recovered(perception), "error_deg": error},
+        _relative_quadratic(error, magnitude),
+        {**_recovered(perception), "error_deg": error, "turn_deg": got, "asked_turn_deg": asked},
     )
 
 
@@ -189,19 +265,18 @@ def scale_gsi(sample: SourceSample, perception: Perception) -> Compliance:
     target = perception.target
     if not target.found:
         return Compliance(0.0, 0.0, {"found": False})
+    error, magnitude = scale_error(sample, target)
     asked, got = np.log(sample.scale_factor), np.log(target.scale_factor)
-    error = float(abs(got - asked))
     # The box centre rises with the scale about the contact point: compare contact points instead.
     contact_shift = target.translation_m - (target.scale_factor - 1.0) * _centre_height(sample) * sample.support_normal
     compliant = (
-        np.sign(got) == np.sign(asked)
-        and error <= abs(asked) / 2
+        _magnitude_in_range(float(got / asked))
         and _other_change_small(perception, translation=False, rotation=True, scale=False)
         and np.linalg.norm(contact_shift) <= OTHER_CHANGE_MAX_TRANSLATION_M
     )
     return Compliance(
         float(compliant),
-        _relative_quadratic(error, float(abs(asked))),
+        _relative_quadratic(error, magnitude),
         {**_recovered(perception), "error_log_scale": error},
     )
 

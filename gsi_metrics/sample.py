@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from gsi_datasets.assets import all_categories, get_category
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.images import row_image
 from gsi_datasets.schema import OPERATIONS
@@ -16,6 +17,11 @@ from gsi_datasets.schema import OPERATIONS
 
 def _image_array(value: Any, field: str) -> np.ndarray:
     return value if isinstance(value, np.ndarray) else np.array(row_image(value, field))
+
+
+def _symmetry_order(category: str | None) -> int:
+    names = {c.name for c in all_categories()}
+    return get_category(category).symmetry_order if category in names else 1
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ class SourceSample:
         support_normal: unit normal of the support plane (camera frame, pointing up).
         support_offset_m: plane offset: ``normal . X + offset = 0``.
         scene: the stored scene description ``{"source": ..., "target": ...}`` (synthetic rows) or None.
+        symmetry_order: the target's rotational symmetry about the vertical (``Category.symmetry_order`` of a
+            GSI-Syn category: 1 none, n every 360/n degrees, 0 continuous); 1 for categories not in the catalog.
     """
 
     sample_id: str
@@ -76,6 +84,7 @@ class SourceSample:
     support_normal: np.ndarray
     support_offset_m: float
     scene: dict[str, Any] | None = None
+    symmetry_order: int = 1
 
     @property
     def target_mask(self) -> np.ndarray:
@@ -128,4 +137,5 @@ class SourceSample:
             support_normal=np.array(row["support"]["normal"], float),
             support_offset_m=float(row["support"]["offset_m"]),
             scene=json.loads(row["scene"]) if row.get("scene") else None,
+            symmetry_order=_symmetry_order(row["target_object"].get("category")),
         )

@@ -9,11 +9,19 @@ editor made to the source image (mean truncated L1 over the whole image, at half
 shadows) is the recovered change. This sees what features cannot: faces hidden in
 the source, bodies of revolution, untextured objects.
 
-Search: a few starting hypotheses (no change, the feature-based estimate, and one per large changed
-region of the image), a sweep of yaw every 45 degrees and of scale over the grid at the best of them,
-then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5 degrees, translation 2 / 1 / 0.5 cm, one
-scale-grid step). Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed
-when the model is compiled; every grid scale is one variant in a single compiled model.
+When the edited image's camera moved (a recovered camera motion), hypotheses are rendered from the moved
+camera, so the motion's own change to the image is predicted rather than mistaken for an edit.
+
+Search: a few starting hypotheses (no change, the feature-based estimate, and one per large region of change
+that the camera motion does not explain), sweeps of yaw every 30 degrees and of scale over the grid at the two
+best starting positions, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5 degrees,
+translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the table, one scale-grid
+step) from the best sweep hypothesis and, when it explains the
+image about as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin
+half a turn away). Costs closer than ``tie_tolerance`` are not resolved by the image; the smaller change wins
+(and a final step drops each component, yaw, scale or shift, that the image does not need). Scales come from
+a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the model is compiled; every grid
+scale is one variant in a single compiled model.
 """
 
 from __future__ import annotations
@@ -24,9 +32,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
+from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.rendering import StateRenderer
-from gsi_datasets.scene import Pose, Scene
+from gsi_datasets.scene import Scene, changed_object
 from gsi_metrics.sample import SourceSample
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -42,6 +50,11 @@ class Hypothesis:
     scale_index: int
 
 
+def _yaw_gap(a_deg: float, b_deg: float) -> float:
+    """Absolute difference of two yaws, in [0, 180]."""
+    return abs((a_deg - b_deg + 180.0) % 360.0 - 180.0)
+
+
 class RenderComparer:
     """Scores hypotheses about the target by re-rendering the stored source scene (see module docstring)."""
 
@@ -55,6 +68,10 @@ class RenderComparer:
         truncation: float = 150.0,
         prior_weight: float = 0.05,
         max_shift_m: float = 0.4,
+        yaw_sweep_deg: int = 30,
+        min_improvement: float = 1e-3,
+        tie_tolerance: float = 0.01,
+        camera_delta: np.ndarray | None = None,
     ) -> None:
         if sample.scene is None:
             raise ValueError(f"sample {sample.sample_id} has no stored scene to render")
@@ -63,13 +80,17 @@ class RenderComparer:
         self.full_camera = camera
         small = dataclasses.replace(camera, width=camera.width // divisor, height=camera.height // divisor)
         self.source = dataclasses.replace(source, camera=small)
+        # Hypotheses are seen from the edited image's camera (the source camera unless it moved).
+        self.view = (
+            self.source if camera_delta is None else dataclasses.replace(source, camera=small.moved(camera_delta))
+        )
         self.target = self.source.object(sample.target_id)
         low, high = (int(np.floor(np.log(v) / np.log(scale_ratio))) for v in scale_range)
         self.scales = scale_ratio ** np.arange(low, high + 1)
         self.identity_index = int(np.argmin(np.abs(np.log(self.scales))))
         self.scales[self.identity_index] = 1.0
         variants = [
-            self.source.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
+            self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
         ]
         self.renderer = StateRenderer(variants)
         self.edited = cv2.resize(edited, (small.width, small.height), interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -79,28 +100,40 @@ class RenderComparer:
         # changed in the source image. Everything static (other objects, their shadows, anti-aliasing, the
         # renderer's own look) cancels, and an unchanged output is explained exactly by "no change".
         self.observed_change = self.edited - self.source_image
+        # Shifts are searched along the camera's right and forward directions on the table: the image resolves
+        # the first much better than the second, and camera-relative moves lie along one of them.
+        rotation = np.array(self.view.camera.rotation)
+        self.ground_axes = [
+            rotation[:2, 0] / np.linalg.norm(rotation[:2, 0]),
+            rotation[:2, 2] / np.linalg.norm(rotation[:2, 2]),
+        ]
+        target_small = cv2.resize(sample.target_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        self.source_target_region = cv2.dilate(target_small, np.ones((5, 5), np.uint8))
         self.reference_render = self.renderer.render_rgb(self.source, shadows=False).astype(np.float32)
         self.truncation = truncation
         self.prior_weight = prior_weight
         self.max_shift_m = max_shift_m
+        self.yaw_sweep_deg = yaw_sweep_deg
+        # Smaller gains are noise along directions the image cannot resolve (the yaw of a ball, say); walking
+        # them one step at a time costs renders and buys nothing.
+        self.min_improvement = min_improvement
+        self.tie_tolerance = tie_tolerance
         self.table_height = source.table.height
-        self._costs: dict[Hypothesis, float] = {}
+        self._costs: dict[Hypothesis, float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
         self.renderer.close()
 
     def state(self, hypothesis: Hypothesis) -> Scene:
-        """The source scene with the target changed as hypothesised (scaled about its contact point)."""
-        scale = self.scales[hypothesis.scale_index]
-        x, y, z = self.target.pose.position
-        position = (x + hypothesis.dx_m, y + hypothesis.dy_m, self.table_height + scale * (z - self.table_height))
-        rotation = rotation_about_axis(_UP, hypothesis.yaw_deg) @ self.target.pose.rotation
-        moved = dataclasses.replace(
+        """The source scene, seen from the edited image's camera, with the target changed as hypothesised."""
+        changed = changed_object(
             self.target,
-            scale=self.target.scale * scale,
-            pose=Pose(position, tuple(float(q) for q in matrix_to_quaternion(rotation))),
+            self.table_height,
+            (hypothesis.dx_m, hypothesis.dy_m),
+            hypothesis.yaw_deg,
+            float(self.scales[hypothesis.scale_index]),
         )
-        return self.source.with_object(moved)
+        return self.view.with_object(changed)
 
     def cost(self, hypothesis: Hypothesis) -> float:
         """Mean truncated L1 distance (summed over RGB) between the change the hypothesis makes to the render
@@ -112,35 +145,57 @@ class RenderComparer:
             or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
         ):
             return float("inf")
-        if hypothesis not in self._costs:
+        # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg grid.
+        key = Hypothesis(
+            round(hypothesis.dx_m, 4),
+            round(hypothesis.dy_m, 4),
+            round(hypothesis.yaw_deg % 360.0, 3),
+            hypothesis.scale_index,
+        )
+        if key not in self._costs:
             rendered = self.renderer.render_rgb(self.state(hypothesis), shadows=False).astype(np.float32)
             predicted_change = rendered - self.reference_render
             distance = np.minimum(np.abs(predicted_change - self.observed_change).sum(axis=2), self.truncation)
-            yaw = abs((hypothesis.yaw_deg + 180.0) % 360.0 - 180.0) / 180.0
-            change = (
-                yaw
-                + abs(np.log(self.scales[hypothesis.scale_index]))
-                + np.hypot(hypothesis.dx_m, hypothesis.dy_m) / 0.3
-            )
-            self._costs[hypothesis] = float(distance.mean()) + self.prior_weight * change
-        return self._costs[hypothesis]
+            self._costs[key] = float(distance.mean()) + self.prior_weight * self.change(hypothesis)
+        return self._costs[key]
+
+    def change(self, hypothesis: Hypothesis) -> float:
+        """Size of the hypothesised change: yaw / 180 degrees + |ln scale| + shift / 30 cm."""
+        yaw = _yaw_gap(hypothesis.yaw_deg, 0.0) / 180.0
+        return yaw + abs(np.log(self.scales[hypothesis.scale_index])) + np.hypot(hypothesis.dx_m, hypothesis.dy_m) / 0.3
+
+    def _pick(self, candidates: list[Hypothesis]) -> Hypothesis:
+        """The cheapest candidate; costs within ``tie_tolerance`` of it are ties the image does not resolve (the
+        yaw of a ball), and the smallest change among them wins."""
+        lowest = min(self.cost(h) for h in candidates)
+        return min((h for h in candidates if self.cost(h) <= lowest + self.tie_tolerance), key=self.change)
+
+    @staticmethod
+    def _largest_regions(mask: np.ndarray, limit: int) -> list[tuple[float, float]]:
+        """Centroids ``(u, v)`` of the ``limit`` largest connected regions of ``mask`` (of 4 pixels or more)."""
+        _, _, stats, centroids = cv2.connectedComponentsWithStats(mask)
+        order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:limit] + 1
+        return [tuple(centroids[label]) for label in order if stats[label, cv2.CC_STAT_AREA] >= 4]
 
     def changed_region_hypotheses(self, limit: int = 3) -> list[Hypothesis]:
-        """One translation hypothesis per large region where the edited image differs from the source image:
-        the region's centroid ray meets the plane at the target's centre height."""
-        changed = (np.abs(self.source_image - self.edited).sum(axis=2) > 60).astype(np.uint8)
+        """One translation hypothesis per large region where the edited image differs from the source image (and
+        per large such region outside the target's source pixels): the region's centroid ray meets the plane at
+        the target's centre height."""
+        # What the camera motion alone (rendered for "no change") does not explain; all of it for a static camera.
+        unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
+        explained = self.renderer.render_rgb(unchanged, shadows=False).astype(np.float32) - self.reference_render
+        changed = (np.abs(self.observed_change - explained).sum(axis=2) > 60).astype(np.uint8)
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
-        count, _, stats, centroids = cv2.connectedComponentsWithStats(changed)
-        order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:limit] + 1
-        camera = self.source.camera
+        # Where the target newly appears: the change outside its source pixels (the vacated part is explained by
+        # any move; with it, a region spanning both places has its centroid halfway).
+        elsewhere = changed & ~self.source_target_region
+        centroids = [*self._largest_regions(changed, limit), *self._largest_regions(elsewhere, limit)]
+        camera = self.view.camera
         intrinsics, rotation = camera.intrinsics, np.array(camera.rotation)
         origin = np.array(camera.position)
         centre_height = self.target.pose.position[2]
         hypotheses = []
-        for label in order:
-            if stats[label, cv2.CC_STAT_AREA] < 4:
-                continue
-            u, v = centroids[label]
+        for u, v in centroids:
             ray = rotation @ np.linalg.solve(intrinsics, np.array([u, v, 1.0]))
             if abs(ray[2]) < 1e-9:
                 continue
@@ -158,29 +213,74 @@ class RenderComparer:
     def search(self, starts: list[Hypothesis]) -> tuple[Hypothesis, float]:
         """Best hypothesis from ``starts`` (see module docstring) and its cost."""
         starts = [*starts, Hypothesis(0.0, 0.0, 0.0, self.identity_index), *self.changed_region_hypotheses()]
-        best = min(starts, key=self.cost)
-        sweep = [dataclasses.replace(best, yaw_deg=best.yaw_deg + step) for step in range(45, 360, 45)]
-        best = min([best, *sweep], key=self.cost)
-        sweep = [dataclasses.replace(best, scale_index=i) for i in range(self.identity_index % 4, len(self.scales), 4)]
-        best = min([best, *sweep], key=self.cost)
+        # Sweep the yaw and the scale at the two best starting positions (a change elsewhere in the image, or an
+        # in-place turn, can make a changed region that draws the best start off the object's position).
+        positions = []
+        for start in sorted(starts, key=self.cost):
+            if all(np.hypot(start.dx_m - p.dx_m, start.dy_m - p.dy_m) > 0.01 for p in positions):
+                positions.append(start)
+        sweep = [
+            hypothesis
+            for start in positions[:2]
+            for hypothesis in (
+                *(
+                    dataclasses.replace(start, yaw_deg=start.yaw_deg + step)
+                    for step in range(0, 360, self.yaw_sweep_deg)
+                ),
+                *self._scale_sweep(start),
+            )
+        ]
+        # Nearly symmetric objects (a mouse, a kettle) have a second basin half a turn away: descend from the best
+        # of the sweep and from the best one at least 60 degrees from it, and keep the better end point.
+        # The second one is worth a descent only when it explains about as much of the change as the best.
+        first = self._pick(sweep)
+        unchanged = self.cost(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
+        ranked = sorted(sweep, key=self.cost)
+        second = next((h for h in ranked if _yaw_gap(h.yaw_deg, first.yaw_deg) >= 60.0), None)
+        if second is not None and self.cost(second) - self.cost(first) > 0.5 * (unchanged - self.cost(first)):
+            second = None
+        best = self._pick([self._descend(self._best_scale(h)) for h in (first, second) if h is not None])
+        # A component the image cannot resolve is no change: try dropping each one.
+        best = self._pick(
+            [
+                best,
+                dataclasses.replace(best, yaw_deg=0.0),
+                dataclasses.replace(best, scale_index=self.identity_index),
+                dataclasses.replace(best, dx_m=0.0, dy_m=0.0),
+            ]
+        )
+        return best, self.cost(best)
+
+    def _scale_sweep(self, hypothesis: Hypothesis) -> list[Hypothesis]:
+        """``hypothesis`` at every fourth scale of the grid."""
+        return [
+            dataclasses.replace(hypothesis, scale_index=i) for i in range(self.identity_index % 4, len(self.scales), 4)
+        ]
+
+    def _best_scale(self, best: Hypothesis) -> Hypothesis:
+        """The best of a coarse sweep over the scale grid at ``best``'s pose."""
+        return self._pick([best, *self._scale_sweep(best)])
+
+    def _descend(self, best: Hypothesis) -> Hypothesis:
+        """Coordinate descent with shrinking steps over yaw, table-plane shift and scale."""
         for yaw_step, shift_step in ((10.0, 0.02), (5.0, 0.01), (2.5, 0.005)):
             improved = True
             while improved:
                 neighbours = [
                     dataclasses.replace(best, yaw_deg=best.yaw_deg + yaw_step),
                     dataclasses.replace(best, yaw_deg=best.yaw_deg - yaw_step),
-                    dataclasses.replace(best, dx_m=best.dx_m + shift_step),
-                    dataclasses.replace(best, dx_m=best.dx_m - shift_step),
-                    dataclasses.replace(best, dy_m=best.dy_m + shift_step),
-                    dataclasses.replace(best, dy_m=best.dy_m - shift_step),
                     dataclasses.replace(best, scale_index=best.scale_index + 1),
                     dataclasses.replace(best, scale_index=best.scale_index - 1),
                 ]
+                for axis in self.ground_axes:
+                    for sign in (1.0, -1.0):
+                        step = sign * shift_step * axis
+                        neighbours.append(dataclasses.replace(best, dx_m=best.dx_m + step[0], dy_m=best.dy_m + step[1]))
                 candidate = min(neighbours, key=self.cost)
-                improved = self.cost(candidate) < self.cost(best) - 1e-6
+                improved = self.cost(candidate) < self.cost(best) - self.min_improvement
                 if improved:
                     best = candidate
-        return best, self.cost(best)
+        return best
 
     def to_camera_frame(self, hypothesis: Hypothesis) -> tuple[np.ndarray, np.ndarray, float]:
         """``(translation_m of the box centre, relative rotation, scale)`` in the source camera frame."""

@@ -63,3 +63,35 @@ def test_depth_png_is_millimetres(split_rows: list[dict]) -> None:
     # Tabletop cameras stand 0.75-1.15 m from the table: most depths are between 0.3 and 4 m.
     valid = depth[depth > 0]
     assert 300 < np.median(valid) < 4000
+
+
+def test_scene_edits_for_counterfactuals() -> None:
+    from gsi_datasets.geometry import rotation_about_axis
+    from gsi_datasets.rendering import asset_of
+    from gsi_datasets.scene import changed_object
+
+    scene = sample_tabletop_scene(np.random.default_rng(3))
+    delta = np.eye(4)
+    delta[:3, :3] = rotation_about_axis(np.array([0.2, 1.0, 0.1]), 1.5)
+    delta[:3, 3] = [0.02, -0.01, 0.005]
+    np.testing.assert_allclose(
+        scene.camera.moved(delta).world_to_camera, delta @ scene.camera.world_to_camera, atol=1e-12
+    )
+    np.testing.assert_allclose(scene.camera.moved(np.eye(4)).world_to_camera, scene.camera.world_to_camera, atol=1e-12)
+
+    first = scene.objects[0]
+    table = scene.table.height
+    bottom = first.pose.position[2] - asset_of(first).size[2] / 2.0  # centred box: resting on the table
+    changed = changed_object(first, bottom, shift_xy=(0.05, -0.02), yaw_deg=90.0, scale=2.0)
+    assert changed.scale == pytest.approx(2.0 * first.scale)
+    np.testing.assert_allclose(np.subtract(changed.pose.position[:2], first.pose.position[:2]), [0.05, -0.02])
+    # Scaled about its contact point: the bottom stays where it was, the centre rises by half the old height.
+    assert changed.pose.position[2] - asset_of(changed).size[2] / 2.0 == pytest.approx(bottom, abs=1e-6)
+    assert bottom == pytest.approx(table, abs=0.01)
+    turn = changed.pose.rotation @ first.pose.rotation.T
+    np.testing.assert_allclose(turn, rotation_about_axis(np.array([0.0, 0.0, 1.0]), 90.0), atol=1e-9)
+
+    without = scene.without_object(first.instance_id)
+    assert [o.instance_id for o in without.objects] == [o.instance_id for o in scene.objects[1:]]
+    with pytest.raises(KeyError):
+        without.without_object(first.instance_id)

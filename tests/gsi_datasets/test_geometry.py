@@ -56,3 +56,23 @@ def test_box_corners_and_projected_box() -> None:
 def test_yaw_and_geodesic_angle() -> None:
     assert yaw_from_rotation(rotation_about_axis([0, 1, 0], 40.0)) == pytest.approx(np.deg2rad(40.0))
     assert geodesic_angle_deg(np.eye(3), rotation_about_axis([1, 2, 3], 25.0)) == pytest.approx(25.0)
+
+
+def test_twist_fold_and_symmetric_geodesic() -> None:
+    from gsi_datasets.geometry import fold_angle_deg, symmetric_geodesic_deg, twist_angle_deg
+
+    up = np.array([0.0, 0.0, 1.0])
+    tilt = rotation_about_axis(np.array([1.0, 0.0, 0.0]), 10.0)
+    for angle in (-170.0, -45.0, 0.0, 30.0, 120.0):
+        # The twist ignores a swing about another axis applied before the turn.
+        assert twist_angle_deg(rotation_about_axis(up, angle), up) == pytest.approx(angle, abs=1e-9)
+        assert twist_angle_deg(rotation_about_axis(up, angle) @ tilt, up) == pytest.approx(angle, abs=1e-9)
+    assert fold_angle_deg(270.0, 1) == pytest.approx(-90.0)
+    assert fold_angle_deg(-180.0, 1) == pytest.approx(180.0)
+    assert fold_angle_deg(100.0, 2) == pytest.approx(-80.0)
+    assert fold_angle_deg(90.0, 2) == pytest.approx(90.0)
+    assert fold_angle_deg(33.0, 0) == 0.0
+    quarter, back = rotation_about_axis(up, 90.0), rotation_about_axis(up, -90.0)
+    assert symmetric_geodesic_deg(quarter, back, up, 1) == pytest.approx(180.0)
+    assert symmetric_geodesic_deg(quarter, back, up, 2) == pytest.approx(0.0, abs=1e-6)
+    assert symmetric_geodesic_deg(quarter @ tilt, back, up, 0) == pytest.approx(10.0, abs=1e-6)

@@ -181,3 +181,52 @@ def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(sa
     hidden = {**row, "target_object": {**row["target_object"], "instance_id": 999}}
     with pytest.raises(ValueError, match="instance 999.*malformed"):
         score_sample(hidden, row["target_image"])
+
+
+def test_magnitude_errors_are_scored_by_sa_while_ic_asks_for_the_order_of_magnitude(samples) -> None:
+    """IC: right target, kind and direction (SPEC 6); realised / asked within [1/3, 3]. SA grades the magnitude."""
+    for operation, to_perception in (
+        ("camera_relative_move", lambda s, k: _perceived(translation=k * s.translation_m)),
+        ("object_rotate", lambda s, k: _perceived(rotation=rotation_about_axis(*_axis_angle(s, k)))),
+        ("object_scale", lambda s, k: _perceived(scale=s.scale_factor**k, translation=_scaled_rise(s, k))),
+    ):
+        _, sample = samples[operation]
+        scorer = get_scorer(operation, "gsi")
+        factors = (0.5, 1.5) if operation == "object_rotate" and sample.rotation_deg > 100 else (0.5, 1.5, 2.0)
+        for factor in factors:
+            result = scorer(sample, to_perception(sample, factor))
+            assert result.ic == 1.0, (operation, factor)
+            assert result.sa == pytest.approx(max(0.0, 1.0 - (factor - 1.0) ** 2), abs=1e-6), (operation, factor)
+        assert scorer(sample, to_perception(sample, 0.25)).ic == 0.0, operation  # too little to count
+
+
+def _axis_angle(sample: SourceSample, factor: float) -> tuple[np.ndarray, float]:
+    from gsi_datasets.geometry import twist_angle_deg
+
+    return sample.support_normal, factor * twist_angle_deg(sample.rotation, sample.support_normal)
+
+
+def _scaled_rise(sample: SourceSample, factor: float) -> np.ndarray:
+    """The box-centre rise of a scaling about the contact point (scaled objects stay on the table)."""
+    height = sample.support_normal @ sample.target_box.centre + sample.support_offset_m
+    return (sample.scale_factor**factor - 1.0) * height * sample.support_normal
+
+
+def test_rotations_are_compared_modulo_the_targets_symmetry(samples) -> None:
+    """On a 2-fold symmetric object a quarter turn looks the same in both senses: either complies; on an
+    asymmetric one the other sense fails."""
+    import dataclasses
+
+    _, sample = samples["object_rotate"]
+    normal = sample.support_normal
+    quarter = dataclasses.replace(sample, rotation=rotation_about_axis(normal, 90.0), rotation_deg=90.0)
+    other_sense = _perceived(rotation=rotation_about_axis(normal, -90.0))
+    scorer = get_scorer("object_rotate", "gsi")
+    assert scorer(dataclasses.replace(quarter, symmetry_order=1), other_sense).ic == 0.0
+    symmetric = scorer(dataclasses.replace(quarter, symmetry_order=2), other_sense)
+    assert symmetric.ic == 1.0 and symmetric.sa == pytest.approx(1.0)
+    # An eighth of a turn still has a visible sense on a 2-fold symmetric object.
+    eighth = dataclasses.replace(
+        sample, rotation=rotation_about_axis(normal, 45.0), rotation_deg=45.0, symmetry_order=2
+    )
+    assert scorer(eighth, _perceived(rotation=rotation_about_axis(normal, -45.0))).ic == 0.0

@@ -1,0 +1,93 @@
+"""The metric fidelity suite: counterfactual truth, and a small end-to-end run whose targets must hold.
+
+The end-to-end test is the CI version of ``gsi-bench validate`` (3 scenes, one per operation, 2 workers). It
+fails when a fidelity target regresses: IC against the truth, false compliance, perception recovery, the
+ranking of SA, and the EL drop under collateral damage.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from gsi_bench.cli import main
+from gsi_bench.fidelity.counterfactuals import NUISANCES, make_counterfactuals
+from gsi_metrics.sample import SourceSample
+
+
+@pytest.fixture(scope="module")
+def one_row_per_operation(split_rows: list[dict]) -> dict[str, dict]:
+    rows = {}
+    for row in split_rows:
+        rows.setdefault(SourceSample.from_row(row).operation, row)
+    return rows
+
+
+@pytest.mark.parametrize("operation", ["camera_relative_move", "object_rotate", "object_scale"])
+def test_counterfactual_truth_follows_the_scene_changes(one_row_per_operation, operation) -> None:
+    row = one_row_per_operation[operation]
+    sample = SourceSample.from_row(row)
+    cases = {case.name: case for case in make_counterfactuals(row).cases}
+    oracle = cases["correct/oracle"]
+    assert oracle.truth.should_comply and oracle.truth.relative_error == pytest.approx(0.0, abs=1e-6)
+    np.testing.assert_allclose(oracle.truth.translation_m, sample.translation_m, atol=1e-6)
+    assert np.array_equal(oracle.image, np.array(row["target_image"]))
+    identity = cases["identity/source"]
+    assert not identity.truth.should_comply and identity.truth.relative_error == pytest.approx(1.0)
+    assert np.array_equal(identity.image, sample.image)
+    assert not cases["wrong_target/other_object"].truth.should_comply
+    assert cases["wrong_target/other_object"].truth.relative_error == pytest.approx(1.0, abs=1e-6)
+    opposite = cases.get("direction/inverse" if operation == "object_scale" else "direction/opposite")
+    if opposite is not None:  # may be skipped: no room on the table, or a half turn
+        assert not opposite.truth.should_comply and opposite.truth.relative_error == pytest.approx(2.0, abs=1e-3)
+    if "magnitude/x0.5" in cases:
+        half = cases["magnitude/x0.5"]
+        assert half.truth.should_comply and half.truth.relative_error == pytest.approx(0.5, abs=1e-3)
+        assert not np.array_equal(half.image, oracle.image)
+    drift = cases["camera_drift/moved_camera"].truth
+    assert 0.015 <= np.linalg.norm(drift.camera_delta[:3, 3]) <= 0.03 and drift.relative_error < 1e-6
+    for name in NUISANCES:
+        nuisance = cases[f"nuisance/{name}"]
+        assert nuisance.truth.should_comply and not np.array_equal(nuisance.image, oracle.image)
+    # Deterministic in the row.
+    again = {case.name: case.image for case in make_counterfactuals(row).cases}
+    assert all(np.array_equal(again[name], case.image) for name, case in cases.items())
+
+
+def test_counterfactuals_need_a_synthetic_row(one_row_per_operation) -> None:
+    row = dict(one_row_per_operation["object_scale"], scene=None)
+    with pytest.raises(ValueError, match="GSI-Syn"):
+        make_counterfactuals(row)
+
+
+def test_small_validation_run_meets_the_fidelity_targets(built_split, one_row_per_operation, tmp_path, capsys) -> None:
+    # The first three rows of the split are one per operation (round robin).
+    out, history = tmp_path / "fidelity", tmp_path / "history.md"
+    arguments = ["validate", "--data", str(built_split), "--num-scenes", "3", "--out", str(out), "--workers", "2"]
+    assert main([*arguments, "--history", str(history), "--note", "ci", "--quiet"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["scenes"] == 3 and set(report["recovery"]) == set(one_row_per_operation)
+    gsi, paper = report["profiles"]["gsi"], report["profiles"]["paper"]
+    # IC as a classifier against the truth; nothing that should not comply does.
+    assert gsi["ic_accuracy"] >= 0.9
+    assert all(rate == 0.0 for rate in gsi["false_compliance"].values())
+    # The reference protocol's defect 1, measured: its IC lets wrong directions comply.
+    assert paper["false_compliance"]["direction"] > 0.5
+    for recovery in report["recovery"].values():
+        assert recovery["correct_edits"]["not_found_rate"] == 0.0
+        assert recovery["all"]["translation_cm"]["median"] <= 2.0
+        assert recovery["all"]["rotation_deg"]["median"] <= 8.0
+        assert recovery["all"]["scale_pct"]["median"] <= 10.0
+    assert min(rho["spatial_cases"] for rho in gsi["spearman_sa"].values()) >= 0.8
+    assert all(drop["mean"] > 0.0 for drop in gsi["collateral_el_drop"].values())
+    markdown = (out / "report.md").read_text()
+    assert "| IC accuracy | >= 0.95 |" in markdown and "why paper misses it" in markdown
+    for plot in ("sa_vs_true_error.png", "recovery_errors.png", "compliance_by_case.png"):
+        assert (out / plot).stat().st_size > 10_000
+    scenes = [json.loads(line) for line in (out / "scenes.jsonl").read_text().splitlines()]
+    assert sum(len(scene["cases"]) for scene in scenes) == report["counts"]["cases"]
+    assert scenes[0]["cases"][0]["scores"].keys() == {"gsi", "paper"}
+    assert history.read_text().splitlines()[-1].endswith("| ci |")
+    assert "targets hold" in capsys.readouterr().out
