@@ -264,14 +264,17 @@ def failed_targets(report: Mapping[str, Any], profile: str = "gsi") -> list[dict
 
 #: Why profile ``paper`` misses a target, by target-name fragment: the reference protocol's defects (SPEC 6.2).
 PAPER_REASONS = {
-    "direction complying": "defect 1: move direction is not scored (only |displacement|), and rotate IC only asks for "
-    "some rotation, so opposite and orthogonal edits comply",
-    "identity complying": "an unchanged output passes the locality gate and, for moves, scores exp(0)-like terms",
-    "wrong_target complying": "the reference matches any detection of the category; here it follows the target, "
-    "so a wrong target reads as identity",
-    "Spearman": "defects 1 and 2: SA saturates on wrong directions (move) and rewards unchanged outputs (scale)",
-    "IC accuracy": "IC = 'something of the right kind happened' (defect 1), so wrong-direction cases comply",
-    "nuisance": "the locality gate (masked SSIM > 0.6) fails on global nuisances and zeroes IC and SA",
+    "direction complying": "defect 1: a move's direction is not scored (only its length), a rotation only has to "
+    "exist and a scaling only to change the size, so opposite, orthogonal and inverse edits comply",
+    "identity complying": "the move score keeps 0.3 IoU3D(expected box, unmoved box): a short move of a large "
+    "object leaves enough overlap to pass score > 0.05",
+    "wrong_target complying": "as for identity: the target did not move, and the IoU term of the move score "
+    "passes short moves of large objects",
+    "Spearman": "defect 1 (a wrong direction keeps a high move SA) and defect 2 (an unchanged output keeps a "
+    "high scale SA) break the ranking",
+    "IC accuracy": "wrong directions comply (defect 1), and some unmoved targets pass the move score",
+    "nuisance": "the locality gate (masked SSIM > 0.6 outside the boxes) fails on noise and shifts and zeroes "
+    "IC and SA",
     "EL drop": "EL is measured outside 2D boxes, so the drop is smaller",
 }
 
