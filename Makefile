@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` (build a small tabletop split and a contact sheet, score the
-# reference editors, print the leaderboard) and
+# reference editors, print the leaderboard, run a small metric fidelity check) and
 # `make test` (the test suite). Both install what they need first (scripts/setup.sh).
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,6 +11,7 @@ setup:
 	@bash scripts/setup.sh $(VENV)
 
 DEMO_SAMPLES ?= 30
+DEMO_FIDELITY_SCENES ?= 6
 
 demo: setup
 	$(VENV)/bin/gsi-bench build syn --subset tabletop --split test --num-samples $(DEMO_SAMPLES) --seed 0 --out gsi-bench/syn
@@ -21,7 +22,10 @@ demo: setup
 	done
 	HF_HUB_OFFLINE=1 $(VENV)/bin/gsi-bench leaderboard gsi-bench/results/identity gsi-bench/results/oracle \
 		gsi-bench/results/geometric --out gsi-bench/leaderboard.md --plot gsi-bench/leaderboard.png
+	HF_HUB_OFFLINE=1 $(VENV)/bin/gsi-bench validate --data gsi-bench/syn --config tabletop --num-scenes $(DEMO_FIDELITY_SCENES) \
+		--out gsi-bench/fidelity --workers 2 --quiet
 	@echo "Dataset: gsi-bench/syn  Contact sheet: gsi-bench/tabletop_test_sheet.png  Leaderboard: gsi-bench/leaderboard.md"
+	@echo "Metric fidelity (small): gsi-bench/fidelity/report.md  (full: gsi-bench validate --num-scenes 100)"
 
 test: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
