@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from gsi_bench.fidelity.counterfactuals import FAMILIES
+from gsi_bench.fidelity.report import recovery_errors
 from gsi_datasets.schema import OPERATION_SHORT_IDS
 from gsi_metrics.operations import PROFILES
 
@@ -50,17 +51,21 @@ def write_plots(report: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], f
     figure.savefig(folder / "sa_vs_true_error.png", dpi=110)
     plt.close(figure)
 
-    keys = [("translation_cm", "translation error (cm)"), ("rotation_deg", "rotation error (deg)"),
-            ("scale_pct", "scale error (%)"), ("camera_translation_cm", "camera translation error (cm)")]  # fmt: skip
+    keys = [
+        ("translation_cm", "translation error (cm)"),
+        ("rotation_deg", "rotation error (deg)"),
+        ("scale_pct", "scale error (%)"),
+        ("camera_translation_cm", "camera translation error (cm; no zoom, shift)"),
+    ]
     figure, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.4))
     for axis, (key, label) in zip(axes, keys, strict=True):
         for operation in operations:
-            values = np.sort(
-                [c["errors"][key] for c in cases if c["operation"] == operation and c["errors"][key] is not None]
-            )
+            chosen = [c for c in cases if c["operation"] == operation]
+            values = np.sort([v for v in recovery_errors(chosen, key) if v is not None])
             if len(values):
                 axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=OPERATION_SHORT_IDS.get(operation))
-        axis.set_xscale("symlog", linthresh=1.0)
+        if not key.startswith("camera"):  # camera errors stay below a centimetre: a linear axis reads better
+            axis.set_xscale("symlog", linthresh=1.0)
         axis.set_xlabel(label)
         axis.set_ylabel("fraction of cases")
         axis.grid(alpha=0.3)

@@ -72,13 +72,16 @@ def _quantiles(values: Sequence[float | None]) -> dict[str, float]:
     return {"n": len(kept), "median": float(np.median(kept)), "p90": float(np.percentile(kept, 90))}
 
 
+def recovery_errors(cases: Sequence[Mapping[str, Any]], key: str) -> list[float | None]:
+    """The ``key`` recovery errors of ``cases`` (None: not found). Camera errors leave out the image zoom and
+    shift: no camera motion makes them exactly, and the backend explains them by the closest one (which keeps
+    them scorable)."""
+    return [c["errors"][key] for c in cases if not (key.startswith("camera") and c["case"] in IMAGE_WARPS)]
+
+
 def _recovery(cases: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Median / p90 recovery errors. Camera errors leave out the image zoom and shift: no camera motion makes
-    them exactly, and the backend explains them by the closest one (which keeps them scorable)."""
-    result: dict[str, Any] = {}
-    for key in RECOVERY_KEYS:
-        kept = [c for c in cases if not (key.startswith("camera") and c["case"] in IMAGE_WARPS)]
-        result[key] = _quantiles([c["errors"][key] for c in kept])
+    """Median / p90 recovery errors and not-found rates."""
+    result: dict[str, Any] = {key: _quantiles(recovery_errors(cases, key)) for key in RECOVERY_KEYS}
     result["n"] = len(cases)
     result["not_found_rate"] = float(np.mean([not c["found"] for c in cases])) if cases else math.nan
     result["camera_not_found_rate"] = float(np.mean([not c["camera_found"] for c in cases])) if cases else math.nan
