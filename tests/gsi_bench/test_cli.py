@@ -34,3 +34,22 @@ def test_show_writes_a_contact_sheet(built_split: Path, tmp_path: Path, capsys: 
 def test_show_reports_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(tmp_path / "missing"), "--out", str(tmp_path / "s.png")]) == 2
     assert "gsi-bench show: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--num-scenes", "0"], "num_scenes must be at least 1"),
+        (["--data", "does/not/exist"], "does not exist"),
+        (["--backend", "nope"], "unknown perception backend 'nope'"),
+        (["--config", "room"], "unknown config 'room'"),
+        (["--backend-option", "oops"], "KEY=VALUE"),
+    ],
+)
+def test_validate_errors_are_one_clear_line(
+    arguments: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["validate", "--out", str(tmp_path / "fidelity"), *arguments]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("gsi-bench validate: error:") and message in error
+    assert not (tmp_path / "fidelity" / "report.md").exists()
