@@ -37,9 +37,9 @@ import numpy as np
 
 from gsi_bench.editors import Editor, get_editor
 from gsi_metrics.operations import PROFILES, get_scorer
-from gsi_metrics.perception import Perception, PerceptionBackend, config_hash, create_backend
+from gsi_metrics.perception import PerceptionBackend, config_hash, create_backend
 from gsi_metrics.sample import SourceSample
-from gsi_metrics.scoring import AXES, SampleScore, load_prediction, score_sample, summarize
+from gsi_metrics.scoring import AXES, SampleScore, score_profiles, summarize
 
 #: The profile whose numbers are the headline of a ``profile="both"`` run.
 HEADLINE_PROFILE = "gsi"
@@ -55,32 +55,6 @@ COLUMNS = (*AXES, "Avg")
 
 # --------------------------------------------------------------------------------------------------------
 # Running
-
-
-class _ReusedPerception:
-    """Delegates to a backend, reusing its last answer for the same sample and edited image.
-
-    ``score_sample`` perceives once per call, and perception does not depend on the profile, so scoring both
-    profiles of a row through this wrapper perceives once (the expensive step) instead of twice.
-    """
-
-    def __init__(self, backend: PerceptionBackend) -> None:
-        self.backend = backend
-        self.name = backend.name
-        self._last: tuple[SourceSample, np.ndarray, Perception] | None = None
-
-    def config(self) -> dict[str, Any]:
-        return self.backend.config()
-
-    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
-        if self._last is not None:
-            last_sample, last_edited, last_perception = self._last
-            # load_prediction hands score_sample a fresh view each call, so compare contents, not identity.
-            if last_sample is sample and last_edited.shape == edited.shape and np.array_equal(last_edited, edited):
-                return last_perception
-        perception = self.backend.perceive(sample, edited)
-        self._last = (sample, edited, perception)
-        return perception
 
 
 @dataclass(frozen=True)
@@ -120,19 +94,13 @@ def evaluate_row(
     An exception of the editor is the editor's failure, not the run's: the row is scored as a ``missing``
     prediction and the exception text replaces the message.
     """
-    sample = SourceSample.from_row(row)  # decoded once for every profile
+    sample = SourceSample.from_row(row)
     editor_error = ""
     try:
         prediction: Any = editor(row)
     except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
         prediction, editor_error = None, f"editor {editor.spec!r} raised {type(error).__name__}: {error}"
-    if len(profiles) > 1 and prediction is not None:
-        # Decode once; a failed decode keeps the original so each profile reports the same status.
-        height, width = sample.image.shape[:2]
-        decoded, _, _ = load_prediction(prediction, (width, height))
-        prediction = decoded if decoded is not None else prediction
-    reused = _ReusedPerception(backend)
-    scores = [score_sample(sample, prediction, reused, profile) for profile in profiles]  # type: ignore[arg-type]
+    scores = score_profiles(sample, prediction, backend, profiles)
     return [replace(score, message=editor_error) for score in scores] if editor_error else scores
 
 

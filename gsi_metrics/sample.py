@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from gsi_datasets.assets import all_categories, get_category
+from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.images import row_image
 from gsi_datasets.schema import OPERATIONS
@@ -20,8 +20,10 @@ def _image_array(value: Any, field: str) -> np.ndarray:
 
 
 def _symmetry_order(category: str | None) -> int:
-    names = {c.name for c in all_categories()}
-    return get_category(category).symmetry_order if category in names else 1
+    try:
+        return get_category(category).symmetry_order if category else 1
+    except KeyError:  # a category of another dataset (real photographs): no known symmetry
+        return 1
 
 
 @dataclass(frozen=True)

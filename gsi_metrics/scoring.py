@@ -1,6 +1,7 @@
 """Per-sample scoring and aggregation: the plain-Python core behind the ``evaluate`` modules and the CLI.
 
-Functional form: :func:`score_sample` (one row and one edited image -> :class:`SampleScore`) and
+Functional form: :func:`score_sample` (one row and one edited image -> :class:`SampleScore`; :func:`score_profiles`
+for several profiles from one perception, :func:`score_perceived` from a perception already made) and
 :func:`summarize` (scores -> headline numbers with 95% bootstrap intervals, per operation). Stateful
 form: :class:`GSIBenchScorer` (``update`` then ``compute``), the torchmetrics pattern.
 
@@ -25,7 +26,7 @@ from __future__ import annotations
 import io
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from PIL import Image, UnidentifiedImageError
 
 from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
 from gsi_metrics.operations import PROFILES, get_scorer
-from gsi_metrics.perception import PerceptionBackend, create_backend
+from gsi_metrics.perception import Perception, PerceptionBackend, create_backend
 from gsi_metrics.sample import SourceSample
 
 EDIT_REGION_PAD_PX = 5
@@ -158,15 +159,34 @@ def score_sample(
     profile: str = "gsi",
 ) -> SampleScore:
     """Scores one edited image against its dataset row (raw per-sample values; see module docstring)."""
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    return score_profiles(row, prediction, backend, (profile,))[0]
+
+
+def score_profiles(
+    row: Mapping[str, Any] | SourceSample,
+    prediction: Prediction,
+    backend: PerceptionBackend | None = None,
+    profiles: Sequence[str] = PROFILES,
+) -> list[SampleScore]:
+    """:func:`score_sample` in each of ``profiles`` (same order), decoding and perceiving once: perception, the
+    expensive step, does not depend on the profile."""
+    for profile in profiles:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     sample = row if isinstance(row, SourceSample) else SourceSample.from_row(row)
-    scorer = get_scorer(sample.operation, profile)
+    for profile in profiles:
+        get_scorer(sample.operation, profile)  # an unscored operation fails before any work
     height, width = sample.image.shape[:2]
     edited, status, message = load_prediction(prediction, (width, height))
     if edited is None:
-        return SampleScore(sample.sample_id, sample.operation, status, message=message)
+        return [SampleScore(sample.sample_id, sample.operation, status, message=message) for _ in profiles]
     perception = (backend or create_backend()).perceive(sample, edited)
+    return [score_perceived(sample, edited, perception, profile) for profile in profiles]
+
+
+def score_perceived(sample: SourceSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
+    """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered."""
+    scorer = get_scorer(sample.operation, profile)
     compliance = scorer(sample, perception)
     region = dilate_mask(edit_region(sample, perception.target.mask, profile), EDIT_REGION_PAD_PX)
     locality = edit_locality(sample.image, edited, region)

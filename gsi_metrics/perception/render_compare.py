@@ -182,9 +182,13 @@ class RenderComparer:
         per large such region outside the target's source pixels): the region's centroid ray meets the plane at
         the target's centre height."""
         # What the camera motion alone (rendered for "no change") does not explain; all of it for a static camera.
-        unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
-        explained = self.renderer.render_rgb(unchanged, shadows=False).astype(np.float32) - self.reference_render
-        changed = (np.abs(self.observed_change - explained).sum(axis=2) > 60).astype(np.uint8)
+        unexplained = self.observed_change
+        if self.view is not self.source:
+            unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
+            unexplained = unexplained - (
+                self.renderer.render_rgb(unchanged, shadows=False).astype(np.float32) - self.reference_render
+            )
+        changed = (np.abs(unexplained).sum(axis=2) > 60).astype(np.uint8)
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         # Where the target newly appears: the change outside its source pixels (the vacated part is explained by
         # any move; with it, a region spanning both places has its centroid halfway).
