@@ -1,21 +1,19 @@
 """The dataset card (README.md with YAML metadata) of a GSI-Syn dataset folder.
 
 The YAML ``configs`` list is what lets ``load_dataset(folder, "tabletop")`` (and the Hub) find the
-Parquet shards of each subset and split; it is regenerated from the build manifests after every build,
-listing only complete splits.
+Parquet shards of each subset and split; it is regenerated from the build manifests after every build
+(and by ``gsi-bench verify --rewrite-card``), listing only complete splits.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from gsi_datasets.schema import FEATURES, OPERATIONS, SPLITS, SUBSET_OPERATIONS
-
-MANIFEST_DIR = ".gsi_build"
+from gsi_datasets.integrity import CARD_FILE, read_manifests, split_data_pattern, split_size, write_text_atomically
+from gsi_datasets.schema import FEATURES, OPERATIONS, SUBSET_OPERATIONS
 
 CITATION = """@inproceedings{zhu2026gsibench,
   title     = {Exploring Spatial Intelligence from a Generative Perspective},
@@ -26,21 +24,11 @@ CITATION = """@inproceedings{zhu2026gsibench,
 }"""
 
 
-def read_manifests(out_dir: Path) -> list[dict[str, Any]]:
-    """Every split manifest in a dataset folder, sorted by subset and split."""
-    folder = Path(out_dir) / MANIFEST_DIR
-    manifests = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    return sorted(manifests, key=lambda m: (m["subset"], SPLITS.index(m["split"])))
-
-
-def _split_bytes(out_dir: Path, subset: str, split: str) -> int:
-    return sum(p.stat().st_size for p in (Path(out_dir) / "data" / subset).glob(f"{split}-*.parquet"))
-
-
-def card_metadata(out_dir: Path, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+def card_metadata(manifests: list[dict[str, Any]]) -> dict[str, Any]:
     """The YAML header: licence, tags, ``configs`` (data files per split) and ``dataset_info``.
 
-    ``dataset_info`` records each split's size in bytes. Besides being useful, this makes the card of
+    ``dataset_info`` records each split's size in bytes, summed from the shard sizes the build manifests
+    record (``gsi-bench verify`` checks the card against them). Besides being useful, this makes the card of
     every different build different: ``datasets`` keys its cache of a local folder on the card and the
     data-file patterns only, so two folders with identical cards would share (stale) cached data.
     """
@@ -52,22 +40,15 @@ def card_metadata(out_dir: Path, manifests: list[dict[str, Any]]) -> dict[str, A
         configs.append(
             {
                 "config_name": subset,
-                "data_files": [{"split": m["split"], "path": f"data/{subset}/{m['split']}-*.parquet"} for m in splits],
+                "data_files": [{"split": m["split"], "path": split_data_pattern(subset, m["split"])} for m in splits],
             }
         )
         infos.append(
             {
                 "config_name": subset,
                 "features": FEATURES._to_yaml_list(),
-                "splits": [
-                    {
-                        "name": m["split"],
-                        "num_bytes": _split_bytes(out_dir, subset, m["split"]),
-                        "num_examples": m["num_samples"],
-                    }
-                    for m in splits
-                ],
-                "download_size": sum(_split_bytes(out_dir, subset, m["split"]) for m in splits),
+                "splits": [{"name": m["split"], **split_size(m)} for m in splits],
+                "download_size": sum(split_size(m)["num_bytes"] for m in splits),
             }
         )
     metadata: dict[str, Any] = {
@@ -92,7 +73,8 @@ def _split_table(manifests: list[dict[str, Any]]) -> str:
     for m in manifests:
         top = sorted(m.get("rejections", {}).items(), key=lambda kv: -kv[1])[:3]
         reasons = ", ".join(f"{k} ({v})" for k, v in top) or "none"
-        status = "complete" if m.get("complete") else f"incomplete ({len(m['shards_done'])}/{m['num_shards']} shards)"
+        written = len(m.get("shards", {}))
+        status = "complete" if m.get("complete") else f"incomplete ({written}/{m['num_shards']} shards)"
         lines.append(
             f"| {m['subset']} | {m['split']} | {m['num_samples']} | {m['seed']} | "
             f"{m['generator_version']} | {status} | {reasons} |"
@@ -103,7 +85,7 @@ def _split_table(manifests: list[dict[str, Any]]) -> str:
 def render_card(out_dir: Path) -> str:
     """The full README.md text of a dataset folder, from its build manifests and shards."""
     manifests = read_manifests(out_dir)
-    header = yaml.safe_dump(card_metadata(out_dir, manifests), sort_keys=False, width=120)
+    header = yaml.safe_dump(card_metadata(manifests), sort_keys=False, width=120)
     operations = "\n".join(
         f"- `{subset}`: {', '.join(f'`{op}`' for op in ops)}" for subset, ops in SUBSET_OPERATIONS.items()
     )
@@ -172,7 +154,9 @@ CC BY 4.0. All meshes and textures are generated procedurally by the `gsi-bench`
 
 
 def write_dataset_card(out_dir: Path) -> Path:
-    """(Re)writes ``README.md`` in a dataset folder from its build manifests."""
-    path = Path(out_dir) / "README.md"
-    path.write_text(render_card(Path(out_dir)))
-    return path
+    """(Re)writes ``README.md`` in a dataset folder from its build manifests, atomically; returns its path.
+
+    Raises:
+        gsi_datasets.integrity.ManifestError: a build manifest cannot be read.
+    """
+    return write_text_atomically(Path(out_dir) / CARD_FILE, render_card(Path(out_dir)))

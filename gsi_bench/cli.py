@@ -25,6 +25,7 @@ def _build(args: argparse.Namespace) -> int:
         shard_size=args.shard_size,
         overwrite=args.overwrite,
         progress=not args.quiet,
+        wait=args.wait,
     )
     rate = report.samples_generated_now / report.seconds if report.seconds else 0.0
     print(
@@ -37,6 +38,23 @@ def _build(args: argparse.Namespace) -> int:
         for reason, count in sorted(report.rejections.items(), key=lambda kv: -kv[1]):
             print(f"  {reason:<36} {count}")
     print(f'Load it with: load_dataset("{args.out}", "{args.subset}", split="{args.split}")')
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from gsi_datasets.integrity import audit_dataset
+
+    if args.rewrite_card:
+        from builders.writer import rewrite_card
+
+        print(f"Rewrote {rewrite_card(args.path)} from the build manifests")
+    audit = audit_dataset(args.path, config=args.config, split=args.split)
+    for problem in audit.problems:
+        print(problem)
+    if audit.problems:
+        print(f"{len(audit.problems)} problem(s) found in {args.path}", file=sys.stderr)
+        return 1
+    print(f"OK: {audit.shards_verified} shards of {audit.splits_verified} splits verified")
     return 0
 
 
@@ -71,20 +89,27 @@ def _eval(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         backend_config=backend_config,
+        value_range=args.value_range,
+        resume=not args.no_resume,
     )
-    unmatched = summary.get("unmatched_prediction_files", {})
-    if unmatched.get("count"):
+    files = summary.get("prediction_files", {})
+    if files.get("unmatched") or files.get("duplicates"):
         print(
-            f"warning: {unmatched['count']} image file(s) in the editor folder match no sample id and were not "
-            f"scored, e.g. {', '.join(unmatched['examples'][:3])}",
+            f"warning: {files['unmatched']} file(s) in the editor folder were not scored and {files['duplicates']}"
+            f" sample(s) have several files (see {out}/{files['details']}), e.g.:",
+            *(f"  {example}" for example in files["examples"][:4]),
+            sep="\n",
             file=sys.stderr,
         )
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     manifest = summary["manifest"]
     for profile in manifest["profiles"]:
         print(leaderboard_markdown([load_run(out, profile)]))
+    resumed = f", {manifest['resumed_rows']} resumed from an interrupted run" if manifest["resumed_rows"] else ""
     print(
         f"Scored {manifest['dataset']['num_scored']} samples with {args.editor} in {manifest['seconds']:.1f} s"
-        f" ({manifest['seconds_per_sample']:.2f} s/sample); results in {out}/summary.json and {out}/samples.jsonl"
+        f"{resumed}; results in {out}/summary.json and {out}/samples.jsonl"
     )
     return 0
 
@@ -130,7 +155,12 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"profile {profile}: {total - len(failed)}/{total} targets hold")
         for target in failed if profile == "gsi" else []:
             print(f"  missed: {target['name']} = {target['value']:.3f} (bound {target['threshold']})")
-    return 1 if args.strict and failed_targets(report, "gsi") else 0
+    errors = counts["errors"]
+    if errors:
+        print(f"warning: {len(errors)} case(s) raised and were not measured (see report.md, Errors):", file=sys.stderr)
+        for error in errors[:5]:
+            print(f"  {error['sample_id']} {error['case']}: {error['message']}", file=sys.stderr)
+    return 1 if args.strict and (failed_targets(report, "gsi") or errors) else 0
 
 
 def _slug(spec: str) -> str:
@@ -165,7 +195,21 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--shard-size", type=int, default=50, help="samples per Parquet shard (default: 50)")
     build.add_argument("--overwrite", action="store_true", help="replace an earlier build with other parameters")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--wait", action="store_true", help="if another build holds the folder's lock, wait for it instead of refusing"
+    )
     build.set_defaults(handler=_build)
+
+    verify = commands.add_parser(
+        "verify", help="check a dataset folder: shard checksums, sizes and rows, stray shards, the card"
+    )
+    verify.add_argument("path", help="dataset folder")
+    verify.add_argument("--config", default=None, help="only this config (default: all)")
+    verify.add_argument("--split", default=None, help="only this split (default: all)")
+    verify.add_argument(
+        "--rewrite-card", action="store_true", help="first regenerate README.md from the build manifests"
+    )
+    verify.set_defaults(handler=_verify)
 
     show = commands.add_parser("show", help="write a contact sheet of a dataset split")
     show.add_argument("path", help="dataset folder or Hub repo id")
@@ -193,6 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--limit", type=int, default=None, help="score only the first N rows")
     evaluate.add_argument("--workers", type=int, default=1, help="processes scoring rows (default: 1)")
+    evaluate.add_argument(
+        "--value-range",
+        choices=["auto", "0-1", "-1-1", "0-255", "0-65535"],  # gsi_metrics.predictions.VALUE_RANGES (not imported: cv2)
+        default="auto",
+        help="value range of array predictions (default: auto, from the dtype and the values; see the README)",
+    )
+    evaluate.add_argument(
+        "--no-resume", action="store_true", help="re-score every row instead of resuming an interrupted run"
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(handler=_eval)
 

@@ -1,15 +1,22 @@
 """The evaluation runner: run an editor on a dataset split, score every row, write versioned results.
 
-:func:`run_evaluation` writes two files to its output folder:
+:func:`run_evaluation` writes to its output folder:
 
-- ``samples.jsonl``: one line per dataset row, never fewer: ``SampleScore.to_dict()`` of the headline
-  profile plus ``editor`` (the spec) and, when both profiles were scored, ``other_profiles`` =
+- ``samples.jsonl``: one line per dataset row, never fewer, in dataset order: ``SampleScore.to_dict()`` of the
+  headline profile plus ``editor`` (the spec) and, when both profiles were scored, ``other_profiles`` =
   ``{"paper": {"status", "ic", "sa", "el", "ac", "message", "details"}}``. An editor that raised is
-  recorded as ``missing`` with the exception in ``message``.
+  recorded as ``missing`` with the exception in ``message``; a row that cannot be read as ``bad_reference``.
 - ``summary.json``: :func:`gsi_metrics.scoring.summarize` of the headline profile (``gsi`` for
   ``profile="both"``), ``other_profiles`` (the other profile's summary, for ``both``) and ``manifest``
   (:func:`build_manifest`: package and library versions, profile, perception backend and its configuration
   hash, dataset identity and fingerprint, editor, timing).
+- ``prediction_files.json`` (``folder:`` editors): every file of the folder that was not scored, and why
+  (:meth:`gsi_bench.editors._FolderEditor.diagnose`).
+
+Nothing about one row stops a run: reading the row, running the editor, reading its output and scoring it
+are isolated per row (:func:`evaluate_index`), and the summary is always written. Rows are flushed to
+``.samples.partial.jsonl`` as they are scored, under a run key (:data:`STATE_FILE`); a killed run re-run
+with the same arguments resumes from it without re-scoring. A lock keeps two runs out of one folder.
 
 :func:`load_run`, :func:`leaderboard_markdown` and :func:`leaderboard_png` read such folders back for
 ``gsi-bench leaderboard``.
@@ -26,6 +33,7 @@ import multiprocessing
 import os
 import pickle
 import platform
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -36,10 +44,11 @@ from typing import Any
 import numpy as np
 
 from gsi_bench.editors import Editor, get_editor
+from gsi_bench.markdown import escape_markdown, table
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import PerceptionBackend, config_hash, create_backend
-from gsi_metrics.sample import SourceSample
-from gsi_metrics.scoring import AXES, SampleScore, score_profiles, summarize
+from gsi_metrics.predictions import check_value_range
+from gsi_metrics.scoring import AXES, SampleScore, describe_error, score_profiles, summarize, unscored
 
 #: The profile whose numbers are the headline of a ``profile="both"`` run.
 HEADLINE_PROFILE = "gsi"
@@ -49,8 +58,18 @@ RECORDED_DISTRIBUTIONS = ("numpy", "datasets", "mujoco", "scikit-image", "evalua
 RESULTS_SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
 SAMPLES_FILE = "samples.jsonl"
+PREDICTION_FILES_FILE = "prediction_files.json"
+#: Rows scored so far by an unfinished run, one JSON line each (``{"index", "scores"}``).
+PARTIAL_FILE = ".samples.partial.jsonl"
+#: The run key of the partial rows: a re-run resumes from them only when its key is the same.
+STATE_FILE = ".eval_state.json"
+LOCK_FILE = ".eval.lock"
 #: Columns of the leaderboard tables: the four axes and their mean.
 COLUMNS = (*AXES, "Avg")
+
+
+class EvaluationError(ValueError):
+    """An evaluation cannot start: the message says why and what to do."""
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -67,10 +86,11 @@ class _WorkerJob:
     backend_name: str
     backend_config: dict[str, Any]
     profiles: tuple[str, ...]
+    value_range: str
 
 
-#: The worker process's dataset, editor, backend and profiles (set by :func:`_start_worker`).
-_WORKER: tuple[Any, Editor, PerceptionBackend, tuple[str, ...]] | None = None
+#: The worker process's job and backend (set by :func:`_start_worker`).
+_WORKER: tuple[_WorkerJob, PerceptionBackend] | None = None
 
 
 def _start_worker(job: _WorkerJob) -> None:
@@ -83,85 +103,116 @@ def _start_worker(job: _WorkerJob) -> None:
 
     global _WORKER
     cv2.setNumThreads(1)
-    _WORKER = (job.dataset, job.editor, create_backend(job.backend_name, **job.backend_config), job.profiles)
+    _WORKER = (job, create_backend(job.backend_name, **job.backend_config))
 
 
 def evaluate_row(
-    row: Mapping[str, Any], editor: Editor, backend: PerceptionBackend, profiles: Sequence[str]
+    row: Mapping[str, Any],
+    editor: Editor,
+    backend: PerceptionBackend,
+    profiles: Sequence[str],
+    value_range: str = "auto",
 ) -> list[SampleScore]:
     """Runs the editor on one row and scores its output in each profile (same order as ``profiles``).
 
-    An exception of the editor is the editor's failure, not the run's: the row is scored as a ``missing``
-    prediction and the exception text replaces the message.
+    Never raises for the row's content: an exception of the editor is the editor's failure, not the run's (the
+    row is scored as a ``missing`` prediction and the exception replaces the message); everything after is
+    isolated by :func:`~gsi_metrics.scoring.score_profiles`.
     """
-    sample = SourceSample.from_row(row)
     editor_error = ""
     try:
         prediction: Any = editor(row)
     except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
-        prediction, editor_error = None, f"editor {editor.spec!r} raised {type(error).__name__}: {error}"
-    scores = score_profiles(sample, prediction, backend, profiles)
+        prediction, editor_error = None, f"editor {editor.spec!r} raised {describe_error(error)}"
+    scores = score_profiles(row, prediction, backend, profiles, value_range)
     return [replace(score, message=editor_error) for score in scores] if editor_error else scores
 
 
-def _evaluate_index(index: int) -> list[SampleScore]:
+def evaluate_index(
+    dataset: Any,
+    index: int,
+    editor: Editor,
+    backend: PerceptionBackend,
+    profiles: Sequence[str],
+    value_range: str = "auto",
+) -> list[SampleScore]:
+    """:func:`evaluate_row` of row ``index``; a row that ``datasets`` cannot read is scored ``bad_reference``."""
+    try:
+        row = dataset[index]
+    except Exception as error:  # noqa: BLE001 (a damaged row is that row's status, not the run's end)
+        try:
+            identity = dataset.select_columns(["sample_id", "operation"])[index]
+        except Exception:  # noqa: BLE001
+            identity = {"sample_id": f"row {index}", "operation": "?"}
+        message = (
+            f"row {index} of the dataset could not be read ({describe_error(error)}); check the dataset with "
+            "`gsi-bench verify DIR`"
+        )
+        return unscored(identity, profiles, "bad_reference", message)
+    return evaluate_row(row, editor, backend, profiles, value_range)
+
+
+def _evaluate_in_worker(index: int) -> tuple[int, list[SampleScore]]:
     assert _WORKER is not None, "worker started without a job"
-    dataset, editor, backend, profiles = _WORKER
-    return evaluate_row(dataset[index], editor, backend, profiles)
+    job, backend = _WORKER
+    return index, evaluate_index(job.dataset, index, job.editor, backend, job.profiles, job.value_range)
 
 
 def _scored_rows(
-    dataset: Any, editor: Editor, backend: PerceptionBackend, profiles: tuple[str, ...], workers: int, progress: bool
-) -> Iterator[list[SampleScore]]:
-    """Per-row scores in dataset order, from this process or a pool of ``workers`` processes.
+    job: _WorkerJob, backend: PerceptionBackend, indices: Sequence[int], workers: int, progress: bool, done: int
+) -> Iterator[tuple[int, list[SampleScore]]]:
+    """``(index, scores)`` of the rows ``indices``, in order, from this process or a pool of ``workers``.
 
     Workers start from a ``forkserver``, not by ``fork``: the caller may hold threads (OpenCV, Arrow, an EGL
     renderer), and a child forked from a threaded process can deadlock on a lock one of them held (seen in
     the test suite after building a split in-process).
-
-    Raises:
-        ValueError: ``workers > 1`` with an editor that cannot be pickled (e.g. a closure).
     """
-    if workers <= 1:
-        results: Iterator[list[SampleScore]] = (evaluate_row(row, editor, backend, profiles) for row in dataset)
-        yield from _progress(results, len(dataset), progress, editor.spec)
+    total = done + len(indices)
+    if workers <= 1 or len(indices) <= 1:
+        results: Iterator[tuple[int, list[SampleScore]]] = (
+            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range)) for i in indices
+        )
+        yield from _progress(results, total, done, progress, job.editor.spec)
         return
-    job = _WorkerJob(dataset, editor, backend.name, backend.config(), profiles)
-    try:
-        pickle.dumps(job)
-    except (pickle.PicklingError, AttributeError, TypeError) as error:
-        raise ValueError(
-            f"--workers {workers} needs an editor that can be pickled, and {editor.spec!r} cannot ({error});"
-            " use workers=1 or register the editor as a module-level function"
-        ) from None
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["gsi_bench.evaluation"])  # workers start with the scoring stack imported
-    chunksize = max(1, min(8, len(dataset) // (4 * workers)))
+    chunksize = max(1, min(8, len(indices) // (4 * workers)))
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
         yield from _progress(
-            pool.map(_evaluate_index, range(len(dataset)), chunksize=chunksize), len(dataset), progress, editor.spec
+            pool.map(_evaluate_in_worker, indices, chunksize=chunksize), total, done, progress, job.editor.spec
         )
 
 
-def _progress(items: Iterator[Any], total: int, enabled: bool, label: str) -> Iterator[Any]:
+def _progress(items: Iterator[Any], total: int, done: int, enabled: bool, label: str) -> Iterator[Any]:
     if not enabled:
         return items
     from tqdm.auto import tqdm
 
-    return iter(tqdm(items, total=total, desc=f"eval {label}", unit="sample"))
+    return iter(tqdm(items, total=total, initial=done, desc=f"eval {label}", unit="sample"))
 
 
 def load_eval_dataset(data: str | os.PathLike, config: str, split: str) -> Any:
-    """Loads a split with ``datasets.load_dataset``.
+    """Loads a split with ``datasets.load_dataset``, after checking a local folder's integrity.
 
     Raises:
         FileNotFoundError: ``data`` is neither an existing folder nor a Hub dataset id that could be loaded.
+        gsi_datasets.integrity.DatasetIntegrityError: a damaged shard or card, naming the file and the fix.
+        EvaluationError: ``datasets`` could not load the split (with its error and what to do).
     """
     from datasets import load_dataset
 
+    from gsi_datasets.integrity import check_dataset
+
     path = Path(data)
     if path.exists():
-        return load_dataset(str(path), config, split=split)
+        check_dataset(path, config, split)
+        try:
+            return load_dataset(str(path), config, split=split)
+        except Exception as error:  # noqa: BLE001 (datasets raises many types; each means "cannot load")
+            raise EvaluationError(
+                f"could not load {config}/{split} from {path} ({type(error).__name__}: {error}); "
+                f"run `gsi-bench verify {path}` to find a damaged file"
+            ) from error
     text = str(data)
     looks_like_hub_id = text.count("/") == 1 and not text.startswith((".", "/", "~"))
     if looks_like_hub_id:
@@ -187,6 +238,72 @@ def _check_scorable(dataset: Any, profiles: Sequence[str]) -> None:
                 raise ValueError(error.args[0]) from None
 
 
+def _check_writable(out: Path) -> None:
+    """Checks, without creating anything, that the results folder can be created and written.
+
+    Raises:
+        EvaluationError: ``out`` is a file, or its nearest existing ancestor does not allow writing.
+    """
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise EvaluationError(f"results folder {out} cannot be created: {probe} is a file; choose another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EvaluationError(
+            f"results folder {out} cannot be written ({probe} does not allow it); choose another --out"
+        )
+
+
+def _prepare_output(out: Path) -> None:
+    """Creates the results folder and checks that files can be written in it.
+
+    Raises:
+        EvaluationError: the folder cannot be created or written.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise EvaluationError(
+            f"results folder {out} cannot be written ({error.strerror or error}); choose another --out"
+        ) from None
+
+
+def _run_key(dataset: Any, config: str, split: str, editor: Editor, backend: PerceptionBackend, **rest: Any) -> dict:
+    """What must match for a re-run to resume an interrupted one's rows."""
+    return {
+        "config": config,
+        "split": split,
+        "dataset": dataset_fingerprint(dataset),
+        "editor": editor.spec,
+        "backend": config_hash(backend),
+        **rest,
+    }
+
+
+def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) -> dict[int, list[SampleScore]]:
+    """The rows an interrupted run with the same key scored (a half-written last line is ignored)."""
+    state, partial = out / STATE_FILE, out / PARTIAL_FILE
+    try:
+        if json.loads(state.read_text()).get("key") != json.loads(json.dumps(key)):
+            return {}
+        lines = partial.read_text().splitlines()
+    except (OSError, ValueError):
+        return {}
+    rows: dict[int, list[SampleScore]] = {}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            scores = [SampleScore(**score) for score in entry["scores"]]
+        except (ValueError, KeyError, TypeError):
+            continue  # the line a killed run was writing
+        if len(scores) == len(profiles):
+            rows[int(entry["index"])] = scores
+    return rows
+
+
 def run_evaluation(
     data: str | os.PathLike,
     config: str,
@@ -199,11 +316,14 @@ def run_evaluation(
     workers: int = 1,
     progress: bool = True,
     backend_config: Mapping[str, Any] | None = None,
+    value_range: str = "auto",
+    resume: bool = True,
 ) -> dict[str, Any]:
     """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
 
     Args:
-        data: dataset folder (or Hub id) for ``datasets.load_dataset``.
+        data: dataset folder (or Hub id) for ``datasets.load_dataset``; a local folder is verified first
+            (:func:`gsi_datasets.integrity.check_dataset`).
         config: dataset config (subset), e.g. ``tabletop``.
         split: split name.
         editor: an editor spec (``identity``, ``oracle``, ``geometric``, ``folder:PATH``; see
@@ -215,42 +335,111 @@ def run_evaluation(
         workers: processes scoring rows in parallel (1 = in this process); the editor must then be picklable.
         progress: show a progress bar.
         backend_config: constructor arguments of a backend given by name.
+        value_range: the value range of array predictions (:data:`gsi_metrics.predictions.VALUE_RANGES`).
+        resume: continue an interrupted run of the same key in ``out_dir`` instead of starting over.
 
     Returns:
         The contents of ``summary.json``.
 
     Raises:
-        ValueError: unknown profile, bad ``limit`` / ``workers``, or an operation without a scorer.
+        ValueError: unknown profile or value range, bad ``limit`` / ``workers``, or an operation without a scorer.
+        EvaluationError: the results folder cannot be written or is in use by another run, or the split cannot
+            be loaded.
+        gsi_datasets.integrity.DatasetIntegrityError: the dataset folder is damaged (names the file and the fix).
         KeyError: unknown editor or backend (with close matches).
         FileNotFoundError: the dataset (or a ``folder:`` editor's folder) does not exist.
     """
+    from filelock import FileLock, Timeout
+
     if profile not in (*PROFILES, "both"):
         raise ValueError(f"unknown profile {profile!r}; choose one of {(*PROFILES, 'both')}")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of rows, got {limit}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    check_value_range(value_range)
     profiles = (HEADLINE_PROFILE, *(p for p in PROFILES if p != HEADLINE_PROFILE)) if profile == "both" else (profile,)
     editor = get_editor(editor) if isinstance(editor, str) else editor  # fail on a bad spec before loading data
     if isinstance(backend, str):
         backend = create_backend(backend, **(backend_config or {}))
+    job = _WorkerJob(None, editor, backend.name, backend.config(), profiles, value_range)
+    if workers > 1:
+        try:
+            pickle.dumps(job)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise ValueError(
+                f"--workers {workers} needs an editor that can be pickled, and {editor.spec!r} cannot ({error});"
+                " use workers=1 or register the editor as a module-level function"
+            ) from None
+    out = Path(out_dir)
+    _check_writable(out)
 
     full = load_eval_dataset(data, config, split)
     dataset = full.select(range(min(limit, len(full)))) if limit is not None else full
     _check_scorable(dataset, profiles)
+    _prepare_output(out)
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(out / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise EvaluationError(
+            f"results folder {out} is in use by another gsi-bench eval; wait for it or choose another --out"
+        ) from None
+    try:
+        return _run_locked(
+            data,
+            config,
+            split,
+            full,
+            dataset,
+            replace(job, dataset=dataset),
+            backend,
+            out,
+            profile,
+            limit,
+            workers,
+            progress,
+            resume,
+        )
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    data: str | os.PathLike,
+    config: str,
+    split: str,
+    full: Any,
+    dataset: Any,
+    job: _WorkerJob,
+    backend: PerceptionBackend,
+    out: Path,
+    profile: str,
+    limit: int | None,
+    workers: int,
+    progress: bool,
+    resume: bool,
+) -> dict[str, Any]:
+    """The body of :func:`run_evaluation`, holding the results folder's lock."""
+    profiles = job.profiles
+    key = _run_key(dataset, config, split, job.editor, backend, profiles=list(profiles), value_range=job.value_range)
+    done = _resumed_rows(out, key, profiles) if resume else {}
+    if not done:
+        _write_json_atomically(out / STATE_FILE, {"key": key})
+        (out / PARTIAL_FILE).write_text("")
+    todo = [index for index in range(len(dataset)) if index not in done]
     start = time.perf_counter()
-    per_profile: dict[str, list[SampleScore]] = {p: [] for p in profiles}
-    samples_tmp = out / f".{SAMPLES_FILE}.tmp"
-    with samples_tmp.open("w") as samples:
-        for scores in _scored_rows(dataset, editor, backend, profiles, workers, progress):
-            for name, score in zip(profiles, scores, strict=True):
-                per_profile[name].append(score)
-            samples.write(json.dumps(_sample_line(scores, profiles, editor.spec), default=_json_default) + "\n")
+    with (out / PARTIAL_FILE).open("a") as partial:
+        for index, scores in _scored_rows(job, backend, todo, workers, progress, len(done)):
+            done[index] = scores
+            entry = {"index": index, "scores": [score.to_dict() for score in scores]}
+            partial.write(json.dumps(entry, default=_json_default) + "\n")
+            partial.flush()
     seconds = time.perf_counter() - start
 
+    ordered = [done[index] for index in range(len(dataset))]
+    per_profile = {name: [scores[i] for scores in ordered] for i, name in enumerate(profiles)}
     summary = summarize(per_profile[profiles[0]], profiles[0])
     if len(profiles) > 1:
         summary["other_profiles"] = {p: summarize(per_profile[p], p) for p in profiles[1:]}
@@ -260,22 +449,44 @@ def run_evaluation(
         split=split,
         full_dataset=full,
         dataset=dataset,
-        editor=editor,
+        editor=job.editor,
         backend=backend,
         profile=profile,
         profiles=profiles,
         limit=limit,
         workers=workers,
         seconds=seconds,
+        value_range=job.value_range,
+        resumed_rows=len(dataset) - len(todo),
     )
-    unmatched = getattr(editor.fn, "unmatched_files", None)
-    if unmatched is not None:
-        # Outputs named after no sample are not scored; say so instead of ignoring them silently.
-        names = unmatched(dataset.select_columns(["sample_id", "reference_format"]))
-        summary["unmatched_prediction_files"] = {"count": len(names), "examples": names[:10]}
+    diagnose = getattr(job.editor.fn, "diagnose", None)
+    if diagnose is not None:
+        # Files of a folder editor that were not scored: listed with their reasons, never ignored silently.
+        files = diagnose(dataset.select_columns(["sample_id", "reference_format"]))
+        _write_json_atomically(out / PREDICTION_FILES_FILE, files)
+        summary["prediction_files"] = _prediction_files_summary(files)
+    samples_tmp = out / f".{SAMPLES_FILE}.tmp"
+    with samples_tmp.open("w") as samples:
+        for scores in ordered:
+            samples.write(json.dumps(_sample_line(scores, profiles, job.editor.spec), default=_json_default) + "\n")
     _write_json_atomically(out / SUMMARY_FILE, summary)
     samples_tmp.replace(out / SAMPLES_FILE)
+    (out / PARTIAL_FILE).unlink(missing_ok=True)
+    (out / STATE_FILE).unlink(missing_ok=True)
     return summary
+
+
+def _prediction_files_summary(files: Mapping[str, Any], examples: int = 5) -> dict[str, Any]:
+    """Counts and a few examples of a folder editor's :meth:`~gsi_bench.editors._FolderEditor.diagnose`."""
+    unmatched = [f"{entry['file']}: {entry['reason']}" for entry in files["unmatched"]]
+    duplicates = [f"{e['sample_id']}: used {e['used']}, ignored {', '.join(e['ignored'])}" for e in files["duplicates"]]
+    return {
+        "matched": files["matched"],
+        "duplicates": len(duplicates),
+        "unmatched": len(unmatched),
+        "examples": unmatched[:examples] + duplicates[:examples],
+        "details": PREDICTION_FILES_FILE,
+    }
 
 
 def _sample_line(scores: Sequence[SampleScore], profiles: Sequence[str], editor_spec: str) -> dict[str, Any]:
@@ -298,9 +509,10 @@ def _json_default(value: Any) -> Any:
 
 
 def _write_json_atomically(path: Path, content: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(content, indent=2, default=_json_default, allow_nan=True) + "\n")
-    tmp.replace(path)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        f.write(json.dumps(content, indent=2, default=_json_default, allow_nan=True) + "\n")
+    os.chmod(f.name, 0o644)
+    os.replace(f.name, path)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -350,6 +562,8 @@ def build_manifest(
     limit: int | None,
     workers: int,
     seconds: float,
+    value_range: str = "auto",
+    resumed_rows: int = 0,
 ) -> dict[str, Any]:
     """The configuration and versions behind a run's numbers (the ``manifest`` of ``summary.json``)."""
     num_scored = len(dataset)
@@ -373,6 +587,8 @@ def build_manifest(
             "fingerprint": dataset_fingerprint(dataset),
         },
         "editor": editor.spec,
+        "value_range": value_range,
+        "resumed_rows": resumed_rows,
         "workers": workers,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
         "seconds": seconds,
@@ -454,11 +670,6 @@ def _cell(axes: Mapping[str, Any], column: str) -> str:
     return f"{value:.2f} [{interval[0]:.2f}, {interval[1]:.2f}]"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def _grouped(runs: Sequence[Run]) -> dict[str, list[Run]]:
     groups: dict[str, list[Run]] = {}
     for run in runs:
@@ -492,25 +703,26 @@ def leaderboard_markdown(runs: Sequence[Run]) -> str:
     lines: list[str] = []
     for subset, group in _grouped(runs).items():
         profile = group[0].summary.get("profile", "?")
-        backends = sorted({str(run.manifest.get("backend", {}).get("config_hash")) for run in group})
-        lines += [f"## {subset} (profile {profile}, backend {', '.join(backends)})", ""]
+        backends = sorted({escape_markdown(str(run.manifest.get("backend", {}).get("config_hash"))) for run in group})
+        heading = f"{escape_markdown(subset)} (profile {escape_markdown(str(profile))}, backend {', '.join(backends)})"
+        lines += [f"## {heading}", ""]
         header = ["Run", "n", *COLUMNS, "not ok"]
         headline = [
             [
-                run.label,
+                escape_markdown(run.label),
                 str(run.summary.get("num_samples", "?")),
                 *(_cell(run.summary["overall"], c) for c in COLUMNS),
                 _failures(run.summary),
             ]
             for run in group
         ]
-        lines += _table(header, headline) + [""]
+        lines += table(header, headline) + [""]
         per_operation = [
-            [run.label, operation, str(axes.get("n", "?")), *(_cell(axes, c) for c in COLUMNS)]
+            [escape_markdown(run.label), operation, str(axes.get("n", "?"))] + [_cell(axes, c) for c in COLUMNS]
             for run in group
             for operation, axes in run.summary.get("per_operation", {}).items()
         ]
-        lines += ["### Per operation", ""] + _table(["Run", "Operation", "n", *COLUMNS], per_operation) + [""]
+        lines += ["### Per operation", ""] + table(["Run", "Operation", "n", *COLUMNS], per_operation) + [""]
         notes = _comparability_notes(group)
         lines += [*notes, ""] if notes else []
     return "\n".join(lines).rstrip() + "\n"
@@ -519,7 +731,7 @@ def leaderboard_markdown(runs: Sequence[Run]) -> str:
 def _failures(summary: Mapping[str, Any]) -> str:
     """Predictions that scored 0 without being looked at: ``missing 2, unreadable 1`` (or ``0``)."""
     counts = {k: v for k, v in summary.get("status_counts", {}).items() if k != "ok" and v}
-    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "0"
+    return escape_markdown(", ".join(f"{k} {v}" for k, v in sorted(counts.items()))) or "0"
 
 
 #: Bar colours of the runs in charts (colour-blind-safe Okabe-Ito palette).

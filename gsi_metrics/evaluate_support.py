@@ -10,10 +10,14 @@ sees it. The modules (``gsi_metrics/gsi_bench`` and the four single-axis ones) d
   of rows works too (decoded PIL images in rows are re-encoded as PNG by ``datasets``, lossless, slower).
 - ``predictions``: ``datasets.Image(decode=False)``. Before ``evaluate`` encodes them,
   :func:`encode_prediction` turns PIL images and arrays into lossless PNG bytes of exactly the pixels
-  :func:`gsi_metrics.scoring.load_prediction` would read from them (``datasets`` would otherwise
-  re-save an in-memory JPEG as JPEG, lossy, and reject float arrays), keeps paths as paths (read at
-  compute time, so a missing file is scored ``missing``) and ``None`` as null (a missing prediction,
-  scored and counted, never dropped).
+  :func:`gsi_metrics.predictions.read_pixels` reads from them (``datasets`` would otherwise re-save an
+  in-memory JPEG as JPEG, lossy, and reject float arrays), keeps paths as paths (read at compute time, so a
+  missing file is scored ``missing``) and ``None`` as null (a missing prediction, scored and counted, never
+  dropped). A prediction that breaks the input contract (:mod:`gsi_metrics.predictions`) is stored as its
+  :class:`~gsi_metrics.predictions.RejectedPrediction`, so its status and reason reach the results.
+
+Every module's result carries the per-sample statuses and messages (``samples``, or ``<axis>_samples``):
+one bad prediction is one sample's status, never an exception out of ``compute``.
 
 :class:`GSIMetric` is the ``evaluate.Metric`` base class of the modules; it adds exactly this input
 handling to ``add``/``add_batch`` (``compute`` goes through ``add_batch``), checks that there is one
@@ -32,12 +36,12 @@ from typing import Any
 
 import datasets
 import evaluate
-import numpy as np
 from PIL import Image
 
 from gsi_datasets.schema import FEATURES as ROW_FEATURES
 from gsi_metrics.perception import PerceptionBackend
-from gsi_metrics.scoring import AXES, GSIBenchScorer, Prediction, load_prediction
+from gsi_metrics.predictions import RejectedPrediction, check_value_range, read_pixels
+from gsi_metrics.scoring import AXES, GSIBenchScorer, Prediction, SampleScore
 
 __all__ = [
     "ARGS_DESCRIPTION",
@@ -87,20 +91,21 @@ FEATURES = datasets.Features({"predictions": datasets.Image(decode=False), "refe
 _IMAGE_COLUMNS = tuple(name for name, feature in ROW_FEATURES.items() if isinstance(feature, datasets.Image))
 
 
-def encode_prediction(prediction: Any) -> dict[str, Any] | None:
+def encode_prediction(prediction: Any, value_range: str = "auto") -> dict[str, Any] | None:
     """One prediction as the ``{"bytes", "path"}`` dict that ``datasets.Image`` stores, without loss.
 
     Args:
-        prediction: A PIL image, an array (``(H, W)``, ``(H, W, 3)`` or ``(H, W, 4)``, uint8 or floats in
-            [0, 1]; array-likes such as tensors go through ``np.asarray``), a path, encoded image bytes, or
-            ``None`` for a missing output.
+        prediction: anything the input contract accepts (:mod:`gsi_metrics.predictions`): a PIL image, an
+            array or tensor, a path, encoded image bytes, or ``None`` for a missing output.
+        value_range: the declared range of array predictions (``"auto"`` detects it).
 
     Returns:
         ``None`` for ``None``; ``{"path": ...}`` for a path (read when scoring, so a missing file is
-        scored ``missing``); ``{"bytes": ...}`` for bytes as given; for images and arrays, PNG bytes of
-        the RGB pixels :func:`~gsi_metrics.scoring.load_prediction` reads from them at their own size (the
-        resize to the source size happens when scoring, as without ``evaluate``). Anything that is not
-        an image becomes empty bytes, which scoring reports as ``unreadable`` (as it would the object).
+        scored ``missing``); ``{"bytes": ...}`` for bytes as given; for images and arrays, PNG bytes of the
+        RGB (or RGBA, when transparent) pixels :func:`~gsi_metrics.predictions.read_pixels` reads from them
+        at their own size (the resize to the source size happens when scoring, as without ``evaluate``).
+        Anything that breaks the contract becomes the bytes of its
+        :class:`~gsi_metrics.predictions.RejectedPrediction`, scored with that status and message.
     """
     if prediction is None:
         return None
@@ -110,18 +115,11 @@ def encode_prediction(prediction: Any) -> dict[str, Any] | None:
         return {"bytes": bytes(prediction), "path": None}
     if isinstance(prediction, Mapping) and ("bytes" in prediction or "path" in prediction):
         return {"bytes": prediction.get("bytes"), "path": prediction.get("path")}  # already datasets' encoding
-    if isinstance(prediction, Image.Image):
-        native_size = prediction.size
-    else:
-        prediction = np.asarray(prediction) if hasattr(prediction, "__array__") else prediction
-        if not isinstance(prediction, np.ndarray) or prediction.ndim < 2:
-            return {"bytes": b"", "path": None}
-        native_size = (prediction.shape[1], prediction.shape[0])
-    pixels, status, _ = load_prediction(prediction, native_size)
-    if pixels is None or status != "ok":
-        return {"bytes": b"", "path": None}
+    loaded = read_pixels(prediction, value_range)
+    if loaded.image is None:
+        return {"bytes": RejectedPrediction(loaded.status, loaded.message).to_bytes(), "path": None}
     buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
+    Image.fromarray(loaded.image).save(buffer, format="PNG", compress_level=_PNG_COMPRESS_LEVEL)
     return {"bytes": buffer.getvalue(), "path": None}
 
 
@@ -168,7 +166,7 @@ def prepare_references(references: Any) -> Any:
 
 
 def _scoring_prediction(stored: Mapping[str, Any] | None) -> Prediction:
-    """A stored prediction as :func:`~gsi_metrics.scoring.load_prediction` takes it (bytes, path or None)."""
+    """A stored prediction as :func:`~gsi_metrics.predictions.load_prediction` takes it (bytes, path or None)."""
     if stored is None:
         return None
     return stored["bytes"] if stored.get("bytes") is not None else stored.get("path")
@@ -176,12 +174,16 @@ def _scoring_prediction(stored: Mapping[str, Any] | None) -> Prediction:
 
 def _scoring_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """A stored reference with every image as bytes (rows given with PIL images opened from files keep
-    only the file's path in Arrow; the scoring core reads bytes)."""
+    only the file's path in Arrow; the scoring core reads bytes). A file that cannot be read stays a path,
+    and scoring reports the row as ``bad_reference``."""
     row = dict(row)
     for name in _IMAGE_COLUMNS:
         image = row.get(name)
         if isinstance(image, Mapping) and image.get("bytes") is None and image.get("path"):
-            row[name] = {"bytes": Path(image["path"]).read_bytes(), "path": image["path"]}
+            try:
+                row[name] = {"bytes": Path(image["path"]).read_bytes(), "path": image["path"]}
+            except OSError:
+                pass
     return row
 
 
@@ -191,20 +193,37 @@ def score_all(scorer: GSIBenchScorer, predictions: Sequence[Any], references: Se
         scorer.update(_scoring_row(row), _scoring_prediction(prediction))
 
 
-def suite_results(summary: Mapping[str, Any], backend: str) -> dict[str, Any]:
+def sample_results(scores: Sequence[SampleScore], axes: Sequence[str] = AXES) -> list[dict[str, Any]]:
+    """Per-sample records of a module's result: ``sample_id``, ``operation``, ``status``, ``message`` and the
+    raw value (0-1, before the profile's gating) of each of ``axes``."""
+    return [
+        {
+            "sample_id": score.sample_id,
+            "operation": score.operation,
+            "status": score.status,
+            "message": score.message,
+            **{axis: getattr(score, axis.lower()) for axis in axes},
+        }
+        for score in scores
+    ]
+
+
+def suite_results(summary: Mapping[str, Any], backend: str, scores: Sequence[SampleScore] = ()) -> dict[str, Any]:
     """The ``gsi_bench`` result: :func:`~gsi_metrics.scoring.summarize`'s summary with ``overall`` flattened
-    to the top (``IC``, ``IC_ci95``, ..., ``Avg``; its ``n`` is ``num_counted``) and the backend's name."""
+    to the top (``IC``, ``IC_ci95``, ..., ``Avg``; its ``n`` is ``num_counted``), the backend's name and the
+    per-sample records (``samples``, :func:`sample_results`)."""
     overall = {key: value for key, value in summary["overall"].items() if key != "n"}
     rest = {key: value for key, value in summary.items() if key != "overall"}
-    return {**overall, **rest, "backend": backend}
+    return {**overall, **rest, "backend": backend, "samples": sample_results(scores)}
 
 
-def axis_results(summary: Mapping[str, Any], axis: str) -> dict[str, Any]:
+def axis_results(summary: Mapping[str, Any], axis: str, scores: Sequence[SampleScore] = ()) -> dict[str, Any]:
     """One axis of a summary, every key prefixed with the axis so ``evaluate.combine`` merges them as is.
 
     Returns:
-        ``{axis, axis_ci95, axis_per_operation, axis_per_operation_ci95}``, plus
-        ``axis_conditional_on_compliance`` for EL and AC (their mean over compliant samples).
+        ``{axis, axis_ci95, axis_per_operation, axis_per_operation_ci95, axis_samples}`` (the last: per-sample
+        statuses, messages and raw values, :func:`sample_results`), plus ``axis_conditional_on_compliance``
+        for EL and AC (their mean over compliant samples).
     """
     if axis not in AXES:
         raise ValueError(f"unknown axis {axis!r}; choose one of {AXES}")
@@ -219,6 +238,7 @@ def axis_results(summary: Mapping[str, Any], axis: str) -> dict[str, Any]:
     }
     if axis in summary["conditional_on_compliance"]:
         result[f"{axis}_conditional_on_compliance"] = summary["conditional_on_compliance"][axis]
+    result[f"{axis}_samples"] = sample_results(scores, (axis,))
     return result
 
 
@@ -247,30 +267,47 @@ class GSIMetric(evaluate.Metric):
         scorer = GSIBenchScorer(profile=profile, backend=backend)
         score_all(scorer, predictions, references)
         summary = scorer.compute()
-        return suite_results(summary, scorer.backend.name) if self.AXIS is None else axis_results(summary, self.AXIS)
+        if self.AXIS is None:
+            return suite_results(summary, scorer.backend.name, scorer.scores)
+        return axis_results(summary, self.AXIS, scorer.scores)
 
-    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
+    def compute(
+        self, *, predictions: Any = None, references: Any = None, value_range: str = "auto", **kwargs: Any
+    ) -> dict[str, Any] | None:
+        """``evaluate``'s ``compute``; ``value_range`` declares the range of array predictions (``"auto"``,
+        ``"0-1"``, ``"-1-1"``, ``"0-255"``, ``"0-65535"``; see :mod:`gsi_metrics.predictions`)."""
+        check_value_range(value_range)
+        if predictions is not None:
+            predictions = [encode_prediction(prediction, value_range) for prediction in predictions]
+        return super().compute(predictions=predictions, references=references, **kwargs)
+
+    def add_batch(
+        self, *, predictions: Any = None, references: Any = None, value_range: str = "auto", **kwargs: Any
+    ) -> None:
         """Adds predictions and their reference rows (see the module docstring for what is accepted).
 
         Raises:
-            ValueError: The numbers of predictions and references differ, or a row lacks a schema column.
+            ValueError: The numbers of predictions and references differ, a row lacks a schema column, or
+                ``value_range`` is unknown.
         """
         if predictions is not None and references is not None and len(predictions) != len(references):
             raise ValueError(
                 f"got {len(predictions)} predictions for {len(references)} references: pass exactly one "
                 "prediction per reference row, in the same order (None where the editor gave no output)"
             )
+        check_value_range(value_range)
         if predictions is not None:
-            predictions = [encode_prediction(prediction) for prediction in predictions]
+            predictions = [encode_prediction(prediction, value_range) for prediction in predictions]
         if references is not None:
             references = prepare_references(references)
         super().add_batch(predictions=predictions, references=references, **kwargs)
 
-    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any) -> None:
+    def add(self, *, prediction: Any = None, reference: Any = None, value_range: str = "auto", **kwargs: Any) -> None:
         """Adds one prediction and its reference row."""
+        check_value_range(value_range)
         if reference is not None:
             reference = prepare_references([reference])[0]
-        super().add(prediction=encode_prediction(prediction), reference=reference, **kwargs)
+        super().add(prediction=encode_prediction(prediction, value_range), reference=reference, **kwargs)
 
     def _enforce_nested_string_type(self, schema: Any, obj: Any) -> Any:
         # evaluate's type check recurses into struct fields without allowing nulls, but a struct may be
@@ -283,16 +320,21 @@ class GSIMetric(evaluate.Metric):
 #: The ``Args`` part of every module's inputs description (the five modules take the same inputs).
 ARGS_DESCRIPTION = """
 Args:
-    predictions (`list`): one edited image per reference row, in the same order: a PIL image, a numpy array
-        (`(H, W, 3)` uint8, or floats in [0, 1]), a path to an image file, encoded image bytes, or `None` where
-        the editor gave no output. `None` and unreadable files are scored, never dropped (status `missing` /
-        `unreadable`).
+    predictions (`list`): one edited image per reference row, in the same order: a PIL image, an array or
+        tensor (`(H, W)`, `(H, W, C)` or `(C, H, W)`; uint8, uint16, bool, or floats in [0, 1], [-1, 1] or
+        [0, 255]), a path to an image file, encoded image bytes, or `None` where the editor gave no output.
+        Bad predictions are scored 0 and counted, never dropped, each with its status and reason in the
+        per-sample records (`missing`, `unreadable`, `unsupported_format`, `invalid_values`, `too_large`,
+        `wrong_size`); the full input contract is in `gsi_metrics/predictions.py`.
     references (`datasets.Dataset` or `list` of `dict`): GSI-Bench rows, e.g.
         `load_dataset("gsi-bench/syn", "tabletop", split="test")` or a list of its rows, with every column of
         `gsi_datasets.schema.FEATURES` (extra columns are ignored).
     profile (`str`, *optional*, defaults to `"gsi"`): `"gsi"` (ours) or `"paper"` (the reference formulas).
     backend (`str` or perception backend, *optional*, defaults to `"classical"`): the perception backend that
         recovers the 3D change from each edited image; `"classical"` needs no weights and runs on CPU.
+    value_range (`str`, *optional*, defaults to `"auto"`): the value range of array predictions: `"auto"`
+        (from the dtype; for floats the first of 0-1, -1-1, 0-255 holding every value), or declared: `"0-1"`,
+        `"-1-1"`, `"0-255"`, `"0-65535"`. NaN or infinite values are status `invalid_values`.
 """
 
 

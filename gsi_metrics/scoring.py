@@ -15,37 +15,53 @@ Per sample, both profiles produce raw IC (0/1), SA, EL and AC in [0, 1]:
   the target is not found). The paper's multimodal judge is not available offline; both profiles use
   this weight-free measure and say so in their results.
 
-Bad predictions never crash a run and are never dropped: a missing file or ``None`` is ``missing``, an
-undecodable file ``unreadable``, an image whose aspect ratio differs from the source ``wrong_size``; each
-scores 0 on every axis and is counted. (Images of the source's aspect ratio but another resolution are
-resized to the source's, bilinearly.)
+Nothing about one sample stops the others, and no sample is dropped: :func:`score_profiles` never raises
+for a sample's content. A prediction that cannot be read gets the status of
+:data:`~gsi_metrics.predictions.INPUT_STATUSES` (how predictions are read is the input contract of
+:mod:`gsi_metrics.predictions`); a row that cannot be decoded is ``bad_reference``; an exception inside
+perception or scoring is ``scoring_error`` (a bug of the benchmark, reported with its message). Every such
+sample scores 0 on every axis in profile ``gsi`` and is counted in ``status_counts``
+(:data:`STATUS_DESCRIPTIONS` says what each status means).
 """
 
 from __future__ import annotations
 
-import io
 import os
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import Perception, PerceptionBackend, create_backend
+from gsi_metrics.predictions import INPUT_STATUSES, LoadedPrediction, check_value_range, load_prediction
 from gsi_metrics.sample import SourceSample
 
 EDIT_REGION_PAD_PX = 5
 #: Paper profile locality gate on synthetic data (SPEC 6.1): masked SSIM above this (LPIPS unavailable).
 PAPER_LOCALITY_SSIM = 0.6
-STATUSES = ("ok", "missing", "unreadable", "wrong_size", "target_not_found")
+#: What each per-sample status means. Every status but ``ok`` scores 0 on every axis (profile ``gsi``).
+STATUS_DESCRIPTIONS: dict[str, str] = {
+    "ok": "the edited image was read and perceived, and the target was found",
+    "target_not_found": "the edited image was read, but the target was not found in it (the model's failure)",
+    **INPUT_STATUSES,
+    "bad_reference": "the dataset row could not be decoded (a damaged or malformed row; check the dataset)",
+    "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details)",
+}
+STATUSES = tuple(STATUS_DESCRIPTIONS)
+#: Statuses of samples whose edited image was never perceived (profile ``paper`` skips them, as the reference).
+UNPERCEIVED_STATUSES = (*INPUT_STATUSES, "bad_reference", "scoring_error")
+#: Statuses that are not the model's doing: the numbers of a run with any of them are a lower bound.
+BENCHMARK_SIDE_STATUSES = ("bad_reference", "scoring_error")
 AXES = ("IC", "SA", "EL", "AC")
 
+#: What a prediction may be (the full contract, including array-likes such as tensors: :mod:`gsi_metrics.predictions`).
 Prediction = Image.Image | np.ndarray | str | os.PathLike | bytes | Mapping[str, Any] | None
 
 
@@ -79,58 +95,6 @@ class SampleScore:
         return asdict(self)
 
 
-def load_prediction(prediction: Prediction, size: tuple[int, int]) -> tuple[np.ndarray | None, str, str]:
-    """Decodes an edited image to ``(H, W, 3)`` uint8 at the source ``size = (width, height)``.
-
-    Returns:
-        ``(image or None, status, message)`` with status ``ok``, ``missing``, ``unreadable`` or ``wrong_size``.
-    """
-    if isinstance(prediction, Mapping):  # a `datasets` Image value that was not decoded: {"bytes", "path"}
-        prediction = prediction.get("bytes") or prediction.get("path")
-    if prediction is None:
-        return None, "missing", "no prediction was given for this sample"
-    if isinstance(prediction, (str, os.PathLike)):
-        path = Path(prediction)
-        if not path.is_file():
-            return None, "missing", f"prediction file {path} does not exist"
-        prediction = path.read_bytes()
-    if isinstance(prediction, bytes):
-        try:
-            image = Image.open(io.BytesIO(prediction))
-            image.load()
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            return None, "unreadable", f"prediction could not be decoded as an image ({error})"
-        prediction = image
-    if isinstance(prediction, Image.Image):
-        array = np.array(prediction.convert("RGB"))
-    elif isinstance(prediction, np.ndarray):
-        array = prediction
-        if array.ndim == 2:
-            array = np.repeat(array[..., None], 3, axis=2)
-        if array.ndim != 3 or array.shape[2] not in (3, 4):
-            return None, "unreadable", f"prediction array has shape {array.shape}; expected (H, W, 3)"
-        if array.dtype != np.uint8:
-            if np.issubdtype(array.dtype, np.floating) and array.size and array.max() <= 1.0:
-                array = array * 255.0
-            array = np.clip(np.round(array), 0, 255).astype(np.uint8)
-        array = array[..., :3]
-    else:
-        return None, "unreadable", f"prediction of type {type(prediction).__name__} is not an image"
-    width, height = size
-    if array.shape[:2] != (height, width):
-        if abs(array.shape[1] / array.shape[0] - width / height) > 0.01:
-            return (
-                None,
-                "wrong_size",
-                (
-                    f"prediction is {array.shape[1]}x{array.shape[0]}, the source is "
-                    f"{width}x{height}: aspect ratios differ"
-                ),
-            )
-        array = cv2.resize(array, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(array), "ok", ""
-
-
 def _box_region(shape: tuple[int, int], masks: Iterable[np.ndarray | None]) -> np.ndarray:
     region = np.zeros(shape, bool)
     for mask in masks:
@@ -157,9 +121,13 @@ def score_sample(
     prediction: Prediction,
     backend: PerceptionBackend | None = None,
     profile: str = "gsi",
+    value_range: str = "auto",
 ) -> SampleScore:
-    """Scores one edited image against its dataset row (raw per-sample values; see module docstring)."""
-    return score_profiles(row, prediction, backend, (profile,))[0]
+    """Scores one edited image against its dataset row (raw per-sample values; see module docstring).
+
+    ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
+    """
+    return score_profiles(row, prediction, backend, (profile,), value_range)[0]
 
 
 def score_profiles(
@@ -167,21 +135,78 @@ def score_profiles(
     prediction: Prediction,
     backend: PerceptionBackend | None = None,
     profiles: Sequence[str] = PROFILES,
+    value_range: str = "auto",
 ) -> list[SampleScore]:
     """:func:`score_sample` in each of ``profiles`` (same order), decoding and perceiving once: perception, the
-    expensive step, does not depend on the profile."""
+    expensive step, does not depend on the profile.
+
+    Never raises for the sample's content (see the module docstring); only for bad arguments.
+
+    Raises:
+        ValueError: an unknown profile or ``value_range``.
+    """
     for profile in profiles:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
-    sample = row if isinstance(row, SourceSample) else SourceSample.from_row(row)
-    for profile in profiles:
-        get_scorer(sample.operation, profile)  # an unscored operation fails before any work
+    check_value_range(value_range)
+    try:
+        sample = row if isinstance(row, SourceSample) else SourceSample.from_row(row)
+        for profile in profiles:
+            get_scorer(sample.operation, profile)
+    except Exception as error:  # noqa: BLE001 (a damaged row is that row's status)
+        message = f"the dataset row could not be decoded ({describe_error(error)})"
+        return unscored(row, profiles, "bad_reference", message)
     height, width = sample.image.shape[:2]
-    edited, status, message = load_prediction(prediction, (width, height))
-    if edited is None:
-        return [SampleScore(sample.sample_id, sample.operation, status, message=message) for _ in profiles]
-    perception = (backend or create_backend()).perceive(sample, edited)
-    return [score_perceived(sample, edited, perception, profile) for profile in profiles]
+    loaded = load_prediction(prediction, (width, height), background=sample.image, value_range=value_range)
+    if loaded.image is None:
+        return unscored(sample, profiles, loaded.status, loaded.message)
+    try:
+        perception = (backend or create_backend()).perceive(sample, loaded.image)
+        scores = [score_perceived(sample, loaded.image, perception, profile) for profile in profiles]
+    except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
+        message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"
+        return unscored(sample, profiles, "scoring_error", message)
+    return [_with_input_notes(score, loaded) for score in scores]
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message (at file:line)`` of an exception, naming the innermost frame."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _with_input_notes(score: SampleScore, loaded: LoadedPrediction) -> SampleScore:
+    if loaded.notes:
+        score.details["input"] = loaded.notes
+    return score
+
+
+def unscored(
+    row: Mapping[str, Any] | SourceSample, profiles: Sequence[str], status: str, message: str
+) -> list[SampleScore]:
+    """The scores (0 on every axis) of a sample that was not perceived, one per profile."""
+    if isinstance(row, SourceSample):
+        sample_id, operation = row.sample_id, row.operation
+    else:
+        sample_id, operation = _row_identity(row)
+    return [SampleScore(sample_id, operation, status, message=message) for _ in profiles]
+
+
+def _row_identity(row: Any) -> tuple[str, str]:
+    """Sample id and operation name of a row that may be damaged (``?`` for what cannot be read)."""
+    from gsi_datasets.schema import OPERATIONS
+
+    try:
+        sample_id = str(row["sample_id"])
+    except Exception:  # noqa: BLE001
+        sample_id = "?"
+    try:
+        operation = row["operation"]
+        operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
+    except Exception:  # noqa: BLE001
+        operation = "?"
+    return sample_id, operation
 
 
 def score_perceived(sample: SourceSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
@@ -220,7 +245,7 @@ def score_perceived(sample: SourceSample, edited: np.ndarray, perception: Percep
 def _headline(score: SampleScore, profile: str) -> dict[str, float] | None:
     """Per-sample headline values (in [0, 1]) after the profile's gating; None = not counted (paper skips)."""
     if profile == "paper":
-        if score.status in ("missing", "unreadable", "wrong_size"):
+        if score.status in UNPERCEIVED_STATUSES:
             return None  # the reference silently skips these (SPEC 6.2, defect 4); counted in the summary
         ic, sa, el, ac = score.ic, score.sa, score.el * (score.ic > 0), score.ac * (score.ic > 0)
         if score.ac == 0.0:
@@ -242,7 +267,8 @@ def _axis_summary(values: list[dict[str, float]], seed: int) -> dict[str, Any]:
 
 def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0) -> dict[str, Any]:
     """Headline IC / SA / EL / AC / Avg (0-100) overall and per operation, with 95% bootstrap intervals,
-    status counts, and (profile ``gsi``) EL and AC conditional on compliance."""
+    status counts, (profile ``gsi``) EL and AC conditional on compliance, and ``warnings`` (a list of sentences)
+    when samples failed for reasons that are not the model's (:data:`BENCHMARK_SIDE_STATUSES`)."""
     scores = list(scores)
     counted = [(s, _headline(s, profile)) for s in scores]
     counted = [(s, h) for s, h in counted if h is not None]
@@ -263,23 +289,38 @@ def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0
         "EL": 100 * float(np.mean([s.el for s in compliant])) if compliant else float("nan"),
         "AC": 100 * float(np.mean([s.ac for s in compliant])) if compliant else float("nan"),
     }
+    result["warnings"] = [
+        f"{count} sample(s) have status {status} ({STATUS_DESCRIPTIONS[status]}); they score 0, so these numbers are a"
+        " lower bound for the model"
+        for status, count in sorted(result["status_counts"].items())
+        if status in BENCHMARK_SIDE_STATUSES
+    ]
     return result
 
 
 class GSIBenchScorer:
-    """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``."""
+    """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``.
+
+    ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
+    """
 
     def __init__(
-        self, profile: str = "gsi", backend: str | PerceptionBackend = "classical", **backend_config: Any
+        self,
+        profile: str = "gsi",
+        backend: str | PerceptionBackend = "classical",
+        value_range: str = "auto",
+        **backend_config: Any,
     ) -> None:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+        check_value_range(value_range)
         self.profile = profile
+        self.value_range = value_range
         self.backend = create_backend(backend, **backend_config) if isinstance(backend, str) else backend
         self.scores: list[SampleScore] = []
 
     def update(self, row: Mapping[str, Any], prediction: Prediction) -> SampleScore:
-        score = score_sample(row, prediction, self.backend, self.profile)
+        score = score_sample(row, prediction, self.backend, self.profile, self.value_range)
         self.scores.append(score)
         return score
 

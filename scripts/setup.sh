@@ -22,5 +22,6 @@ fi
 echo "[setup] creating $venv and installing gsi-bench[test]"
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q -e ".[test]"
+# torch is pinned in the same command so that pip takes the CPU wheel where one is provided (no CUDA downloads).
+"$venv/bin/pip" install -q -e ".[test]" "torch==2.13.0"
 echo "$fingerprint" > "$stamp"

@@ -21,6 +21,16 @@ SPLIT_SAMPLES = 9
 SPLIT_SEED = 7
 
 
+def build_argv(out: Path, seed: int, num_samples: int, shard_size: int, *extra: str) -> list[str]:
+    """The command line of a one-worker, quiet ``gsi-bench build syn`` run with this interpreter."""
+    import sys
+
+    return [
+        sys.executable, "-m", "gsi_bench.cli", "build", "syn", "--num-samples", str(num_samples), "--seed", str(seed),
+        "--shard-size", str(shard_size), "--workers", "1", "--out", str(out), "--quiet", *extra,
+    ]  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def built_split(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 9-sample tabletop test split (seed 7) in a dataset folder; returns the folder."""

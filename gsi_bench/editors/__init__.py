@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,12 @@ __all__ = [
 #: What an editor returns for one row.
 Prediction = Image.Image | Path | None
 EditorFn = Callable[[Mapping[str, Any]], Prediction]
-#: Extensions ``folder:`` looks for, in this order (the first existing file wins).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp")
+#: Extensions ``folder:`` reads (in any letter case), in order of preference when one sample has several files:
+#: lossless formats first.
+IMAGE_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg")
+_EXTENSION_LIST = ", ".join(IMAGE_EXTENSIONS)
+#: Other extensions of image files: reported as unusable when they are named after a sample.
+_OTHER_IMAGE_EXTENSIONS = (".gif", ".avif", ".heic", ".heif", ".jxl", ".jp2", ".ppm", ".pgm", ".exr", ".npy", ".svg")
 #: Every GSI-Syn row is its own scene with one edit, so its reference question id is always 0 (SPEC 7).
 REFERENCE_QID = 0
 
@@ -162,11 +167,16 @@ def reference_name(row: Mapping[str, Any]) -> str:
 def folder_editor(path: str) -> EditorFn:
     """Precomputed outputs in a folder.
 
-    For a row, looks in ``PATH`` and then, if it exists, in ``PATH/generated_images_<dataset>`` (``dataset`` =
-    the row's ``reference_format.dataset`` key, e.g. ``mesatask``, so ``folder:eval/<model>`` of the reference
-    layout works) for ``<sample_id>`` and then :func:`reference_name` with each of :data:`IMAGE_EXTENSIONS`;
-    the first existing file is the prediction. No file gives None (scored ``missing``); the file is returned
-    as a path, so the scorer reports an undecodable one as ``unreadable``.
+    For a row, the candidates are files named ``<sample_id>`` or :func:`reference_name` (``<sample_id>_edit_0``)
+    with an extension of :data:`IMAGE_EXTENSIONS` in any letter case (``.PNG`` too), in ``PATH`` and, if it
+    exists, ``PATH/generated_images_<dataset>`` (``dataset`` = the row's ``reference_format.dataset`` key, e.g.
+    ``mesatask``, so ``folder:eval/<model>`` of the reference layout works). When a sample has several
+    candidates, the documented choice is: ``PATH`` before the sub-folder, the sample id before the reference
+    name, then lossless formats before lossy ones (the order of :data:`IMAGE_EXTENSIONS`); the others are
+    reported by :meth:`_FolderEditor.diagnose`, never silently picked. No candidate gives None (scored
+    ``missing``). The prediction is returned as a path, so the scorer reports an undecodable file as
+    ``unreadable``, a directory named like an output as ``unreadable`` and a dangling link as ``missing``, each
+    with its reason.
 
     Raises:
         FileNotFoundError: ``path`` is not a directory.
@@ -177,26 +187,99 @@ def folder_editor(path: str) -> EditorFn:
     return _FolderEditor(root)
 
 
+def _candidate_rank(path: Path) -> int:
+    suffix = path.suffix.lower()
+    return IMAGE_EXTENSIONS.index(suffix) if suffix in IMAGE_EXTENSIONS else len(IMAGE_EXTENSIONS)
+
+
 @dataclass(frozen=True)
 class _FolderEditor:
     """The ``folder:`` editor (a class rather than a closure, so evaluation workers can pickle it)."""
 
     root: Path
 
-    def __call__(self, row: Mapping[str, Any]) -> Prediction:
-        reference = row.get("reference_format") or {}
-        for folder in (self.root, self.root / f"generated_images_{reference.get('dataset', '')}"):
-            for stem in (str(row["sample_id"]), reference_name(row)):
-                for extension in IMAGE_EXTENSIONS:
-                    candidate = folder / f"{stem}{extension}"
-                    if candidate.is_file():
-                        return candidate
-        return None
+    @cached_property
+    def _entries(self) -> dict[tuple[str, str], list[Path]]:
+        """``(folder name relative to root, stem) -> entries`` with a readable extension, listed once."""
+        entries: dict[tuple[str, str], list[Path]] = {}
+        for folder in (self.root, *sorted(self.root.glob("generated_images_*"))):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir()):
+                if path.suffix.lower() in IMAGE_EXTENSIONS:
+                    key = (str(folder.relative_to(self.root)), path.stem)
+                    entries.setdefault(key, []).append(path)
+        return entries
 
-    def unmatched_files(self, rows: Iterable[Mapping[str, Any]]) -> list[str]:
-        """Image files in the folder that belong to no row (a typo in a name, outputs of another split)."""
-        expected = set()
+    def candidates(self, row: Mapping[str, Any]) -> list[Path]:
+        """Every entry that could be this row's output, best first (see :func:`folder_editor`)."""
+        reference = row.get("reference_format") or {}
+        found = []
+        for folder in (".", f"generated_images_{reference.get('dataset', '')}"):
+            for stem in (str(row["sample_id"]), reference_name(row)):
+                found += sorted(self._entries.get((folder, stem), []), key=_candidate_rank)
+        usable = [path for path in found if path.is_file()]
+        return usable + [path for path in found if path not in usable]
+
+    def __call__(self, row: Mapping[str, Any]) -> Prediction:
+        candidates = self.candidates(row)
+        return candidates[0] if candidates else None
+
+    def diagnose(self, rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        """What the folder holds beyond one usable file per row: every file that will not be scored, and why.
+
+        Returns:
+            ``{"matched": rows with a file, "duplicates": [{"sample_id", "used", "ignored"}], "unmatched":
+            [{"file", "reason"}]}``; paths relative to the folder, sorted.
+        """
+        used: set[Path] = set()
+        duplicates, matched, expected = [], 0, {}
         for row in rows:
-            expected.update((str(row["sample_id"]), reference_name(row)))
-        found = [p for p in self.root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()]
-        return sorted(str(p.relative_to(self.root)) for p in found if p.stem not in expected)
+            candidates = self.candidates(row)
+            for stem in (str(row["sample_id"]), reference_name(row)):
+                expected[stem] = str(row["sample_id"])
+            if not candidates:
+                continue
+            matched += 1
+            used.add(candidates[0])
+            if len(candidates) > 1:
+                duplicates.append(
+                    {
+                        "sample_id": str(row["sample_id"]),
+                        "used": self._relative(candidates[0]),
+                        "ignored": [self._relative(path) for path in candidates[1:]],
+                    }
+                )
+        ignored = {path for entry in duplicates for path in entry["ignored"]}
+        unmatched = []
+        for path in sorted(self.root.rglob("*")):
+            relative = self._relative(path)
+            if path in used or relative in ignored or path.name.startswith(".") or path.is_dir():
+                continue
+            reason = self._unmatched_reason(path, expected)
+            if reason:
+                unmatched.append({"file": relative, "reason": reason})
+        return {"matched": matched, "duplicates": duplicates, "unmatched": unmatched}
+
+    def _relative(self, path: Path) -> str:
+        return str(path.relative_to(self.root))
+
+    def _unmatched_reason(self, path: Path, expected: Mapping[str, str]) -> str:
+        """Why a file that is not scored is not, or "" for files that are not predictions (notes, manifests)."""
+        suffix = path.suffix.lower()
+        searched = path.parent == self.root or path.parent.name.startswith("generated_images_")
+        if path.stem in expected and suffix not in IMAGE_EXTENSIONS:
+            kind = suffix or "a file without extension"
+            return f"named after sample {expected[path.stem]}, but {kind} is not read: use {_EXTENSION_LIST}"
+        if suffix not in IMAGE_EXTENSIONS + _OTHER_IMAGE_EXTENSIONS:
+            return ""
+        if not searched:
+            return (
+                f"in the sub-folder {self._relative(path.parent)}/, which is not searched (only the folder itself and"
+                " generated_images_<dataset>/)"
+            )
+        if path.stem in expected:
+            return f"named after sample {expected[path.stem]}, but another sub-folder's dataset key applies to it"
+        if suffix not in IMAGE_EXTENSIONS:
+            return f"{suffix} is not read (use {_EXTENSION_LIST}), and its name matches no sample"
+        return "its name matches no sample id of the scored rows"

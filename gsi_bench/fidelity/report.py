@@ -30,6 +30,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from gsi_bench.fidelity.counterfactuals import NUISANCES
+from gsi_bench.markdown import escape_markdown, table, table_row
 from gsi_datasets.schema import OPERATION_SHORT_IDS
 from gsi_metrics.functional import bootstrap_mean_ci
 from gsi_metrics.operations import PROFILES
@@ -226,6 +227,11 @@ def build_report(rows: Sequence[Mapping[str, Any]], meta: Mapping[str, Any]) -> 
             "per_case": dict(Counter(c["case"] for c in cases)),
             "skipped": dict(skipped),
             "skip_reasons": dict(Counter(reason for row in rows for reason in row["skipped"].values())),
+            "errors": [
+                {"sample_id": row.get("sample_id"), "case": case, "message": message}
+                for row in rows
+                for case, message in row.get("errors", {}).items()
+            ],
         },
         "recovery": {
             op: {
@@ -286,19 +292,15 @@ def _format(value: float, digits: int = 2) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    return lines + ["| " + " | ".join(row) + " |" for row in rows]
-
-
 def markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown."""
     meta, counts = report["meta"], report["counts"]
+    generated = f"generated test scenes, seed {meta['seed']}"
+    source = f"data {escape_markdown(str(meta['data']))}" if meta["data"] else generated
     lines = [
         "# GSI-Bench metric fidelity report",
         "",
-        f"{counts['scenes']} scenes, {counts['cases']} counterfactual cases (config `{meta['config']}`, "
-        f"{'data ' + str(meta['data']) if meta['data'] else 'generated test scenes, seed ' + str(meta['seed'])}), "
+        f"{counts['scenes']} scenes, {counts['cases']} counterfactual cases (config `{meta['config']}`, {source}), "
         f"backend `{meta['backend']}`, commit `{meta.get('commit')}`, {meta['created']}.",
         "",
         "## Targets",
@@ -320,7 +322,7 @@ def markdown(report: Mapping[str, Any]) -> str:
                 reason,
             ]
         )
-    lines += _table(["target", "bound", "gsi", "paper", "why paper misses it"], rows)
+    lines += table(["target", "bound", "gsi", "paper", "why paper misses it"], rows)
     lines += ["", "## Perception recovery (both profiles share it)", ""]
     rows = []
     for op, recovery in report["recovery"].items():
@@ -332,7 +334,7 @@ def markdown(report: Mapping[str, Any]) -> str:
                 + [_format(100 * r["not_found_rate"], 1)]
             )
     header = ["op", "cases", "n", "translation cm", "rotation deg", "scale %", "camera cm", "camera deg"]
-    lines += _table([*header, "not found %"], rows)
+    lines += table([*header, "not found %"], rows)
     lines += [
         "",
         "Errors are median / 90th percentile over the cases of each operation (`all`), over the correct edits",
@@ -355,7 +357,7 @@ def markdown(report: Mapping[str, Any]) -> str:
             [name, str(values["n"]), {True: "yes", False: "no", None: "mixed"}[values["should_comply"]]]
             + [" / ".join(_format(v[a]) for a in ("IC", "SA", "EL", "AC")) for v in (values, other)]
         )
-    lines += _table(["case", "n", "should comply", "gsi IC / SA / EL / AC", "paper IC / SA / EL / AC"], rows)
+    lines += table(["case", "n", "should comply", "gsi IC / SA / EL / AC", "paper IC / SA / EL / AC"], rows)
     lines += ["", "## SA against the true error (Spearman, per operation)", ""]
     keys = ("spatial_cases", "spatial_cases_exact_perception", "spatial_cases_capped_error", "all_cases")
     rows = []
@@ -363,7 +365,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         for op, rho in report["profiles"][profile]["spearman_sa"].items():
             rows.append([profile, OPERATION_SHORT_IDS.get(op, op)] + [_format(rho[k], 3) for k in keys])
     header = ["profile", "op", "spatial cases (target)", "same, exact perception", "same, error capped at 1"]
-    lines += _table([*header, "all cases"], rows)
+    lines += table([*header, "all cases"], rows)
     lines += [
         "",
         "The true error is relative (error / asked magnitude). Spatial cases: oracle, wrong magnitudes, wrong",
@@ -381,12 +383,17 @@ def markdown(report: Mapping[str, Any]) -> str:
         for name, drop in report["profiles"][profile]["collateral_el_drop"].items():
             interval = f"[{_format(drop['ci95'][0], 4)}, {_format(drop['ci95'][1], 4)}]"
             rows.append([profile, name, str(drop["n"]), _format(drop["mean"], 4), interval, _format(drop["cohens_dz"])])
-    lines += _table(["profile", "case", "n", "mean drop", "95% CI", "Cohen's d_z"], rows)
+    lines += table(["profile", "case", "n", "mean drop", "95% CI", "Cohen's d_z"], rows)
     lines += ["", "## Skipped cases", ""]
     skipped = counts["skipped"]
     lines += [f"- `{name}`: {count}" for name, count in sorted(skipped.items())] or ["- none"]
     reasons = counts["skip_reasons"]
     lines += ["", "Reasons: " + (", ".join(f"{r} ({n})" for r, n in sorted(reasons.items())) or "none") + "."]
+    lines += ["", "## Errors", ""]
+    lines += [
+        f"- {escape_markdown(str(e['sample_id']))} `{e['case']}`: {escape_markdown(e['message'])}"
+        for e in counts.get("errors", [])
+    ] or ["- none: every case was perceived and scored"]
     lines += ["", "Plots: `sa_vs_true_error.png`, `recovery_errors.png`, `compliance_by_case.png`.", ""]
     return "\n".join(lines)
 
@@ -430,9 +437,9 @@ def history_line(report: Mapping[str, Any], note: str = "") -> str:
         f"{_format(max(r['median'] for r in recovery))} / {_format(max(r['p90'] for r in recovery))}",
         passed("paper"),
         _format(report["profiles"]["paper"]["ic_accuracy"], 3),
-        note,
+        escape_markdown(note),
     ]
-    return "| " + " | ".join(cells) + " |\n"
+    return table_row(cells) + "\n"
 
 
 def append_history(report: Mapping[str, Any], path: str | Path, note: str = "") -> None:

@@ -24,8 +24,9 @@ from gsi_bench.fidelity.counterfactuals import make_counterfactuals
 from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
 from gsi_metrics.operations import PROFILES
 from gsi_metrics.perception import PerceptionBackend, create_backend
+from gsi_metrics.predictions import load_prediction
 from gsi_metrics.sample import SourceSample
-from gsi_metrics.scoring import load_prediction, score_perceived
+from gsi_metrics.scoring import describe_error, score_perceived
 
 #: Seed of the generated test scenes when no dataset is given (the README's default split uses seed 0 too).
 DEFAULT_SEED = 0
@@ -50,42 +51,63 @@ def _recovery_errors(sample: SourceSample, perception: Any, truth: Any) -> dict[
 
 
 def validate_row(row: Mapping[str, Any], backend: PerceptionBackend) -> dict[str, Any]:
-    """Case records of one row: ``{"sample_id", "operation", "cases": [...], "skipped": {case: reason}}``."""
-    sample = SourceSample.from_row(row)
-    counterfactuals = make_counterfactuals(row)
-    height, width = sample.image.shape[:2]
-    records = []
+    """Case records of one row: ``{"sample_id", "operation", "cases": [...], "skipped": {case: reason},
+    "errors": {case or "scene": message}}``.
+
+    A row or counterfactual that raises is recorded in ``errors`` (the other cases of the row go on); it is
+    reported, never silently dropped, and ``gsi-bench validate --strict`` fails on it.
+    """
+    try:
+        sample = SourceSample.from_row(row)
+        counterfactuals = make_counterfactuals(row)
+    except Exception as error:  # noqa: BLE001 (one bad scene must not stop the suite)
+        return scene_error(row.get("sample_id"), f"the scene could not be prepared: {describe_error(error)}")
+    records, errors = [], {}
     for case in counterfactuals.cases:
-        edited, status, message = load_prediction(case.image, (width, height))
-        if edited is None:
-            raise RuntimeError(f"{sample.sample_id} {case.name}: a counterfactual could not be decoded ({message})")
-        perception = backend.perceive(sample, edited)  # kept: the recovery errors need it
-        scores = {profile: score_perceived(sample, edited, perception, profile) for profile in PROFILES}
-        truth = case.truth
-        records.append(
-            {
-                "sample_id": sample.sample_id,
-                "operation": sample.operation,
-                "family": case.family,
-                "case": case.name,
-                "correct_edit": case.correct_edit,
-                "should_comply": truth.should_comply,
-                "true_relative_error": truth.relative_error,
-                "true_camera_translation_cm": 100.0 * float(np.linalg.norm(truth.camera_delta[:3, 3])),
-                "found": perception.target.found,
-                "camera_found": perception.camera.found,
-                "errors": _recovery_errors(sample, perception, truth),
-                "scores": {
-                    profile: {"status": s.status, "IC": s.ic, "SA": s.sa, "EL": s.el, "AC": s.ac}
-                    for profile, s in scores.items()
-                },
-            }
-        )
+        try:
+            records.append(_case_record(sample, case, backend))
+        except Exception as error:  # noqa: BLE001
+            errors[case.name] = describe_error(error)
     return {
         "sample_id": sample.sample_id,
         "operation": sample.operation,
         "cases": records,
         "skipped": counterfactuals.skipped,
+        "errors": errors,
+    }
+
+
+def scene_error(sample_id: str | None, message: str) -> dict[str, Any]:
+    """The record of a scene that produced no case, because of ``message``."""
+    return {"sample_id": sample_id, "operation": None, "cases": [], "skipped": {}, "errors": {"scene": message}}
+
+
+def _case_record(sample: SourceSample, case: Any, backend: PerceptionBackend) -> dict[str, Any]:
+    """Perceives and scores one counterfactual; its record (see :func:`validate_row`)."""
+    height, width = sample.image.shape[:2]
+    loaded = load_prediction(case.image, (width, height), background=sample.image)
+    if loaded.image is None:
+        raise RuntimeError(f"the counterfactual could not be read ({loaded.status}: {loaded.message})")
+    edited = loaded.image
+    perception = backend.perceive(sample, edited)  # kept: the recovery errors need it
+    scores = {profile: score_perceived(sample, edited, perception, profile) for profile in PROFILES}
+    truth = case.truth
+    return {
+        "sample_id": sample.sample_id,
+        "operation": sample.operation,
+        "family": case.family,
+        "case": case.name,
+        "correct_edit": case.correct_edit,
+        "should_comply": truth.should_comply,
+        "true_relative_error": truth.relative_error,
+        "true_camera_translation_cm": 100.0 * float(np.linalg.norm(truth.camera_delta[:3, 3])),
+        "found": perception.target.found,
+        "camera_found": perception.camera.found,
+        "errors": _recovery_errors(sample, perception, truth),
+        "scores": {
+            profile: {"status": s.status, "IC": s.ic, "SA": s.sa, "EL": s.el, "AC": s.ac}
+            for profile, s in scores.items()
+        },
     }
 
 
@@ -114,14 +136,19 @@ def _start_worker(job: _Job) -> None:
 def _validate_index(index: int) -> dict[str, Any]:
     assert _JOB is not None, "worker started without a job"
     job, backend = _JOB
-    if job.dataset is not None:
-        return validate_row(job.dataset[index], backend)
-    from builders.generate import generate_sample
+    try:
+        if job.dataset is not None:
+            row = job.dataset[index]
+        else:
+            from builders.generate import generate_sample
 
-    generated = generate_sample(job.config, "test", job.seed, index)
-    if generated.row is None:
-        return {"sample_id": None, "operation": None, "cases": [], "skipped": {"scene": "no valid sample generated"}}
-    return validate_row(generated.row, backend)
+            generated = generate_sample(job.config, "test", job.seed, index)
+            if generated.row is None:
+                return {"sample_id": None, "operation": None, "cases": [], "skipped": {"scene": "no valid sample"}}
+            row = generated.row
+    except Exception as error:  # noqa: BLE001 (a damaged row is that scene's error, not the suite's end)
+        return scene_error(None, f"row {index} could not be read: {describe_error(error)}")
+    return validate_row(row, backend)
 
 
 def validated_rows(job: _Job, num_scenes: int, workers: int, progress: bool = True) -> Iterator[dict[str, Any]]:

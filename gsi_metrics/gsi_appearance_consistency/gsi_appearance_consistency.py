@@ -25,6 +25,8 @@ Returns:
     AC_per_operation (`dict`): AC of each operation present.
     AC_per_operation_ci95 (`dict`): their intervals.
     AC_conditional_on_compliance (`float`): 0-100, mean consistency of the compliant samples (NaN if none).
+    AC_samples (`list` of `dict`): per sample, `sample_id`, `operation`, `status` (`ok`, `target_not_found`,
+        or why the prediction could not be scored), `message` and the raw AC (0-1).
 """
 
 _EXAMPLES = """

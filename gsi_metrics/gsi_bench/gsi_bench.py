@@ -27,8 +27,12 @@ Returns:
         samples with a readable prediction, as the reference does).
     IC_ci95, SA_ci95, EL_ci95, AC_ci95 (`list` of two `float`): 95% percentile-bootstrap intervals.
     per_operation (`dict`): for each operation, `n`, the four axes, their intervals and Avg.
-    status_counts (`dict`): predictions per status (`ok`, `missing`, `unreadable`, `wrong_size`,
-        `target_not_found`).
+    status_counts (`dict`): predictions per status: `ok`, `target_not_found`, the input statuses (`missing`,
+        `unreadable`, `unsupported_format`, `invalid_values`, `too_large`, `wrong_size`), and `bad_reference` /
+        `scoring_error` (not the model's doing; also listed in `warnings`).
+    samples (`list` of `dict`): per sample, `sample_id`, `operation`, `status`, `message` (why a prediction
+        was not scored) and the raw IC, SA, EL, AC (0-1).
+    warnings (`list` of `str`): samples that failed for reasons that are not the model's.
     num_samples (`int`): predictions scored; num_counted (`int`): those in the headline numbers.
     conditional_on_compliance (`dict`): `n`, EL and AC over the compliant samples only.
     profile (`str`), backend (`str`): what produced the numbers.

@@ -25,6 +25,8 @@ Returns:
     EL_per_operation (`dict`): EL of each operation present.
     EL_per_operation_ci95 (`dict`): their intervals.
     EL_conditional_on_compliance (`float`): 0-100, mean locality of the compliant samples (NaN if none).
+    EL_samples (`list` of `dict`): per sample, `sample_id`, `operation`, `status` (`ok`, `target_not_found`,
+        or why the prediction could not be scored), `message` and the raw EL (0-1).
 """
 
 _EXAMPLES = """

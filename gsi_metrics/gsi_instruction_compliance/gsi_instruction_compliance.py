@@ -23,6 +23,8 @@ Returns:
     IC_ci95 (`list` of two `float`): 95% percentile-bootstrap interval.
     IC_per_operation (`dict`): IC of each operation present.
     IC_per_operation_ci95 (`dict`): their intervals.
+    IC_samples (`list` of `dict`): per sample, `sample_id`, `operation`, `status` (`ok`, `target_not_found`,
+        or why the prediction could not be scored), `message` and the raw IC (0-1).
 """
 
 _EXAMPLES = """

@@ -23,6 +23,8 @@ Returns:
     SA_ci95 (`list` of two `float`): 95% percentile-bootstrap interval.
     SA_per_operation (`dict`): SA of each operation present.
     SA_per_operation_ci95 (`dict`): their intervals.
+    SA_samples (`list` of `dict`): per sample, `sample_id`, `operation`, `status` (`ok`, `target_not_found`,
+        or why the prediction could not be scored), `message` and the raw SA (0-1).
 """
 
 _EXAMPLES = """

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,9 +15,9 @@ import pytest
 import yaml
 from datasets import load_dataset
 
-from builders.card import read_manifests
 from builders.writer import BuildError, build_split
-from tests.conftest import SPLIT_SAMPLES, SPLIT_SEED
+from gsi_datasets.integrity import read_manifests, verify_dataset
+from tests.conftest import SPLIT_SAMPLES, SPLIT_SEED, build_argv
 
 
 def _table_rows(folder: Path) -> list[dict]:
@@ -71,44 +70,38 @@ def test_splits_are_scene_disjoint() -> None:
     assert not seeds["train"] & seeds["test"]
 
 
-def test_a_killed_build_resumes_without_losing_or_duplicating_samples(built_split: Path, tmp_path: Path) -> None:
+def _shard_bytes(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((folder / "data" / "tabletop").iterdir())}
+
+
+def test_a_killed_build_resumes_byte_identical_to_an_uninterrupted_one(built_split: Path, tmp_path: Path) -> None:
     out = tmp_path / "killed"
-    command = [
-        sys.executable,
-        "-m",
-        "gsi_bench.cli",
-        "build",
-        "syn",
-        "--num-samples",
-        str(SPLIT_SAMPLES),
-        "--seed",
-        str(SPLIT_SEED),
-        "--shard-size",
-        "2",
-        "--workers",
-        "1",
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    # shard size 5 as `built_split`, so the shards can be compared byte for byte
+    command = build_argv(out, SPLIT_SEED, SPLIT_SAMPLES, 5)
     process = subprocess.Popen(command, start_new_session=True)
-    first_shard = out / "data" / "tabletop" / "test-00000-of-00005.parquet"
+    manifest_file = out / ".gsi_build" / "tabletop-test.json"
     deadline = time.time() + 120
-    while not first_shard.exists() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    assert first_shard.exists(), "the build wrote no shard in time"
+    # Kill once the manifest records the first shard (both files are replaced atomically, so reading is safe).
+    while time.time() < deadline and process.poll() is None:
+        if manifest_file.exists() and json.loads(manifest_file.read_text())["shards"]:
+            break
+        time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    manifest = json.loads((out / ".gsi_build" / "tabletop-test.json").read_text())
+    manifest = json.loads(manifest_file.read_text())
+    assert list(manifest["shards"]) == ["data/tabletop/test-00000-of-00002.parquet"], "killed at the wrong time"
     assert not manifest["complete"]
     assert "configs" not in (out / "README.md").read_text(), "an incomplete split must not be listed"
+    assert [p.path for p in verify_dataset(out)] == [".gsi_build/tabletop-test.json"]
 
     report = build_split(
-        "tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=1, shard_size=2, progress=False
+        "tabletop", "test", SPLIT_SAMPLES, seed=SPLIT_SEED, out_dir=out, workers=1, shard_size=5, progress=False
     )
-    assert report.complete and report.shards_resumed >= 1
-    assert report.samples_generated_now <= SPLIT_SAMPLES - 2
-    assert _table_rows(out) == _table_rows(built_split)
+    assert report.complete and report.shards_resumed == 1
+    assert report.samples_generated_now == SPLIT_SAMPLES - 5
+    assert _shard_bytes(out) == _shard_bytes(built_split)
+    assert read_manifests(out)[0]["shards"] == read_manifests(built_split)[0]["shards"]
+    assert verify_dataset(out) == []
 
 
 def test_a_corrupt_shard_is_rebuilt(tmp_path: Path) -> None:

@@ -134,23 +134,48 @@ def test_folder_editor_reports_bad_files_per_sample(rows: list[dict[str, Any]], 
     nested = outputs / "generated_images_mesatask"  # the reference layout eval/<model>/generated_images_<dataset>
     nested.mkdir(parents=True)
     ids = [row["sample_id"] for row in rows]
-    # Row 0: no file. Row 1: garbage bytes. Row 2: a 2:1 image. Rows 3-5: the oracle image under the three
-    # accepted namings (sample id as JPEG, reference name, reference name in the reference sub-folder).
+    # Row 0: a directory named like an output. Row 1: garbage bytes. Row 2: a 2:1 image (and a GIF, not read).
+    # Row 3: the oracle as an upper-case .PNG and as a JPEG (a duplicate: the lossless file wins). Rows 4-5: the
+    # oracle under the reference naming, in the folder and in the reference sub-folder.
+    (outputs / f"{ids[0]}.png").mkdir()
     (outputs / f"{ids[1]}.png").write_bytes(b"\x89PNG not really an image" * 10)
     Image.new("RGB", (512, 256), "gray").save(outputs / f"{ids[2]}.png")
+    Image.new("RGB", (512, 512), "gray").save(outputs / f"{ids[2]}.gif")
     rows[3]["target_image"].save(outputs / f"{ids[3]}.jpg", quality=95)
+    rows[3]["target_image"].save(outputs / f"{ids[3]}.PNG", format="PNG")
     rows[4]["target_image"].save(outputs / f"{reference_name(rows[4])}.png")
     rows[5]["target_image"].save(nested / f"{ids[5]}_edit_0.png")
-    # An output named after no sample (an unknown sample id): not scored, but reported.
+    # An output named after no sample, and one in a sub-folder that is not searched: not scored, but reported.
     rows[0]["target_image"].save(outputs / "syn-tabletop-test-s13-999999.png")
+    (outputs / "old").mkdir()
+    rows[0]["target_image"].save(outputs / "old" / f"{ids[0]}.png")
+    (outputs / "notes.txt").write_text("not a prediction, not reported")
 
     summary = _eval(split, f"folder:{outputs}", tmp_path / "r")
-    assert summary["unmatched_prediction_files"] == {"count": 1, "examples": ["syn-tabletop-test-s13-999999.png"]}
-    statuses = [s["status"] for s in _samples(tmp_path / "r")]
-    assert statuses[:3] == ["missing", "unreadable", "wrong_size"]
+    files = summary["prediction_files"]
+    assert (files["matched"], files["duplicates"], files["unmatched"]) == (6, 1, 3)
+    details = json.loads((tmp_path / "r" / files["details"]).read_text())
+    assert details["duplicates"] == [{"sample_id": ids[3], "used": f"{ids[3]}.PNG", "ignored": [f"{ids[3]}.jpg"]}]
+    reasons = {entry["file"]: entry["reason"] for entry in details["unmatched"]}
+    assert set(reasons) == {f"{ids[2]}.gif", "syn-tabletop-test-s13-999999.png", f"old/{ids[0]}.png"}
+    assert "not read" in reasons[f"{ids[2]}.gif"] and "not searched" in reasons[f"old/{ids[0]}.png"]
+    assert "matches no sample id" in reasons["syn-tabletop-test-s13-999999.png"]
+    samples = _samples(tmp_path / "r")
+    statuses = [s["status"] for s in samples]
+    assert statuses[:3] == ["unreadable", "unreadable", "wrong_size"]
+    assert "is a directory" in samples[0]["message"] and "no image format" in samples[1]["message"]
     assert all(status in ("ok", "target_not_found") for status in statuses[3:])
-    assert summary["num_samples"] == NUM_ROWS and summary["status_counts"]["missing"] == 1
+    assert summary["num_samples"] == NUM_ROWS
     assert get_editor(f"folder:{outputs}")(rows[4]) == outputs / f"{ids[4]}_edit_0.png"
+
+
+def test_folder_editor_reports_a_dangling_link_as_missing(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    from gsi_metrics.scoring import score_sample
+
+    (tmp_path / f"{rows[0]['sample_id']}.png").symlink_to(tmp_path / "elsewhere.png")
+    prediction = get_editor(f"folder:{tmp_path}")(rows[0])
+    score = score_sample(rows[0], prediction)
+    assert score.status == "missing" and "dangling symbolic link" in score.message
 
 
 def test_an_editor_that_raises_is_scored_missing_with_its_message(split: Path, tmp_path: Path) -> None:

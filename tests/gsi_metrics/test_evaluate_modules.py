@@ -25,8 +25,9 @@ from PIL import Image  # noqa: E402
 from builders.writer import build_split  # noqa: E402
 from gsi_metrics.evaluate_support import encode_prediction  # noqa: E402
 from gsi_metrics.perception import BACKENDS, Perception, create_backend  # noqa: E402
+from gsi_metrics.predictions import load_prediction  # noqa: E402
 from gsi_metrics.sample import SourceSample  # noqa: E402
-from gsi_metrics.scoring import load_prediction, score_sample, summarize  # noqa: E402
+from gsi_metrics.scoring import score_sample, summarize  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Module name -> the axis it reports (None: the whole suite).
@@ -45,11 +46,26 @@ def _same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def _expected_view(summary: dict[str, Any], axis: str | None) -> dict[str, Any]:
-    """What a module must return, written from ``summarize``'s output independently of the modules."""
+def _per_sample(scores: list[Any], axes: tuple[str, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "sample_id": s.sample_id,
+            "operation": s.operation,
+            "status": s.status,
+            "message": s.message,
+            **{axis: {"IC": s.ic, "SA": s.sa, "EL": s.el, "AC": s.ac}[axis] for axis in axes},
+        }
+        for s in scores
+    ]
+
+
+def _expected_view(summary: dict[str, Any], axis: str | None, scores: list[Any]) -> dict[str, Any]:
+    """What a module must return, written from ``summarize``'s output and the per-sample scores independently of
+    the modules."""
     if axis is None:
         overall = {key: value for key, value in summary["overall"].items() if key != "n"}
-        return {**overall, **{key: value for key, value in summary.items() if key != "overall"}}
+        rest = {key: value for key, value in summary.items() if key != "overall"}
+        return {**overall, **rest, "samples": _per_sample(scores, ("IC", "SA", "EL", "AC"))}
     view = {
         axis: summary["overall"][axis],
         f"{axis}_ci95": summary["overall"][f"{axis}_ci95"],
@@ -58,6 +74,7 @@ def _expected_view(summary: dict[str, Any], axis: str | None) -> dict[str, Any]:
     }
     if axis in ("EL", "AC"):
         view[f"{axis}_conditional_on_compliance"] = summary["conditional_on_compliance"][axis]
+    view[f"{axis}_samples"] = _per_sample(scores, (axis,))
     return view
 
 
@@ -113,14 +130,18 @@ def predictions(dataset: datasets.Dataset) -> list[Image.Image]:
 
 
 @pytest.fixture(scope="module")
-def expected(dataset: datasets.Dataset, predictions: list[Image.Image]) -> dict[str, dict[str, Any]]:
-    """``summarize([score_sample(row, prediction)])`` per profile: the numbers every module must reproduce."""
+def scored(dataset: datasets.Dataset, predictions: list[Image.Image]) -> dict[str, list[Any]]:
+    """``score_sample(row, prediction)`` of every row, per profile."""
     return {
-        profile: summarize(
-            [score_sample(row, pred, profile=profile) for row, pred in zip(dataset, predictions, strict=True)], profile
-        )
+        profile: [score_sample(row, pred, profile=profile) for row, pred in zip(dataset, predictions, strict=True)]
         for profile in PROFILES
     }
+
+
+@pytest.fixture(scope="module")
+def expected(scored: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+    """``summarize`` of the scores per profile: the numbers every module must reproduce."""
+    return {profile: summarize(scores, profile) for profile, scores in scored.items()}
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +172,10 @@ def test_numbers_identical_to_scoring_core(
     dataset: datasets.Dataset,
     predictions: list[Image.Image],
     expected: dict[str, dict[str, Any]],
+    scored: dict[str, list[Any]],
 ) -> None:
     result = modules[name].compute(predictions=predictions, references=dataset, profile=profile)
-    want = _expected_view(expected[profile], MODULES[name])
+    want = _expected_view(expected[profile], MODULES[name], scored[profile])
     assert _same({key: result[key] for key in want}, want)
     if MODULES[name] is None:
         assert result["backend"] == "classical"
@@ -166,11 +188,15 @@ def test_combine(
     dataset: datasets.Dataset,
     predictions: list[Image.Image],
     expected: dict[str, dict[str, Any]],
+    scored: dict[str, list[Any]],
 ) -> None:
     monkeypatch.chdir(REPO_ROOT)
     combined = evaluate.combine(["gsi_metrics/gsi_instruction_compliance", "gsi_metrics/gsi_spatial_accuracy"])
     result = combined.compute(predictions=predictions, references=dataset)
-    want = {**_expected_view(expected["gsi"], "IC"), **_expected_view(expected["gsi"], "SA")}
+    want = {
+        **_expected_view(expected["gsi"], "IC", scored["gsi"]),
+        **_expected_view(expected["gsi"], "SA", scored["gsi"]),
+    }
     assert _same(result, want)
 
 
@@ -199,10 +225,12 @@ def test_every_input_type_scored_as_the_core_scores_it(
     rows[4]["target_image"].convert("RGB").save(buffer, format="JPEG", quality=70)
     jpeg = Image.open(io.BytesIO(buffer.getvalue()))
     mixed = [None, str(path), tmp_path / "never_written.png", np.array(rows[3]["target_image"]), jpeg, b"not an image"]
-    want = summarize([score_sample(row, pred) for row, pred in zip(rows, mixed, strict=True)])
+    scores = [score_sample(row, pred) for row, pred in zip(rows, mixed, strict=True)]
+    want = _expected_view(summarize(scores), None, scores)
     assert want["status_counts"]["missing"] == 2 and want["status_counts"]["unreadable"] == 1
     result = modules["gsi_bench"].compute(predictions=mixed, references=rows)
-    assert _same({key: result[key] for key in _expected_view(want, None)}, _expected_view(want, None))
+    for key in want:
+        assert _same(result[key], want[key]), key
 
 
 def test_add_and_add_batch_accumulate(
@@ -211,8 +239,9 @@ def test_add_and_add_batch_accumulate(
     bench = modules["gsi_bench"]
     bench.add_batch(predictions=predictions[:2], references=dataset.select(range(2)))
     bench.add(prediction=predictions[2], reference=dataset[2])
-    want = summarize([score_sample(dataset[i], predictions[i]) for i in range(3)])
-    assert _same({key: value for key, value in bench.compute().items() if key != "backend"}, _expected_view(want, None))
+    scores = [score_sample(dataset[i], predictions[i]) for i in range(3)]
+    want = _expected_view(summarize(scores), None, scores)
+    assert _same({key: value for key, value in bench.compute().items() if key != "backend"}, want)
 
 
 def test_unknown_profile_raises(modules: dict[str, evaluate.EvaluationModule], dataset: datasets.Dataset) -> None:
@@ -227,17 +256,18 @@ def test_unknown_profile_raises(modules: dict[str, evaluate.EvaluationModule], d
         np.arange(8 * 6 * 4, dtype=np.uint8).reshape(8, 6, 4),  # RGBA
         np.arange(8 * 6, dtype=np.uint8).reshape(8, 6),  # grey
         Image.fromarray(np.arange(8 * 6 * 3, dtype=np.uint8).reshape(8, 6, 3)),
-        np.zeros((8, 6, 5), np.uint8),  # not an image: unreadable either way
+        np.zeros((8, 6, 5), np.uint8),  # not an image: rejected either way, with the same reason
         42,
     ],
     ids=["float", "rgba", "grey", "pil", "five-channel", "int"],
 )
 def test_prediction_encoding_is_lossless(prediction: Any) -> None:
-    direct, status, _ = load_prediction(prediction, (12, 16))
+    source = np.full((16, 12, 3), 77, np.uint8)
+    direct = load_prediction(prediction, (12, 16), background=source)
     stored = encode_prediction(prediction)
-    through, stored_status, _ = load_prediction(stored["bytes"], (12, 16))
-    assert stored_status == status
-    assert (direct is None and through is None) or np.array_equal(direct, through)
+    through = load_prediction(stored["bytes"], (12, 16), background=source)
+    assert (through.status, through.message) == (direct.status, direct.message)
+    assert (direct.image is None and through.image is None) or np.array_equal(direct.image, through.image)
 
 
 def test_wrong_number_of_predictions_raises(

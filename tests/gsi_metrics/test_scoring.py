@@ -21,7 +21,6 @@ from gsi_metrics.scoring import (  # noqa: E402
     EDIT_REGION_PAD_PX,
     SampleScore,
     edit_region,
-    load_prediction,
     score_sample,
     summarize,
 )
@@ -119,13 +118,6 @@ def test_defect_4_missing_and_unreadable_outputs_count_as_zero(samples, tmp_path
     assert paper["num_counted"] == 1 and paper["status_counts"]["missing"] == 2
 
 
-def test_resized_predictions_of_the_same_aspect_are_accepted() -> None:
-    image, status, _ = load_prediction(Image.new("RGB", (256, 256), (10, 20, 30)), (512, 512))
-    assert status == "ok" and image.shape == (512, 512, 3) and tuple(image[0, 0]) == (10, 20, 30)
-    _, status, message = load_prediction(np.zeros((4, 4, 5)), (512, 512))
-    assert status == "unreadable" and "shape" in message
-
-
 def test_defect_6_edit_region_uses_full_resolution_instance_masks(samples) -> None:
     _, sample = samples["camera_relative_move"]
     region = edit_region(sample, None, "gsi")
@@ -177,10 +169,13 @@ def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(sa
     assert np.array_equal(relabelled_sample.target_mask, sample.instances == others[0])
     assert score_sample(row, row["target_image"]).ic == 1.0
     assert score_sample(relabelled, row["target_image"]).ic == 0.0
-    # A target that is not in the source image is a malformed row: a clear error, not a crash.
+    # A target that is not in the source image is a malformed row: a clear error from the decoder, and that
+    # row's status (bad_reference) when scored, never a crash of the run.
     hidden = {**row, "target_object": {**row["target_object"], "instance_id": 999}}
     with pytest.raises(ValueError, match="instance 999.*malformed"):
-        score_sample(hidden, row["target_image"])
+        SourceSample.from_row(hidden)
+    score = score_sample(hidden, row["target_image"])
+    assert score.status == "bad_reference" and "instance 999" in score.message and score.ic == 0.0
 
 
 def test_magnitude_errors_are_scored_by_sa_while_ic_asks_for_the_order_of_magnitude(samples) -> None:
