@@ -317,8 +317,8 @@ def main() -> None:
     workdir = Path(args.out or tempfile.mkdtemp(prefix="gsi-bad-inputs-"))
     workdir.mkdir(parents=True, exist_ok=True)
 
-    from builders.writer import build_split
     from gsi_bench.evaluation import run_evaluation
+    from gsi_builders.writer import build_split
 
     split = workdir / "syn"
     build_split("tabletop", "test", len(CASES), seed=5, out_dir=split, workers=2, progress=False, shard_size=20)

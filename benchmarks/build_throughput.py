@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from builders.writer import build_split  # noqa: E402
+from gsi_builders.writer import build_split  # noqa: E402
 
 
 def main() -> None:

@@ -23,9 +23,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from builders.operations import EditProposal, Rejected, propose_edit
-from builders.simulation import SettleResult, settle
-from builders.tabletop import TabletopConfig, sample_tabletop_scene
+from gsi_builders.operations import EditProposal, Rejected, propose_edit
+from gsi_builders.simulation import SettleResult, settle
+from gsi_builders.tabletop import TabletopConfig, sample_tabletop_scene
 from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import (
     axis_angle_from_rotation,

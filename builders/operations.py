@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from builders.instructions import phrase, scale_key
-from builders.tabletop import footprint_is_free, footprint_radius
+from gsi_builders.instructions import phrase, scale_key
+from gsi_builders.tabletop import footprint_is_free, footprint_radius
 from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
 from gsi_datasets.rendering import asset_of

@@ -41,8 +41,8 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
-from builders.card import write_dataset_card
-from builders.generate import SampleResult, generate_sample
+from gsi_builders.card import write_dataset_card
+from gsi_builders.generate import SampleResult, generate_sample
 from gsi_datasets.integrity import (
     LOCK_FILE,
     LOCK_HOLDER_FILE,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _build(args: argparse.Namespace) -> int:
-    from builders.writer import build_split
+    from gsi_builders.writer import build_split
 
     report = build_split(
         subset=args.subset,
@@ -45,7 +45,7 @@ def _verify(args: argparse.Namespace) -> int:
     from gsi_datasets.integrity import audit_dataset
 
     if args.rewrite_card:
-        from builders.writer import rewrite_card
+        from gsi_builders.writer import rewrite_card
 
         print(f"Rewrote {rewrite_card(args.path)} from the build manifests")
     audit = audit_dataset(args.path, config=args.config, split=args.split)

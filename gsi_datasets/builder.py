@@ -60,7 +60,7 @@ class GSISyn(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, num_samples: int):  # type: ignore[override]
         # Generation lives in `builders`; it is imported only when data is actually generated.
-        from builders.generate import generate_sample
+        from gsi_builders.generate import generate_sample
 
         for index in range(num_samples):
             result = generate_sample(self.config.name, split, self.config.seed, index)

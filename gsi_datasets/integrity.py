@@ -1,9 +1,9 @@
 """Integrity of a GSI-Syn dataset folder: build manifests, shard checksums, and a verifier.
 
-The writer (``builders.writer``) records every shard's SHA-256, size and row count in the split's build
+The writer (``gsi_builders.writer``) records every shard's SHA-256, size and row count in the split's build
 manifest as it writes the shard; :func:`verify_dataset` checks a folder against those records (and the
 dataset card against the manifests) before anyone trusts it, e.g. ``gsi-bench eval`` before scoring. This
-module is shared by both sides, so it imports nothing from ``builders``.
+module is shared by both sides, so it imports nothing from ``gsi_builders``.
 
 Layout of a dataset folder::
 

@@ -1,7 +1,7 @@
 """MuJoCo rendering of stored scenes: RGB, metric depth and instance ids, headless.
 
 A scene description (:mod:`gsi_datasets.scene`) compiles to a MuJoCo model here; the data builders add
-physics on top of the same model construction (``builders.simulation``), and evaluation re-renders
+physics on top of the same model construction (``gsi_builders.simulation``), and evaluation re-renders
 stored scenes with it (render-and-compare), which is why it lives on the data side.
 
 :class:`StateRenderer` holds one visual model with every object variant of several states of a scene

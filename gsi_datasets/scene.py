@@ -3,7 +3,7 @@
 A :class:`Scene` is plain data: which asset instances stand where, the table, the room around it, the
 lights and the camera. It serialises to JSON (stored in every dataset row) and is everything a
 simulator or renderer needs: MuJoCo rendering (``gsi_datasets.rendering``) and physics
-(``builders.simulation``) consume it, a path tracer can be another consumer, and the operations code only
+(``gsi_builders.simulation``) consume it, a path tracer can be another consumer, and the operations code only
 ever edits scenes.
 
 Frames: world metres, z up; the camera's rotation maps OpenCV camera axes (x right, y down, z forward)

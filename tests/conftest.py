@@ -14,7 +14,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from builders.writer import build_split  # noqa: E402
+from gsi_builders.writer import build_split  # noqa: E402
 
 #: The shared test split: 3 samples per operation, two shards, built with two worker processes.
 SPLIT_SAMPLES = 9

@@ -36,9 +36,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from builders.generate import ValidityRules, check_visibility
-from builders.operations import Rejected
-from builders.tabletop import footprint_is_free, footprint_radius
+from gsi_builders.generate import ValidityRules, check_visibility
+from gsi_builders.operations import Rejected
+from gsi_builders.tabletop import footprint_is_free, footprint_radius
 from gsi_datasets.geometry import fold_angle_deg, rotation_about_axis, twist_angle_deg
 from gsi_datasets.images import row_image
 from gsi_datasets.rendering import StateRenderer

@@ -140,7 +140,7 @@ def _validate_index(index: int) -> dict[str, Any]:
         if job.dataset is not None:
             row = job.dataset[index]
         else:
-            from builders.generate import generate_sample
+            from gsi_builders.generate import generate_sample
 
             generated = generate_sample(job.config, "test", job.seed, index)
             if generated.row is None:

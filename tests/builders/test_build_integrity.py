@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from datasets import load_dataset
 
-from builders.writer import BuildError, OutputLockedError, build_split, output_lock
 from gsi_bench.cli import main
+from gsi_builders.writer import BuildError, OutputLockedError, build_split, output_lock
 from gsi_datasets.integrity import (
     LOCK_HOLDER_FILE,
     MANIFEST_DIR,

@@ -3,10 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from builders.instructions import TEMPLATES, phrase
-from builders.operations import OPERATION_PROPOSERS, Rejected, ground_directions, propose_edit
-from builders.simulation import settle
-from builders.tabletop import sample_tabletop_scene
+from gsi_builders.instructions import TEMPLATES, phrase
+from gsi_builders.operations import OPERATION_PROPOSERS, Rejected, ground_directions, propose_edit
+from gsi_builders.simulation import settle
+from gsi_builders.tabletop import sample_tabletop_scene
 from gsi_datasets.schema import SUBSET_OPERATIONS
 
 

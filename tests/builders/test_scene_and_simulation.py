@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from builders.simulation import settle
-from builders.tabletop import look_at_rotation, sample_tabletop_scene
+from gsi_builders.simulation import settle
+from gsi_builders.tabletop import look_at_rotation, sample_tabletop_scene
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from datasets import load_dataset
 
-from builders.writer import BuildError, build_split
+from gsi_builders.writer import BuildError, build_split
 from gsi_datasets.integrity import read_manifests, verify_dataset
 from tests.conftest import SPLIT_SAMPLES, SPLIT_SEED, build_argv
 
@@ -64,7 +64,7 @@ def test_another_seed_gives_other_scenes_and_load_dataset_sees_them(tmp_path: Pa
 
 
 def test_splits_are_scene_disjoint() -> None:
-    from builders.generate import sample_seed
+    from gsi_builders.generate import sample_seed
 
     seeds = {split: {sample_seed(0, "tabletop", split, i) for i in range(2000)} for split in ("train", "test")}
     assert not seeds["train"] & seeds["test"]

@@ -40,7 +40,7 @@ MANIFEST_KEYS = {
 @pytest.fixture(scope="module")
 def split(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 6-sample tabletop test split (2 rows per operation)."""
-    from builders.writer import build_split
+    from gsi_builders.writer import build_split
 
     out = tmp_path_factory.mktemp("eval") / "syn"
     build_split("tabletop", "test", NUM_ROWS, seed=13, out_dir=out, workers=1, progress=False)

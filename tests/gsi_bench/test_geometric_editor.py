@@ -14,9 +14,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from builders.instructions import TEMPLATES  # noqa: E402
 from gsi_bench.editors.geometric import apply_edit, geometric_edit, geometric_edit_with_mask  # noqa: E402
 from gsi_bench.editors.instruction_parser import parse_instruction  # noqa: E402
+from gsi_builders.instructions import TEMPLATES  # noqa: E402
 
 NAMES = ("coffee mug", "TV remote", "loaf of bread", "dice")
 IMAGE_FIELDS = ("source_image", "target_image", "source_depth", "target_depth", "source_instances", "target_instances")
@@ -103,7 +103,7 @@ def _decode(row: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, Any]]:
-    from builders.generate import generate_sample
+    from gsi_builders.generate import generate_sample
 
     generated = [generate_sample("tabletop", "test", SEED, index).row for index in INDICES]
     assert all(row is not None for row in generated)

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from builders.writer import build_split  # noqa: E402
+from gsi_builders.writer import build_split  # noqa: E402
 from gsi_metrics.evaluate_support import encode_prediction  # noqa: E402
 from gsi_metrics.perception import BACKENDS, Perception, create_backend  # noqa: E402
 from gsi_metrics.predictions import load_prediction  # noqa: E402

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from builders.generate import generate_sample  # noqa: E402
+from gsi_builders.generate import generate_sample  # noqa: E402
 from gsi_datasets.geometry import rotation_about_axis  # noqa: E402
 from gsi_metrics.operations import get_scorer  # noqa: E402
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
