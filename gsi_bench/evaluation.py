@@ -624,6 +624,30 @@ class Run:
         return f"{dataset.get('config', '?')}/{dataset.get('split', '?')}"
 
 
+def _read_summary(folder: Path) -> dict[str, Any]:
+    """The ``summary.json`` of a results folder.
+
+    Raises:
+        FileNotFoundError: the folder or its ``summary.json`` does not exist.
+        ValueError: unreadable JSON.
+    """
+    if not folder.is_dir():
+        raise FileNotFoundError(f"results folder {folder} does not exist")
+    file = folder / SUMMARY_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{folder} has no {SUMMARY_FILE}; write one with `gsi-bench eval ... --out {folder}`")
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{file} is not valid JSON ({error})") from None
+
+
+def scored_profiles(path: str | os.PathLike) -> list[str]:
+    """The profiles a results folder was scored in, headline first."""
+    content = _read_summary(Path(path))
+    return [str(content.get("profile")), *content.get("other_profiles", {})]
+
+
 def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
     """Reads a results folder written by :func:`run_evaluation`.
 
@@ -632,15 +656,7 @@ def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
         ValueError: unreadable JSON, or the run was not scored in ``profile``.
     """
     folder = Path(path)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"results folder {folder} does not exist")
-    file = folder / SUMMARY_FILE
-    if not file.is_file():
-        raise FileNotFoundError(f"{folder} has no {SUMMARY_FILE}; write one with `gsi-bench eval ... --out {folder}`")
-    try:
-        content = json.loads(file.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{file} is not valid JSON ({error})") from None
+    content = _read_summary(folder)
     summaries = {content.get("profile"): content, **content.get("other_profiles", {})}
     if profile not in summaries:
         scored = ", ".join(str(p) for p in summaries)
@@ -657,6 +673,45 @@ def load_runs(paths: Sequence[str | os.PathLike], profile: str = HEADLINE_PROFIL
     runs = [load_run(path, profile) for path in paths]
     labels = [run.label for run in runs]
     return [replace(run, label=f"{run.label} ({run.path})") if labels.count(run.label) > 1 else run for run in runs]
+
+
+#: Version of the layout of :func:`run_record` rows (the results dataset and leaderboard pages read them).
+RECORD_SCHEMA_VERSION = 1
+
+
+def run_record(run: Run, model: str | None = None) -> dict[str, Any]:
+    """One leaderboard row of a run in its profile: what ``gsi-bench push results`` appends to a results dataset
+    and what leaderboard pages (``gsi-bench leaderboard --html``, the leaderboard Space) read.
+
+    Returns:
+        ``{"schema_version", "model", "label", "config", "split", "profile", "num_samples", "overall",
+        "per_operation", "status_counts", "manifest"}``; ``model`` is the model repo id when given, else the
+        run's label; ``overall`` and ``per_operation`` hold IC / SA / EL / AC / Avg (0-100), their ``_ci95``
+        intervals and ``n``, as in ``summary.json``.
+    """
+    dataset = run.manifest.get("dataset", {})
+    return {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "model": model or run.label,
+        "label": run.label,
+        "config": dataset.get("config"),
+        "split": dataset.get("split"),
+        "profile": run.summary.get("profile"),
+        "num_samples": run.summary.get("num_samples"),
+        "overall": run.summary.get("overall", {}),
+        "per_operation": run.summary.get("per_operation", {}),
+        "status_counts": run.summary.get("status_counts", {}),
+        "manifest": run.manifest,
+    }
+
+
+def run_records(path: str | os.PathLike, model: str | None = None) -> list[dict[str, Any]]:
+    """:func:`run_record` of a results folder in every profile it was scored in (headline profile first).
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`load_run`.
+    """
+    return [run_record(load_run(path, profile), model) for profile in scored_profiles(path)]
 
 
 def _cell(axes: Mapping[str, Any], column: str) -> str:
