@@ -648,8 +648,9 @@ def scored_profiles(path: str | os.PathLike) -> list[str]:
     return [str(content.get("profile")), *content.get("other_profiles", {})]
 
 
-def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
-    """Reads a results folder written by :func:`run_evaluation`.
+def load_run(path: str | os.PathLike, profile: str | None = HEADLINE_PROFILE) -> Run:
+    """Reads a results folder written by :func:`run_evaluation`, in ``profile`` (None: the folder's headline
+    profile).
 
     Raises:
         FileNotFoundError: the folder or its ``summary.json`` does not exist.
@@ -658,6 +659,7 @@ def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
     folder = Path(path)
     content = _read_summary(folder)
     summaries = {content.get("profile"): content, **content.get("other_profiles", {})}
+    profile = content.get("profile") if profile is None else profile
     if profile not in summaries:
         scored = ", ".join(str(p) for p in summaries)
         raise ValueError(
@@ -668,8 +670,9 @@ def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
     return Run(folder, str(manifest.get("editor", folder.name)), summaries[profile], manifest)
 
 
-def load_runs(paths: Sequence[str | os.PathLike], profile: str = HEADLINE_PROFILE) -> list[Run]:
-    """Reads results folders; runs that share an editor spec are told apart by their folder names."""
+def load_runs(paths: Sequence[str | os.PathLike], profile: str | None = HEADLINE_PROFILE) -> list[Run]:
+    """Reads results folders (in ``profile``, None: each folder's headline profile); runs that share an editor
+    spec are told apart by their folder names."""
     runs = [load_run(path, profile) for path in paths]
     labels = [run.label for run in runs]
     return [replace(run, label=f"{run.label} ({run.path})") if labels.count(run.label) > 1 else run for run in runs]

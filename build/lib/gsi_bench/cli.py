@@ -1,0 +1,296 @@
+"""``gsi-bench``: build GSI-Syn splits, inspect them, evaluate editors, compare results, validate the metrics.
+
+Subcommands import their libraries lazily, so ``gsi-bench --help`` is instant and evaluation-side
+commands never import the data builders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _build(args: argparse.Namespace) -> int:
+    from gsi_builders.writer import build_split
+
+    report = build_split(
+        subset=args.subset,
+        split=args.split,
+        num_samples=args.num_samples,
+        seed=args.seed,
+        out_dir=args.out,
+        workers=args.workers,
+        shard_size=args.shard_size,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+        wait=args.wait,
+    )
+    rate = report.samples_generated_now / report.seconds if report.seconds else 0.0
+    print(
+        f"Wrote {args.subset}/{args.split}: {report.num_samples} samples in {report.num_shards} shard(s) to {args.out}"
+        f" ({report.samples_generated_now} generated now, {report.shards_resumed} shard(s) resumed;"
+        f" {report.seconds:.1f} s, {rate:.2f} samples/s)"
+    )
+    if report.rejections:
+        print("Rejected attempts by rule:")
+        for reason, count in sorted(report.rejections.items(), key=lambda kv: -kv[1]):
+            print(f"  {reason:<36} {count}")
+    print(f'Load it with: load_dataset("{args.out}", "{args.subset}", split="{args.split}")')
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from gsi_datasets.integrity import audit_dataset
+
+    if args.rewrite_card:
+        from gsi_builders.writer import rewrite_card
+
+        print(f"Rewrote {rewrite_card(args.path)} from the build manifests")
+    audit = audit_dataset(args.path, config=args.config, split=args.split)
+    for problem in audit.problems:
+        print(problem)
+    if audit.problems:
+        print(f"{len(audit.problems)} problem(s) found in {args.path}", file=sys.stderr)
+        return 1
+    print(f"OK: {audit.shards_verified} shards of {audit.splits_verified} splits verified")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from datasets import load_dataset
+
+    from gsi_datasets.visualize import contact_sheet
+
+    dataset = load_dataset(str(args.path), args.config, split=args.split)
+    count = min(args.num, len(dataset))
+    sheet = contact_sheet((dataset[i] for i in range(count)), columns=args.columns)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(args.out)
+    print(f"Contact sheet of {count} samples of {args.config}/{args.split}: {args.out}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gsi_bench.evaluation import leaderboard_markdown, load_run, run_evaluation
+
+    out = args.out or Path("results") / _slug(args.editor)
+    backend_config = dict(_option(text) for text in args.backend_option)
+    summary = run_evaluation(
+        data=args.data,
+        config=args.config,
+        split=args.split,
+        editor=args.editor,
+        out_dir=out,
+        profile=args.profile,
+        backend=args.backend,
+        limit=args.limit,
+        workers=args.workers,
+        progress=not args.quiet,
+        backend_config=backend_config,
+        value_range=args.value_range,
+        resume=not args.no_resume,
+    )
+    files = summary.get("prediction_files", {})
+    if files.get("unmatched") or files.get("duplicates"):
+        print(
+            f"warning: {files['unmatched']} file(s) in the editor folder were not scored and {files['duplicates']}"
+            f" sample(s) have several files (see {out}/{files['details']}), e.g.:",
+            *(f"  {example}" for example in files["examples"][:4]),
+            sep="\n",
+            file=sys.stderr,
+        )
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    manifest = summary["manifest"]
+    for profile in manifest["profiles"]:
+        print(leaderboard_markdown([load_run(out, profile)]))
+    resumed = f", {manifest['resumed_rows']} resumed from an interrupted run" if manifest["resumed_rows"] else ""
+    print(
+        f"Scored {manifest['dataset']['num_scored']} samples with {args.editor} in {manifest['seconds']:.1f} s"
+        f"{resumed}; results in {out}/summary.json and {out}/samples.jsonl"
+    )
+    return 0
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    from gsi_bench.evaluation import leaderboard_markdown, leaderboard_png, load_runs
+
+    runs = load_runs(args.runs, args.profile)
+    table = leaderboard_markdown(runs)
+    print(table, end="")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(table)
+        print(f"Leaderboard: {args.out}")
+    if args.plot:
+        print(f"Chart: {leaderboard_png(runs, args.plot)}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from gsi_bench.fidelity.report import append_history, failed_targets
+    from gsi_bench.fidelity.suite import run_validation
+
+    report = run_validation(
+        out=args.out,
+        num_scenes=args.num_scenes,
+        config=args.config,
+        data=args.data,
+        split=args.split,
+        seed=args.seed,
+        backend=args.backend,
+        backend_config=dict(_option(text) for text in args.backend_option),
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    if args.history:
+        append_history(report, args.history, args.note)
+    counts = report["counts"]
+    print(f"Validated {counts['scenes']} scenes, {counts['cases']} counterfactual cases: {args.out}/report.md")
+    for profile in ("gsi", "paper"):
+        failed = failed_targets(report, profile)
+        total = len(report["targets"][profile])
+        print(f"profile {profile}: {total - len(failed)}/{total} targets hold")
+        for target in failed if profile == "gsi" else []:
+            print(f"  missed: {target['name']} = {target['value']:.3f} (bound {target['threshold']})")
+    errors = counts["errors"]
+    if errors:
+        print(f"warning: {len(errors)} case(s) raised and were not measured (see report.md, Errors):", file=sys.stderr)
+        for error in errors[:5]:
+            print(f"  {error['sample_id']} {error['case']}: {error['message']}", file=sys.stderr)
+    return 1 if args.strict and (failed_targets(report, "gsi") or errors) else 0
+
+
+def _slug(spec: str) -> str:
+    """A folder name for an editor spec (``folder:out/model-a`` -> ``folder-model-a``)."""
+    name, _, argument = spec.partition(":")
+    return f"{name}-{Path(argument).name}" if argument else name
+
+
+def _option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` with the value read as YAML, so numbers and booleans keep their types."""
+    import yaml
+
+    key, separator, value = text.partition("=")
+    if not separator or not key:
+        raise ValueError(f"--backend-option expects KEY=VALUE, got {text!r}")
+    return key, yaml.safe_load(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for documentation and tests)."""
+    parser = argparse.ArgumentParser(prog="gsi-bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="generate a dataset split")
+    build.add_argument("dataset", choices=["syn"], help="which dataset to build (GSI-Syn)")
+    build.add_argument("--subset", default="tabletop", help="subset / config name (default: tabletop)")
+    build.add_argument("--split", default="test", help="train, validation or test (default: test)")
+    build.add_argument("--num-samples", type=int, default=200, help="number of edits (default: 200)")
+    build.add_argument("--seed", type=int, default=0, help="build seed (default: 0)")
+    build.add_argument("--out", default="gsi-bench/syn", help="dataset folder (default: gsi-bench/syn)")
+    build.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    build.add_argument("--shard-size", type=int, default=50, help="samples per Parquet shard (default: 50)")
+    build.add_argument("--overwrite", action="store_true", help="replace an earlier build with other parameters")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument(
+        "--wait", action="store_true", help="if another build holds the folder's lock, wait for it instead of refusing"
+    )
+    build.set_defaults(handler=_build)
+
+    verify = commands.add_parser(
+        "verify", help="check a dataset folder: shard checksums, sizes and rows, stray shards, the card"
+    )
+    verify.add_argument("path", help="dataset folder")
+    verify.add_argument("--config", default=None, help="only this config (default: all)")
+    verify.add_argument("--split", default=None, help="only this split (default: all)")
+    verify.add_argument(
+        "--rewrite-card", action="store_true", help="first regenerate README.md from the build manifests"
+    )
+    verify.set_defaults(handler=_verify)
+
+    show = commands.add_parser("show", help="write a contact sheet of a dataset split")
+    show.add_argument("path", help="dataset folder or Hub repo id")
+    show.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    show.add_argument("--split", default="test", help="split (default: test)")
+    show.add_argument("--num", type=int, default=16, help="number of samples (default: 16)")
+    show.add_argument("--columns", type=int, default=2, help="samples per sheet row (default: 2)")
+    show.add_argument("--out", default="sheet.png", help="output PNG (default: sheet.png)")
+    show.set_defaults(handler=_show)
+
+    evaluate = commands.add_parser("eval", help="run an editor on a split and score it")
+    evaluate.add_argument("--data", default="gsi-bench/syn", help="dataset folder or Hub id (default: gsi-bench/syn)")
+    evaluate.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    evaluate.add_argument("--split", default="test", help="split (default: test)")
+    evaluate.add_argument(
+        "--editor", required=True, help="identity, oracle, geometric or folder:PATH (see gsi_bench.editors)"
+    )
+    evaluate.add_argument("--out", default=None, help="results folder (default: results/<editor>)")
+    evaluate.add_argument(
+        "--profile", choices=["gsi", "paper", "both"], default="gsi", help="scoring profile (default: gsi)"
+    )
+    evaluate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
+    evaluate.add_argument(
+        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="score only the first N rows")
+    evaluate.add_argument("--workers", type=int, default=1, help="processes scoring rows (default: 1)")
+    evaluate.add_argument(
+        "--value-range",
+        choices=["auto", "0-1", "-1-1", "0-255", "0-65535"],  # gsi_metrics.predictions.VALUE_RANGES (not imported: cv2)
+        default="auto",
+        help="value range of array predictions (default: auto, from the dtype and the values; see the README)",
+    )
+    evaluate.add_argument(
+        "--no-resume", action="store_true", help="re-score every row instead of resuming an interrupted run"
+    )
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate.set_defaults(handler=_eval)
+
+    validate = commands.add_parser(
+        "validate", help="metric fidelity suite: score counterfactual edits with known 3D truth (report.md/json, plots)"
+    )
+    validate.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    validate.add_argument("--num-scenes", type=int, default=100, help="test scenes (rows) to use (default: 100)")
+    validate.add_argument("--out", default="fidelity", help="report folder (default: fidelity)")
+    validate.add_argument(
+        "--data", default=None, help="a built GSI-Syn folder or Hub id (default: generate the test scenes in memory)"
+    )
+    validate.add_argument("--split", default="test", help="split of --data (default: test)")
+    validate.add_argument("--seed", type=int, default=0, help="seed of the generated test scenes (default: 0)")
+    validate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
+    validate.add_argument(
+        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
+    )
+    validate.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
+    validate.add_argument("--history", default=None, help="append the headline numbers to this Markdown file")
+    validate.add_argument("--note", default="", help="note for the history line")
+    validate.add_argument("--strict", action="store_true", help="exit 1 when a gsi target is missed")
+    validate.add_argument("--quiet", action="store_true", help="no progress bar")
+    validate.set_defaults(handler=_validate)
+
+    leaderboard = commands.add_parser("leaderboard", help="compare results folders in Markdown tables and a chart")
+    leaderboard.add_argument("runs", nargs="+", help="results folders written by eval (e.g. results/*)")
+    leaderboard.add_argument("--profile", choices=["gsi", "paper"], default="gsi", help="profile (default: gsi)")
+    leaderboard.add_argument("--out", default=None, help="also write the Markdown to this file")
+    leaderboard.add_argument("--plot", default=None, help="write a PNG bar chart per axis and operation")
+    leaderboard.set_defaults(handler=_leaderboard)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gsi-bench`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileNotFoundError, KeyError) as error:  # BuildError is a ValueError
+        # KeyError's str() quotes its message; registries put the whole message in args[0].
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"gsi-bench {args.command}: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

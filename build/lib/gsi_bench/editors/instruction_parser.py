@@ -1,0 +1,159 @@
+"""Rule-based parsing of tabletop edit instructions into an operation, a target name and a value.
+
+The parser reads only the instruction text and the display names of the objects that could be meant (a
+stand-in for a detector's vocabulary). It covers every phrasing in ``builders/instructions.py`` and a few
+obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "triple", ...):
+
+- ``camera_relative_move``: a distance with a unit ("12 cm", "7 centimeters") and one of left / right /
+  forward (away from the camera, farther, deeper into the scene) / back (toward the camera, closer, nearer).
+- ``object_rotate``: "clockwise" / "counterclockwise" and an angle in degrees.
+- ``object_scale``: a resulting size ("twice", "half its size", "1.5 times", "three quarters of") or a
+  change ("by 25%", "50% larger", "by half", "by a quarter") with its sense (up / larger / enlarge,
+  down / smaller / shrink).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+MOVE = "camera_relative_move"
+ROTATE = "object_rotate"
+SCALE = "object_scale"
+
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_UNITS_M = {"cm": 0.01, "centimeter": 0.01, "centimetre": 0.01, "mm": 0.001, "millimeter": 0.001,
+            "millimetre": 0.001, "m": 1.0, "meter": 1.0, "metre": 1.0}  # fmt: skip
+_DISTANCE = re.compile(rf"{_NUMBER}\s*(cm|mm|m|(?:centi|milli)?met(?:er|re)s?)\b")
+_ANGLE = re.compile(rf"{_NUMBER}\s*(?:degrees?|deg\b|°)")
+_ROTATE_SENSE = re.compile(r"\b(counter-?clockwise|anti-?clockwise|clockwise)\b")
+
+#: Move directions, each with the cues that name it (searched in the text with the object name removed).
+_MOVE_CUES: dict[str, tuple[str, ...]] = {
+    "left": (r"\bleft(?:ward)?s?\b",),
+    "right": (r"\bright(?:ward)?s?\b",),
+    "forward": (
+        r"\bforwards?\b",
+        r"\bfar(?:ther)?\b",
+        r"\bfurther\b",
+        r"\baway from the (?:camera|viewer)\b",
+        r"\b(?:deeper )?into the scene\b",
+    ),
+    "back": (
+        r"\bback(?:wards?)?\b",
+        r"\btowards? the (?:camera|viewer)\b",
+        r"\bcloser\b",
+        r"\bnearer\b",
+    ),
+}
+
+_LARGER = re.compile(r"\b(?:up|larger|bigger|enlarge|increase|grow|expand)\b")
+_SMALLER = re.compile(r"\b(?:down|smaller|shrink|reduce|decrease)\b")
+#: A change of size, relative to the current one: "by 25%", "50% larger", "by half", "by a quarter".
+_CHANGE_PERCENT = re.compile(rf"{_NUMBER}\s*%")
+_CHANGE_WORDS = {r"\bby (?:a )?half\b": 0.5, r"\bby (?:a|one) quarter\b": 0.25, r"\bby (?:a|one) third\b": 1 / 3}
+#: A resulting size, as a multiple of the current one: "twice", "1.5 times", "half its size".
+_RESULT_TIMES = re.compile(rf"{_NUMBER}\s*(?:times|x)\b")
+_RESULT_WORDS = {
+    r"\btwice\b|\bdouble\b": 2.0,
+    r"\btriple\b|\bthrice\b": 3.0,
+    r"\bthree[- ]quarters?\b": 0.75,
+    r"\bhalve\b|\bhalf\b": 0.5,
+    r"\b(?:a|one)[- ]quarter\b": 0.25,
+}
+
+
+@dataclass(frozen=True)
+class ParsedEdit:
+    """What an instruction asks (fields that do not apply to the operation are None).
+
+    Attributes:
+        operation: ``camera_relative_move``, ``object_rotate`` or ``object_scale``.
+        object_name: the display name of the object to edit, as given in ``display_names``.
+        direction: left / right / forward / back (move), clockwise / counterclockwise (as seen from above),
+            up / down (scale; the builder's ``command.direction``).
+        distance_m: move distance in metres.
+        angle_deg: rotation angle in degrees, positive (the sense is in ``direction``).
+        scale_factor: uniform scale factor (new size / old size).
+    """
+
+    operation: str
+    object_name: str
+    direction: str
+    distance_m: float | None = None
+    angle_deg: float | None = None
+    scale_factor: float | None = None
+
+
+def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
+    """Parses a camera-relative move, rotation or scaling instruction.
+
+    Args:
+        text: the instruction, e.g. ``"Move the coffee mug 12 cm to the left."``.
+        display_names: names of the objects that could be meant; the longest one found in the text (as whole
+            words, case-insensitive) is the target.
+
+    Returns:
+        The parsed edit.
+
+    Raises:
+        ValueError: ``"cannot parse instruction ...: <reason>"`` when no object, operation or value is found,
+            or when the text names opposite directions.
+    """
+    lowered = text.lower()
+    object_name = _find_object(text, lowered, display_names)
+    # Drop the object's name so that words inside it cannot read as cues.
+    rest = re.sub(rf"\b{re.escape(object_name.lower())}\b", " ", lowered)
+    if sense := _ROTATE_SENSE.search(rest):
+        angle = _ANGLE.search(rest)
+        if angle is None:
+            raise _error(text, "a rotation without an angle in degrees")
+        direction = "clockwise" if sense.group(1) == "clockwise" else "counterclockwise"
+        return ParsedEdit(ROTATE, object_name, direction, angle_deg=float(angle.group(1)))
+    if distance := _DISTANCE.search(rest):
+        unit = distance.group(2).rstrip("s")
+        distance_m = float(distance.group(1)) * _UNITS_M[unit]
+        return ParsedEdit(MOVE, object_name, _move_direction(text, rest), distance_m=distance_m)
+    factor = _scale_factor(text, rest)
+    return ParsedEdit(SCALE, object_name, "up" if factor > 1.0 else "down", scale_factor=factor)
+
+
+def _error(text: str, reason: str) -> ValueError:
+    return ValueError(f"cannot parse instruction {text!r}: {reason}")
+
+
+def _find_object(text: str, lowered: str, display_names: Iterable[str]) -> str:
+    found = [name for name in display_names if name and re.search(rf"\b{re.escape(name.lower())}\b", lowered)]
+    if not found:
+        raise _error(text, "it names none of the objects " + ", ".join(sorted(map(repr, display_names))))
+    # "coffee mug" beats "mug" when both are candidates.
+    return max(found, key=len)
+
+
+def _move_direction(text: str, rest: str) -> str:
+    named = [direction for direction, cues in _MOVE_CUES.items() if any(re.search(cue, rest) for cue in cues)]
+    if len(named) != 1:
+        reason = "no move direction" if not named else f"conflicting move directions {named}"
+        raise _error(text, reason + " (left, right, forward / away from the camera, back / toward the camera)")
+    return named[0]
+
+
+def _scale_factor(text: str, rest: str) -> float:
+    larger, smaller = bool(_LARGER.search(rest)), bool(_SMALLER.search(rest))
+    change = _CHANGE_PERCENT.search(rest)
+    amount = float(change.group(1)) / 100.0 if change else None
+    for pattern, value in _CHANGE_WORDS.items():
+        if amount is None and re.search(pattern, rest):
+            amount = value
+    if amount is not None:
+        # A change needs its sense: "by 25%" alone could go either way.
+        if larger == smaller:
+            raise _error(text, "a size change without a clear sense (larger / smaller)")
+        return 1.0 + amount if larger else 1.0 - amount
+    if times := _RESULT_TIMES.search(rest):
+        return float(times.group(1))
+    for pattern, value in _RESULT_WORDS.items():
+        if re.search(pattern, rest):
+            return value
+    raise _error(text, "no move distance, rotation angle or scale factor")

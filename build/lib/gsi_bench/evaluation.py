@@ -1,0 +1,866 @@
+"""The evaluation runner: run an editor on a dataset split, score every row, write versioned results.
+
+:func:`run_evaluation` writes to its output folder:
+
+- ``samples.jsonl``: one line per dataset row, never fewer, in dataset order: ``SampleScore.to_dict()`` of the
+  headline profile plus ``editor`` (the spec) and, when both profiles were scored, ``other_profiles`` =
+  ``{"paper": {"status", "ic", "sa", "el", "ac", "message", "details"}}``. An editor that raised is
+  recorded as ``missing`` with the exception in ``message``; a row that cannot be read as ``bad_reference``.
+- ``summary.json``: :func:`gsi_metrics.scoring.summarize` of the headline profile (``gsi`` for
+  ``profile="both"``), ``other_profiles`` (the other profile's summary, for ``both``) and ``manifest``
+  (:func:`build_manifest`: package and library versions, profile, perception backend and its configuration
+  hash, dataset identity and fingerprint, editor, timing).
+- ``prediction_files.json`` (``folder:`` editors): every file of the folder that was not scored, and why
+  (:meth:`gsi_bench.editors._FolderEditor.diagnose`).
+
+Nothing about one row stops a run: reading the row, running the editor, reading its output and scoring it
+are isolated per row (:func:`evaluate_index`), and the summary is always written. Rows are flushed to
+``.samples.partial.jsonl`` as they are scored, under a run key (:data:`STATE_FILE`); a killed run re-run
+with the same arguments resumes from it without re-scoring. A lock keeps two runs out of one folder.
+
+:func:`load_run`, :func:`leaderboard_markdown` and :func:`leaderboard_png` read such folders back for
+``gsi-bench leaderboard``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import math
+import multiprocessing
+import os
+import pickle
+import platform
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gsi_bench.editors import Editor, get_editor
+from gsi_bench.markdown import escape_markdown, table
+from gsi_metrics.operations import PROFILES, get_scorer
+from gsi_metrics.perception import PerceptionBackend, config_hash, create_backend
+from gsi_metrics.predictions import check_value_range
+from gsi_metrics.scoring import AXES, SampleScore, describe_error, score_profiles, summarize, unscored
+
+#: The profile whose numbers are the headline of a ``profile="both"`` run.
+HEADLINE_PROFILE = "gsi"
+#: Distributions whose versions every manifest records (None when not installed).
+RECORDED_DISTRIBUTIONS = ("numpy", "datasets", "mujoco", "scikit-image", "evaluate", "pillow", "scipy")
+#: Version of the layout of ``summary.json`` / ``samples.jsonl``; bump it when a field changes meaning.
+RESULTS_SCHEMA_VERSION = 1
+SUMMARY_FILE = "summary.json"
+SAMPLES_FILE = "samples.jsonl"
+PREDICTION_FILES_FILE = "prediction_files.json"
+#: Rows scored so far by an unfinished run, one JSON line each (``{"index", "scores"}``).
+PARTIAL_FILE = ".samples.partial.jsonl"
+#: The run key of the partial rows: a re-run resumes from them only when its key is the same.
+STATE_FILE = ".eval_state.json"
+LOCK_FILE = ".eval.lock"
+#: Columns of the leaderboard tables: the four axes and their mean.
+COLUMNS = (*AXES, "Avg")
+
+
+class EvaluationError(ValueError):
+    """An evaluation cannot start: the message says why and what to do."""
+
+
+# --------------------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass(frozen=True)
+class _WorkerJob:
+    """What a worker process needs, pickled once per worker: the backend travels as its name and configuration
+    (it may hold unpicklable OpenCV objects) and is re-created in the worker."""
+
+    dataset: Any
+    editor: Editor
+    backend_name: str
+    backend_config: dict[str, Any]
+    profiles: tuple[str, ...]
+    value_range: str
+
+
+#: The worker process's job and backend (set by :func:`_start_worker`).
+_WORKER: tuple[_WorkerJob, PerceptionBackend] | None = None
+
+
+def _start_worker(job: _WorkerJob) -> None:
+    """Worker initializer; pins OpenCV to one thread per worker.
+
+    Measured on 2 cores (30 oracle rows, profile gsi): 6.5 s in one process (OpenCV keeps about one core busy),
+    8.2 s with 2 workers left to OpenCV's own thread pools (oversubscribed), 4.1 s with 2 pinned workers.
+    """
+    import cv2
+
+    global _WORKER
+    cv2.setNumThreads(1)
+    _WORKER = (job, create_backend(job.backend_name, **job.backend_config))
+
+
+def evaluate_row(
+    row: Mapping[str, Any],
+    editor: Editor,
+    backend: PerceptionBackend,
+    profiles: Sequence[str],
+    value_range: str = "auto",
+) -> list[SampleScore]:
+    """Runs the editor on one row and scores its output in each profile (same order as ``profiles``).
+
+    Never raises for the row's content: an exception of the editor is the editor's failure, not the run's (the
+    row is scored as a ``missing`` prediction and the exception replaces the message); everything after is
+    isolated by :func:`~gsi_metrics.scoring.score_profiles`.
+    """
+    editor_error = ""
+    try:
+        prediction: Any = editor(row)
+    except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
+        prediction, editor_error = None, f"editor {editor.spec!r} raised {describe_error(error)}"
+    scores = score_profiles(row, prediction, backend, profiles, value_range)
+    return [replace(score, message=editor_error) for score in scores] if editor_error else scores
+
+
+def evaluate_index(
+    dataset: Any,
+    index: int,
+    editor: Editor,
+    backend: PerceptionBackend,
+    profiles: Sequence[str],
+    value_range: str = "auto",
+) -> list[SampleScore]:
+    """:func:`evaluate_row` of row ``index``; a row that ``datasets`` cannot read is scored ``bad_reference``."""
+    try:
+        row = dataset[index]
+    except Exception as error:  # noqa: BLE001 (a damaged row is that row's status, not the run's end)
+        try:
+            identity = dataset.select_columns(["sample_id", "operation"])[index]
+        except Exception:  # noqa: BLE001
+            identity = {"sample_id": f"row {index}", "operation": "?"}
+        message = (
+            f"row {index} of the dataset could not be read ({describe_error(error)}); check the dataset with "
+            "`gsi-bench verify DIR`"
+        )
+        return unscored(identity, profiles, "bad_reference", message)
+    return evaluate_row(row, editor, backend, profiles, value_range)
+
+
+def _evaluate_in_worker(index: int) -> tuple[int, list[SampleScore]]:
+    assert _WORKER is not None, "worker started without a job"
+    job, backend = _WORKER
+    return index, evaluate_index(job.dataset, index, job.editor, backend, job.profiles, job.value_range)
+
+
+def _scored_rows(
+    job: _WorkerJob, backend: PerceptionBackend, indices: Sequence[int], workers: int, progress: bool, done: int
+) -> Iterator[tuple[int, list[SampleScore]]]:
+    """``(index, scores)`` of the rows ``indices``, in order, from this process or a pool of ``workers``.
+
+    Workers start from a ``forkserver``, not by ``fork``: the caller may hold threads (OpenCV, Arrow, an EGL
+    renderer), and a child forked from a threaded process can deadlock on a lock one of them held (seen in
+    the test suite after building a split in-process).
+    """
+    total = done + len(indices)
+    if workers <= 1 or len(indices) <= 1:
+        results: Iterator[tuple[int, list[SampleScore]]] = (
+            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range)) for i in indices
+        )
+        yield from _progress(results, total, done, progress, job.editor.spec)
+        return
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["gsi_bench.evaluation"])  # workers start with the scoring stack imported
+    chunksize = max(1, min(8, len(indices) // (4 * workers)))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
+        yield from _progress(
+            pool.map(_evaluate_in_worker, indices, chunksize=chunksize), total, done, progress, job.editor.spec
+        )
+
+
+def _progress(items: Iterator[Any], total: int, done: int, enabled: bool, label: str) -> Iterator[Any]:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return iter(tqdm(items, total=total, initial=done, desc=f"eval {label}", unit="sample"))
+
+
+def load_eval_dataset(data: str | os.PathLike, config: str, split: str) -> Any:
+    """Loads a split with ``datasets.load_dataset``, after checking a local folder's integrity.
+
+    Raises:
+        FileNotFoundError: ``data`` is neither an existing folder nor a Hub dataset id that could be loaded.
+        gsi_datasets.integrity.DatasetIntegrityError: a damaged shard or card, naming the file and the fix.
+        EvaluationError: ``datasets`` could not load the split (with its error and what to do).
+    """
+    from datasets import load_dataset
+
+    from gsi_datasets.integrity import check_dataset
+
+    path = Path(data)
+    if path.exists():
+        check_dataset(path, config, split)
+        try:
+            return load_dataset(str(path), config, split=split)
+        except Exception as error:  # noqa: BLE001 (datasets raises many types; each means "cannot load")
+            raise EvaluationError(
+                f"could not load {config}/{split} from {path} ({type(error).__name__}: {error}); "
+                f"run `gsi-bench verify {path}` to find a damaged file"
+            ) from error
+    text = str(data)
+    looks_like_hub_id = text.count("/") == 1 and not text.startswith((".", "/", "~"))
+    if looks_like_hub_id:
+        try:
+            return load_dataset(text, config, split=split)
+        except Exception as error:  # noqa: BLE001 (network, auth and not-found errors all mean "not loadable")
+            raise FileNotFoundError(
+                f"dataset {text!r} is neither a local folder nor a loadable Hub dataset"
+                f" ({type(error).__name__}); build it with `gsi-bench build syn --out {text}`"
+            ) from error
+    raise FileNotFoundError(f"dataset folder {text} does not exist; build it with `gsi-bench build syn --out {text}`")
+
+
+def _check_scorable(dataset: Any, profiles: Sequence[str]) -> None:
+    """Fails before any editing if the split holds an operation without a scorer (rather than at row 300)."""
+    feature = dataset.features["operation"]
+    for operation in dataset.unique("operation"):
+        name = feature.int2str(operation) if isinstance(operation, int) else str(operation)
+        for profile in profiles:
+            try:
+                get_scorer(name, profile)
+            except KeyError as error:
+                raise ValueError(error.args[0]) from None
+
+
+def _check_writable(out: Path) -> None:
+    """Checks, without creating anything, that the results folder can be created and written.
+
+    Raises:
+        EvaluationError: ``out`` is a file, or its nearest existing ancestor does not allow writing.
+    """
+    probe = out
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise EvaluationError(f"results folder {out} cannot be created: {probe} is a file; choose another --out")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise EvaluationError(
+            f"results folder {out} cannot be written ({probe} does not allow it); choose another --out"
+        )
+
+
+def _prepare_output(out: Path) -> None:
+    """Creates the results folder and checks that files can be written in it.
+
+    Raises:
+        EvaluationError: the folder cannot be created or written.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        raise EvaluationError(
+            f"results folder {out} cannot be written ({error.strerror or error}); choose another --out"
+        ) from None
+
+
+def _run_key(dataset: Any, config: str, split: str, editor: Editor, backend: PerceptionBackend, **rest: Any) -> dict:
+    """What must match for a re-run to resume an interrupted one's rows."""
+    return {
+        "config": config,
+        "split": split,
+        "dataset": dataset_fingerprint(dataset),
+        "editor": editor.spec,
+        "backend": config_hash(backend),
+        **rest,
+    }
+
+
+def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) -> dict[int, list[SampleScore]]:
+    """The rows an interrupted run with the same key scored (a half-written last line is ignored)."""
+    state, partial = out / STATE_FILE, out / PARTIAL_FILE
+    try:
+        if json.loads(state.read_text()).get("key") != json.loads(json.dumps(key)):
+            return {}
+        lines = partial.read_text().splitlines()
+    except (OSError, ValueError):
+        return {}
+    rows: dict[int, list[SampleScore]] = {}
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            scores = [SampleScore(**score) for score in entry["scores"]]
+        except (ValueError, KeyError, TypeError):
+            continue  # the line a killed run was writing
+        if len(scores) == len(profiles):
+            rows[int(entry["index"])] = scores
+    return rows
+
+
+def run_evaluation(
+    data: str | os.PathLike,
+    config: str,
+    split: str,
+    editor: str | Editor,
+    out_dir: str | os.PathLike,
+    profile: str = "gsi",
+    backend: str | PerceptionBackend = "classical",
+    limit: int | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    backend_config: Mapping[str, Any] | None = None,
+    value_range: str = "auto",
+    resume: bool = True,
+) -> dict[str, Any]:
+    """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
+
+    Args:
+        data: dataset folder (or Hub id) for ``datasets.load_dataset``; a local folder is verified first
+            (:func:`gsi_datasets.integrity.check_dataset`).
+        config: dataset config (subset), e.g. ``tabletop``.
+        split: split name.
+        editor: an editor spec (``identity``, ``oracle``, ``geometric``, ``folder:PATH``; see
+            :mod:`gsi_bench.editors`) or an :class:`~gsi_bench.editors.Editor`.
+        out_dir: results folder (created; earlier results in it are replaced).
+        profile: ``gsi``, ``paper`` or ``both`` (one pass, one perception per row, headline ``gsi``).
+        backend: perception backend name (created with ``backend_config``) or instance.
+        limit: score only the first ``limit`` rows.
+        workers: processes scoring rows in parallel (1 = in this process); the editor must then be picklable.
+        progress: show a progress bar.
+        backend_config: constructor arguments of a backend given by name.
+        value_range: the value range of array predictions (:data:`gsi_metrics.predictions.VALUE_RANGES`).
+        resume: continue an interrupted run of the same key in ``out_dir`` instead of starting over.
+
+    Returns:
+        The contents of ``summary.json``.
+
+    Raises:
+        ValueError: unknown profile or value range, bad ``limit`` / ``workers``, or an operation without a scorer.
+        EvaluationError: the results folder cannot be written or is in use by another run, or the split cannot
+            be loaded.
+        gsi_datasets.integrity.DatasetIntegrityError: the dataset folder is damaged (names the file and the fix).
+        KeyError: unknown editor or backend (with close matches).
+        FileNotFoundError: the dataset (or a ``folder:`` editor's folder) does not exist.
+    """
+    from filelock import FileLock, Timeout
+
+    if profile not in (*PROFILES, "both"):
+        raise ValueError(f"unknown profile {profile!r}; choose one of {(*PROFILES, 'both')}")
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive number of rows, got {limit}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    check_value_range(value_range)
+    profiles = (HEADLINE_PROFILE, *(p for p in PROFILES if p != HEADLINE_PROFILE)) if profile == "both" else (profile,)
+    editor = get_editor(editor) if isinstance(editor, str) else editor  # fail on a bad spec before loading data
+    if isinstance(backend, str):
+        backend = create_backend(backend, **(backend_config or {}))
+    job = _WorkerJob(None, editor, backend.name, backend.config(), profiles, value_range)
+    if workers > 1:
+        try:
+            pickle.dumps(job)
+        except (pickle.PicklingError, AttributeError, TypeError) as error:
+            raise ValueError(
+                f"--workers {workers} needs an editor that can be pickled, and {editor.spec!r} cannot ({error});"
+                " use workers=1 or register the editor as a module-level function"
+            ) from None
+    out = Path(out_dir)
+    _check_writable(out)
+
+    full = load_eval_dataset(data, config, split)
+    dataset = full.select(range(min(limit, len(full)))) if limit is not None else full
+    _check_scorable(dataset, profiles)
+    _prepare_output(out)
+
+    lock = FileLock(out / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise EvaluationError(
+            f"results folder {out} is in use by another gsi-bench eval; wait for it or choose another --out"
+        ) from None
+    try:
+        return _run_locked(
+            data,
+            config,
+            split,
+            full,
+            dataset,
+            replace(job, dataset=dataset),
+            backend,
+            out,
+            profile,
+            limit,
+            workers,
+            progress,
+            resume,
+        )
+    finally:
+        lock.release()
+
+
+def _run_locked(
+    data: str | os.PathLike,
+    config: str,
+    split: str,
+    full: Any,
+    dataset: Any,
+    job: _WorkerJob,
+    backend: PerceptionBackend,
+    out: Path,
+    profile: str,
+    limit: int | None,
+    workers: int,
+    progress: bool,
+    resume: bool,
+) -> dict[str, Any]:
+    """The body of :func:`run_evaluation`, holding the results folder's lock."""
+    profiles = job.profiles
+    key = _run_key(dataset, config, split, job.editor, backend, profiles=list(profiles), value_range=job.value_range)
+    done = _resumed_rows(out, key, profiles) if resume else {}
+    if not done:
+        _write_json_atomically(out / STATE_FILE, {"key": key})
+        (out / PARTIAL_FILE).write_text("")
+    todo = [index for index in range(len(dataset)) if index not in done]
+    start = time.perf_counter()
+    with (out / PARTIAL_FILE).open("a") as partial:
+        for index, scores in _scored_rows(job, backend, todo, workers, progress, len(done)):
+            done[index] = scores
+            entry = {"index": index, "scores": [score.to_dict() for score in scores]}
+            partial.write(json.dumps(entry, default=_json_default) + "\n")
+            partial.flush()
+    seconds = time.perf_counter() - start
+
+    ordered = [done[index] for index in range(len(dataset))]
+    per_profile = {name: [scores[i] for scores in ordered] for i, name in enumerate(profiles)}
+    summary = summarize(per_profile[profiles[0]], profiles[0])
+    if len(profiles) > 1:
+        summary["other_profiles"] = {p: summarize(per_profile[p], p) for p in profiles[1:]}
+    summary["manifest"] = build_manifest(
+        data=data,
+        config=config,
+        split=split,
+        full_dataset=full,
+        dataset=dataset,
+        editor=job.editor,
+        backend=backend,
+        profile=profile,
+        profiles=profiles,
+        limit=limit,
+        workers=workers,
+        seconds=seconds,
+        value_range=job.value_range,
+        resumed_rows=len(dataset) - len(todo),
+    )
+    diagnose = getattr(job.editor.fn, "diagnose", None)
+    if diagnose is not None:
+        # Files of a folder editor that were not scored: listed with their reasons, never ignored silently.
+        files = diagnose(dataset.select_columns(["sample_id", "reference_format"]))
+        _write_json_atomically(out / PREDICTION_FILES_FILE, files)
+        summary["prediction_files"] = _prediction_files_summary(files)
+    samples_tmp = out / f".{SAMPLES_FILE}.tmp"
+    with samples_tmp.open("w") as samples:
+        for scores in ordered:
+            samples.write(json.dumps(_sample_line(scores, profiles, job.editor.spec), default=_json_default) + "\n")
+    _write_json_atomically(out / SUMMARY_FILE, summary)
+    samples_tmp.replace(out / SAMPLES_FILE)
+    (out / PARTIAL_FILE).unlink(missing_ok=True)
+    (out / STATE_FILE).unlink(missing_ok=True)
+    return summary
+
+
+def _prediction_files_summary(files: Mapping[str, Any], examples: int = 5) -> dict[str, Any]:
+    """Counts and a few examples of a folder editor's :meth:`~gsi_bench.editors._FolderEditor.diagnose`."""
+    unmatched = [f"{entry['file']}: {entry['reason']}" for entry in files["unmatched"]]
+    duplicates = [f"{e['sample_id']}: used {e['used']}, ignored {', '.join(e['ignored'])}" for e in files["duplicates"]]
+    return {
+        "matched": files["matched"],
+        "duplicates": len(duplicates),
+        "unmatched": len(unmatched),
+        "examples": unmatched[:examples] + duplicates[:examples],
+        "details": PREDICTION_FILES_FILE,
+    }
+
+
+def _sample_line(scores: Sequence[SampleScore], profiles: Sequence[str], editor_spec: str) -> dict[str, Any]:
+    line = {**scores[0].to_dict(), "editor": editor_spec}
+    if len(profiles) > 1:
+        line["other_profiles"] = {
+            name: {k: v for k, v in score.to_dict().items() if k not in ("sample_id", "operation")}
+            for name, score in zip(profiles[1:], scores[1:], strict=True)
+        }
+    return line
+
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars and arrays in ``details`` become plain JSON numbers and lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _write_json_atomically(path: Path, content: Mapping[str, Any]) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
+        f.write(json.dumps(content, indent=2, default=_json_default, allow_nan=True) + "\n")
+    os.chmod(f.name, 0o644)
+    os.replace(f.name, path)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Manifest
+
+
+def _distribution_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def library_versions() -> dict[str, str | None]:
+    """Versions of Python, this package and the libraries that change numbers (None = not installed)."""
+    import cv2
+
+    versions: dict[str, str | None] = {
+        "python": platform.python_version(),
+        "gsi-bench": _distribution_version("gsi-bench"),
+    }
+    versions.update({name: _distribution_version(name) for name in RECORDED_DISTRIBUTIONS})
+    versions["opencv"] = cv2.__version__  # one module, several distribution names (headless, contrib, ...)
+    return versions
+
+
+def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
+    """Identity of the scored rows: ``datasets``' fingerprint and a SHA-256 of the sample ids in order."""
+    ids = "\n".join(dataset["sample_id"])
+    return {
+        "datasets_fingerprint": getattr(dataset, "_fingerprint", None),
+        "sample_ids_sha256": hashlib.sha256(ids.encode()).hexdigest(),
+    }
+
+
+def build_manifest(
+    *,
+    data: str | os.PathLike,
+    config: str,
+    split: str,
+    full_dataset: Any,
+    dataset: Any,
+    editor: Editor,
+    backend: PerceptionBackend,
+    profile: str,
+    profiles: Sequence[str],
+    limit: int | None,
+    workers: int,
+    seconds: float,
+    value_range: str = "auto",
+    resumed_rows: int = 0,
+) -> dict[str, Any]:
+    """The configuration and versions behind a run's numbers (the ``manifest`` of ``summary.json``)."""
+    num_scored = len(dataset)
+    path = Path(data)
+    return {
+        "schema_version": RESULTS_SCHEMA_VERSION,
+        "package": {"name": "gsi-bench", "version": _distribution_version("gsi-bench")},
+        "versions": library_versions(),
+        "platform": platform.platform(),
+        "profile": profile,
+        "profiles": list(profiles),
+        "backend": {"name": backend.name, "config": backend.config(), "config_hash": config_hash(backend)},
+        "dataset": {
+            "path": str(data),
+            "resolved_path": str(path.resolve()) if path.exists() else None,
+            "config": config,
+            "split": split,
+            "num_rows": len(full_dataset),
+            "num_scored": num_scored,
+            "limit": limit,
+            "fingerprint": dataset_fingerprint(dataset),
+        },
+        "editor": editor.spec,
+        "value_range": value_range,
+        "resumed_rows": resumed_rows,
+        "workers": workers,
+        "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
+        "seconds": seconds,
+        "samples_per_second": num_scored / seconds if seconds > 0 else None,
+        "seconds_per_sample": seconds / num_scored if num_scored else None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------------
+# Reading results back: leaderboard
+
+
+@dataclass(frozen=True)
+class Run:
+    """One results folder, seen in one profile.
+
+    Attributes:
+        path: the folder.
+        label: the row name in tables (the editor spec, with the folder name if two runs share it).
+        summary: the profile's summary (``summarize`` output).
+        manifest: the run's manifest.
+    """
+
+    path: Path
+    label: str
+    summary: dict[str, Any]
+    manifest: dict[str, Any]
+
+    @property
+    def subset(self) -> str:
+        """``config/split`` of the scored dataset."""
+        dataset = self.manifest.get("dataset", {})
+        return f"{dataset.get('config', '?')}/{dataset.get('split', '?')}"
+
+
+def _read_summary(folder: Path) -> dict[str, Any]:
+    """The ``summary.json`` of a results folder.
+
+    Raises:
+        FileNotFoundError: the folder or its ``summary.json`` does not exist.
+        ValueError: unreadable JSON.
+    """
+    if not folder.is_dir():
+        raise FileNotFoundError(f"results folder {folder} does not exist")
+    file = folder / SUMMARY_FILE
+    if not file.is_file():
+        raise FileNotFoundError(f"{folder} has no {SUMMARY_FILE}; write one with `gsi-bench eval ... --out {folder}`")
+    try:
+        return json.loads(file.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{file} is not valid JSON ({error})") from None
+
+
+def scored_profiles(path: str | os.PathLike) -> list[str]:
+    """The profiles a results folder was scored in, headline first."""
+    content = _read_summary(Path(path))
+    return [str(content.get("profile")), *content.get("other_profiles", {})]
+
+
+def load_run(path: str | os.PathLike, profile: str = HEADLINE_PROFILE) -> Run:
+    """Reads a results folder written by :func:`run_evaluation`.
+
+    Raises:
+        FileNotFoundError: the folder or its ``summary.json`` does not exist.
+        ValueError: unreadable JSON, or the run was not scored in ``profile``.
+    """
+    folder = Path(path)
+    content = _read_summary(folder)
+    summaries = {content.get("profile"): content, **content.get("other_profiles", {})}
+    if profile not in summaries:
+        scored = ", ".join(str(p) for p in summaries)
+        raise ValueError(
+            f"{folder} was scored in profile {scored}, not {profile}; pass --profile {scored.split(',')[0]}"
+            " or re-run eval with --profile both"
+        )
+    manifest = content.get("manifest", {})
+    return Run(folder, str(manifest.get("editor", folder.name)), summaries[profile], manifest)
+
+
+def load_runs(paths: Sequence[str | os.PathLike], profile: str = HEADLINE_PROFILE) -> list[Run]:
+    """Reads results folders; runs that share an editor spec are told apart by their folder names."""
+    runs = [load_run(path, profile) for path in paths]
+    labels = [run.label for run in runs]
+    return [replace(run, label=f"{run.label} ({run.path})") if labels.count(run.label) > 1 else run for run in runs]
+
+
+#: Version of the layout of :func:`run_record` rows (the results dataset and leaderboard pages read them).
+RECORD_SCHEMA_VERSION = 1
+
+
+def run_record(run: Run, model: str | None = None) -> dict[str, Any]:
+    """One leaderboard row of a run in its profile: what ``gsi-bench push results`` appends to a results dataset
+    and what leaderboard pages (``gsi-bench leaderboard --html``, the leaderboard Space) read.
+
+    Returns:
+        ``{"schema_version", "model", "label", "config", "split", "profile", "num_samples", "overall",
+        "per_operation", "status_counts", "manifest"}``; ``model`` is the model repo id when given, else the
+        run's label; ``overall`` and ``per_operation`` hold IC / SA / EL / AC / Avg (0-100), their ``_ci95``
+        intervals and ``n``, as in ``summary.json``.
+    """
+    dataset = run.manifest.get("dataset", {})
+    return {
+        "schema_version": RECORD_SCHEMA_VERSION,
+        "model": model or run.label,
+        "label": run.label,
+        "config": dataset.get("config"),
+        "split": dataset.get("split"),
+        "profile": run.summary.get("profile"),
+        "num_samples": run.summary.get("num_samples"),
+        "overall": run.summary.get("overall", {}),
+        "per_operation": run.summary.get("per_operation", {}),
+        "status_counts": run.summary.get("status_counts", {}),
+        "manifest": run.manifest,
+    }
+
+
+def run_records(path: str | os.PathLike, model: str | None = None) -> list[dict[str, Any]]:
+    """:func:`run_record` of a results folder in every profile it was scored in (headline profile first).
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`load_run`.
+    """
+    return [run_record(load_run(path, profile), model) for profile in scored_profiles(path)]
+
+
+def _cell(axes: Mapping[str, Any], column: str) -> str:
+    """``mean [low, high]`` with two decimals (Avg has no interval); ``-`` for no value."""
+    value = axes.get(column)
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    interval = axes.get(f"{column}_ci95")
+    if interval is None or any(math.isnan(bound) for bound in interval):
+        return f"{value:.2f}"
+    return f"{value:.2f} [{interval[0]:.2f}, {interval[1]:.2f}]"
+
+
+def _grouped(runs: Sequence[Run]) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.subset, []).append(run)
+    return groups
+
+
+def _comparability_notes(runs: Sequence[Run]) -> list[str]:
+    """Warns when runs in one table were scored on different rows or with different perception."""
+    notes = []
+    for what, key in (
+        ("dataset rows", ("dataset", "fingerprint", "sample_ids_sha256")),
+        ("backends", ("backend", "config_hash")),
+    ):
+        values = set()
+        for run in runs:
+            value: Any = run.manifest
+            for part in key:
+                value = value.get(part, {}) if isinstance(value, Mapping) else None
+            values.add(json.dumps(value, sort_keys=True))
+        if len(values) > 1:
+            notes.append(
+                f"> Note: these runs were scored on different {what}; their numbers are not directly comparable."
+            )
+    return notes
+
+
+def leaderboard_markdown(runs: Sequence[Run]) -> str:
+    """Markdown leaderboard: per subset, a headline table (runs x IC / SA / EL / AC / Avg, 0-100 with 95%
+    bootstrap intervals) and a per-operation table (run and operation x the same columns)."""
+    lines: list[str] = []
+    for subset, group in _grouped(runs).items():
+        profile = group[0].summary.get("profile", "?")
+        backends = sorted({escape_markdown(str(run.manifest.get("backend", {}).get("config_hash"))) for run in group})
+        heading = f"{escape_markdown(subset)} (profile {escape_markdown(str(profile))}, backend {', '.join(backends)})"
+        lines += [f"## {heading}", ""]
+        header = ["Run", "n", *COLUMNS, "not ok"]
+        headline = [
+            [
+                escape_markdown(run.label),
+                str(run.summary.get("num_samples", "?")),
+                *(_cell(run.summary["overall"], c) for c in COLUMNS),
+                _failures(run.summary),
+            ]
+            for run in group
+        ]
+        lines += table(header, headline) + [""]
+        per_operation = [
+            [escape_markdown(run.label), operation, str(axes.get("n", "?"))] + [_cell(axes, c) for c in COLUMNS]
+            for run in group
+            for operation, axes in run.summary.get("per_operation", {}).items()
+        ]
+        lines += ["### Per operation", ""] + table(["Run", "Operation", "n", *COLUMNS], per_operation) + [""]
+        notes = _comparability_notes(group)
+        lines += [*notes, ""] if notes else []
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _failures(summary: Mapping[str, Any]) -> str:
+    """Predictions that scored 0 without being looked at: ``missing 2, unreadable 1`` (or ``0``)."""
+    counts = {k: v for k, v in summary.get("status_counts", {}).items() if k != "ok" and v}
+    return escape_markdown(", ".join(f"{k} {v}" for k, v in sorted(counts.items()))) or "0"
+
+
+#: Bar colours of the runs in charts (colour-blind-safe Okabe-Ito palette).
+PALETTE = ((0, 114, 178), (230, 159, 0), (0, 158, 115), (204, 121, 167), (86, 180, 233), (213, 94, 0), (240, 228, 66))
+
+
+def leaderboard_png(runs: Sequence[Run], out: str | os.PathLike) -> Path:
+    """Bar charts with 95% interval whiskers: one panel per axis (columns) and per subset and scope (rows:
+    overall, then each operation); one bar per run, coloured as in the legend. Drawn with Pillow."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    panel_w, panel_h, margin, label_w, legend_h = 230, 170, 28, 200, 24 * ((len(runs) + 2) // 3) + 16
+    scopes = [
+        (subset, scope, group)
+        for subset, group in _grouped(runs).items()
+        for scope in ["overall", *sorted({op for run in group for op in run.summary.get("per_operation", {})})]
+    ]
+    width = label_w + len(COLUMNS) * panel_w
+    height = legend_h + len(scopes) * panel_h + margin
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=13)
+    colours = {run.label: PALETTE[i % len(PALETTE)] for i, run in enumerate(runs)}
+    for i, run in enumerate(runs):
+        x, y = 10 + (i % 3) * (width // 3), 8 + (i // 3) * 24
+        draw.rectangle([x, y + 2, x + 14, y + 16], fill=colours[run.label])
+        draw.text((x + 20, y + 2), run.label, fill="black", font=font)
+    for row, (subset, scope, group) in enumerate(scopes):
+        top = legend_h + row * panel_h
+        draw.text((8, top + panel_h // 2 - 16), subset, fill="black", font=font)
+        draw.text((8, top + panel_h // 2), scope, fill="black", font=font)
+        for column, axis in enumerate(COLUMNS):
+            left = label_w + column * panel_w
+            _draw_panel(draw, font, (left, top, left + panel_w, top + panel_h), axis, group, scope, colours)
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+    return path
+
+
+def _draw_panel(
+    draw: Any,
+    font: Any,
+    box: tuple[int, int, int, int],
+    axis: str,
+    runs: Sequence[Run],
+    scope: str,
+    colours: Mapping[str, tuple[int, int, int]],
+) -> None:
+    """One bar chart (0-100) of ``axis`` in ``scope`` for ``runs``."""
+    left, top, right, bottom = box
+    plot_left, plot_top, plot_right, plot_bottom = left + 34, top + 22, right - 10, bottom - 14
+    draw.text((left + 34, top + 4), axis, fill="black", font=font)
+
+    def y_of(value: float) -> float:
+        return plot_bottom - (plot_bottom - plot_top) * min(max(value, 0.0), 100.0) / 100
+
+    for tick in (0, 50, 100):
+        y = y_of(tick)
+        draw.line([plot_left, y, plot_right, y], fill=(220, 220, 220))
+        draw.text((left + 4, y - 7), str(tick), fill=(90, 90, 90), font=font)
+    slot = (plot_right - plot_left) / max(1, len(runs))
+
+    for i, run in enumerate(runs):
+        axes = run.summary["overall"] if scope == "overall" else run.summary.get("per_operation", {}).get(scope)
+        value = None if axes is None else axes.get(axis)
+        if value is None or math.isnan(value):
+            continue
+        x0, x1 = plot_left + i * slot + slot * 0.15, plot_left + (i + 1) * slot - slot * 0.15
+        draw.rectangle([x0, y_of(value), x1, plot_bottom], fill=colours[run.label])
+        interval = axes.get(f"{axis}_ci95")
+        if interval is not None and not any(math.isnan(b) for b in interval):
+            middle = (x0 + x1) / 2
+            draw.line([middle, y_of(interval[0]), middle, y_of(interval[1])], fill="black", width=2)
+            for bound in interval:
+                draw.line([middle - 4, y_of(bound), middle + 4, y_of(bound)], fill="black", width=2)
+    draw.line([plot_left, plot_bottom, plot_right, plot_bottom], fill="black")

@@ -1,0 +1,356 @@
+"""Counterfactual edited images with known 3D truth, rendered from a GSI-Syn row's stored scene.
+
+For one row, :func:`make_counterfactuals` renders what an editor might have produced, each with the exact
+3D outcome (:class:`Truth`): the target's change in the source camera frame, the camera motion, whether the
+output should count as compliant, and the relative spatial error of the realised change against the asked one
+(the same :data:`gsi_metrics.operations.SPATIAL_ERRORS` that profile ``gsi`` uses, applied to the truth).
+
+Families and cases (``family/case``):
+
+- ``correct/oracle``: the row's rendered target image;
+- ``magnitude/x0.5``, ``x1.5``, ``x2``: the realised change scaled (distance, angle; for OS the log factor,
+  x0.5 and x1.5 only);
+- ``direction/opposite`` (CM, OR), ``direction/orthogonal`` (CM), ``direction/inverse`` (OS, ``1 / s``);
+- ``wrong_target/other_object``: another object changed as asked, the target untouched;
+- ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object moved 8-15 cm
+  or removed;
+- ``identity/source``: the source image (for OS this is also the "scale factor 1.0" case);
+- ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
+- ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
+
+Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC
+asks for the right target, kind and direction; SPEC 6); identity, wrong target and wrong direction do not.
+Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
+comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
+skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
+clear of other objects, target fully in frame and visible); skipped cases are counted with their reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gsi_builders.generate import ValidityRules, check_visibility
+from gsi_builders.operations import Rejected
+from gsi_builders.tabletop import footprint_is_free, footprint_radius
+from gsi_datasets.geometry import fold_angle_deg, rotation_about_axis, twist_angle_deg
+from gsi_datasets.images import row_image
+from gsi_datasets.rendering import StateRenderer
+from gsi_datasets.scene import Scene, SceneObject, changed_object
+from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, SPATIAL_ERRORS, asked_yaw_deg, either_direction
+from gsi_metrics.perception import TargetRecovery
+from gsi_metrics.sample import SourceSample
+
+FAMILIES = (
+    "correct",
+    "magnitude",
+    "direction",
+    "wrong_target",
+    "collateral",
+    "identity",
+    "camera_drift",
+    "nuisance",
+)
+#: Families in which the instruction was carried out (they should comply; SA should stay high).
+CORRECT_EDIT_FAMILIES = ("correct", "collateral", "camera_drift", "nuisance")
+#: Turns within this of "no turn" look unchanged (the scorer's noise floor and its 1/3 magnitude bound agree).
+UNCHANGED_TURN_DEG = 10.0
+_UP = np.array([0.0, 0.0, 1.0])
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The exact outcome of a counterfactual.
+
+    Attributes:
+        should_comply: whether the output carries out the instruction (module docstring).
+        translation_m: the target's box-centre displacement, source camera frame.
+        rotation: the target's relative rotation, source camera frame.
+        scale_factor: the target's scale relative to the source.
+        camera_delta: camera motion, 4x4 source camera -> edited camera.
+        relative_error: ``error / magnitude`` of the realised change (:data:`SPATIAL_ERRORS`).
+    """
+
+    should_comply: bool
+    translation_m: np.ndarray
+    rotation: np.ndarray
+    scale_factor: float
+    camera_delta: np.ndarray
+    relative_error: float
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """One alternative edited image and its truth."""
+
+    family: str
+    case: str
+    image: np.ndarray
+    truth: Truth
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}/{self.case}"
+
+    @property
+    def correct_edit(self) -> bool:
+        return self.family in CORRECT_EDIT_FAMILIES
+
+
+@dataclass
+class Counterfactuals:
+    """The cases of one row, and the ones skipped (``family/case`` -> reason)."""
+
+    cases: list[Counterfactual]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+# -- nuisances ------------------------------------------------------------------------------------------------
+
+
+def _jpeg(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    quality = int(rng.integers(60, 91))
+    ok, encoded = cv2.imencode(".jpg", image[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok, "JPEG encoding failed"
+    return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[..., ::-1]
+
+
+def _blur(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), float(rng.uniform(0.5, 1.5)))
+
+
+def _colour(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    gains = rng.uniform(0.92, 1.08, size=3)
+    return np.clip(image * gains, 0, 255).astype(np.uint8)
+
+
+def _brightness(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    offset = float(rng.choice([-1.0, 1.0]) * rng.uniform(8.0, 20.0))
+    return np.clip(image.astype(np.float32) + offset, 0, 255).astype(np.uint8)
+
+
+def _noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    noisy = image.astype(np.float32) + rng.normal(0.0, rng.uniform(3.0, 8.0), size=image.shape)
+    return np.clip(np.round(noisy), 0, 255).astype(np.uint8)
+
+
+def _affine(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    height, width = image.shape[:2]
+    return cv2.warpAffine(image, matrix, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _zoom(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    height, width = image.shape[:2]
+    matrix = cv2.getRotationMatrix2D(((width - 1) / 2.0, (height - 1) / 2.0), 0.0, float(rng.uniform(1.01, 1.03)))
+    return _affine(image, matrix)
+
+
+def _shift(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    length = rng.uniform(0.01, 0.03) * image.shape[1]
+    return _affine(image, np.array([[1.0, 0.0, length * np.cos(angle)], [0.0, 1.0, length * np.sin(angle)]]))
+
+
+def _resolution(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    factor = float(rng.choice([0.75, 1.5]))
+    height, width = image.shape[:2]
+    size = (round(width * factor), round(height * factor))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC)
+
+
+#: Generator-like nuisances applied to the oracle image: JPEG quality 60-90, Gaussian blur sigma 0.5-1.5 px,
+#: per-channel colour gains 0.92-1.08, brightness +-8-20 levels, Gaussian noise sigma 3-8 levels, a global zoom
+#: of 1-3% or shift of 1-3% of the width, and a resolution change (x0.75 or x1.5; the scorer resizes it back).
+NUISANCES: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+    "jpeg": _jpeg,
+    "blur": _blur,
+    "colour": _colour,
+    "brightness": _brightness,
+    "noise": _noise,
+    "zoom": _zoom,
+    "shift": _shift,
+    "resolution": _resolution,
+}
+
+
+# -- scene changes ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A change of an upright object in the world: table-plane shift (m), yaw (deg), scale."""
+
+    shift_xy: np.ndarray
+    yaw_deg: float
+    scale: float
+
+    def times(self, factor: float) -> _Change:
+        return _Change(self.shift_xy * factor, self.yaw_deg * factor, self.scale**factor)
+
+    def apply(self, scene_object: SceneObject, support_height: float) -> SceneObject:
+        return changed_object(scene_object, support_height, tuple(self.shift_xy), self.yaw_deg, self.scale)
+
+
+def _realised_change(before: SceneObject, after: SceneObject) -> _Change:
+    shift = np.subtract(after.pose.position, before.pose.position)[:2]
+    yaw = twist_angle_deg(after.pose.rotation @ before.pose.rotation.T, _UP)
+    return _Change(shift, yaw, after.scale / before.scale)
+
+
+def _placed(scene: Scene, scene_object: SceneObject) -> Scene | None:
+    """``scene`` with ``scene_object`` in its new pose, or None when its footprint leaves the table or meets
+    another object's."""
+    if not footprint_is_free(
+        scene, scene_object.instance_id, np.array(scene_object.pose.position[:2]), footprint_radius(scene_object)
+    ):
+        return None
+    return scene.with_object(scene_object)
+
+
+def _truth_change(source: Scene, state: Scene, target_id: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """``(translation, rotation, scale, camera_delta)`` of the target in ``state``, source camera frame."""
+    world_to_camera = source.camera.world_to_camera
+    rotation_world = world_to_camera[:3, :3]
+    before, after = source.object(target_id), state.object(target_id)
+    translation = rotation_world @ np.subtract(after.pose.position, before.pose.position)
+    rotation = rotation_world @ (after.pose.rotation @ before.pose.rotation.T) @ rotation_world.T
+    camera_delta = state.camera.world_to_camera @ np.linalg.inv(world_to_camera)
+    return translation, rotation, after.scale / before.scale, camera_delta
+
+
+def should_comply(sample: SourceSample, family: str, rotation: np.ndarray) -> bool | None:
+    """The truth label of a case (module docstring); None when it cannot be seen (ambiguous)."""
+    if family in CORRECT_EDIT_FAMILIES:
+        return True
+    if family in ("identity", "wrong_target"):
+        return False
+    if sample.operation == "object_rotate":
+        order = sample.symmetry_order
+        turn = fold_angle_deg(twist_angle_deg(rotation, sample.support_normal), order)
+        if abs(turn) < max(UNCHANGED_TURN_DEG, NOISE_FLOOR_ROTATION_DEG):
+            return False
+        direction_free = either_direction(sample)
+        if direction_free and family == "direction":
+            return None  # the other sense of a half turn is the same turn: there is no wrong direction
+        if order > 0 and abs(abs(turn) - 180.0 / order) < UNCHANGED_TURN_DEG and not direction_free:
+            return None
+        return bool(direction_free or np.sign(turn) == np.sign(asked_yaw_deg(sample)))
+    return family == "magnitude"
+
+
+def _truth(sample: SourceSample, family: str, change: tuple[np.ndarray, np.ndarray, float, np.ndarray]) -> Truth | None:
+    translation, rotation, scale, camera_delta = change
+    label = should_comply(sample, family, rotation)
+    if label is None:
+        return None
+    exact = TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale)
+    error, magnitude = SPATIAL_ERRORS[sample.operation](sample, exact)
+    return Truth(label, translation, rotation, scale, camera_delta, error / magnitude)
+
+
+def _camera_drift(rng: np.random.Generator) -> np.ndarray:
+    """A small random camera motion: 1.5-3 cm along a random direction, 0.5-1.5 degrees about a random axis."""
+    delta = np.eye(4)
+    axis = rng.normal(size=3)
+    delta[:3, :3] = rotation_about_axis(axis / np.linalg.norm(axis), float(rng.uniform(0.5, 1.5)))
+    direction = rng.normal(size=3)
+    delta[:3, 3] = direction / np.linalg.norm(direction) * rng.uniform(0.015, 0.03)
+    return delta
+
+
+def _scene_cases(
+    sample: SourceSample, source: Scene, oracle: Scene, rng: np.random.Generator
+) -> tuple[dict[str, tuple[str, Scene]], dict[str, str]]:
+    """The rendered families: ``name -> (family, scene state)`` and the skipped ones with their reason."""
+    target_id = sample.target_id
+    height = source.table.height
+    target = source.object(target_id)
+    change = _realised_change(target, oracle.object(target_id))
+    operation = sample.operation
+    visible_ids = set(np.unique(sample.instances).tolist())
+    others = [o for o in source.objects if o.instance_id != target_id and o.instance_id in visible_ids]
+    rng.shuffle(others)
+    proposals: dict[str, tuple[str, Scene | None]] = {}
+
+    factors = (0.5, 1.5) if operation == "object_scale" else (0.5, 1.5, 2.0)
+    for factor in factors:
+        proposals[f"magnitude/x{factor:g}"] = ("magnitude", _placed(source, change.times(factor).apply(target, height)))
+    opposite = "direction/inverse" if operation == "object_scale" else "direction/opposite"
+    proposals[opposite] = ("direction", _placed(source, change.times(-1.0).apply(target, height)))
+    if operation == "camera_relative_move":
+        turn = rotation_about_axis(_UP, float(rng.choice([-90.0, 90.0])))[:2, :2]
+        orthogonal = dataclasses.replace(change, shift_xy=turn @ change.shift_xy)
+        proposals["direction/orthogonal"] = ("direction", _placed(source, orthogonal.apply(target, height)))
+
+    wrong = None
+    for other in others:
+        wrong = _placed(source, change.apply(other, height))
+        if wrong is not None:
+            break
+    proposals["wrong_target/other_object"] = ("wrong_target", wrong)
+
+    collateral = others[0] if others else None
+    moved = None
+    if collateral is not None:
+        for _ in range(10):
+            angle = rng.uniform(0.0, 2.0 * np.pi)
+            shift = rng.uniform(0.08, 0.15) * np.array([np.cos(angle), np.sin(angle)])
+            moved = _placed(oracle, _Change(shift, 0.0, 1.0).apply(collateral, height))
+            if moved is not None:
+                break
+    proposals["collateral/moved_other"] = ("collateral", moved)
+    proposals["collateral/removed_other"] = (
+        "collateral",
+        None if collateral is None else oracle.without_object(collateral.instance_id),
+    )
+    drifted = dataclasses.replace(oracle, camera=oracle.camera.moved(_camera_drift(rng)))
+    proposals["camera_drift/moved_camera"] = ("camera_drift", drifted)
+
+    cases = {name: (family, scene) for name, (family, scene) in proposals.items() if scene is not None}
+    skipped = {name: "no valid placement" for name, (_, scene) in proposals.items() if scene is None}
+    return cases, skipped
+
+
+def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = ValidityRules()) -> Counterfactuals:
+    """Every counterfactual of a GSI-Syn row (module docstring). Deterministic in the row.
+
+    Raises:
+        ValueError: the row has no stored scene or no rendered target image (real data).
+    """
+    sample = SourceSample.from_row(row)
+    if sample.scene is None or row.get("target_image") is None:
+        raise ValueError(f"row {sample.sample_id} has no stored scene and target image: counterfactuals need GSI-Syn")
+    source, oracle = Scene.from_dict(sample.scene["source"]), Scene.from_dict(sample.scene["target"])
+    rng = np.random.default_rng([int(row.get("seed") or 0), 4])
+    oracle_image = np.array(row_image(row["target_image"], "target_image"))[..., :3]
+    result = Counterfactuals(cases=[])
+
+    def add(family: str, case: str, image: np.ndarray, state: Scene) -> None:
+        truth = _truth(sample, family, _truth_change(source, state, sample.target_id))
+        if truth is None:
+            result.skipped[f"{family}/{case}"] = "the sense of the turn cannot be seen (ambiguous)"
+        else:
+            result.cases.append(Counterfactual(family, case, image, truth))
+
+    add("correct", "oracle", oracle_image, oracle)
+    scene_cases, result.skipped = _scene_cases(sample, source, oracle, rng)
+    if scene_cases:
+        with StateRenderer([scene for _, scene in scene_cases.values()]) as renderer:
+            for index, (name, (family, scene)) in enumerate(scene_cases.items()):
+                view = renderer.render(index)
+                try:
+                    check_visibility(view, renderer, index, sample.target_id, rules, "counterfactual")
+                except Rejected as rejection:
+                    result.skipped[name] = rejection.reason
+                    continue
+                add(family, name.split("/", 1)[1], view.rgb, scene)
+    add("identity", "source", sample.image, source)
+    for name, nuisance in NUISANCES.items():
+        add("nuisance", name, nuisance(oracle_image, rng), oracle)
+    return result

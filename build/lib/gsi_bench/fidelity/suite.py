@@ -1,0 +1,238 @@
+"""Runs the metric fidelity suite: counterfactuals of test rows, perceived once, scored in both profiles.
+
+:func:`validate_row` turns one GSI-Syn row into JSON-ready case records: the truth of each counterfactual
+(:mod:`gsi_bench.fidelity.counterfactuals`), what the perception backend recovered and its recovery errors,
+and the per-sample IC / SA / EL / AC of every profile. :func:`run_validation` does it for the first
+``num_scenes`` rows of a split (or of freshly generated tabletop test scenes), in parallel, and writes the
+report (:mod:`gsi_bench.fidelity.report`).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
+from gsi_metrics.operations import PROFILES
+from gsi_metrics.perception import PerceptionBackend, create_backend
+from gsi_metrics.predictions import load_prediction
+from gsi_metrics.sample import SourceSample
+from gsi_metrics.scoring import describe_error, score_perceived
+
+#: Seed of the generated test scenes when no dataset is given (the README's default split uses seed 0 too).
+DEFAULT_SEED = 0
+
+
+def _recovery_errors(sample: SourceSample, perception: Any, truth: Any) -> dict[str, float | None]:
+    """Recovery errors of the target change (cm, degrees modulo the target's symmetry, %) and the camera motion."""
+    target, camera = perception.target, perception.camera
+    errors: dict[str, float | None] = dict.fromkeys(
+        ("translation_cm", "rotation_deg", "scale_pct", "camera_translation_cm", "camera_rotation_deg")
+    )
+    if target.found:
+        errors["translation_cm"] = 100.0 * float(np.linalg.norm(target.translation_m - truth.translation_m))
+        errors["rotation_deg"] = symmetric_geodesic_deg(
+            target.rotation, truth.rotation, sample.support_normal, sample.symmetry_order
+        )
+        errors["scale_pct"] = 100.0 * abs(target.scale_factor / truth.scale_factor - 1.0)
+    if camera.found:
+        errors["camera_translation_cm"] = 100.0 * float(np.linalg.norm(camera.delta[:3, 3] - truth.camera_delta[:3, 3]))
+        errors["camera_rotation_deg"] = geodesic_angle_deg(camera.delta[:3, :3], truth.camera_delta[:3, :3])
+    return errors
+
+
+def validate_row(row: Mapping[str, Any], backend: PerceptionBackend) -> dict[str, Any]:
+    """Case records of one row: ``{"sample_id", "operation", "cases": [...], "skipped": {case: reason},
+    "errors": {case or "scene": message}}``.
+
+    A row or counterfactual that raises is recorded in ``errors`` (the other cases of the row go on); it is
+    reported, never silently dropped, and ``gsi-bench validate --strict`` fails on it.
+    """
+    try:
+        sample = SourceSample.from_row(row)
+        counterfactuals = make_counterfactuals(row)
+    except Exception as error:  # noqa: BLE001 (one bad scene must not stop the suite)
+        return scene_error(row.get("sample_id"), f"the scene could not be prepared: {describe_error(error)}")
+    records, errors = [], {}
+    for case in counterfactuals.cases:
+        try:
+            records.append(_case_record(sample, case, backend))
+        except Exception as error:  # noqa: BLE001
+            errors[case.name] = describe_error(error)
+    return {
+        "sample_id": sample.sample_id,
+        "operation": sample.operation,
+        "cases": records,
+        "skipped": counterfactuals.skipped,
+        "errors": errors,
+    }
+
+
+def scene_error(sample_id: str | None, message: str) -> dict[str, Any]:
+    """The record of a scene that produced no case, because of ``message``."""
+    return {"sample_id": sample_id, "operation": None, "cases": [], "skipped": {}, "errors": {"scene": message}}
+
+
+def _case_record(sample: SourceSample, case: Any, backend: PerceptionBackend) -> dict[str, Any]:
+    """Perceives and scores one counterfactual; its record (see :func:`validate_row`)."""
+    height, width = sample.image.shape[:2]
+    loaded = load_prediction(case.image, (width, height), background=sample.image)
+    if loaded.image is None:
+        raise RuntimeError(f"the counterfactual could not be read ({loaded.status}: {loaded.message})")
+    edited = loaded.image
+    perception = backend.perceive(sample, edited)  # kept: the recovery errors need it
+    scores = {profile: score_perceived(sample, edited, perception, profile) for profile in PROFILES}
+    truth = case.truth
+    return {
+        "sample_id": sample.sample_id,
+        "operation": sample.operation,
+        "family": case.family,
+        "case": case.name,
+        "correct_edit": case.correct_edit,
+        "should_comply": truth.should_comply,
+        "true_relative_error": truth.relative_error,
+        "true_camera_translation_cm": 100.0 * float(np.linalg.norm(truth.camera_delta[:3, 3])),
+        "found": perception.target.found,
+        "camera_found": perception.camera.found,
+        "errors": _recovery_errors(sample, perception, truth),
+        "scores": {
+            profile: {"status": s.status, "IC": s.ic, "SA": s.sa, "EL": s.el, "AC": s.ac}
+            for profile, s in scores.items()
+        },
+    }
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker needs: a dataset (or None: generate tabletop test scenes with ``seed``) and the backend."""
+
+    dataset: Any
+    config: str
+    seed: int
+    backend_name: str
+    backend_config: dict[str, Any]
+
+
+_JOB: tuple[_Job, PerceptionBackend] | None = None
+
+
+def _start_worker(job: _Job) -> None:
+    import cv2
+
+    global _JOB
+    cv2.setNumThreads(1)
+    _JOB = (job, create_backend(job.backend_name, **job.backend_config))
+
+
+def _validate_index(index: int) -> dict[str, Any]:
+    assert _JOB is not None, "worker started without a job"
+    job, backend = _JOB
+    try:
+        if job.dataset is not None:
+            row = job.dataset[index]
+        else:
+            from gsi_builders.generate import generate_sample
+
+            generated = generate_sample(job.config, "test", job.seed, index)
+            if generated.row is None:
+                return {"sample_id": None, "operation": None, "cases": [], "skipped": {"scene": "no valid sample"}}
+            row = generated.row
+    except Exception as error:  # noqa: BLE001 (a damaged row is that scene's error, not the suite's end)
+        return scene_error(None, f"row {index} could not be read: {describe_error(error)}")
+    return validate_row(row, backend)
+
+
+def validated_rows(job: _Job, num_scenes: int, workers: int, progress: bool = True) -> Iterator[dict[str, Any]]:
+    """:func:`validate_row` of rows ``0 .. num_scenes - 1``, in order, in this process or ``workers`` processes
+    (started from a forkserver, as in :mod:`gsi_bench.evaluation`)."""
+    indices = range(num_scenes)
+    if workers <= 1:
+        _start_worker(job)
+        results: Iterator[dict[str, Any]] = map(_validate_index, indices)
+    else:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["gsi_bench.fidelity.suite"])
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,))
+        results = _closing(pool, pool.map(_validate_index, indices))
+    if progress:
+        from tqdm.auto import tqdm
+
+        results = iter(tqdm(results, total=num_scenes, desc="validate", unit="scene"))
+    yield from results
+
+
+def _closing(pool: ProcessPoolExecutor, results: Iterator[Any]) -> Iterator[Any]:
+    with pool:
+        yield from results
+
+
+def run_validation(
+    out: str | os.PathLike,
+    num_scenes: int = 100,
+    config: str = "tabletop",
+    data: str | os.PathLike | None = None,
+    split: str = "test",
+    seed: int = DEFAULT_SEED,
+    backend: str = "classical",
+    backend_config: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Runs the suite and writes ``scenes.jsonl`` (one line per scene: its case records and skipped cases),
+    ``report.json``, ``report.md`` and the plots into ``out``.
+
+    Args:
+        out: output folder (created).
+        num_scenes: how many rows (scenes) to take: the first ones of the split.
+        config: dataset config (subset).
+        data: a built GSI-Syn folder or Hub id; None generates the tabletop test scenes of ``seed`` in memory
+            (the same rows ``gsi-bench build syn --split test --seed SEED`` writes).
+        split: the split of ``data``.
+        seed: build seed of the generated scenes.
+        backend: perception backend name; ``backend_config`` its options.
+        workers: processes.
+        progress: show a progress bar.
+
+    Returns:
+        The report (as written to ``report.json``).
+
+    Raises:
+        ValueError: ``num_scenes`` or ``workers`` below 1, or an unknown config.
+    """
+    from gsi_bench.evaluation import load_eval_dataset
+    from gsi_bench.fidelity.report import build_report, write_report
+    from gsi_datasets.schema import SUBSET_OPERATIONS
+
+    if num_scenes < 1:
+        raise ValueError(f"num_scenes must be at least 1, got {num_scenes}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    if config not in SUBSET_OPERATIONS:
+        raise ValueError(f"unknown config {config!r}; known: {sorted(SUBSET_OPERATIONS)}")
+    dataset = None
+    if data is not None:
+        dataset = load_eval_dataset(data, config, split)
+        num_scenes = min(num_scenes, len(dataset))
+    backend_config = dict(backend_config or {})
+    created = create_backend(backend, **backend_config)  # fails early on a bad backend name or option
+    job = _Job(dataset, config, seed, created.name, created.config())
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    with open(folder / "scenes.jsonl", "w") as scenes_file:
+        for row in validated_rows(job, num_scenes, workers, progress):
+            rows.append(row)
+            scenes_file.write(json.dumps(row) + "\n")
+    source = {"data": str(data) if data is not None else None, "config": config, "split": split, "seed": seed}
+    report = build_report(rows, {**source, "num_scenes": num_scenes, "backend": created.name, **created.config()})
+    write_report(report, rows, folder)
+    return report

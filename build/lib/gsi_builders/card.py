@@ -1,0 +1,162 @@
+"""The dataset card (README.md with YAML metadata) of a GSI-Syn dataset folder.
+
+The YAML ``configs`` list is what lets ``load_dataset(folder, "tabletop")`` (and the Hub) find the
+Parquet shards of each subset and split; it is regenerated from the build manifests after every build
+(and by ``gsi-bench verify --rewrite-card``), listing only complete splits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gsi_datasets.integrity import CARD_FILE, read_manifests, split_data_pattern, split_size, write_text_atomically
+from gsi_datasets.schema import FEATURES, OPERATIONS, SUBSET_OPERATIONS
+
+CITATION = """@inproceedings{zhu2026gsibench,
+  title     = {Exploring Spatial Intelligence from a Generative Perspective},
+  author    = {Zhu and others},
+  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern Recognition (CVPR)},
+  year      = {2026},
+  note      = {arXiv:2604.20570}
+}"""
+
+
+def card_metadata(manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    """The YAML header: licence, tags, ``configs`` (data files per split) and ``dataset_info``.
+
+    ``dataset_info`` records each split's size in bytes, summed from the shard sizes the build manifests
+    record (``gsi-bench verify`` checks the card against them). Besides being useful, this makes the card of
+    every different build different: ``datasets`` keys its cache of a local folder on the card and the
+    data-file patterns only, so two folders with identical cards would share (stale) cached data.
+    """
+    complete = [m for m in manifests if m.get("complete")]
+    subsets = sorted({m["subset"] for m in complete})
+    configs, infos = [], []
+    for subset in subsets:
+        splits = [m for m in complete if m["subset"] == subset]
+        configs.append(
+            {
+                "config_name": subset,
+                "data_files": [{"split": m["split"], "path": split_data_pattern(subset, m["split"])} for m in splits],
+            }
+        )
+        infos.append(
+            {
+                "config_name": subset,
+                "features": FEATURES._to_yaml_list(),
+                "splits": [{"name": m["split"], **split_size(m)} for m in splits],
+                "download_size": sum(split_size(m)["num_bytes"] for m in splits),
+            }
+        )
+    metadata: dict[str, Any] = {
+        "license": "cc-by-4.0",
+        "pretty_name": "GSI-Syn",
+        "language": ["en"],
+        "task_categories": ["image-to-image"],
+        "tags": ["spatial-intelligence", "image-editing", "3d", "benchmark", "synthetic"],
+        "size_categories": ["n<1K" if sum(m["num_samples"] for m in complete) < 1000 else "1K<n<10K"],
+    }
+    if configs:
+        metadata["configs"] = configs
+        metadata["dataset_info"] = infos
+    return metadata
+
+
+def _split_table(manifests: list[dict[str, Any]]) -> str:
+    lines = [
+        "| config | split | samples | seed | generator | status | top rejection reasons |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m in manifests:
+        top = sorted(m.get("rejections", {}).items(), key=lambda kv: -kv[1])[:3]
+        reasons = ", ".join(f"{k} ({v})" for k, v in top) or "none"
+        written = len(m.get("shards", {}))
+        status = "complete" if m.get("complete") else f"incomplete ({written}/{m['num_shards']} shards)"
+        lines.append(
+            f"| {m['subset']} | {m['split']} | {m['num_samples']} | {m['seed']} | "
+            f"{m['generator_version']} | {status} | {reasons} |"
+        )
+    return "\n".join(lines)
+
+
+def render_card(out_dir: Path) -> str:
+    """The full README.md text of a dataset folder, from its build manifests and shards."""
+    manifests = read_manifests(out_dir)
+    header = yaml.safe_dump(card_metadata(manifests), sort_keys=False, width=120)
+    operations = "\n".join(
+        f"- `{subset}`: {', '.join(f'`{op}`' for op in ops)}" for subset, ops in SUBSET_OPERATIONS.items()
+    )
+    return f"""---
+{header}---
+
+# GSI-Syn
+
+Synthetic part of **GSI-Bench**, the benchmark for generative spatial intelligence ("Exploring Spatial
+Intelligence from a Generative Perspective", CVPR 2026). Every row is one spatially grounded image edit:
+a source image, an instruction such as "Move the coffee mug 12 cm to the left.", the exact 3D change it
+asks for, and the rendered target image, with metric depth, instance masks, camera and 3D boxes before
+and after. Scenes are simulated and settled with MuJoCo physics and rendered headless; every label is
+exact.
+
+Generated with the `gsi-bench` package (`gsi-bench build syn ...`); the same seed reproduces identical
+rows and pixels.
+
+## Loading
+
+```python
+from datasets import load_dataset
+ds = load_dataset("<this folder or repo>", "tabletop", split="test")
+```
+
+## Splits
+
+{_split_table(manifests)}
+
+Train, validation and test draw from unrelated random streams: they share no scene and no asset
+instance seed.
+
+## Operations
+
+The `operation` column is a ClassLabel over {", ".join(f"`{op}`" for op in OPERATIONS)}. Per subset:
+
+{operations}
+
+## Frames and units
+
+- Camera frame: OpenCV (x right, y down, z forward), metres. 3D boxes (`centre`, full `size` along the
+  box's own axes, `rotation` whose columns are those axes) are in the **source** camera frame, before
+  and after the edit.
+- `camera.intrinsics` is K in the image's own pixel frame (pixel centres at integer coordinates);
+  `camera.*_world_to_camera` map world points (metres, z up) into the camera frame.
+- Depth maps are 16-bit PNGs in millimetres along the camera z axis (0 = no depth); instance maps are
+  16-bit PNGs (0 = background, 1 = table, objects from 2; see `instances`).
+- `transform` (Phi3D) is the realised change: after-centre = before-centre + `translation_m`,
+  after-rotation = R(`rotation_axis`, `rotation_deg`) @ before-rotation, after-size = before-size *
+  `scale_factor`; `camera_delta` maps the source camera frame to the target's.
+- `command` is what the instruction asks (direction, distance, angle, factor); left/right are as seen in
+  the image, forward is away from the camera in the table plane, clockwise is as seen from above.
+- `reference_format` repeats the labels in the reference implementation's layout
+  (`[x, y, z, w, h, l, yaw]`, yaw = atan2(-R[2,0], R[0,0]) about the camera y axis).
+
+## Licence
+
+CC BY 4.0. All meshes and textures are generated procedurally by the `gsi-bench` code.
+
+## Citation
+
+```bibtex
+{CITATION}
+```
+"""
+
+
+def write_dataset_card(out_dir: Path) -> Path:
+    """(Re)writes ``README.md`` in a dataset folder from its build manifests, atomically; returns its path.
+
+    Raises:
+        gsi_datasets.integrity.ManifestError: a build manifest cannot be read.
+    """
+    return write_text_atomically(Path(out_dir) / CARD_FILE, render_card(Path(out_dir)))

@@ -1,0 +1,198 @@
+"""Random tabletop scenes: a table in a room, 3-8 distinct objects on it, a camera and lights.
+
+Every draw comes from the ``rng`` passed in, so a scene is a pure function of its seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from gsi_datasets.assets import all_categories
+from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
+from gsi_datasets.rendering import asset_of
+from gsi_datasets.scene import (
+    FIRST_OBJECT_ID,
+    Camera,
+    Light,
+    Pose,
+    Room,
+    Scene,
+    SceneObject,
+    SurfaceMaterial,
+    Table,
+)
+
+#: Gap (m) kept between object footprints and between footprints and the table edge.
+FOOTPRINT_MARGIN_M = 0.015
+#: Height (m) above the table at which objects are released before settling.
+DROP_HEIGHT_M = 0.002
+
+_TABLE_COLOURS = ((0.62, 0.42, 0.26), (0.45, 0.30, 0.18), (0.80, 0.68, 0.52), (0.92, 0.92, 0.90), (0.30, 0.30, 0.32))
+_FLOOR_COLOURS = ((0.75, 0.73, 0.70), (0.55, 0.45, 0.35), (0.40, 0.42, 0.45), (0.85, 0.80, 0.70))
+_WALL_COLOURS = ((0.93, 0.91, 0.87), (0.80, 0.85, 0.88), (0.88, 0.82, 0.72), (0.75, 0.80, 0.72))
+
+
+@dataclass(frozen=True)
+class TabletopConfig:
+    """Ranges of the tabletop scene generator (defaults follow SPEC section 4 and issue 2).
+
+    Attributes:
+        min_objects: fewest objects on the table.
+        max_objects: most objects on the table.
+        width: image width (px).
+        height: image height (px).
+        elevation_deg: camera elevation above the table plane.
+        distance_m: camera distance to its look-at point.
+        fovy_deg: vertical field of view.
+        scatter_half_extent_m: objects are placed within this half-size box around the table centre.
+    """
+
+    min_objects: int = 3
+    max_objects: int = 8
+    width: int = 512
+    height: int = 512
+    elevation_deg: tuple[float, float] = (20.0, 60.0)
+    distance_m: tuple[float, float] = (0.75, 1.15)
+    fovy_deg: tuple[float, float] = (40.0, 55.0)
+    scatter_half_extent_m: tuple[float, float] = (0.30, 0.20)
+
+
+def footprint_radius(scene_object: SceneObject) -> float:
+    """Radius (m) of the vertical cylinder that contains the object in every yaw."""
+    size = asset_of(scene_object).size
+    return float(np.hypot(size[0], size[1]) / 2.0)
+
+
+def footprint_is_free(scene: Scene, instance_id: int, centre_xy: np.ndarray, radius: float) -> bool:
+    """Whether a footprint circle fits on the table top and clears every other object's footprint."""
+    half_x, half_y = np.array(scene.table.size_xy) / 2.0 - FOOTPRINT_MARGIN_M
+    if abs(centre_xy[0]) + radius > half_x or abs(centre_xy[1]) + radius > half_y:
+        return False
+    for other in scene.objects:
+        if other.instance_id == instance_id:
+            continue
+        gap = np.linalg.norm(np.array(other.pose.position[:2]) - centre_xy) - radius - footprint_radius(other)
+        if gap < FOOTPRINT_MARGIN_M:
+            return False
+    return True
+
+
+def resting_pose(scene_object: SceneObject, table_height: float, xy: np.ndarray, yaw_deg: float) -> Pose:
+    """An upright pose with the object's bottom ``DROP_HEIGHT_M`` above the table top."""
+    half_height = asset_of(scene_object).size[2] / 2.0
+    rotation = rotation_about_axis(np.array([0.0, 0.0, 1.0]), yaw_deg)
+    position = (float(xy[0]), float(xy[1]), float(table_height + half_height + DROP_HEIGHT_M))
+    return Pose(position, tuple(float(q) for q in matrix_to_quaternion(rotation)))
+
+
+def look_at_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """World-from-camera rotation (OpenCV axes) of a camera at ``position`` looking at ``target``, roll-free."""
+    forward = target - position
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.column_stack([right, down, forward])
+
+
+def _surface(
+    rng: np.random.Generator,
+    patterns: tuple[str, ...],
+    colours: tuple[tuple[float, ...], ...],
+    repeat: tuple[float, float],
+) -> SurfaceMaterial:
+    colour = np.array(colours[rng.integers(len(colours))]) * rng.uniform(0.9, 1.05)
+    return SurfaceMaterial(
+        pattern=str(rng.choice(patterns)),
+        seed=int(rng.integers(2**31)),
+        rgb=tuple(float(c) for c in np.clip(colour, 0.0, 1.0)),
+        texture_repeat=float(rng.uniform(*repeat)),
+    )
+
+
+def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = TabletopConfig()) -> Scene:
+    """Draws an unsettled tabletop scene (objects released just above the table; see ``simulation.settle``).
+
+    Objects have distinct categories, so every object's display name is a unique referring expression.
+    """
+    table = Table(
+        size_xy=(float(rng.uniform(0.9, 1.6)), float(rng.uniform(0.7, 1.0))),
+        height=float(rng.uniform(0.70, 0.80)),
+        thickness=float(rng.uniform(0.03, 0.06)),
+        material=_surface(rng, ("wood", "marble", "concrete", "plaster"), _TABLE_COLOURS, (0.8, 2.0)),
+    )
+    room = Room(
+        floor=_surface(rng, ("tiles", "wood", "carpet", "concrete"), _FLOOR_COLOURS, (0.5, 1.5)),
+        wall=_surface(rng, ("plaster", "concrete", "tiles"), _WALL_COLOURS, (0.3, 1.0)),
+        wall_distance=float(rng.uniform(2.2, 3.2)),
+    )
+
+    categories = all_categories()
+    count = int(rng.integers(config.min_objects, config.max_objects + 1))
+    chosen = rng.choice(len(categories), size=min(count, len(categories)), replace=False)
+    scene = Scene(objects=(), table=table, room=room, lights=(), camera=_placeholder_camera(config))
+    half_x = min(config.scatter_half_extent_m[0], table.size_xy[0] / 2 - 0.1)
+    half_y = min(config.scatter_half_extent_m[1], table.size_xy[1] / 2 - 0.1)
+    for index in chosen:
+        scene_object = SceneObject(
+            instance_id=FIRST_OBJECT_ID + len(scene.objects),
+            category=categories[index].name,
+            asset_seed=int(rng.integers(2**62)),
+            scale=1.0,
+            pose=Pose((0.0, 0.0, 0.0)),
+        )
+        radius = footprint_radius(scene_object)
+        for _ in range(30):
+            xy = rng.uniform((-half_x, -half_y), (half_x, half_y))
+            if footprint_is_free(scene, scene_object.instance_id, xy, radius):
+                pose = resting_pose(scene_object, table.height, xy, float(rng.uniform(0.0, 360.0)))
+                scene = dataclasses.replace(
+                    scene, objects=(*scene.objects, dataclasses.replace(scene_object, pose=pose))
+                )
+                break
+
+    centroid = np.mean([o.pose.position for o in scene.objects], axis=0) if scene.objects else np.zeros(3)
+    look_at = np.array([centroid[0], centroid[1], table.height]) + rng.normal(0.0, 0.03, 3) * (1, 1, 0)
+    elevation = np.deg2rad(rng.uniform(*config.elevation_deg))
+    azimuth = np.deg2rad(-90.0 + rng.uniform(-50.0, 50.0))  # in front of the table (-y), give or take
+    distance = rng.uniform(*config.distance_m)
+    position = look_at + distance * np.array(
+        [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
+    )
+    camera = Camera(
+        position=tuple(float(p) for p in position),
+        rotation=tuple(tuple(float(v) for v in row) for row in look_at_rotation(position, look_at)),
+        fovy_deg=float(rng.uniform(*config.fovy_deg)),
+        width=config.width,
+        height=config.height,
+    )
+    lights = [_key_light(rng, look_at)]
+    if rng.random() < 0.6:
+        lights.append(_key_light(rng, look_at, diffuse=(0.15, 0.3), cast_shadow=False))
+    return Scene(scene.objects, table, room, tuple(lights), camera)
+
+
+def _key_light(
+    rng: np.random.Generator, look_at: np.ndarray, diffuse: tuple[float, float] = (0.45, 0.75), cast_shadow: bool = True
+) -> Light:
+    azimuth = rng.uniform(0.0, 2 * np.pi)
+    offset = np.array([np.cos(azimuth), np.sin(azimuth), 0.0]) * rng.uniform(0.3, 1.2)
+    position = look_at + offset + np.array([0.0, 0.0, rng.uniform(1.2, 2.0)])
+    direction = (look_at - position) / np.linalg.norm(look_at - position)
+    warmth = rng.uniform(-0.05, 0.05)
+    level = rng.uniform(*diffuse)
+    return Light(
+        position=tuple(float(p) for p in position),
+        direction=tuple(float(d) for d in direction),
+        diffuse=(float(level * (1 + warmth)), float(level), float(level * (1 - warmth))),
+        cast_shadow=cast_shadow,
+    )
+
+
+def _placeholder_camera(config: TabletopConfig) -> Camera:
+    return Camera(
+        (0.0, 0.0, 1.0), ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), 45.0, config.width, config.height
+    )

@@ -1,0 +1,180 @@
+"""Asset data types and the category registry.
+
+An asset is a small list of textured triangle meshes ("parts") in the object's local frame, in metres,
+z up. Assets are never stored: a scene records ``(category, seed, scale)`` and :func:`make_asset`
+regenerates the identical geometry and textures from it, so a scene description stays a few hundred
+bytes and re-renders exactly.
+
+Local-frame convention (enforced by :func:`make_asset`): the axis-aligned bounding box of all parts is
+centred on the origin, so the object's 3D label box is ``centre = body position``, ``size = extents``,
+``rotation = body rotation``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Material:
+    """Surface appearance of a part.
+
+    Attributes:
+        rgba: base colour in [0, 1]; multiplied with the texture when one is given.
+        texture: optional ``(H, W, 3)`` uint8 image, mapped with the part's ``uv`` coordinates.
+        specular: MuJoCo specular strength in [0, 1].
+        shininess: MuJoCo shininess in [0, 1].
+        reflectance: MuJoCo reflectance in [0, 1] (0 for almost everything; costs render time).
+    """
+
+    rgba: tuple[float, float, float, float] = (0.8, 0.8, 0.8, 1.0)
+    texture: np.ndarray | None = field(default=None, compare=False, repr=False)
+    specular: float = 0.3
+    shininess: float = 0.3
+    reflectance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Part:
+    """One rigid triangle mesh of an asset.
+
+    Attributes:
+        name: short part name, unique within the asset ("body", "handle", "lid").
+        vertices: ``(N, 3)`` float64 positions in metres, asset local frame (z up).
+        faces: ``(M, 3)`` int32 vertex indices, counter-clockwise seen from outside.
+        uv: ``(N, 2)`` texture coordinates in [0, 1], or None for an untextured part.
+        material: the part's material.
+    """
+
+    name: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    uv: np.ndarray | None
+    material: Material
+
+    def __post_init__(self) -> None:
+        if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
+            raise ValueError(f"part {self.name!r}: vertices must be (N, 3), got {self.vertices.shape}")
+        if self.faces.ndim != 2 or self.faces.shape[1] != 3:
+            raise ValueError(f"part {self.name!r}: faces must be (M, 3), got {self.faces.shape}")
+        if self.faces.size and (self.faces.min() < 0 or self.faces.max() >= len(self.vertices)):
+            raise ValueError(f"part {self.name!r}: face index out of range [0, {len(self.vertices)})")
+        if self.uv is not None and self.uv.shape != (len(self.vertices), 2):
+            raise ValueError(f"part {self.name!r}: uv must be ({len(self.vertices)}, 2), got {self.uv.shape}")
+        if self.material.texture is not None and self.uv is None:
+            raise ValueError(f"part {self.name!r}: a textured material needs uv coordinates")
+
+
+@dataclass(frozen=True)
+class Category:
+    """A kind of object the generator can place.
+
+    Attributes:
+        name: identifier used in the data (snake_case, e.g. ``"coffee_mug"``).
+        display_name: what instructions call it ("coffee mug"); unique across categories.
+        group: coarse family ("kitchenware", "food", "toys", ...), for reporting.
+        symmetry_order: rotational symmetry about the vertical axis *of the geometry and texture*:
+            1 = none, n = looks the same after 360/n degrees, 0 = continuous. Rotation edits are only
+            asked where the asked angle is not a symmetry of the object.
+        build: ``build(rng) -> list[Part]``: geometry in metres with real-world size, resting on z = 0
+            (lowest vertex at z = 0), roughly centred on the z axis, stable when placed upright.
+    """
+
+    name: str
+    display_name: str
+    group: str
+    symmetry_order: int
+    build: Callable[[np.random.Generator], list[Part]]
+
+    def is_symmetry(self, angle_deg: float) -> bool:
+        """Whether rotating by ``angle_deg`` about the vertical axis leaves the object looking the same."""
+        if self.symmetry_order == 0:
+            return True
+        step = 360.0 / self.symmetry_order
+        remainder = abs(angle_deg) % step
+        return min(remainder, step - remainder) < 1e-6
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A generated object instance: parts centred on their bounding box (see module docstring)."""
+
+    category: Category
+    seed: int
+    scale: float
+    parts: tuple[Part, ...]
+
+    @property
+    def size(self) -> np.ndarray:
+        """Full bounding-box extents ``(x, y, z)`` in metres, local frame."""
+        vertices = np.concatenate([part.vertices for part in self.parts])
+        return vertices.max(axis=0) - vertices.min(axis=0)
+
+
+CATEGORIES: dict[str, Category] = {}
+
+
+def register_category(
+    name: str, display_name: str, group: str, symmetry_order: int
+) -> Callable[[Callable[[np.random.Generator], list[Part]]], Callable[[np.random.Generator], list[Part]]]:
+    """Decorator that registers ``build(rng) -> list[Part]`` as a category."""
+
+    def decorator(build: Callable[[np.random.Generator], list[Part]]) -> Callable[[np.random.Generator], list[Part]]:
+        if name in CATEGORIES:
+            raise ValueError(f"category {name!r} is registered twice")
+        if any(existing.display_name == display_name for existing in CATEGORIES.values()):
+            raise ValueError(f"display name {display_name!r} of {name!r} is already used by another category")
+        CATEGORIES[name] = Category(name, display_name, group, symmetry_order, build)
+        return build
+
+    return decorator
+
+
+def get_category(name: str) -> Category:
+    """Looks a category up by name, with a "did you mean" on unknown names."""
+    _load_catalog()
+    try:
+        return CATEGORIES[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, CATEGORIES, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown asset category {name!r}.{hint} Known: {len(CATEGORIES)} categories.") from None
+
+
+def all_categories() -> list[Category]:
+    """Every registered category, sorted by name (a stable order for sampling)."""
+    _load_catalog()
+    return [CATEGORIES[name] for name in sorted(CATEGORIES)]
+
+
+def make_asset(category: str, seed: int, scale: float = 1.0) -> Asset:
+    """Generates the asset instance ``(category, seed)``, uniformly scaled by ``scale``.
+
+    Deterministic: the same arguments give bit-identical parts on any machine.
+    """
+    spec = get_category(category)
+    parts = spec.build(np.random.default_rng(seed))
+    if not parts:
+        raise ValueError(f"category {category!r} built no parts for seed {seed}")
+    vertices = np.concatenate([part.vertices for part in parts])
+    centre = (vertices.max(axis=0) + vertices.min(axis=0)) / 2.0
+    centred = tuple(
+        Part(
+            name=part.name,
+            vertices=np.ascontiguousarray((part.vertices - centre) * scale, dtype=np.float64),
+            faces=np.ascontiguousarray(part.faces, dtype=np.int32),
+            uv=part.uv,
+            material=part.material,
+        )
+        for part in parts
+    )
+    return Asset(category=spec, seed=seed, scale=scale, parts=centred)
+
+
+def _load_catalog() -> None:
+    # The catalog registers categories on import; importing here keeps base.py free of a cycle.
+    from gsi_datasets.assets import catalog  # noqa: F401

@@ -1,0 +1,209 @@
+"""Pure geometry helpers shared by the data builders and the metrics.
+
+Conventions (see the README, "Frames and units"):
+- World frame: metres, z up, the table top is the plane z = table height.
+- Camera frame: OpenCV (x right, y down, z forward); ``world_to_camera`` is a 4x4 matrix mapping
+  homogeneous world points into it.
+- Pixel frame: pixel ``(u, v)`` has its centre at integer coordinates, u to the right, v down, so
+  ``u = fx * x / z + cx`` with ``cx = (width - 1) / 2`` for a centred principal point.
+- A 3D box is ``(centre, size, rotation)``: centre (3,), full extents along the box's own axes (3,),
+  rotation (3, 3) whose columns are the box axes expressed in the frame of the centre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_CORNER_SIGNS = np.array(
+    [[sx, sy, sz] for sx in (-0.5, 0.5) for sy in (-0.5, 0.5) for sz in (-0.5, 0.5)], dtype=np.float64
+)
+
+
+def box_corners(centre: np.ndarray, size: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """The eight corners of a 3D box, ``(8, 3)``: ``centre + rotation @ (signs * size)``."""
+    return np.asarray(centre) + (_CORNER_SIGNS * np.asarray(size)) @ np.asarray(rotation).T
+
+
+def transform_points(matrix_4x4: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Applies a rigid 4x4 transform to ``(N, 3)`` points."""
+    matrix_4x4 = np.asarray(matrix_4x4)
+    return np.asarray(points) @ matrix_4x4[:3, :3].T + matrix_4x4[:3, 3]
+
+
+def project_points(intrinsics: np.ndarray, points_camera: np.ndarray) -> np.ndarray:
+    """Pinhole projection of camera-frame points ``(N, 3)`` to pixels ``(N, 2)``: ``(K p)[:2] / z``."""
+    points_camera = np.asarray(points_camera, dtype=np.float64)
+    homogeneous = points_camera @ np.asarray(intrinsics, dtype=np.float64).T
+    return homogeneous[:, :2] / homogeneous[:, 2:3]
+
+
+def projected_box_2d(intrinsics: np.ndarray, centre: np.ndarray, size: np.ndarray, rotation: np.ndarray) -> np.ndarray:
+    """Tight 2D box ``[u_min, v_min, u_max, v_max]`` (pixels) around a camera-frame 3D box's projection.
+
+    Raises:
+        ValueError: when a corner lies at or behind the camera plane (no finite projection).
+    """
+    corners = box_corners(centre, size, rotation)
+    if np.any(corners[:, 2] <= 1e-6):
+        raise ValueError("the 3D box reaches behind the camera; its projection is unbounded")
+    pixels = project_points(intrinsics, corners)
+    return np.concatenate([pixels.min(axis=0), pixels.max(axis=0)])
+
+
+def intrinsics_from_fovy(fovy_deg: float, width: int, height: int) -> np.ndarray:
+    """Pinhole ``K`` (3x3) for square pixels, vertical field of view ``fovy_deg`` and a centred principal point."""
+    focal = (height / 2.0) / np.tan(np.deg2rad(fovy_deg) / 2.0)
+    return np.array([[focal, 0.0, (width - 1) / 2.0], [0.0, focal, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+
+
+def rotation_about_axis(axis: np.ndarray, angle_deg: float) -> np.ndarray:
+    """Right-handed rotation matrix about a unit ``axis`` by ``angle_deg`` (Rodrigues)."""
+    axis = np.asarray(axis, dtype=np.float64)
+    axis = axis / np.linalg.norm(axis)
+    angle = np.deg2rad(angle_deg)
+    cross = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    return np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * cross @ cross
+
+
+def axis_angle_from_rotation(rotation: np.ndarray) -> tuple[np.ndarray, float]:
+    """Inverse of :func:`rotation_about_axis`: ``(unit axis, angle_deg)`` with angle in [0, 180].
+
+    The identity returns the z axis and 0 degrees.
+    """
+    rotation = np.asarray(rotation, dtype=np.float64)
+    cos_angle = np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0)
+    angle = float(np.arccos(cos_angle))
+    if angle < 1e-9:
+        return np.array([0.0, 0.0, 1.0]), 0.0
+    if np.pi - angle < 1e-6:
+        # Near 180 degrees the skew part vanishes; take the axis from the symmetric part instead.
+        symmetric = (rotation + np.eye(3)) / 2.0
+        axis = symmetric[:, int(np.argmax(np.diag(symmetric)))]
+        return axis / np.linalg.norm(axis), 180.0
+    skew = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0], rotation[1, 0] - rotation[0, 1]])
+    return skew / (2.0 * np.sin(angle)), float(np.rad2deg(angle))
+
+
+def quaternion_to_matrix(quat_wxyz: np.ndarray) -> np.ndarray:
+    """Rotation matrix of a unit quaternion ``(w, x, y, z)`` (MuJoCo's order)."""
+    w, x, y, z = np.asarray(quat_wxyz, dtype=np.float64) / np.linalg.norm(quat_wxyz)
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+            [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+            [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+        ]
+    )
+
+
+def matrix_to_quaternion(rotation: np.ndarray) -> np.ndarray:
+    """Unit quaternion ``(w, x, y, z)`` with w >= 0 of a rotation matrix (Shepperd's method)."""
+    m = np.asarray(rotation, dtype=np.float64)
+    trace = np.trace(m)
+    if trace > 0:
+        s = 2.0 * np.sqrt(trace + 1.0)
+        quat = np.array([0.25 * s, (m[2, 1] - m[1, 2]) / s, (m[0, 2] - m[2, 0]) / s, (m[1, 0] - m[0, 1]) / s])
+    else:
+        i = int(np.argmax(np.diag(m)))
+        j, k = (i + 1) % 3, (i + 2) % 3
+        s = 2.0 * np.sqrt(1.0 + m[i, i] - m[j, j] - m[k, k])
+        quat = np.empty(4)
+        quat[0] = (m[k, j] - m[j, k]) / s
+        quat[1 + i] = 0.25 * s
+        quat[1 + j] = (m[j, i] + m[i, j]) / s
+        quat[1 + k] = (m[k, i] + m[i, k]) / s
+    quat /= np.linalg.norm(quat)
+    return quat if quat[0] >= 0 else -quat
+
+
+def yaw_from_rotation(rotation_camera: np.ndarray) -> float:
+    """Heading of a camera-frame box rotation about the camera's y axis, radians (reference-format ``yaw``).
+
+    The reference tools store boxes as ``[x, y, z, w, h, l, yaw]``; yaw is the angle of the box's x axis
+    in the camera's x-z plane, ``atan2(-R[2, 0], R[0, 0])`` (a rotation about +y by yaw maps x to
+    ``(cos yaw, 0, -sin yaw)``).
+    """
+    rotation_camera = np.asarray(rotation_camera)
+    return float(np.arctan2(-rotation_camera[2, 0], rotation_camera[0, 0]))
+
+
+def geodesic_angle_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> float:
+    """Angle of ``rotation_a^T rotation_b`` in degrees, in [0, 180]."""
+    return axis_angle_from_rotation(np.asarray(rotation_a).T @ np.asarray(rotation_b))[1]
+
+
+def twist_angle_deg(rotation: np.ndarray, axis: np.ndarray) -> float:
+    """Signed angle (degrees, in (-180, 180]) of ``rotation``'s twist about the unit ``axis``.
+
+    Swing-twist decomposition: the part of the rotation about ``axis``, right-handed (counterclockwise
+    seen from the tip of ``axis``). For a pure rotation about ``axis`` it is that rotation's angle.
+    """
+    quaternion = matrix_to_quaternion(np.asarray(rotation))
+    angle = np.rad2deg(2.0 * np.arctan2(quaternion[1:] @ np.asarray(axis, float), quaternion[0]))
+    return fold_angle_deg(float(angle), 1)
+
+
+def fold_angle_deg(angle_deg: float, symmetry_order: int) -> float:
+    """The angle that looks the same on an object with ``symmetry_order``-fold symmetry about the rotation axis,
+    in ``(-180 / order, 180 / order]`` (order 1: wrapped to (-180, 180]; order 0, continuous symmetry: 0)."""
+    if symmetry_order == 0:
+        return 0.0
+    step = 360.0 / symmetry_order
+    folded = (angle_deg + step / 2.0) % step - step / 2.0
+    return folded + step if folded <= -step / 2.0 + 1e-9 else folded
+
+
+def symmetric_geodesic_deg(
+    rotation_a: np.ndarray, rotation_b: np.ndarray, axis: np.ndarray, symmetry_order: int
+) -> float:
+    """Geodesic angle between ``rotation_a`` and the closest rotation that looks like ``rotation_b`` on an object
+    with ``symmetry_order``-fold symmetry about ``axis`` (``R(axis, j 360 / order) @ rotation_b``; order 0:
+    any turn about ``axis``, so only the tilt counts; order 1: plain :func:`geodesic_angle_deg`)."""
+    if symmetry_order == 0:
+        twist = twist_angle_deg(np.asarray(rotation_a) @ np.asarray(rotation_b).T, axis)
+        return geodesic_angle_deg(rotation_a, rotation_about_axis(axis, twist) @ rotation_b)
+    step = 360.0 / symmetry_order
+    return min(
+        geodesic_angle_deg(rotation_a, rotation_about_axis(axis, j * step) @ rotation_b) for j in range(symmetry_order)
+    )
+
+
+def plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors spanning the plane orthogonal to ``up`` (right-handed with it)."""
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(up[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    first = helper - (helper @ up) * up
+    first /= np.linalg.norm(first)
+    return first, np.cross(up, first)
+
+
+def iou3d_upright(
+    box_a: tuple[np.ndarray, np.ndarray, np.ndarray], box_b: tuple[np.ndarray, np.ndarray, np.ndarray], up: np.ndarray
+) -> float:
+    """3D IoU of two boxes standing on a common support with normal ``up``.
+
+    Each box is ``(centre, size, rotation)``. The intersection is the overlap of their footprints (convex
+    hulls of the corners projected onto the plane) times the overlap of their extents along ``up``; exact
+    for boxes whose one axis is ``up``, a close upper bound for slightly tilted ones.
+    """
+    from shapely.geometry import MultiPoint
+
+    first, second = plane_basis(up)
+    footprints, intervals = [], []
+    for centre, size, rotation in (box_a, box_b):
+        corners = box_corners(centre, size, rotation)
+        footprints.append(MultiPoint(np.column_stack([corners @ first, corners @ second])).convex_hull)
+        heights = corners @ np.asarray(up, dtype=np.float64)
+        intervals.append((heights.min(), heights.max()))
+    overlap = max(0.0, min(intervals[0][1], intervals[1][1]) - max(intervals[0][0], intervals[1][0]))
+    intersection = footprints[0].intersection(footprints[1]).area * overlap
+    volumes = [f.area * (hi - lo) for f, (lo, hi) in zip(footprints, intervals, strict=True)]
+    union = volumes[0] + volumes[1] - intersection
+    return float(intersection / union) if union > 0 else 0.0
+
+
+def unproject_pixels(intrinsics: np.ndarray, pixels: np.ndarray, depth_z: np.ndarray) -> np.ndarray:
+    """Camera-frame points ``(N, 3)`` of pixels ``(N, 2)`` (u, v) at z-depths ``depth_z`` (N,): ``z K^-1 [u, v, 1]``."""
+    pixels = np.asarray(pixels, dtype=np.float64)
+    homogeneous = np.column_stack([pixels, np.ones(len(pixels))])
+    return (homogeneous @ np.linalg.inv(np.asarray(intrinsics, dtype=np.float64)).T) * np.asarray(depth_z)[:, None]

@@ -1,0 +1,435 @@
+"""MuJoCo rendering of stored scenes: RGB, metric depth and instance ids, headless.
+
+A scene description (:mod:`gsi_datasets.scene`) compiles to a MuJoCo model here; the data builders add
+physics on top of the same model construction (``gsi_builders.simulation``), and evaluation re-renders
+stored scenes with it (render-and-compare), which is why it lives on the data side.
+
+:class:`StateRenderer` holds one visual model with every object variant of several states of a scene
+(an object scaled in the target is a second variant), placed as mocap bodies; switching state is a pose
+update, so the costly GPU-side context is made once per sample, not once per image.
+
+Headless: ``MUJOCO_GL`` defaults to ``egl`` (set before mujoco is imported); ``osmesa`` also works.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+from collections.abc import Sequence  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from functools import lru_cache  # noqa: E402
+
+import mujoco  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gsi_datasets.assets import Asset, make_asset  # noqa: E402
+from gsi_datasets.assets.surfaces import surface_texture  # noqa: E402
+from gsi_datasets.geometry import matrix_to_quaternion  # noqa: E402
+from gsi_datasets.scene import BACKGROUND_ID, TABLE_ID, Pose, Scene, SceneObject, SurfaceMaterial  # noqa: E402
+
+#: OpenCV camera axes -> MuJoCo camera axes (MuJoCo cameras look down -z with y up).
+_CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
+_PARKED_POSITION = (0.0, 0.0, -50.0)
+_PHYSICS_TIMESTEP_S = 0.002
+_OBJECT_DENSITY_KG_M3 = 400.0
+
+
+@lru_cache(maxsize=256)
+def cached_asset(category: str, seed: int, scale: float) -> Asset:
+    """:func:`gsi_datasets.assets.make_asset` with a per-process cache (a scene reuses its assets many times)."""
+    return make_asset(category, seed, scale)
+
+
+def asset_of(scene_object: SceneObject) -> Asset:
+    """The generated asset of a scene object."""
+    return cached_asset(scene_object.category, scene_object.asset_seed, scene_object.scale)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model construction (shared by physics and rendering)
+
+
+def add_texture_material(
+    spec: mujoco.MjSpec,
+    name: str,
+    rgba: Sequence[float],
+    texture: np.ndarray | None,
+    specular: float,
+    shininess: float,
+    reflectance: float = 0.0,
+    texture_repeat: float | None = None,
+) -> str:
+    material = spec.add_material()
+    material.name = name
+    material.rgba = list(rgba)
+    material.specular = specular
+    material.shininess = shininess
+    material.reflectance = reflectance
+    if texture is not None:
+        spec_texture = spec.add_texture()
+        spec_texture.name = f"{name}_texture"
+        spec_texture.type = mujoco.mjtTexture.mjTEXTURE_2D
+        spec_texture.height, spec_texture.width = texture.shape[:2]
+        spec_texture.nchannel = 3
+        spec_texture.data = np.ascontiguousarray(texture, dtype=np.uint8).tobytes()
+        textures = list(material.textures)
+        textures[mujoco.mjtTextureRole.mjTEXROLE_RGB] = spec_texture.name
+        material.textures = textures
+        if texture_repeat is not None:
+            material.texuniform = True
+            material.texrepeat = [texture_repeat, texture_repeat]
+    return name
+
+
+def add_surface_material(spec: mujoco.MjSpec, name: str, surface: SurfaceMaterial) -> str:
+    return add_texture_material(
+        spec,
+        name,
+        (1.0, 1.0, 1.0, 1.0),
+        surface_texture(surface),
+        specular=0.2,
+        shininess=0.2,
+        texture_repeat=surface.texture_repeat,
+    )
+
+
+def _add_box(body: mujoco.MjsBody, size: Sequence[float], position: Sequence[float], material: str) -> mujoco.MjsGeom:
+    geom = body.add_geom()
+    geom.type = mujoco.mjtGeom.mjGEOM_BOX
+    geom.size = [s / 2.0 for s in size]
+    geom.pos = list(position)
+    geom.material = material
+    return geom
+
+
+def add_static_world(spec: mujoco.MjSpec, scene: Scene) -> None:
+    """Floor, walls, table (geoms named ``table_*``) and lights."""
+    world = spec.worldbody
+    room, table = scene.room, scene.table
+    floor_material = add_surface_material(spec, "floor_material", room.floor)
+    wall_material = add_surface_material(spec, "wall_material", room.wall)
+    table_material = add_surface_material(spec, "table_material", table.material)
+
+    floor = world.add_geom()
+    floor.type = mujoco.mjtGeom.mjGEOM_PLANE
+    floor.size = [room.wall_distance, room.wall_distance, 0.1]
+    floor.material = floor_material
+    wall_height = 3.0
+    d = room.wall_distance
+    for position, size in (
+        ((0.0, d, wall_height / 2), (2 * d, 0.02, wall_height)),
+        ((0.0, -d, wall_height / 2), (2 * d, 0.02, wall_height)),
+        ((d, 0.0, wall_height / 2), (0.02, 2 * d, wall_height)),
+        ((-d, 0.0, wall_height / 2), (0.02, 2 * d, wall_height)),
+    ):
+        _add_box(world, size, position, wall_material)
+
+    (sx, sy), top, thickness = table.size_xy, table.height, table.thickness
+    table_top = _add_box(world, (sx, sy, thickness), (0.0, 0.0, top - thickness / 2), table_material)
+    table_top.name = "table_top"
+    leg = 0.05
+    for ix in (-1, 1):
+        for iy in (-1, 1):
+            position = (ix * (sx / 2 - leg), iy * (sy / 2 - leg), (top - thickness) / 2)
+            _add_box(world, (leg, leg, top - thickness), position, table_material).name = f"table_leg{ix}{iy}"
+
+    for index, light in enumerate(scene.lights):
+        spec_light = world.add_light()
+        spec_light.name = f"light{index}"
+        spec_light.pos = list(light.position)
+        spec_light.dir = list(light.direction)
+        spec_light.diffuse = list(light.diffuse)
+        spec_light.specular = [0.2, 0.2, 0.2]
+        spec_light.castshadow = light.cast_shadow
+        spec_light.type = (
+            mujoco.mjtLightType.mjLIGHT_DIRECTIONAL if light.directional else mujoco.mjtLightType.mjLIGHT_SPOT
+        )
+        if not light.directional:
+            spec_light.cutoff = 70.0
+            spec_light.attenuation = [1.0, 0.0, 0.0]
+    spec.visual.headlight.ambient = [0.35, 0.35, 0.35]
+    spec.visual.headlight.diffuse = [0.25, 0.25, 0.25]
+    spec.visual.headlight.specular = [0.0, 0.0, 0.0]
+
+
+def add_object_body(spec: mujoco.MjSpec, name: str, asset: Asset, *, mocap: bool) -> list[mujoco.MjsGeom]:
+    body = spec.worldbody.add_body()
+    body.name = name
+    if mocap:
+        body.mocap = True
+    else:
+        body.add_freejoint()
+    geoms = []
+    for part in asset.parts:
+        mesh = spec.add_mesh()
+        mesh.name = f"{name}_{part.name}_mesh"
+        mesh.uservert = part.vertices.ravel().tolist()
+        mesh.userface = part.faces.ravel().tolist()
+        if part.uv is not None:
+            # MuJoCo's texture v axis points down the image; our uv has v up.
+            uv = np.column_stack([part.uv[:, 0], 1.0 - part.uv[:, 1]])
+            mesh.usertexcoord = uv.ravel().tolist()
+        m = part.material
+        material = add_texture_material(
+            spec, f"{name}_{part.name}_material", m.rgba, m.texture, m.specular, m.shininess, m.reflectance
+        )
+        geom = body.add_geom()
+        geom.type = mujoco.mjtGeom.mjGEOM_MESH
+        geom.meshname = mesh.name
+        geom.material = material
+        if mocap:
+            # Visual-only copy: no collision, so MuJoCo skips the convex hull (a third of compile time).
+            geom.contype = 0
+            geom.conaffinity = 0
+        else:
+            geom.density = _OBJECT_DENSITY_KG_M3
+            geom.friction = [1.0, 0.01, 0.001]
+        geoms.append(geom)
+    return geoms
+
+
+def new_spec(width: int, height: int) -> mujoco.MjSpec:
+    spec = mujoco.MjSpec()
+    spec.option.timestep = _PHYSICS_TIMESTEP_S
+    spec.option.noslip_iterations = 3
+    spec.visual.global_.offwidth = width
+    spec.visual.global_.offheight = height
+    spec.visual.quality.shadowsize = 2048
+    spec.visual.quality.offsamples = 4
+    spec.visual.map.znear = 0.005
+    spec.visual.map.zfar = 5.0
+    spec.stat.extent = 2.0
+    return spec
+
+
+VariantKey = tuple[int, str, int, float]
+
+
+def variant_key(scene_object: SceneObject) -> VariantKey:
+    return (scene_object.instance_id, scene_object.category, scene_object.asset_seed, scene_object.scale)
+
+
+def body_name(instance_id: int, variant: int = 0) -> str:
+    return f"object{instance_id}_v{variant}"
+
+
+def geom_instances(model: mujoco.MjModel) -> np.ndarray:
+    """Instance id of every geom of a model built by this module: table geoms by name, objects by body name."""
+    instances = np.full(model.ngeom, BACKGROUND_ID, dtype=np.int32)
+    for geom in range(model.ngeom):
+        body_name = model.body(model.geom_bodyid[geom]).name
+        if model.geom(geom).name.startswith("table"):
+            instances[geom] = TABLE_ID
+        elif body_name.startswith("object"):
+            instances[geom] = int(body_name[len("object") :].split("_")[0])
+    return instances
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Rendering
+
+
+@dataclass(frozen=True)
+class RenderOutput:
+    """One rendered view.
+
+    Attributes:
+        rgb: ``(H, W, 3)`` uint8 colour image.
+        depth_m: ``(H, W)`` float32 depth along the camera's z axis in metres (0 where nothing is in range).
+        instances: ``(H, W)`` uint16 instance ids (``BACKGROUND_ID``, ``TABLE_ID`` or an object's id).
+    """
+
+    rgb: np.ndarray
+    depth_m: np.ndarray
+    instances: np.ndarray
+
+
+_GL_CONTEXT = None
+
+
+def _make_gl_context_current(width: int, height: int) -> None:
+    # One GL context per process: creating one costs tens of milliseconds, and models come and go.
+    global _GL_CONTEXT
+    if _GL_CONTEXT is None:
+        from mujoco.rendering.classic import gl_context
+
+        if gl_context.GLContext is None:
+            raise RuntimeError(
+                "MuJoCo found no headless OpenGL. Install the EGL/Mesa libraries "
+                "(apt-get install -y libegl1 libegl-mesa0 libgl1-mesa-dri) or set MUJOCO_GL=osmesa with libosmesa6."
+            )
+        _GL_CONTEXT = gl_context.GLContext(width, height)
+    _GL_CONTEXT.make_current()
+
+
+class StateRenderer:
+    """Renders any of several states of one scene from one compiled model.
+
+    The states must share the table, room and lights; objects may move, change scale, appear or
+    disappear, and the camera may move. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, states: Sequence[Scene]) -> None:
+        if not states:
+            raise ValueError("StateRenderer needs at least one scene state")
+        first = states[0]
+        for state in states[1:]:
+            if (state.table, state.room, state.lights) != (first.table, first.room, first.lights):
+                raise ValueError("all states rendered together must share the table, room and lights")
+        self._states = list(states)
+        self.width, self.height = first.camera.width, first.camera.height
+        spec = new_spec(self.width, self.height)
+        add_static_world(spec, first)
+        camera = spec.worldbody.add_camera()
+        camera.name = "camera"
+        self._variants: dict[VariantKey, str] = {}
+        for state in states:
+            for scene_object in state.objects:
+                key = variant_key(scene_object)
+                if key not in self._variants:
+                    name = body_name(scene_object.instance_id, len(self._variants))
+                    add_object_body(spec, name, asset_of(scene_object), mocap=True)
+                    self._variants[key] = name
+        self._model = spec.compile()
+        self._data = mujoco.MjData(self._model)
+        self.geom_instances = geom_instances(self._model)
+        self._mocap_of = {name: self._model.body(name).mocapid[0] for name in self._variants.values()}
+
+        _make_gl_context_current(self.width, self.height)
+        self._context = mujoco.MjrContext(self._model, mujoco.mjtFontScale.mjFONTSCALE_50.value)
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._context)
+        self._context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
+        self._scene = mujoco.MjvScene(self._model, maxgeom=2000)
+        self._option = mujoco.MjvOption()
+        self._camera = mujoco.MjvCamera()
+        self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        self._camera.fixedcamid = 0
+        self._rect = mujoco.MjrRect(0, 0, self.width, self.height)
+
+    def __enter__(self) -> StateRenderer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Frees the GPU-side context (idempotent)."""
+        if self._context is not None:
+            _make_gl_context_current(self.width, self.height)
+            self._context.free()
+            self._context = None
+
+    def _pose_state(self, state_index: int) -> None:
+        self._pose(self._states[state_index])
+
+    def _pose(self, state: Scene) -> None:
+        present = {}
+        for scene_object in state.objects:
+            key = variant_key(scene_object)
+            if key not in self._variants:
+                raise KeyError(f"object variant {key} was not among the states this renderer was built for")
+            present[self._variants[key]] = scene_object.pose
+        for name, mocap_id in self._mocap_of.items():
+            pose = present.get(name, Pose(_PARKED_POSITION))
+            self._data.mocap_pos[mocap_id] = pose.position
+            self._data.mocap_quat[mocap_id] = pose.quaternion
+        camera = state.camera
+        self._model.cam_pos[0] = camera.position
+        self._model.cam_quat[0] = matrix_to_quaternion(np.array(camera.rotation) @ _CV_TO_MUJOCO_CAMERA)
+        self._model.cam_fovy[0] = camera.fovy_deg
+        mujoco.mj_kinematics(self._model, self._data)
+        mujoco.mj_camlight(self._model, self._data)
+
+    def _draw(self, segmentation: bool, shadows: bool = True) -> None:
+        if self._context is None:
+            raise RuntimeError("StateRenderer was used after close()")
+        _make_gl_context_current(self.width, self.height)
+        mujoco.mjv_updateScene(
+            self._model, self._data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene
+        )
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
+        mujoco.mjr_render(self._rect, self._scene, self._context)
+
+    def _read_instances(self) -> np.ndarray:
+        colours = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        mujoco.mjr_readPixels(colours, None, self._rect, self._context)
+        segment = (
+            colours[..., 0].astype(np.int64)
+            | colours[..., 1].astype(np.int64) << 8
+            | (colours[..., 2].astype(np.int64) << 16)
+        )
+        lookup = np.full(self._scene.ngeom + 1, BACKGROUND_ID, dtype=np.uint16)
+        for index in range(self._scene.ngeom):
+            geom = self._scene.geoms[index]
+            if geom.segid >= 0 and geom.objtype == mujoco.mjtObj.mjOBJ_GEOM:
+                lookup[geom.segid + 1] = self.geom_instances[geom.objid]
+        return np.flipud(lookup[np.minimum(segment, self._scene.ngeom)])
+
+    def render(self, state_index: int) -> RenderOutput:
+        """RGB, metric depth and instance ids of state ``state_index``."""
+        self._pose_state(state_index)
+        self._draw(segmentation=False)
+        rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        depth_buffer = np.empty((self.height, self.width), dtype=np.float32)
+        mujoco.mjr_readPixels(rgb, depth_buffer, self._rect, self._context)
+        self._draw(segmentation=True)
+        instances = self._read_instances()
+        return RenderOutput(
+            rgb=np.flipud(rgb).copy(),
+            depth_m=np.flipud(self._metric_depth(depth_buffer)).copy(),
+            instances=instances.copy(),
+        )
+
+    def render_rgb(self, state: Scene, shadows: bool = True) -> np.ndarray:
+        """RGB only (one pass) of any state made of the object variants this renderer was built with.
+
+        Render-and-compare evaluates many hypothesised states of one scene this way; the camera is taken
+        from ``state`` and must have the renderer's image size.
+        """
+        if (state.camera.width, state.camera.height) != (self.width, self.height):
+            raise ValueError(
+                f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
+            )
+        self._pose(state)
+        self._draw(segmentation=False, shadows=shadows)
+        rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
+        mujoco.mjr_readPixels(rgb, None, self._rect, self._context)
+        return np.flipud(rgb).copy()
+
+    def render_instances(self, state: Scene) -> np.ndarray:
+        """Instance ids of any state made of this renderer's object variants (see :meth:`render_rgb`)."""
+        self._pose(state)
+        self._draw(segmentation=True)
+        return self._read_instances()
+
+    def unoccluded_pixels(self, state_index: int, instance_id: int) -> int:
+        """Pixel count of ``instance_id`` rendered with nothing else in the scene (for visible fractions)."""
+        self._pose_state(state_index)
+        own = self.geom_instances == instance_id
+        saved_groups = self._model.geom_group.copy()
+        saved_flags = self._option.geomgroup.copy()
+        try:
+            self._model.geom_group[:] = 0
+            self._model.geom_group[own] = 1
+            self._option.geomgroup[:] = 0
+            self._option.geomgroup[1] = 1
+            self._draw(segmentation=True)
+            return int(np.count_nonzero(self._read_instances() == instance_id))
+        finally:
+            self._model.geom_group[:] = saved_groups
+            self._option.geomgroup[:] = saved_flags
+
+    def _metric_depth(self, buffer: np.ndarray) -> np.ndarray:
+        # MuJoCo renders reverse-Z; undo its perspective projection (float64 to keep millimetre precision).
+        extent = self._model.stat.extent
+        near = np.float32(self._model.vis.map.znear * extent)
+        far = np.float32(self._model.vis.map.zfar * extent)
+        c_coef = np.float32(-0.5) * (-(far + near) / (far - near)) - np.float32(0.5)
+        d_coef = np.float32(-0.5) * (-(np.float32(2) * far * near) / (far - near))
+        depth = d_coef / (buffer.astype(np.float64) + c_coef)
+        depth[depth >= far * 0.999] = 0.0
+        return depth.astype(np.float32)

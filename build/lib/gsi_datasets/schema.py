@@ -1,0 +1,143 @@
+"""The GSI-Bench data schema: one row per edit (SPEC section 5).
+
+This module is the contract between the data builders and the metrics: builders write rows with these
+features, metrics read them. Field-by-field documentation lives in the README ("Data schema").
+"""
+
+from __future__ import annotations
+
+import datasets
+
+#: The seven operations, in ClassLabel order (the ``operation`` column stores the index).
+OPERATIONS: tuple[str, ...] = (
+    "camera_relative_move",
+    "object_relative_place",
+    "receptacle_place",
+    "object_rotate",
+    "object_scale",
+    "spatial_remove",
+    "camera_view_change",
+)
+
+#: Short ids used in the paper and in reports.
+OPERATION_SHORT_IDS: dict[str, str] = {
+    "camera_relative_move": "CM",
+    "object_relative_place": "OP",
+    "receptacle_place": "RP",
+    "object_rotate": "OR",
+    "object_scale": "OS",
+    "spatial_remove": "SR",
+    "camera_view_change": "PC",
+}
+
+#: Subsets and the operations each one contains.
+SUBSET_OPERATIONS: dict[str, tuple[str, ...]] = {
+    "tabletop": ("camera_relative_move", "object_rotate", "object_scale"),
+}
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+
+#: Dataset key of each subset in the reference implementation's folder layout (SPEC section 7).
+REFERENCE_DATASET_KEYS: dict[str, str] = {"tabletop": "mesatask", "room": "robothor", "real": "fine"}
+
+
+def _floats(length: int) -> datasets.List:
+    return datasets.List(datasets.Value("float64"), length=length)
+
+
+def _matrix(rows: int, cols: int) -> datasets.List:
+    return datasets.List(_floats(cols), length=rows)
+
+
+BOX3D = {
+    # Camera frame of the source image (OpenCV axes, metres); columns of `rotation` are the box axes.
+    "centre": _floats(3),
+    "size": _floats(3),
+    "rotation": _matrix(3, 3),
+}
+
+OBJECT_LABEL = {
+    "instance_id": datasets.Value("int32"),
+    "category": datasets.Value("string"),
+    "display_name": datasets.Value("string"),
+    "box3d_before": BOX3D,
+    "box3d_after": BOX3D,
+    # Tight boxes [u_min, v_min, u_max, v_max] (pixel edges) around the visible instance mask.
+    "box2d_before": _floats(4),
+    "box2d_after": _floats(4),
+    "visible_fraction_before": datasets.Value("float32"),
+    "visible_fraction_after": datasets.Value("float32"),
+}
+
+FEATURES = datasets.Features(
+    {
+        "sample_id": datasets.Value("string"),
+        "subset": datasets.Value("string"),
+        "split": datasets.Value("string"),
+        "operation": datasets.ClassLabel(names=list(OPERATIONS)),
+        "instruction": datasets.Value("string"),
+        "instruction_template": datasets.Value("string"),
+        "seed": datasets.Value("int64"),
+        "source_image": datasets.Image(),
+        "target_image": datasets.Image(),
+        # 16-bit PNG, millimetres along the camera z axis; 0 = no depth.
+        "source_depth": datasets.Image(),
+        "target_depth": datasets.Image(),
+        # 16-bit PNG of instance ids; `instances` maps ids to categories.
+        "source_instances": datasets.Image(),
+        "target_instances": datasets.Image(),
+        "instances": datasets.List(
+            {
+                "instance_id": datasets.Value("int32"),
+                "category": datasets.Value("string"),
+                "display_name": datasets.Value("string"),
+            }
+        ),
+        "camera": {
+            "intrinsics": _matrix(3, 3),
+            "width": datasets.Value("int32"),
+            "height": datasets.Value("int32"),
+            "source_world_to_camera": _matrix(4, 4),
+            "target_world_to_camera": _matrix(4, 4),
+        },
+        "target_object": OBJECT_LABEL,
+        "reference_object": OBJECT_LABEL,
+        "distractors": datasets.List(OBJECT_LABEL),
+        # Phi3D, realised: after = before with centre + translation_m, rotation R(axis, deg) @ R, size * scale.
+        "transform": {
+            "translation_m": _floats(3),
+            "rotation_axis": _floats(3),
+            "rotation_deg": datasets.Value("float64"),
+            "scale_factor": datasets.Value("float64"),
+            # target_world_to_camera = camera_delta @ source_world_to_camera
+            "camera_delta": _matrix(4, 4),
+        },
+        # What the instruction asks, in its own words' units.
+        "command": {
+            "direction": datasets.Value("string"),
+            "distance_m": datasets.Value("float64"),
+            "angle_deg": datasets.Value("float64"),
+            "scale_factor": datasets.Value("float64"),
+        },
+        "support": {
+            "instance_id": datasets.Value("int32"),
+            "category": datasets.Value("string"),
+            # Plane {X : normal . X + offset_m = 0} in the source camera frame; normal points up.
+            "normal": _floats(3),
+            "offset_m": datasets.Value("float64"),
+        },
+        # JSON {"source": scene, "target": scene}: re-renders both images exactly (gsi_datasets.scene).
+        "scene": datasets.Value("string"),
+        "reference_format": {
+            "dataset": datasets.Value("string"),
+            "prompt": datasets.Value("string"),
+            "target": datasets.Value("string"),
+            # [x, y, z, w, h, l, yaw], camera frame, metres / radians.
+            "original_bbox_3d": _floats(7),
+            "new_bbox_3d": _floats(7),
+            "camera_intrinsics": _matrix(3, 3),
+            "rotation_matrix": _matrix(3, 3),
+            "new_rotation_matrix": _matrix(3, 3),
+        },
+    }
+)

@@ -1,0 +1,96 @@
+"""Contact sheets: source / target pairs with the instruction, the operation and its parameters, and the
+target's projected 3D box before (green, on the source) and after (orange, on the target)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from gsi_datasets.geometry import box_corners, project_points
+from gsi_datasets.schema import OPERATION_SHORT_IDS, OPERATIONS
+
+# Corner indices of box_corners() joined by the 12 box edges (corners differ in exactly one sign).
+_BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
+_BEFORE_COLOUR = (40, 220, 80)
+_AFTER_COLOUR = (255, 140, 0)
+
+
+def draw_box3d(
+    image: Image.Image, box: Mapping[str, Any], intrinsics: np.ndarray, colour: tuple[int, int, int], width: int = 2
+) -> None:
+    """Draws the 12 edges of a camera-frame 3D box (``centre``, ``size``, ``rotation``) onto ``image``."""
+    corners = box_corners(np.array(box["centre"]), np.array(box["size"]), np.array(box["rotation"]))
+    if np.any(corners[:, 2] <= 1e-6):
+        return
+    pixels = project_points(intrinsics, corners)
+    draw = ImageDraw.Draw(image)
+    for a, b in _BOX_EDGES:
+        draw.line([tuple(pixels[a]), tuple(pixels[b])], fill=colour, width=width)
+
+
+def describe_parameters(row: Mapping[str, Any]) -> str:
+    """One line with the operation's short id and the commanded and realised parameters."""
+    operation = row["operation"]
+    name = OPERATIONS[operation] if isinstance(operation, int) else operation
+    command, transform = row["command"], row["transform"]
+    parts = [OPERATION_SHORT_IDS[name], command["direction"]]
+    if command.get("distance_m") is not None:
+        realised = np.linalg.norm(transform["translation_m"]) * 100
+        parts.append(f"{command['distance_m'] * 100:.0f} cm (realised {realised:.1f})")
+    if command.get("angle_deg") is not None:
+        parts.append(f"{command['angle_deg']:.0f} deg (realised {transform['rotation_deg']:.1f})")
+    if command.get("scale_factor") is not None:
+        parts.append(f"x{command['scale_factor']:g} (realised x{transform['scale_factor']:.3f})")
+    return " | ".join(parts)
+
+
+def _wrap(text: str, font: ImageFont.ImageFont, max_width: int, draw: ImageDraw.ImageDraw) -> list[str]:
+    lines, current = [], ""
+    for word in text.split():
+        candidate = f"{current} {word}".strip()
+        if draw.textlength(candidate, font=font) <= max_width or not current:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    return lines + ([current] if current else [])
+
+
+def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int = 320) -> Image.Image:
+    """A grid of samples: for each, source and target side by side with boxes, and a caption below.
+
+    Args:
+        rows: dataset rows (decoded images, as ``datasets`` returns them).
+        columns: samples per row of the sheet.
+        tile: side of each image in pixels (images are resized to it).
+    """
+    rows = list(rows)
+    if not rows:
+        raise ValueError("contact_sheet needs at least one row")
+    font = ImageFont.load_default(size=max(11, tile // 24))
+    caption_height = 5 * (font.size + 3) + 8
+    cell_width, cell_height = 2 * tile + 12, tile + caption_height + 12
+    sheet_rows = math.ceil(len(rows) / columns)
+    sheet = Image.new("RGB", (columns * cell_width, sheet_rows * cell_height), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    for index, row in enumerate(rows):
+        x0, y0 = (index % columns) * cell_width + 4, (index // columns) * cell_height + 4
+        intrinsics = np.array(row["camera"]["intrinsics"])
+        for slot, (key, box_key, colour) in enumerate(
+            (("source_image", "box3d_before", _BEFORE_COLOUR), ("target_image", "box3d_after", _AFTER_COLOUR))
+        ):
+            image = row[key].convert("RGB")
+            draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
+            sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))
+        text_y = y0 + tile + 4
+        lines = (
+            [f"{row['sample_id']}"] + _wrap(row["instruction"], font, 2 * tile, draw)[:2] + [describe_parameters(row)]
+        )
+        for line in lines:
+            draw.text((x0, text_y), line, fill=(0, 0, 0), font=font)
+            text_y += font.size + 3
+    return sheet

@@ -1,0 +1,127 @@
+"""The perception interface: what a backend recovers from an edited image, given the exact source side.
+
+Backends register by name (``register_backend``) and are created with ``create_backend(name, **config)``;
+their constructor arguments are their configuration, which the results manifest records and hashes.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from gsi_metrics.sample import SourceSample
+
+
+@dataclass(frozen=True)
+class TargetRecovery:
+    """The target's change recovered from the edited image, in the source camera frame.
+
+    Attributes:
+        found: whether the target was located in the edited image.
+        translation_m: displacement of the target's box centre (3,).
+        rotation: relative rotation, ``after = rotation @ before`` (3x3).
+        scale_factor: uniform scale relative to the source.
+        confidence: in [0, 1].
+        inliers: number of geometric correspondences supporting the estimate.
+        mask: the target's pixels in the edited image as predicted by the recovered pose (or None).
+    """
+
+    found: bool
+    translation_m: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    scale_factor: float = 1.0
+    confidence: float = 0.0
+    inliers: int = 0
+    mask: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class CameraRecovery:
+    """Camera motion between the source and the edited image.
+
+    Attributes:
+        found: whether enough background correspondences were found.
+        delta: 4x4 transform from the source camera frame to the edited camera frame (metric).
+        confidence: in [0, 1].
+        inliers: number of supporting correspondences.
+    """
+
+    found: bool
+    delta: np.ndarray = field(default_factory=lambda: np.eye(4))
+    confidence: float = 0.0
+    inliers: int = 0
+
+    @property
+    def rotation_deg(self) -> float:
+        """Angle of the camera rotation."""
+        cos_angle = np.clip((np.trace(self.delta[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)
+        return float(np.rad2deg(np.arccos(cos_angle)))
+
+    @property
+    def translation_m(self) -> float:
+        """Length of the camera translation."""
+        return float(np.linalg.norm(self.delta[:3, 3]))
+
+
+@dataclass(frozen=True)
+class Perception:
+    """Everything a backend recovered from one edited image."""
+
+    target: TargetRecovery
+    camera: CameraRecovery
+
+
+class PerceptionBackend(Protocol):
+    """Recovers the 3D change from an edited image; the source side is known exactly."""
+
+    name: str
+
+    def config(self) -> dict[str, Any]:
+        """Constructor arguments (JSON-serialisable), recorded in results manifests."""
+        ...
+
+    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
+        """Recovers target and camera change from ``edited`` (``(H, W, 3)`` uint8, the source's size)."""
+        ...
+
+
+BACKENDS: dict[str, Callable[..., PerceptionBackend]] = {}
+
+
+def register_backend(name: str) -> Callable[[Callable[..., PerceptionBackend]], Callable[..., PerceptionBackend]]:
+    """Class decorator registering a perception backend under ``name``."""
+
+    def decorator(factory: Callable[..., PerceptionBackend]) -> Callable[..., PerceptionBackend]:
+        if name in BACKENDS:
+            raise ValueError(f"perception backend {name!r} is registered twice")
+        BACKENDS[name] = factory
+        return factory
+
+    return decorator
+
+
+def create_backend(name: str = "classical", **config: Any) -> PerceptionBackend:
+    """Creates a registered backend.
+
+    Raises:
+        KeyError: unknown name, with close matches.
+    """
+    from gsi_metrics.perception import classical  # noqa: F401  (registers the default backend)
+
+    if name not in BACKENDS:
+        close = difflib.get_close_matches(name, BACKENDS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown perception backend {name!r}.{hint} Known: {sorted(BACKENDS)}")
+    return BACKENDS[name](**config)
+
+
+def config_hash(backend: PerceptionBackend) -> str:
+    """Short stable hash of a backend's name and configuration."""
+    text = json.dumps({"name": backend.name, **backend.config()}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

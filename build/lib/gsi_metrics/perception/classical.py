@@ -1,0 +1,397 @@
+"""The default perception backend: classical geometry, no learned weights, CPU only.
+
+Method (all in the source camera frame; the source side is exact: depth, K, masks, boxes, support plane):
+
+1. SIFT features in the source and the edited image, matched with Lowe's ratio test.
+2. **Camera motion**: source background features (not on the target) have metric 3D positions from the
+   source depth; RANSAC PnP of their matches gives the edited camera's pose relative to the source
+   camera, ``delta``, in metres. Motions below ``static_rotation_deg`` / ``static_translation_m`` count
+   as a static camera (they are estimation noise).
+3. **Target pose**: target features are lifted the same way; RANSAC PnP of their matches gives a rigid
+   motion ``T`` (source object points -> edited camera). With the camera motion removed, ``M =
+   delta^-1 T`` is the target's motion, up to the scale-depth ambiguity of a single view: the object
+   scaled by ``s`` about the edited camera centre projects identically. The support plane fixes ``s``:
+   a standing object's lowest box corner lies on the plane. This recovers translation, rotation and
+   uniform scale in one step, metric.
+4. The target's edited-image mask is predicted by re-projecting its lifted source pixels with the
+   recovered motion (used by edit locality and appearance).
+
+Known limits (reported as ``found=False``, never guessed): targets with too few textured, matchable
+pixels, and faces that were invisible in the source (e.g. the back of an object after a 180 degree turn).
+
+5. **Render-and-compare** (synthetic rows, whenever the camera motion was recovered): the feature estimate,
+   when there is one, and the asked change seed a search over the target's table-plane shift, yaw and scale
+   (starting points only: the image decides) that re-renders the stored scene from the recovered camera
+   (:mod:`gsi_metrics.perception.render_compare`); its result replaces the feature estimate. This is what
+   makes rotations of bodies of revolution and faces hidden in the source recoverable, and keeps a slightly
+   moved, zoomed or shifted output scorable.
+
+Measured by the metric fidelity suite (``gsi-bench validate --num-scenes 100``, 1,676 counterfactual edits of
+tabletop test scenes; README, "Validating the metrics"): target not found 0%; translation error median / 90th
+percentile 0.00 / 0.48 cm (moves), rotation and scale errors 0.0 degrees and 0.6% (medians); changes the
+search must find on its own (wrong magnitudes and directions) 0.13 / 0.63 cm and 2.4 / 11.3% (scalings);
+camera drift recovered to 0.16 cm and 0.10 degrees (90th percentile). About 1.3 s per image on one core
+(render-and-compare renders ~100 hypotheses). These are renders of the stored scene, which the search
+re-renders exactly. Features alone (``render_compare=False``, the path for real data) miss more targets and
+get most rotations of bodies of revolution wrong: their rotation-invariant parts agree on "no rotation".
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gsi_datasets.geometry import box_corners, unproject_pixels
+from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
+from gsi_metrics.perception.render_compare import RenderComparer
+from gsi_metrics.sample import Box3D, SourceSample
+
+
+@dataclass(frozen=True)
+class _Features:
+    points: np.ndarray  # (N, 2) float32 pixel positions
+    descriptors: np.ndarray  # (N, 128) float32
+
+
+def _lift(pixels: np.ndarray, depth_m: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """3D camera-frame points of pixel positions ``(N, 2)`` (nearest-pixel depth)."""
+    cols = np.clip(np.round(pixels[:, 0]).astype(int), 0, depth_m.shape[1] - 1)
+    rows = np.clip(np.round(pixels[:, 1]).astype(int), 0, depth_m.shape[0] - 1)
+    return unproject_pixels(intrinsics, pixels, depth_m[rows, cols])
+
+
+def _rigid(rotation_vector: np.ndarray, translation: np.ndarray) -> np.ndarray:
+    matrix = np.eye(4)
+    matrix[:3, :3] = cv2.Rodrigues(rotation_vector)[0]
+    matrix[:3, 3] = translation.ravel()
+    return matrix
+
+
+def resolve_scale_on_support(
+    rigid_motion: np.ndarray,
+    camera_delta: np.ndarray,
+    box: Box3D,
+    support_normal: np.ndarray,
+    support_offset_m: float,
+    scale_range: tuple[float, float] = (0.2, 5.0),
+) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """Turns a single-view rigid pose into the metric similarity of an object standing on its support.
+
+    ``rigid_motion`` maps source-camera points of the object to the edited camera (as PnP returns it).
+    A single view fixes the object only up to a scale ``s`` about the edited camera centre ``c``: every
+    ``c + s (X - c)`` projects the same. With the camera motion removed (``M = delta^-1 rigid_motion``),
+    ``s`` is the one that puts the lowest corner ``L`` of the moved box on the support plane
+    ``n . X + d = 0``: ``s = -(d + n . c) / (n . (L - c))``.
+
+    Returns:
+        ``(M, s, translation)``: the rigid part (4x4, source camera frame), the uniform scale relative to
+        the source, and the displacement of the box centre; None when ``s`` falls outside ``scale_range``.
+    """
+    camera_inverse = np.linalg.inv(camera_delta)
+    motion = camera_inverse @ rigid_motion
+    camera_centre = camera_inverse[:3, 3]
+    corners = box_corners(box.centre, box.size, box.rotation) @ motion[:3, :3].T + motion[:3, 3]
+    lowest = corners[int(np.argmin(corners @ support_normal))]
+    denominator = float(support_normal @ (lowest - camera_centre))
+    if abs(denominator) < 1e-9:
+        return None
+    scale = float(-(support_offset_m + support_normal @ camera_centre) / denominator)
+    if not scale_range[0] < scale < scale_range[1]:
+        return None
+    moved_centre = motion[:3, :3] @ box.centre + motion[:3, 3]
+    return motion, scale, camera_centre + scale * (moved_centre - camera_centre) - box.centre
+
+
+@register_backend("classical")
+class ClassicalBackend:
+    """SIFT + RANSAC PnP with the source depth, plus the support-plane constraint (see module docstring)."""
+
+    name = "classical"
+
+    def __init__(
+        self,
+        max_features: int = 3000,
+        ratio: float = 0.8,
+        reprojection_px: float = 3.0,
+        min_target_inliers: int = 6,
+        min_camera_inliers: int = 20,
+        static_rotation_deg: float = 0.5,
+        static_translation_m: float = 0.005,
+        ransac_iterations: int = 500,
+        target_size_px: int = 200,
+        change_threshold: int = 25,
+        max_search_pixels: int = 1_500_000,
+        contrast_threshold: float = 0.005,
+        render_compare: bool = True,
+    ) -> None:
+        self._config = {
+            "max_features": max_features,
+            "ratio": ratio,
+            "reprojection_px": reprojection_px,
+            "min_target_inliers": min_target_inliers,
+            "min_camera_inliers": min_camera_inliers,
+            "static_rotation_deg": static_rotation_deg,
+            "static_translation_m": static_translation_m,
+            "ransac_iterations": ransac_iterations,
+            "target_size_px": target_size_px,
+            "change_threshold": change_threshold,
+            "max_search_pixels": max_search_pixels,
+            "contrast_threshold": contrast_threshold,
+            "render_compare": render_compare,
+        }
+        self._sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
+        self._matcher = cv2.BFMatcher(cv2.NORM_L2)
+        self._source_cache: OrderedDict[tuple[str, int], tuple[_Features, _Features]] = OrderedDict()
+
+    def config(self) -> dict[str, Any]:
+        return dict(self._config)
+
+    # -- features ------------------------------------------------------------------------------------------
+
+    def _features(
+        self, image: np.ndarray, box: tuple[int, int, int, int] | None = None, factor: float = 1.0
+    ) -> _Features:
+        """SIFT features of ``image`` (or of its ``box = (x0, y0, x1, y1)`` upsampled by ``factor``), in the
+        full image's pixel coordinates."""
+        gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        x0, y0 = 0, 0
+        if box is not None:
+            x0, y0, x1, y1 = box
+            gray = gray[y0:y1, x0:x1]
+        if factor != 1.0:
+            gray = cv2.resize(gray, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+        keypoints, descriptors = self._sift.detectAndCompute(gray, None)
+        if descriptors is None:
+            return _Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
+        # Upsampled pixel centres map back as (p + 0.5) / factor - 0.5.
+        points = (np.array([k.pt for k in keypoints], np.float32) + 0.5) / factor - 0.5 + np.array([x0, y0])
+        return _Features(points.astype(np.float32), descriptors)
+
+    def _target_zoom(self, sample: SourceSample) -> tuple[tuple[int, int, int, int], float]:
+        """Crop around the source target and the upsampling factor that makes it ~``target_size_px`` wide.
+
+        Rendered objects are often 30-60 px wide, too small for SIFT to find enough keypoints at 1x.
+        """
+        rows, cols = np.nonzero(sample.target_mask)
+        height, width = sample.target_mask.shape
+        size = max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+        margin = max(16, size // 2)
+        box = (
+            max(0, cols.min() - margin),
+            max(0, rows.min() - margin),
+            min(width, cols.max() + 1 + margin),
+            min(height, rows.max() + 1 + margin),
+        )
+        return box, float(np.clip(self._config["target_size_px"] / size, 1.0, 4.0))
+
+    def _source_features(self, sample: SourceSample) -> tuple[_Features, _Features]:
+        """Whole-image features (camera) and zoomed target features, cached per sample: the same source is
+        scored against many editors."""
+        key = (sample.sample_id, sample.target_id)
+        cached = self._source_cache.get(key)
+        if cached is None:
+            box, factor = self._target_zoom(sample)
+            cached = (self._features(sample.image), self._features(sample.image, box, factor))
+            self._source_cache[key] = cached
+            if len(self._source_cache) > 256:
+                self._source_cache.popitem(last=False)
+        return cached
+
+    def _edited_search_box(self, sample: SourceSample, edited: np.ndarray) -> tuple[int, int, int, int]:
+        """Where to look for the target in the edited image: its source crop plus every changed pixel nearby."""
+        box, _ = self._target_zoom(sample)
+        difference = cv2.GaussianBlur(
+            np.abs(edited.astype(np.int16) - sample.image.astype(np.int16)).max(axis=2).astype(np.uint8), (5, 5), 0
+        )
+        rows, cols = np.nonzero(difference > self._config["change_threshold"])
+        if len(rows) == 0:
+            return box
+        return (
+            min(box[0], int(cols.min())),
+            min(box[1], int(rows.min())),
+            max(box[2], int(cols.max()) + 1),
+            max(box[3], int(rows.max()) + 1),
+        )
+
+    def _match(self, source: _Features, edited: _Features, subset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Ratio-test matches of the source features selected by ``subset``: ``(source_index, edited_index)``."""
+        indices = np.flatnonzero(subset)
+        if len(indices) < 2 or len(edited.points) < 2:
+            return np.zeros(0, int), np.zeros(0, int)
+        pairs = self._matcher.knnMatch(source.descriptors[indices], edited.descriptors, k=2)
+        keep = [
+            (indices[m.queryIdx], m.trainIdx)
+            for m, n in (p for p in pairs if len(p) == 2)
+            if m.distance < self._config["ratio"] * n.distance
+        ]
+        if not keep:
+            return np.zeros(0, int), np.zeros(0, int)
+        source_index, edited_index = np.array(keep).T
+        return source_index, edited_index
+
+    def _pnp(
+        self, object_points: np.ndarray, image_points: np.ndarray, intrinsics: np.ndarray, min_inliers: int
+    ) -> tuple[np.ndarray | None, int]:
+        """RANSAC PnP then least-squares refinement on the inliers. Returns ``(4x4 or None, inliers)``."""
+        if len(object_points) < max(min_inliers, 4):
+            return None, 0
+        ok, rotation_vector, translation, inliers = cv2.solvePnPRansac(
+            object_points.astype(np.float64),
+            image_points.astype(np.float64),
+            intrinsics,
+            None,
+            iterationsCount=self._config["ransac_iterations"],
+            reprojectionError=self._config["reprojection_px"],
+            confidence=0.999,
+            flags=cv2.SOLVEPNP_EPNP,
+        )
+        if not ok or inliers is None or len(inliers) < min_inliers:
+            return None, 0 if inliers is None else len(inliers)
+        inliers = inliers.ravel()
+        rotation_vector, translation = cv2.solvePnPRefineLM(
+            object_points[inliers].astype(np.float64),
+            image_points[inliers].astype(np.float64),
+            intrinsics,
+            None,
+            rotation_vector,
+            translation,
+        )
+        return _rigid(rotation_vector, translation), len(inliers)
+
+    # -- recovery ------------------------------------------------------------------------------------------
+
+    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
+        source_whole, source_zoomed = self._source_features(sample)
+        target_mask = sample.target_mask
+        near_target = cv2.dilate(target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+        on_target = cv2.erode(target_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        camera = self._camera(
+            sample, source_whole, self._features(edited), self._selectable(sample, source_whole, ~near_target)
+        )
+        _, factor = self._target_zoom(sample)
+        box = self._edited_search_box(sample, edited)
+        # Keep the zoomed search affordable when a global change (a shift, a colour cast) flags everything.
+        area = (box[2] - box[0]) * (box[3] - box[1]) * factor**2
+        factor = min(factor, float(np.sqrt(self._config["max_search_pixels"] / max(area / factor**2, 1))))
+        target = self._target(
+            sample,
+            source_zoomed,
+            self._features(edited, box, max(factor, 1.0)),
+            self._selectable(sample, source_zoomed, on_target),
+            camera,
+        )
+        if self._config["render_compare"] and sample.scene is not None and camera.found:
+            target = self._render_compare(sample, edited, target, camera)
+        return Perception(target=target, camera=camera)
+
+    @staticmethod
+    def _render_compare(
+        sample: SourceSample, edited: np.ndarray, features: TargetRecovery, camera: CameraRecovery
+    ) -> TargetRecovery:
+        """Refines (or finds) the target change by re-rendering the stored scene (synthetic rows), seen from the
+        recovered camera."""
+        static = np.array_equal(camera.delta, np.eye(4))
+        comparer = RenderComparer(sample, edited, camera_delta=None if static else camera.delta)
+        try:
+            # Starts: the asked change (the basin of a correct edit) and the feature estimate; the search adds
+            # "no change" and the changed regions, and the image decides between them.
+            starts = [comparer.hypothesis_from_camera_frame(sample.translation_m, sample.rotation, sample.scale_factor)]
+            if features.found:
+                starts.append(
+                    comparer.hypothesis_from_camera_frame(
+                        features.translation_m, features.rotation, features.scale_factor
+                    )
+                )
+            best, _ = comparer.search(starts)
+            translation, rotation, scale = comparer.to_camera_frame(best)
+            mask = comparer.mask(best, sample.image.shape[:2])
+        finally:
+            comparer.close()
+        found = bool(mask.any())
+        return TargetRecovery(
+            found=found,
+            translation_m=translation,
+            rotation=rotation,
+            scale_factor=scale,
+            confidence=float(found),
+            inliers=features.inliers,
+            mask=mask,
+        )
+
+    @staticmethod
+    def _selectable(sample: SourceSample, features: _Features, region: np.ndarray) -> np.ndarray:
+        """Features inside ``region`` that have a source depth (so they can be lifted to 3D)."""
+        rows = np.clip(np.round(features.points[:, 1]).astype(int), 0, sample.image.shape[0] - 1)
+        cols = np.clip(np.round(features.points[:, 0]).astype(int), 0, sample.image.shape[1] - 1)
+        return region[rows, cols] & (sample.depth_m[rows, cols] > 0)
+
+    def _matched_pose(
+        self, sample: SourceSample, source: _Features, edited: _Features, subset: np.ndarray, min_inliers: int
+    ) -> tuple[np.ndarray | None, int]:
+        """PnP of the source features in ``subset``, lifted with the source depth, against their matches."""
+        source_index, edited_index = self._match(source, edited, subset)
+        points = _lift(source.points[source_index], sample.depth_m, sample.intrinsics)
+        return self._pnp(points, edited.points[edited_index], sample.intrinsics, min_inliers)
+
+    def _camera(
+        self, sample: SourceSample, source: _Features, edited: _Features, background: np.ndarray
+    ) -> CameraRecovery:
+        delta, inliers = self._matched_pose(sample, source, edited, background, self._config["min_camera_inliers"])
+        if delta is None:
+            return CameraRecovery(found=False, inliers=inliers)
+        confidence = float(min(1.0, inliers / (4 * self._config["min_camera_inliers"])))
+        recovered = CameraRecovery(found=True, delta=delta, confidence=confidence, inliers=inliers)
+        if (
+            recovered.rotation_deg < self._config["static_rotation_deg"]
+            and recovered.translation_m < self._config["static_translation_m"]
+        ):
+            return CameraRecovery(found=True, delta=np.eye(4), confidence=confidence, inliers=inliers)
+        return recovered
+
+    def _target(
+        self, sample: SourceSample, source: _Features, edited: _Features, on_target: np.ndarray, camera: CameraRecovery
+    ) -> TargetRecovery:
+        motion, inliers = self._matched_pose(sample, source, edited, on_target, self._config["min_target_inliers"])
+        if motion is None:
+            return TargetRecovery(found=False, inliers=inliers)
+        change = resolve_scale_on_support(
+            motion, camera.delta, sample.target_box, sample.support_normal, sample.support_offset_m
+        )
+        if change is None:
+            return TargetRecovery(found=False, inliers=inliers)
+        object_motion, scale, translation = change
+        confidence = float(min(1.0, inliers / (4 * self._config["min_target_inliers"])))
+        camera_centre = np.linalg.inv(camera.delta)[:3, 3]
+        return TargetRecovery(
+            found=True,
+            translation_m=translation,
+            rotation=object_motion[:3, :3],
+            scale_factor=scale,
+            confidence=confidence,
+            inliers=inliers,
+            mask=self._predicted_mask(sample, object_motion, camera_centre, scale, camera.delta),
+        )
+
+    @staticmethod
+    def _predicted_mask(
+        sample: SourceSample, motion: np.ndarray, camera_centre: np.ndarray, scale: float, camera_delta: np.ndarray
+    ) -> np.ndarray:
+        """Target pixels in the edited image: the lifted source mask moved, scaled, re-projected, closed."""
+        rows, cols = np.nonzero(sample.target_mask & (sample.depth_m > 0))
+        points = _lift(np.column_stack([cols, rows]).astype(np.float64), sample.depth_m, sample.intrinsics)
+        moved = points @ motion[:3, :3].T + motion[:3, 3]
+        moved = camera_centre + scale * (moved - camera_centre)
+        in_edited = moved @ camera_delta[:3, :3].T + camera_delta[:3, 3]
+        mask = np.zeros(sample.target_mask.shape, np.uint8)
+        valid = in_edited[:, 2] > 1e-6
+        pixels = in_edited[valid] @ sample.intrinsics.T
+        u = np.round(pixels[:, 0] / pixels[:, 2]).astype(int)
+        v = np.round(pixels[:, 1] / pixels[:, 2]).astype(int)
+        inside = (u >= 0) & (u < mask.shape[1]) & (v >= 0) & (v < mask.shape[0])
+        mask[v[inside], u[inside]] = 1
+        radius = max(1, int(np.ceil(scale)))  # an enlarged object leaves gaps between splatted pixels
+        return cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)) > 0

@@ -1,0 +1,331 @@
+"""Per-sample scoring and aggregation: the plain-Python core behind the ``evaluate`` modules and the CLI.
+
+Functional form: :func:`score_sample` (one row and one edited image -> :class:`SampleScore`; :func:`score_profiles`
+for several profiles from one perception, :func:`score_perceived` from a perception already made) and
+:func:`summarize` (scores -> headline numbers with 95% bootstrap intervals, per operation). Stateful
+form: :class:`GSIBenchScorer` (``update`` then ``compute``), the torchmetrics pattern.
+
+Per sample, both profiles produce raw IC (0/1), SA, EL and AC in [0, 1]:
+- IC and SA come from the operation's scorer (:mod:`gsi_metrics.operations`);
+- EL is :func:`~gsi_metrics.functional.edit_locality` outside the edit region. Profile ``gsi``: the
+  target's source mask, its mask in the rendered target (synthetic rows) and its recovered mask in the
+  edited image, each dilated by ``EDIT_REGION_PAD_PX`` px, at full resolution. Profile ``paper``: the
+  reference's region, the 2D boxes of the original target and of the recovered target;
+- AC is :func:`~gsi_metrics.functional.appearance_consistency` of the target before and after (0 when
+  the target is not found). The paper's multimodal judge is not available offline; both profiles use
+  this weight-free measure and say so in their results.
+
+Nothing about one sample stops the others, and no sample is dropped: :func:`score_profiles` never raises
+for a sample's content. A prediction that cannot be read gets the status of
+:data:`~gsi_metrics.predictions.INPUT_STATUSES` (how predictions are read is the input contract of
+:mod:`gsi_metrics.predictions`); a row that cannot be decoded is ``bad_reference``; an exception inside
+perception or scoring is ``scoring_error`` (a bug of the benchmark, reported with its message). Every such
+sample scores 0 on every axis in profile ``gsi`` and is counted in ``status_counts``
+(:data:`STATUS_DESCRIPTIONS` says what each status means).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
+from gsi_metrics.operations import PROFILES, get_scorer
+from gsi_metrics.perception import Perception, PerceptionBackend, create_backend
+from gsi_metrics.predictions import INPUT_STATUSES, LoadedPrediction, check_value_range, load_prediction
+from gsi_metrics.sample import SourceSample
+
+EDIT_REGION_PAD_PX = 5
+#: Paper profile locality gate on synthetic data (SPEC 6.1): masked SSIM above this (LPIPS unavailable).
+PAPER_LOCALITY_SSIM = 0.6
+#: What each per-sample status means. Every status but ``ok`` scores 0 on every axis (profile ``gsi``).
+STATUS_DESCRIPTIONS: dict[str, str] = {
+    "ok": "the edited image was read and perceived, and the target was found",
+    "target_not_found": "the edited image was read, but the target was not found in it (the model's failure)",
+    **INPUT_STATUSES,
+    "bad_reference": "the dataset row could not be decoded (a damaged or malformed row; check the dataset)",
+    "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details)",
+}
+STATUSES = tuple(STATUS_DESCRIPTIONS)
+#: Statuses of samples whose edited image was never perceived (profile ``paper`` skips them, as the reference).
+UNPERCEIVED_STATUSES = (*INPUT_STATUSES, "bad_reference", "scoring_error")
+#: Statuses that are not the model's doing: the numbers of a run with any of them are a lower bound.
+BENCHMARK_SIDE_STATUSES = ("bad_reference", "scoring_error")
+AXES = ("IC", "SA", "EL", "AC")
+
+#: What a prediction may be (the full contract, including array-likes such as tensors: :mod:`gsi_metrics.predictions`).
+Prediction = Image.Image | np.ndarray | str | os.PathLike | bytes | Mapping[str, Any] | None
+
+
+@dataclass
+class SampleScore:
+    """Raw per-sample scores (in [0, 1]) and what they were computed from.
+
+    Attributes:
+        sample_id: the row's id.
+        operation: operation name.
+        status: one of ``STATUSES``.
+        ic: instruction compliance (0 or 1).
+        sa: spatial accuracy.
+        el: edit locality (ungated).
+        ac: appearance consistency (ungated).
+        message: why the status is not ``ok``.
+        details: recovered change and intermediate quantities (JSON-ready).
+    """
+
+    sample_id: str
+    operation: str
+    status: str
+    ic: float = 0.0
+    sa: float = 0.0
+    el: float = 0.0
+    ac: float = 0.0
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _box_region(shape: tuple[int, int], masks: Iterable[np.ndarray | None]) -> np.ndarray:
+    region = np.zeros(shape, bool)
+    for mask in masks:
+        if mask is not None and mask.any():
+            rows, cols = np.nonzero(mask)
+            region[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+    return region
+
+
+def edit_region(sample: SourceSample, recovered_mask: np.ndarray | None, profile: str) -> np.ndarray:
+    """Pixels allowed to change (see module docstring), before padding."""
+    masks = [sample.target_mask, recovered_mask]
+    if profile == "paper":
+        return _box_region(sample.target_mask.shape, masks)
+    region = np.zeros(sample.target_mask.shape, bool)
+    for mask in (*masks, sample.expected_target_mask):
+        if mask is not None:
+            region |= mask
+    return region
+
+
+def score_sample(
+    row: Mapping[str, Any] | SourceSample,
+    prediction: Prediction,
+    backend: PerceptionBackend | None = None,
+    profile: str = "gsi",
+    value_range: str = "auto",
+) -> SampleScore:
+    """Scores one edited image against its dataset row (raw per-sample values; see module docstring).
+
+    ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
+    """
+    return score_profiles(row, prediction, backend, (profile,), value_range)[0]
+
+
+def score_profiles(
+    row: Mapping[str, Any] | SourceSample,
+    prediction: Prediction,
+    backend: PerceptionBackend | None = None,
+    profiles: Sequence[str] = PROFILES,
+    value_range: str = "auto",
+) -> list[SampleScore]:
+    """:func:`score_sample` in each of ``profiles`` (same order), decoding and perceiving once: perception, the
+    expensive step, does not depend on the profile.
+
+    Never raises for the sample's content (see the module docstring); only for bad arguments.
+
+    Raises:
+        ValueError: an unknown profile or ``value_range``.
+    """
+    for profile in profiles:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    check_value_range(value_range)
+    try:
+        sample = row if isinstance(row, SourceSample) else SourceSample.from_row(row)
+        for profile in profiles:
+            get_scorer(sample.operation, profile)
+    except Exception as error:  # noqa: BLE001 (a damaged row is that row's status)
+        message = f"the dataset row could not be decoded ({describe_error(error)})"
+        return unscored(row, profiles, "bad_reference", message)
+    height, width = sample.image.shape[:2]
+    loaded = load_prediction(prediction, (width, height), background=sample.image, value_range=value_range)
+    if loaded.image is None:
+        return unscored(sample, profiles, loaded.status, loaded.message)
+    try:
+        perception = (backend or create_backend()).perceive(sample, loaded.image)
+        scores = [score_perceived(sample, loaded.image, perception, profile) for profile in profiles]
+    except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
+        message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"
+        return unscored(sample, profiles, "scoring_error", message)
+    return [_with_input_notes(score, loaded) for score in scores]
+
+
+def describe_error(error: BaseException) -> str:
+    """``Type: message (at file:line)`` of an exception, naming the innermost frame."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
+
+
+def _with_input_notes(score: SampleScore, loaded: LoadedPrediction) -> SampleScore:
+    if loaded.notes:
+        score.details["input"] = loaded.notes
+    return score
+
+
+def unscored(
+    row: Mapping[str, Any] | SourceSample, profiles: Sequence[str], status: str, message: str
+) -> list[SampleScore]:
+    """The scores (0 on every axis) of a sample that was not perceived, one per profile."""
+    if isinstance(row, SourceSample):
+        sample_id, operation = row.sample_id, row.operation
+    else:
+        sample_id, operation = _row_identity(row)
+    return [SampleScore(sample_id, operation, status, message=message) for _ in profiles]
+
+
+def _row_identity(row: Any) -> tuple[str, str]:
+    """Sample id and operation name of a row that may be damaged (``?`` for what cannot be read)."""
+    from gsi_datasets.schema import OPERATIONS
+
+    try:
+        sample_id = str(row["sample_id"])
+    except Exception:  # noqa: BLE001
+        sample_id = "?"
+    try:
+        operation = row["operation"]
+        operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
+    except Exception:  # noqa: BLE001
+        operation = "?"
+    return sample_id, operation
+
+
+def score_perceived(sample: SourceSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
+    """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered."""
+    scorer = get_scorer(sample.operation, profile)
+    compliance = scorer(sample, perception)
+    region = dilate_mask(edit_region(sample, perception.target.mask, profile), EDIT_REGION_PAD_PX)
+    locality = edit_locality(sample.image, edited, region)
+    ic = compliance.ic
+    if profile == "paper" and not locality.ssim > PAPER_LOCALITY_SSIM and not locality.empty:
+        ic, compliance = 0.0, type(compliance)(0.0, 0.0, {**compliance.details, "locality_gate": "failed"})
+    found = perception.target.found and perception.target.mask is not None
+    appearance = (
+        appearance_consistency(sample.image, sample.target_mask, edited, perception.target.mask) if found else None
+    )
+    details = {
+        **compliance.details,
+        "el_ssim": locality.ssim,
+        "el_psnr_db": locality.psnr_db,
+        "camera_rotation_deg": perception.camera.rotation_deg,
+        "camera_translation_m": perception.camera.translation_m,
+    }
+    return SampleScore(
+        sample_id=sample.sample_id,
+        operation=sample.operation,
+        status="ok" if perception.target.found else "target_not_found",
+        ic=float(ic),
+        sa=float(compliance.sa),
+        el=float(locality.score),
+        ac=float(appearance.score) if appearance is not None else 0.0,
+        message="" if perception.target.found else "the target was not found in the edited image",
+        details=details,
+    )
+
+
+def _headline(score: SampleScore, profile: str) -> dict[str, float] | None:
+    """Per-sample headline values (in [0, 1]) after the profile's gating; None = not counted (paper skips)."""
+    if profile == "paper":
+        if score.status in UNPERCEIVED_STATUSES:
+            return None  # the reference silently skips these (SPEC 6.2, defect 4); counted in the summary
+        ic, sa, el, ac = score.ic, score.sa, score.el * (score.ic > 0), score.ac * (score.ic > 0)
+        if score.ac == 0.0:
+            ic, el = 0.0, 0.0  # reference: an AC of 0 zeroes IC, SA and EL
+            sa = 0.0
+        return {"IC": ic, "SA": sa, "EL": el, "AC": ac}
+    return {"IC": score.ic, "SA": score.sa, "EL": score.el * score.ic, "AC": score.ac * score.ic}
+
+
+def _axis_summary(values: list[dict[str, float]], seed: int) -> dict[str, Any]:
+    summary: dict[str, Any] = {"n": len(values)}
+    for axis in AXES:
+        mean, low, high = bootstrap_mean_ci([v[axis] for v in values], seed=seed)
+        summary[axis] = 100 * mean
+        summary[f"{axis}_ci95"] = [100 * low, 100 * high]
+    summary["Avg"] = float(np.mean([summary[axis] for axis in AXES])) if values else float("nan")
+    return summary
+
+
+def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0) -> dict[str, Any]:
+    """Headline IC / SA / EL / AC / Avg (0-100) overall and per operation, with 95% bootstrap intervals,
+    status counts, (profile ``gsi``) EL and AC conditional on compliance, and ``warnings`` (a list of sentences)
+    when samples failed for reasons that are not the model's (:data:`BENCHMARK_SIDE_STATUSES`)."""
+    scores = list(scores)
+    counted = [(s, _headline(s, profile)) for s in scores]
+    counted = [(s, h) for s, h in counted if h is not None]
+    result: dict[str, Any] = {
+        "profile": profile,
+        "num_samples": len(scores),
+        "num_counted": len(counted),
+        "status_counts": dict(Counter(s.status for s in scores)),
+        "overall": _axis_summary([h for _, h in counted], seed),
+        "per_operation": {
+            operation: _axis_summary([h for s, h in counted if s.operation == operation], seed)
+            for operation in sorted({s.operation for s in scores})
+        },
+    }
+    compliant = [s for s, _ in counted if s.ic > 0]
+    result["conditional_on_compliance"] = {
+        "n": len(compliant),
+        "EL": 100 * float(np.mean([s.el for s in compliant])) if compliant else float("nan"),
+        "AC": 100 * float(np.mean([s.ac for s in compliant])) if compliant else float("nan"),
+    }
+    result["warnings"] = [
+        f"{count} sample(s) have status {status} ({STATUS_DESCRIPTIONS[status]}); they score 0, so these numbers are a"
+        " lower bound for the model"
+        for status, count in sorted(result["status_counts"].items())
+        if status in BENCHMARK_SIDE_STATUSES
+    ]
+    return result
+
+
+class GSIBenchScorer:
+    """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``.
+
+    ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
+    """
+
+    def __init__(
+        self,
+        profile: str = "gsi",
+        backend: str | PerceptionBackend = "classical",
+        value_range: str = "auto",
+        **backend_config: Any,
+    ) -> None:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+        check_value_range(value_range)
+        self.profile = profile
+        self.value_range = value_range
+        self.backend = create_backend(backend, **backend_config) if isinstance(backend, str) else backend
+        self.scores: list[SampleScore] = []
+
+    def update(self, row: Mapping[str, Any], prediction: Prediction) -> SampleScore:
+        score = score_sample(row, prediction, self.backend, self.profile, self.value_range)
+        self.scores.append(score)
+        return score
+
+    def compute(self) -> dict[str, Any]:
+        return summarize(self.scores, self.profile)
+
+    def reset(self) -> None:
+        self.scores.clear()
