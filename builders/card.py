@@ -7,6 +7,7 @@ Parquet shards of each subset and split; it is regenerated from the build manife
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +83,26 @@ def _split_table(manifests: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def render_card(out_dir: Path) -> str:
-    """The full README.md text of a dataset folder, from its build manifests and shards."""
+def _preview_section(previews: Mapping[str, str] | None) -> str:
+    """``## Preview``: one contact sheet per split (``{"tabletop/test": "preview/tabletop-test.png"}``)."""
+    if not previews:
+        return ""
+    images = "\n\n".join(
+        f"**{split}**\n\n![{split}: source and target with the 3D box before (green) and after (orange)]({path})"
+        for split, path in previews.items()
+    )
+    return f"## Preview\n\n{images}\n\n"
+
+
+def render_card(out_dir: Path, *, repo_id: str | None = None, previews: Mapping[str, str] | None = None) -> str:
+    """The full README.md text of a dataset folder, from its build manifests and shards.
+
+    Args:
+        out_dir: the dataset folder.
+        repo_id: the Hub repository the card is published in (shown in the loading example).
+        previews: contact sheets shown under ``## Preview``: ``config/split`` -> image path relative to the card
+            (``gsi-bench push dataset`` renders and uploads them; a local folder's card has none).
+    """
     manifests = read_manifests(out_dir)
     header = yaml.safe_dump(card_metadata(manifests), sort_keys=False, width=120)
     operations = "\n".join(
@@ -108,10 +127,10 @@ rows and pixels.
 
 ```python
 from datasets import load_dataset
-ds = load_dataset("<this folder or repo>", "tabletop", split="test")
+ds = load_dataset("{repo_id or "<this folder or repo>"}", "tabletop", split="test")
 ```
 
-## Splits
+{_preview_section(previews)}## Splits
 
 {_split_table(manifests)}
 

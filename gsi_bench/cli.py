@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -117,6 +118,10 @@ def _eval(args: argparse.Namespace) -> int:
 def _leaderboard(args: argparse.Namespace) -> int:
     from gsi_bench.evaluation import leaderboard_markdown, leaderboard_png, load_runs
 
+    if args.html:  # first: the page shows every profile, also of runs not scored in --profile
+        from gsi_bench.leaderboard_page import load_records, write_leaderboard_page
+
+        print(f"Leaderboard page: {write_leaderboard_page(load_records(args.runs), args.html)}")
     runs = load_runs(args.runs, args.profile)
     table = leaderboard_markdown(runs)
     print(table, end="")
@@ -161,6 +166,52 @@ def _validate(args: argparse.Namespace) -> int:
         for error in errors[:5]:
             print(f"  {error['sample_id']} {error['case']}: {error['message']}", file=sys.stderr)
     return 1 if args.strict and (failed_targets(report, "gsi") or errors) else 0
+
+
+def _publish(uploads: Sequence[Any], args: argparse.Namespace) -> int:
+    """Writes a push plan as a dry run, or pushes it; prints what it does."""
+    from gsi_bench.hub import dry_run_lines, push, pushed_lines
+
+    if args.dry_run:
+        print(*dry_run_lines(uploads, args.dry_run), sep="\n")
+        return 0
+    for upload in uploads:
+        for note in upload.notes:
+            print(f"note: {note}", file=sys.stderr)
+    print(*pushed_lines(push(uploads, private=getattr(args, "private", False))), sep="\n")
+    return 0
+
+
+def _push_dataset(args: argparse.Namespace) -> int:
+    from gsi_bench.hub import dataset_upload
+
+    framework = None if args.no_eval_yaml else args.evaluation_framework
+    upload = dataset_upload(args.path, args.repo, preview_rows=args.preview_rows, evaluation_framework=framework)
+    return _publish([upload], args)
+
+
+def _push_metrics(args: argparse.Namespace) -> int:
+    from gsi_bench.hub import metric_uploads
+
+    dataset = args.dataset or f"{args.namespace}/gsi-syn"
+    uploads = metric_uploads(args.namespace, dataset, config=args.config, split=args.split, modules=args.module)
+    return _publish(uploads, args)
+
+
+def _push_results(args: argparse.Namespace) -> int:
+    from gsi_bench.hub import results_uploads
+
+    uploads = results_uploads(
+        args.path,
+        args.model,
+        dataset=args.dataset,
+        dataset_revision=args.dataset_revision,
+        results_dataset=args.results_dataset,
+        create_pr=args.create_pr,
+        model_index=args.model_index,
+        allow_partial=args.allow_partial,
+    )
+    return _publish(uploads, args)
 
 
 def _slug(spec: str) -> str:
@@ -276,8 +327,77 @@ def build_parser() -> argparse.ArgumentParser:
     leaderboard.add_argument("--profile", choices=["gsi", "paper"], default="gsi", help="profile (default: gsi)")
     leaderboard.add_argument("--out", default=None, help="also write the Markdown to this file")
     leaderboard.add_argument("--plot", default=None, help="write a PNG bar chart per axis and operation")
+    leaderboard.add_argument(
+        "--html", default=None, metavar="DIR", help="write a static leaderboard page of every profile to DIR/index.html"
+    )
     leaderboard.set_defaults(handler=_leaderboard)
+    _add_push_parser(commands)
     return parser
+
+
+def _add_push_parser(commands: Any) -> None:
+    """``gsi-bench push dataset|metrics|results`` (see :mod:`gsi_bench.hub`)."""
+    push = commands.add_parser("push", help="publish to the Hugging Face Hub: the dataset, the metric Spaces, results")
+    targets = push.add_subparsers(dest="push_command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--dry-run",
+        metavar="DIR",
+        default=None,
+        help="write the files of each repository to DIR/<datasets|spaces|models>/OWNER/NAME/ instead of pushing",
+    )
+
+    dataset = targets.add_parser(
+        "dataset", parents=[common], help="a verified dataset folder: shards, manifests, card, preview, eval.yaml"
+    )
+    dataset.add_argument("path", help="dataset folder written by `gsi-bench build`")
+    dataset.add_argument("--repo", required=True, help="dataset repository OWNER/NAME (e.g. my-org/gsi-syn)")
+    dataset.add_argument("--preview-rows", type=int, default=4, help="samples per preview contact sheet (default: 4)")
+    dataset.add_argument(
+        "--evaluation-framework", default="gsi-bench", help="evaluation_framework of eval.yaml (default: gsi-bench)"
+    )
+    dataset.add_argument("--no-eval-yaml", action="store_true", help="do not register the dataset as a benchmark")
+    dataset.add_argument("--private", action="store_true", help="create the repository as private")
+    dataset.set_defaults(handler=_push_dataset)
+
+    metrics = targets.add_parser(
+        "metrics", parents=[common], help="each evaluate module as a Gradio Space NAMESPACE/<module>"
+    )
+    metrics.add_argument("--namespace", required=True, help="user or organisation owning the Spaces")
+    metrics.add_argument(
+        "--dataset", default=None, help="Hub dataset the apps score against (default: NAMESPACE/gsi-syn)"
+    )
+    metrics.add_argument("--config", default="tabletop", help="its config (default: tabletop)")
+    metrics.add_argument("--split", default="test", help="its split (default: test)")
+    metrics.add_argument(
+        "--module", action="append", default=None, help="only this module (repeatable; default: all five)"
+    )
+    metrics.add_argument("--private", action="store_true", help="create the Spaces as private")
+    metrics.set_defaults(handler=_push_metrics)
+
+    results = targets.add_parser(
+        "results", parents=[common], help="a results folder: the model's .eval_results and a results dataset"
+    )
+    results.add_argument("path", help="results folder written by `gsi-bench eval`")
+    results.add_argument("--model", required=True, help="model repository OWNER/NAME the results belong to")
+    results.add_argument(
+        "--dataset", default=None, help="Hub dataset the run scored (default: the run's own, when loaded from the Hub)"
+    )
+    results.add_argument("--dataset-revision", default=None, help="its revision (commit hash), recorded with results")
+    results.add_argument(
+        "--results-dataset", default=None, help="also add the run records to this dataset OWNER/NAME (leaderboard)"
+    )
+    results.add_argument(
+        "--create-pr",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="open pull requests (default); --no-create-pr commits to main and creates missing repositories",
+    )
+    results.add_argument("--model-index", action="store_true", help="also write the legacy model-index of the card")
+    results.add_argument(
+        "--allow-partial", action="store_true", help="publish a run that scored only part of the split (--limit)"
+    )
+    results.set_defaults(handler=_push_results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
