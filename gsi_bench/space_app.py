@@ -136,3 +136,19 @@ def build_demo(module: Any, dataset: str | os.PathLike, config: str = "tabletop"
         demo.load(show, sample, [source, instruction])
         button.click(score, [edited, sample], scores, api_name="score")
     return demo
+
+
+def demo_from_folder(app_file: str | os.PathLike) -> Any:
+    """The page of the module in the folder of ``app_file`` (a module folder's own ``app.py``), against the dataset
+    named by ``GSI_BENCH_DATASET`` (default ``gsi-bench/syn``), ``GSI_BENCH_CONFIG`` and ``GSI_BENCH_SPLIT``."""
+    from pathlib import Path
+
+    import evaluate
+
+    module = evaluate.load(str(Path(app_file).resolve().parent))
+    return build_demo(
+        module,
+        dataset=os.environ.get("GSI_BENCH_DATASET", "gsi-bench/syn"),
+        config=os.environ.get("GSI_BENCH_CONFIG", "tabletop"),
+        split=os.environ.get("GSI_BENCH_SPLIT", "test"),
+    )

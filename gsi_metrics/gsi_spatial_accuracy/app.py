@@ -1,5 +1,12 @@
-import evaluate
-from evaluate.utils import launch_gradio_widget
+"""This metric's app, run from its folder: ``GSI_BENCH_DATASET=gsi-bench/syn python app.py``.
 
-module = evaluate.load("gsi_spatial_accuracy")
-launch_gradio_widget(module)
+``gsi-bench push metrics --namespace NS --dataset OWNER/NAME`` publishes the folder as the Space
+``NS/gsi_spatial_accuracy``, whose app.py loads the module by that Hub id instead (see gsi_bench.space_app).
+"""
+
+from gsi_bench.space_app import demo_from_folder
+
+demo = demo_from_folder(__file__)
+
+if __name__ == "__main__":
+    demo.launch()

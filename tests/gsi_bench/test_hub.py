@@ -24,6 +24,7 @@ from PIL import Image
 from gsi_bench.cli import main
 from gsi_bench.evaluation import run_evaluation, run_records
 from gsi_bench.hub import merge_model_index, task_id
+from gsi_metrics.evaluate_cache import MODULE_NAMES, module_file
 from tests.fake_hub import FakeHub
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -571,3 +572,21 @@ def test_space_app_gradio_page(
     assert functions["score"](row["target_image"], row["sample_id"])["IC"] == 100.0
     with pytest.raises(gr.Error, match="is not in this split"):
         functions["score"](row["target_image"], "nope")
+
+
+@pytest.mark.parametrize("name", MODULE_NAMES)
+def test_each_module_folders_own_app_serves_its_module(
+    name: str, built_split: Path, split_rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gsi_metrics/<name>/app.py``, run as a script's module, builds the page of that module against the dataset
+    named by the environment, and scores with that module."""
+    import runpy
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    pytest.importorskip("gradio")
+    monkeypatch.setenv("GSI_BENCH_DATASET", str(built_split))
+    demo = runpy.run_path(str(module_file(name).parent / "app.py"))["demo"]
+    functions = {f.api_name: f.fn for f in demo.fns.values()}
+    row = split_rows[0]
+    scores = functions["score"](row["target_image"], row["sample_id"])
+    assert scores["status"] == "ok" and scores["sample_id"] == row["sample_id"]
