@@ -21,10 +21,11 @@ demo: setup
 			--editor $$editor --out gsi-bench/results/$$editor --profile both --workers 2 --quiet || exit 1; \
 	done
 	HF_HUB_OFFLINE=1 $(VENV)/bin/gsi-bench leaderboard gsi-bench/results/identity gsi-bench/results/oracle \
-		gsi-bench/results/geometric --out gsi-bench/leaderboard.md --plot gsi-bench/leaderboard.png
+		gsi-bench/results/geometric --out gsi-bench/leaderboard.md --plot gsi-bench/leaderboard.png --html gsi-bench/leaderboard
 	HF_HUB_OFFLINE=1 $(VENV)/bin/gsi-bench validate --data gsi-bench/syn --config tabletop --num-scenes $(DEMO_FIDELITY_SCENES) \
 		--out gsi-bench/fidelity --workers 2 --quiet
-	@echo "Dataset: gsi-bench/syn  Contact sheet: gsi-bench/tabletop_test_sheet.png  Leaderboard: gsi-bench/leaderboard.md"
+	@echo "Dataset: gsi-bench/syn  Contact sheet: gsi-bench/tabletop_test_sheet.png  Leaderboard: gsi-bench/leaderboard.md,"
+	@echo "gsi-bench/leaderboard/index.html (open it in a browser)"
 	@echo "Metric fidelity (small): gsi-bench/fidelity/report.md  (full: gsi-bench validate --num-scenes 100)"
 
 test: setup
