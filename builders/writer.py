@@ -59,6 +59,7 @@ from gsi_datasets.integrity import (
     sha256_file,
     shard_name,
     split_data_pattern,
+    unwritable_reason,
     write_text_atomically,
 )
 from gsi_datasets.schema import FEATURES, SPLITS, SUBSET_OPERATIONS
@@ -117,11 +118,9 @@ def validate_build_arguments(subset: str, split: str, num_samples: int, shard_si
         raise BuildError(f"--num-samples must be a positive number of samples, got {num_samples}")
     if shard_size <= 0:
         raise BuildError(f"--shard-size must be positive, got {shard_size}")
-    probe = out_dir
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise BuildError(f"output folder {out_dir} is not writable ({probe} does not allow writing)")
+    reason = unwritable_reason(out_dir)
+    if reason:
+        raise BuildError(f"output folder {out_dir} is not writable ({reason})")
 
 
 def _generate_one(arguments: tuple[str, str, int, int]) -> tuple[int, SampleResult]:

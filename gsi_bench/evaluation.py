@@ -37,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ import numpy as np
 
 from gsi_bench.editors import Editor, get_editor
 from gsi_bench.markdown import escape_markdown, table
+from gsi_datasets.integrity import unwritable_reason, write_text_atomically
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import PerceptionBackend, config_hash, create_backend
 from gsi_metrics.predictions import check_value_range
@@ -242,17 +244,11 @@ def _check_writable(out: Path) -> None:
     """Checks, without creating anything, that the results folder can be created and written.
 
     Raises:
-        EvaluationError: ``out`` is a file, or its nearest existing ancestor does not allow writing.
+        EvaluationError: ``out`` lies under a file, or under a folder that does not allow writing.
     """
-    probe = out
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise EvaluationError(f"results folder {out} cannot be created: {probe} is a file; choose another --out")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise EvaluationError(
-            f"results folder {out} cannot be written ({probe} does not allow it); choose another --out"
-        )
+    reason = unwritable_reason(out)
+    if reason:
+        raise EvaluationError(f"results folder {out} cannot be created or written: {reason}; choose another --out")
 
 
 def _prepare_output(out: Path) -> None:
@@ -304,6 +300,28 @@ def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) ->
     return rows
 
 
+@contextmanager
+def _results_folder_lock(out: Path) -> Iterator[None]:
+    """Holds the results folder's lock (two runs in one folder would mix their rows).
+
+    Raises:
+        EvaluationError: another run holds it.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise EvaluationError(
+            f"results folder {out} is in use by another gsi-bench eval; wait for it or choose another --out"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
 def run_evaluation(
     data: str | os.PathLike,
     config: str,
@@ -349,8 +367,6 @@ def run_evaluation(
         KeyError: unknown editor or backend (with close matches).
         FileNotFoundError: the dataset (or a ``folder:`` editor's folder) does not exist.
     """
-    from filelock import FileLock, Timeout
-
     if profile not in (*PROFILES, "both"):
         raise ValueError(f"unknown profile {profile!r}; choose one of {(*PROFILES, 'both')}")
     if limit is not None and limit < 1:
@@ -377,103 +393,58 @@ def run_evaluation(
     full = load_eval_dataset(data, config, split)
     dataset = full.select(range(min(limit, len(full)))) if limit is not None else full
     _check_scorable(dataset, profiles)
+    job = replace(job, dataset=dataset)
     _prepare_output(out)
 
-    lock = FileLock(out / LOCK_FILE)
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise EvaluationError(
-            f"results folder {out} is in use by another gsi-bench eval; wait for it or choose another --out"
-        ) from None
-    try:
-        return _run_locked(
-            data,
-            config,
-            split,
-            full,
-            dataset,
-            replace(job, dataset=dataset),
-            backend,
-            out,
-            profile,
-            limit,
-            workers,
-            progress,
-            resume,
+    with _results_folder_lock(out):
+        key = _run_key(dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range)
+        done = _resumed_rows(out, key, profiles) if resume else {}
+        if not done:
+            _write_json_atomically(out / STATE_FILE, {"key": key})
+            (out / PARTIAL_FILE).write_text("")
+        todo = [index for index in range(len(dataset)) if index not in done]
+        start = time.perf_counter()
+        with (out / PARTIAL_FILE).open("a") as partial:
+            for index, scores in _scored_rows(job, backend, todo, workers, progress, len(done)):
+                done[index] = scores
+                entry = {"index": index, "scores": [score.to_dict() for score in scores]}
+                partial.write(json.dumps(entry, default=_json_default) + "\n")
+                partial.flush()
+        seconds = time.perf_counter() - start
+
+        ordered = [done[index] for index in range(len(dataset))]
+        per_profile = {name: [scores[i] for scores in ordered] for i, name in enumerate(profiles)}
+        summary = summarize(per_profile[profiles[0]], profiles[0])
+        if len(profiles) > 1:
+            summary["other_profiles"] = {p: summarize(per_profile[p], p) for p in profiles[1:]}
+        summary["manifest"] = build_manifest(
+            data=data,
+            config=config,
+            split=split,
+            full_dataset=full,
+            dataset=dataset,
+            editor=editor,
+            backend=backend,
+            profile=profile,
+            profiles=profiles,
+            limit=limit,
+            workers=workers,
+            seconds=seconds,
+            value_range=value_range,
+            resumed_rows=len(dataset) - len(todo),
         )
-    finally:
-        lock.release()
-
-
-def _run_locked(
-    data: str | os.PathLike,
-    config: str,
-    split: str,
-    full: Any,
-    dataset: Any,
-    job: _WorkerJob,
-    backend: PerceptionBackend,
-    out: Path,
-    profile: str,
-    limit: int | None,
-    workers: int,
-    progress: bool,
-    resume: bool,
-) -> dict[str, Any]:
-    """The body of :func:`run_evaluation`, holding the results folder's lock."""
-    profiles = job.profiles
-    key = _run_key(dataset, config, split, job.editor, backend, profiles=list(profiles), value_range=job.value_range)
-    done = _resumed_rows(out, key, profiles) if resume else {}
-    if not done:
-        _write_json_atomically(out / STATE_FILE, {"key": key})
-        (out / PARTIAL_FILE).write_text("")
-    todo = [index for index in range(len(dataset)) if index not in done]
-    start = time.perf_counter()
-    with (out / PARTIAL_FILE).open("a") as partial:
-        for index, scores in _scored_rows(job, backend, todo, workers, progress, len(done)):
-            done[index] = scores
-            entry = {"index": index, "scores": [score.to_dict() for score in scores]}
-            partial.write(json.dumps(entry, default=_json_default) + "\n")
-            partial.flush()
-    seconds = time.perf_counter() - start
-
-    ordered = [done[index] for index in range(len(dataset))]
-    per_profile = {name: [scores[i] for scores in ordered] for i, name in enumerate(profiles)}
-    summary = summarize(per_profile[profiles[0]], profiles[0])
-    if len(profiles) > 1:
-        summary["other_profiles"] = {p: summarize(per_profile[p], p) for p in profiles[1:]}
-    summary["manifest"] = build_manifest(
-        data=data,
-        config=config,
-        split=split,
-        full_dataset=full,
-        dataset=dataset,
-        editor=job.editor,
-        backend=backend,
-        profile=profile,
-        profiles=profiles,
-        limit=limit,
-        workers=workers,
-        seconds=seconds,
-        value_range=job.value_range,
-        resumed_rows=len(dataset) - len(todo),
-    )
-    diagnose = getattr(job.editor.fn, "diagnose", None)
-    if diagnose is not None:
-        # Files of a folder editor that were not scored: listed with their reasons, never ignored silently.
-        files = diagnose(dataset.select_columns(["sample_id", "reference_format"]))
-        _write_json_atomically(out / PREDICTION_FILES_FILE, files)
-        summary["prediction_files"] = _prediction_files_summary(files)
-    samples_tmp = out / f".{SAMPLES_FILE}.tmp"
-    with samples_tmp.open("w") as samples:
-        for scores in ordered:
-            samples.write(json.dumps(_sample_line(scores, profiles, job.editor.spec), default=_json_default) + "\n")
-    _write_json_atomically(out / SUMMARY_FILE, summary)
-    samples_tmp.replace(out / SAMPLES_FILE)
-    (out / PARTIAL_FILE).unlink(missing_ok=True)
-    (out / STATE_FILE).unlink(missing_ok=True)
-    return summary
+        diagnose = getattr(editor.fn, "diagnose", None)
+        if diagnose is not None:
+            # Files of a folder editor that were not scored: listed with their reasons, never ignored silently.
+            files = diagnose(dataset.select_columns(["sample_id", "reference_format"]))
+            _write_json_atomically(out / PREDICTION_FILES_FILE, files)
+            summary["prediction_files"] = _prediction_files_summary(files)
+        _write_json_atomically(out / SUMMARY_FILE, summary)
+        lines = (json.dumps(_sample_line(scores, profiles, editor.spec), default=_json_default) for scores in ordered)
+        write_text_atomically(out / SAMPLES_FILE, "".join(f"{line}\n" for line in lines))
+        (out / PARTIAL_FILE).unlink(missing_ok=True)
+        (out / STATE_FILE).unlink(missing_ok=True)
+        return summary
 
 
 def _prediction_files_summary(files: Mapping[str, Any], examples: int = 5) -> dict[str, Any]:
@@ -509,10 +480,7 @@ def _json_default(value: Any) -> Any:
 
 
 def _write_json_atomically(path: Path, content: Mapping[str, Any]) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False) as f:
-        f.write(json.dumps(content, indent=2, default=_json_default, allow_nan=True) + "\n")
-    os.chmod(f.name, 0o644)
-    os.replace(f.name, path)
+    write_text_atomically(path, json.dumps(content, indent=2, default=_json_default, allow_nan=True) + "\n")
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -134,6 +134,21 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
+def unwritable_reason(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` could not be created and written (checked without creating anything), or None when it can.
+
+    The nearest existing ancestor decides: it must be a directory that allows writing.
+    """
+    probe = Path(folder)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is a file"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{probe} does not allow writing"
+    return None
+
+
 def write_text_atomically(path: str | os.PathLike, text: str) -> Path:
     """Writes a text file through :func:`atomic_output`; returns its path."""
     with atomic_output(path) as temporary:

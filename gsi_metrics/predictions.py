@@ -317,14 +317,17 @@ def _read_array(array: np.ndarray, value_range: str, notes: dict[str, Any]) -> L
     if kind not in "biuf":
         return _failure("unsupported_format", f"prediction array has dtype {hwc.dtype}; expected integers or floats")
     if kind == "b":
-        scaled, used = hwc.astype(np.float32), "bool"
+        pixels, used = hwc.astype(np.uint8) * np.uint8(255), "bool"
     else:
         used, problem = _value_range_of(hwc, value_range)
         if problem:
             return _failure("invalid_values", f"prediction array ({hwc.dtype}) {problem}")
-        low, high = _RANGE_BOUNDS[used]
-        scaled = np.clip((hwc.astype(np.float64) - low) / (high - low), 0.0, 1.0)
-    pixels = np.round(scaled * 255.0).astype(np.uint8)
+        if used == "0-255" and hwc.dtype == np.uint8:
+            pixels = hwc  # already what scoring reads: no float round trip
+        else:
+            low, high = _RANGE_BOUNDS[used]
+            scaled = np.clip((hwc.astype(np.float64) - low) / (high - low), 0.0, 1.0)
+            pixels = np.round(scaled * 255.0).astype(np.uint8)
     channels = pixels.shape[2]
     if channels in (1, 2):  # gray (+ alpha): gray repeated to RGB
         pixels = np.concatenate([np.repeat(pixels[..., :1], 3, axis=2), pixels[..., 1:]], axis=2)
@@ -339,6 +342,8 @@ def _value_range_of(array: np.ndarray, value_range: str) -> tuple[str, str]:
         bad = int(np.count_nonzero(~np.isfinite(array)))
         if bad:
             return "", f"has {bad} NaN or infinite value(s) of {array.size}; a generator produced invalid pixels"
+    if value_range == "auto" and array.dtype in (np.uint8, np.uint16):
+        return ("0-255" if array.dtype == np.uint8 else "0-65535"), ""  # the dtype says it: no pass over the pixels
     low, high = float(array.min()), float(array.max())
     if value_range != "auto":
         bound_low, bound_high = _RANGE_BOUNDS[value_range]
@@ -346,10 +351,6 @@ def _value_range_of(array: np.ndarray, value_range: str) -> tuple[str, str]:
         if low < bound_low - slack or high > bound_high + slack:
             return "", f"has values in [{low:g}, {high:g}], outside the declared range {value_range}"
         return value_range, ""
-    if array.dtype == np.uint8:
-        return "0-255", ""
-    if array.dtype == np.uint16:
-        return "0-65535", ""
     if not floating:
         if low >= 0 and high <= 255:
             return "0-255", ""
