@@ -1,32 +1,37 @@
 """One GSI-Syn sample from its seed: scene -> edit -> physics -> validity rules -> render -> labelled row.
 
-The operation is fixed first (by the caller); scenes and parameters are then retried within that
-operation, so the operation mix of a split is exactly what was asked. Every rejection is counted by
-the rule that caused it (``SampleResult.rejections``), and the build reports the totals.
+The operation is fixed first (by the index and the subset's operation mix); scenes and parameters are then
+retried within that operation, so the operation mix of a split is exactly what was asked. Every rejection is
+counted by the rule that caused it (``SampleResult.rejections``), and the build reports the totals.
 
 Validity rules (SPEC section 3), with the thresholds in :class:`ValidityRules`:
-- the source scene settles: every object rests on the table, upright, without touching another;
-- the edited object settles where intended (<= 1 cm, <= 2 degrees), does not touch another object and
-  does not push any other object; the others keep their exact source poses;
+- the source scene settles: every object rests on its own support (table top, shelf, seat, floor) and touches
+  nothing else, upright;
+- the edited object settles where intended (<= 1 cm, <= 2 degrees) on its support, does not touch another
+  object and does not push any other object; the others keep their exact source poses;
 - the target is fully in frame with a minimum visible area and a maximum occlusion, before and after;
-- the camera is identical in source and target; the edit changes a minimum number of pixels;
-- the referring expression is unique (objects in a scene have distinct categories).
+- the camera is identical in source and target, except for camera operations, whose own rules (the camera
+  stays in the room and out of furniture, enough of the view stays visible) are the operation's
+  (``OperationGenerator.check_views``); the edit changes a minimum number of pixels;
+- the referring expression is unambiguous: the category is unique in the scene, or "on the <support>"
+  tells the instances apart (``gsi_builders.operations.referring_expression``).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import cv2
 import numpy as np
 
-from gsi_builders.operations import EditProposal, Rejected, propose_edit
+from gsi_builders.operations import EditProposal, OperationGenerator, Rejected, display_name, get_generator
 from gsi_builders.simulation import SettleResult, settle
-from gsi_builders.tabletop import TabletopConfig, sample_tabletop_scene
-from gsi_datasets.assets import get_category
+from gsi_builders.subsets import scene_sampler
 from gsi_datasets.geometry import (
     axis_angle_from_rotation,
     geodesic_angle_deg,
@@ -34,9 +39,10 @@ from gsi_datasets.geometry import (
     transform_points,
     yaw_from_rotation,
 )
+from gsi_datasets.operations import get_operation
 from gsi_datasets.rendering import RenderOutput, StateRenderer, asset_of
-from gsi_datasets.scene import TABLE_ID, Camera, Scene, SceneObject
-from gsi_datasets.schema import REFERENCE_DATASET_KEYS, SUBSET_OPERATIONS
+from gsi_datasets.scene import FLOOR_ID, Camera, Scene, SceneObject
+from gsi_datasets.schema import get_subset
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,27 @@ def sample_id(subset: str, split: str, seed: int, index: int) -> str:
     return f"syn-{subset}-{split}-s{seed}-{index:06d}"
 
 
-def operation_for_index(subset: str, index: int) -> str:
-    """Operations are assigned round-robin, so any prefix of a split is balanced to within one sample."""
-    operations = SUBSET_OPERATIONS[subset]
-    return operations[index % len(operations)]
+@lru_cache(maxsize=16)
+def _operation_sequence(mix: tuple[tuple[str, float], ...], length: int) -> tuple[str, ...]:
+    """The first ``length`` operations of a mix: operation k takes the positions ``(j + 1/2) / share_k``, merged in
+    order (ties in mix order), so every prefix holds each operation's share to within one sample."""
+    positions = sorted(
+        ((j + 0.5) / share, order, name)
+        for order, (name, share) in enumerate(mix)
+        if share > 0
+        for j in range(int(np.ceil(share * length)) + 1)
+    )
+    return tuple(name for _, _, name in positions[:length])
+
+
+def operation_for_index(subset: str, index: int, operation_mix: dict[str, float] | None = None) -> str:
+    """The operation of sample ``index``: the subset's mix (or ``operation_mix``), spread evenly over the indices,
+    so any prefix of a split is balanced to within one sample per operation."""
+    mix = tuple((operation_mix or get_subset(subset).operation_mix).items())
+    length = 1024
+    while length <= index:
+        length *= 4
+    return _operation_sequence(mix, length)[index]
 
 
 def generate_sample(
@@ -95,59 +118,100 @@ def generate_sample(
     seed: int,
     index: int,
     rules: ValidityRules = ValidityRules(),
-    scene_config: TabletopConfig = TabletopConfig(),
+    scene_config: Any = None,
+    operation_mix: dict[str, float] | None = None,
 ) -> SampleResult:
-    """Generates sample ``index`` of a split. Deterministic in its arguments."""
-    if subset not in SUBSET_OPERATIONS:
-        raise ValueError(f"unknown subset {subset!r}; known: {sorted(SUBSET_OPERATIONS)}")
-    operation = operation_for_index(subset, index)
+    """Generates sample ``index`` of a split. Deterministic in its arguments.
+
+    ``scene_config`` overrides the subset's scene sampler config; ``operation_mix`` its operation mix.
+
+    Raises:
+        ValueError: an unknown subset (or one without a scene sampler).
+        KeyError: an unknown operation in ``operation_mix``.
+    """
+    sampler = scene_sampler(subset)
+    operation = operation_for_index(subset, index, operation_mix)
+    generator = get_generator(operation)
+    object_target = get_operation(operation).object_target
     per_sample_seed = sample_seed(seed, subset, split, index)
     rng = np.random.default_rng(per_sample_seed)
     result = SampleResult(row=None)
+    config = sampler.config if scene_config is None else scene_config
     for _ in range(MAX_SCENE_ATTEMPTS):
-        source = _settled_source_scene(rng, scene_config, rules, result.rejections)
+        source = _settled_source_scene(
+            sampler.sample(rng, config), getattr(config, "min_objects", 1), rules, result.rejections
+        )
         if source is None:
             continue
-        candidates = [o for o in source.objects if _in_frame_estimate(source, o, rules)]
-        rng.shuffle(candidates)
-        proposals = 0
-        for target in candidates:
-            if proposals >= MAX_PROPOSALS_PER_SCENE:
-                break
-            proposals += 1
-            try:
-                proposal = propose_edit(operation, source, target, rng)
-                target_scene = _settle_edit(source, proposal, rules)
-                row = _render_and_label(source, target_scene, proposal, rules)
-            except Rejected as rejection:
-                result.rejections[rejection.reason] += 1
-                continue
+        if object_target:
+            candidates = [o for o in source.objects if _in_frame_estimate(source, o, rules)]
+            rng.shuffle(candidates)
+        else:
+            candidates = [None] * 3
+        row = _first_valid_edit(generator, source, candidates, rng, rules, result.rejections)
+        if row is not None:
             row.update(
                 sample_id=sample_id(subset, split, seed, index),
                 subset=subset,
                 split=split,
                 seed=per_sample_seed,
             )
-            row["reference_format"]["dataset"] = REFERENCE_DATASET_KEYS[subset]
+            row["reference_format"]["dataset"] = get_subset(subset).reference_key
             result.row = row
             return result
         result.rejections["no_valid_target_in_scene"] += 1
     return result
 
 
-def _settled_source_scene(
-    rng: np.random.Generator, config: TabletopConfig, rules: ValidityRules, rejections: Counter
-) -> Scene | None:
-    scene = sample_tabletop_scene(rng, config)
-    if len(scene.objects) < config.min_objects:
+def _first_valid_edit(
+    generator: OperationGenerator,
+    source: Scene,
+    candidates: list[SceneObject | None],
+    rng: np.random.Generator,
+    rules: ValidityRules,
+    rejections: Counter,
+) -> dict[str, Any] | None:
+    """The labelled row of the first candidate whose proposal passes every rule, or None.
+
+    The source view is rendered once per scene: a target that is too small, occluded or at the border in it is
+    rejected right after its proposal (the proposal still draws its parameters, so the rng stream, and with it
+    every generated sample, is what checking after physics would give), before the costly settling.
+    """
+    with StateRenderer([source]) as renderer:
+        source_view = renderer.render(0)
+        visibility: dict[int, tuple[np.ndarray, float] | Rejected] = {}
+        for target in candidates[:MAX_PROPOSALS_PER_SCENE]:
+            try:
+                proposal = generator.propose(source, target, rng)
+                before = None
+                if target is not None:
+                    if target.instance_id not in visibility:
+                        try:
+                            visibility[target.instance_id] = check_visibility(
+                                source_view, renderer, 0, target.instance_id, rules, "before"
+                            )
+                        except Rejected as rejection:
+                            visibility[target.instance_id] = rejection
+                    before = visibility[target.instance_id]
+                    if isinstance(before, Rejected):
+                        raise before
+                target_scene = _settle_edit(source, proposal, rules) if target is not None else proposal.target_scene
+                return _render_and_label(renderer, target_scene, proposal, rules, source_view, before)
+            except Rejected as rejection:
+                rejections[rejection.reason] += 1
+    return None
+
+
+def _settled_source_scene(scene: Scene, min_objects: int, rules: ValidityRules, rejections: Counter) -> Scene | None:
+    if len(scene.objects) < min_objects:
         rejections["too_few_objects_fit"] += 1
         return None
     settled = settle(scene)
     if settled.object_contacts:
         rejections["source_objects_touch"] += 1
         return None
-    if len(settled.supported_by_table) != len(scene.objects):
-        rejections["source_object_not_on_table"] += 1
+    if not all(_on_own_support(settled, o) for o in scene.objects):
+        rejections["source_object_off_support"] += 1
         return None
     if (
         max(settled.displacement_m.values()) > rules.max_settle_drift_m
@@ -157,6 +221,12 @@ def _settled_source_scene(
         rejections["source_object_unstable"] += 1
         return None
     return settled.scene
+
+
+def _on_own_support(settled: SettleResult, scene_object: SceneObject) -> bool:
+    """Whether the object touches its own support and nothing else (no other furniture, wall or floor)."""
+    touched = settled.supports[scene_object.instance_id]
+    return touched == {scene_object.support_id} and scene_object.instance_id not in settled.wall_contacts
 
 
 def _at_rest(settled: SettleResult, rules: ValidityRules) -> bool:
@@ -193,8 +263,8 @@ def _settle_edit(source: Scene, proposal: EditProposal, rules: ValidityRules) ->
     target_id = proposal.target_id
     if any(target_id in pair for pair in settled.object_contacts):
         raise Rejected("target_touches_object_after_edit")
-    if target_id not in settled.supported_by_table:
-        raise Rejected("target_not_on_table_after_edit")
+    if not _on_own_support(settled, settled.scene.object(target_id)):
+        raise Rejected("target_off_support_after_edit")
     if not _at_rest(settled, rules):
         raise Rejected("edit_not_at_rest")
     others = [i for i in settled.displacement_m if i != target_id]
@@ -269,27 +339,33 @@ def _reference_box(box: dict[str, Any]) -> list[float]:
     return [*box["centre"], *box["size"], yaw_from_rotation(np.array(box["rotation"]))]
 
 
-def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rules: ValidityRules) -> dict[str, Any]:
+def _render_and_label(
+    source_renderer: StateRenderer,
+    target: Scene,
+    proposal: EditProposal,
+    rules: ValidityRules,
+    before: RenderOutput,
+    visible_before: tuple[np.ndarray, float] | None,
+) -> dict[str, Any]:
+    """Renders the target state and labels the sample (``source_renderer``: the source's renderer, state 0;
+    ``before``: the source view; ``visible_before``: the target's box and visible fraction in it). The target
+    is rendered by the source's renderer unless it needs another object variant (a scaled object)."""
+    source = source_renderer.states[0]
     target_id = proposal.target_id
-    with StateRenderer([source, target]) as renderer:
-        before = renderer.render(0)
-        box2d_before, fraction_before = check_visibility(before, renderer, 0, target_id, rules, "before")
-        after = renderer.render(1)
-        box2d_after, fraction_after = check_visibility(after, renderer, 1, target_id, rules, "after")
+    index = source_renderer.add_state(target)
+    with nullcontext(source_renderer) if index is not None else StateRenderer([source, target]) as renderer:
+        index = 1 if index is None else index
+        after = renderer.render(index)
+        if target_id is not None:
+            box2d_before, fraction_before = visible_before
+            box2d_after, fraction_after = check_visibility(after, renderer, index, target_id, rules, "after")
     changed = np.abs(before.rgb.astype(np.int16) - after.rgb.astype(np.int16)).max(axis=2)
     if int((changed > rules.changed_pixel_threshold).sum()) < rules.min_changed_pixels:
         raise Rejected("edit_not_visible")
+    get_generator(proposal.operation).check_views(source, before, after, proposal, rules)
 
-    category = get_category(source.object(target_id).category)
-    box_before = _box_dict(*_camera_box(source.object(target_id), source.camera))
-    box_after = _box_dict(*_camera_box(target.object(target_id), source.camera))
-    rotation_before, rotation_after = np.array(box_before["rotation"]), np.array(box_after["rotation"])
-    axis, angle = axis_angle_from_rotation(rotation_after @ rotation_before.T)
     world_to_camera = source.camera.world_to_camera
-    up_camera = world_to_camera[:3, :3] @ np.array([0.0, 0.0, 1.0])
-    table_point = transform_points(world_to_camera, np.array([[0.0, 0.0, source.table.height]]))[0]
-    command = proposal.command
-    return {
+    row: dict[str, Any] = {
         "operation": proposal.operation,
         "instruction": proposal.instruction,
         "instruction_template": proposal.template,
@@ -299,12 +375,21 @@ def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rule
         "target_depth": {"bytes": _depth_png(after.depth_m), "path": None},
         "source_instances": {"bytes": _encode_png(before.instances), "path": None},
         "target_instances": {"bytes": _encode_png(after.instances), "path": None},
-        "instances": [{"instance_id": TABLE_ID, "category": "table", "display_name": "table"}]
+        "instances": [
+            {
+                "instance_id": f.instance_id,
+                "category": f.category,
+                "display_name": display_name(source, f.instance_id),
+                "support_id": FLOOR_ID,
+            }
+            for f in source.furniture
+        ]
         + [
             {
                 "instance_id": o.instance_id,
                 "category": o.category,
-                "display_name": get_category(o.category).display_name,
+                "display_name": display_name(source, o.instance_id),
+                "support_id": o.support_id,
             }
             for o in source.objects
         ],
@@ -315,49 +400,77 @@ def _render_and_label(source: Scene, target: Scene, proposal: EditProposal, rule
             "source_world_to_camera": _matrix(world_to_camera),
             "target_world_to_camera": _matrix(target.camera.world_to_camera),
         },
-        "target_object": {
-            "instance_id": target_id,
-            "category": category.name,
-            "display_name": category.display_name,
-            "box3d_before": box_before,
-            "box3d_after": box_after,
-            "box2d_before": [float(v) for v in box2d_before],
-            "box2d_after": [float(v) for v in box2d_after],
-            "visible_fraction_before": fraction_before,
-            "visible_fraction_after": fraction_after,
-        },
+        "target_object": None,
         "reference_object": None,
         "distractors": [],
         "transform": {
-            "translation_m": [float(a - b) for a, b in zip(box_after["centre"], box_before["centre"], strict=True)],
-            "rotation_axis": [float(v) for v in axis],
-            "rotation_deg": angle,
-            "scale_factor": float(target.object(target_id).scale / source.object(target_id).scale),
+            "translation_m": [0.0, 0.0, 0.0],
+            "rotation_axis": [0.0, 0.0, 1.0],
+            "rotation_deg": 0.0,
+            "scale_factor": 1.0,
             "camera_delta": _matrix(target.camera.world_to_camera @ np.linalg.inv(world_to_camera)),
         },
-        "command": {
-            "direction": command.direction,
-            "distance_m": command.distance_m,
-            "angle_deg": command.angle_deg,
-            "scale_factor": command.scale_factor,
-        },
-        "support": {
-            "instance_id": TABLE_ID,
-            "category": "table",
-            "normal": [float(v) for v in up_camera],
-            "offset_m": float(-up_camera @ table_point),
-        },
+        "command": proposal.command.to_row(),
+        "support": _support_label(source, FLOOR_ID, 0.0),
         "scene": json.dumps(
             {"source": source.to_dict(), "target": target.to_dict()}, sort_keys=True, separators=(",", ":")
         ),
         "reference_format": {
             "dataset": "",
             "prompt": proposal.instruction,
-            "target": category.display_name,
-            "original_bbox_3d": _reference_box(box_before),
-            "new_bbox_3d": _reference_box(box_after),
+            "target": "",
+            "original_bbox_3d": None,
+            "new_bbox_3d": None,
             "camera_intrinsics": _matrix(source.camera.intrinsics),
-            "rotation_matrix": box_before["rotation"],
-            "new_rotation_matrix": box_after["rotation"],
+            "rotation_matrix": None,
+            "new_rotation_matrix": None,
         },
+    }
+    if target_id is None:
+        return row
+
+    before_object, after_object = source.object(target_id), target.object(target_id)
+    box_before = _box_dict(*_camera_box(before_object, source.camera))
+    box_after = _box_dict(*_camera_box(after_object, source.camera))
+    rotation_before, rotation_after = np.array(box_before["rotation"]), np.array(box_after["rotation"])
+    axis, angle = axis_angle_from_rotation(rotation_after @ rotation_before.T)
+    name = display_name(source, target_id)
+    row["target_object"] = {
+        "instance_id": target_id,
+        "category": before_object.category,
+        "display_name": name,
+        "box3d_before": box_before,
+        "box3d_after": box_after,
+        "box2d_before": [float(v) for v in box2d_before],
+        "box2d_after": [float(v) for v in box2d_after],
+        "visible_fraction_before": fraction_before,
+        "visible_fraction_after": fraction_after,
+    }
+    row["transform"].update(
+        translation_m=[float(a - b) for a, b in zip(box_after["centre"], box_before["centre"], strict=True)],
+        rotation_axis=[float(v) for v in axis],
+        rotation_deg=angle,
+        scale_factor=float(after_object.scale / before_object.scale),
+    )
+    row["support"] = _support_label(source, before_object.support_id, source.support_height(before_object))
+    row["reference_format"].update(
+        target=name,
+        original_bbox_3d=_reference_box(box_before),
+        new_bbox_3d=_reference_box(box_after),
+        rotation_matrix=box_before["rotation"],
+        new_rotation_matrix=box_after["rotation"],
+    )
+    return row
+
+
+def _support_label(scene: Scene, support_id: int, height: float) -> dict[str, Any]:
+    """The support column: what the target stands on and its plane in the source camera frame."""
+    world_to_camera = scene.camera.world_to_camera
+    up_camera = world_to_camera[:3, :3] @ np.array([0.0, 0.0, 1.0])
+    point = transform_points(world_to_camera, np.array([[0.0, 0.0, height]]))[0]
+    return {
+        "instance_id": support_id,
+        "category": scene.category_of(support_id),
+        "normal": [float(v) for v in up_camera],
+        "offset_m": float(-up_camera @ point),
     }

@@ -1,6 +1,6 @@
 """Physics for the data builders: settles scene descriptions with MuJoCo.
 
-Objects are free bodies on the static table; the model is built by the same code that renders scenes
+Objects are free bodies; furniture, floor and walls are static; the model is built by the same code that renders scenes
 (:mod:`gsi_datasets.rendering`), and compiling takes milliseconds, so every scene state gets its own
 (cached) model.
 """
@@ -21,7 +21,7 @@ from gsi_datasets.rendering import (
     new_spec,
     variant_key,
 )
-from gsi_datasets.scene import TABLE_ID, Pose, Scene
+from gsi_datasets.scene import FLOOR_ID, Pose, Scene
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class SettleResult:
         displacement_m: instance id -> distance its centre moved while settling.
         rotation_deg: instance id -> angle its orientation changed while settling.
         object_contacts: sorted pairs of object instance ids whose collision hulls touch or penetrate.
-        supported_by_table: ids of the objects in contact with the table top.
+        supports: object instance id -> ids of the furniture it touches (``FLOOR_ID`` for the floor).
+        wall_contacts: ids of the objects touching a wall, a door or the ceiling.
         max_penetration_m: deepest penetration between any two objects (0 when none).
         speed_m_s: largest remaining linear speed of an object at the end (a settled scene is near 0).
         angular_speed_deg_s: largest remaining angular speed of an object at the end.
@@ -43,7 +44,8 @@ class SettleResult:
     displacement_m: dict[int, float]
     rotation_deg: dict[int, float]
     object_contacts: tuple[tuple[int, int], ...]
-    supported_by_table: frozenset[int]
+    supports: dict[int, frozenset[int]]
+    wall_contacts: frozenset[int]
     max_penetration_m: float
     speed_m_s: float
     angular_speed_deg_s: float
@@ -57,12 +59,12 @@ def _physics_model(scene: Scene) -> mujoco.MjModel:
 
     Moves and rotations re-use the source scene's model: only the initial state differs.
     """
-    key = (scene.table, scene.room, scene.lights, tuple(variant_key(o) for o in scene.objects))
+    key = (scene.furniture, scene.room, scene.lights, tuple(variant_key(o) for o in scene.objects))
     if key not in _PHYSICS_MODELS:
         if len(_PHYSICS_MODELS) >= 8:
             _PHYSICS_MODELS.pop(next(iter(_PHYSICS_MODELS)))
         spec = new_spec(scene.camera.width, scene.camera.height)
-        add_static_world(spec, scene)
+        add_static_world(spec, scene, visual=False)
         for scene_object in scene.objects:
             add_object_body(spec, body_name(scene_object.instance_id), asset_of(scene_object), mocap=False)
         _PHYSICS_MODELS[key] = spec.compile()
@@ -82,6 +84,8 @@ def settle(scene: Scene, duration_s: float = 0.6) -> SettleResult:
         mujoco.mj_step(model, data)
 
     geom_instance = geom_instances(model)
+    object_ids = {o.instance_id for o in scene.objects}
+    floor_geom = model.geom("floor").id
     poses, displacement, rotation = {}, {}, {}
     for scene_object in scene.objects:
         body = model.body(body_name(scene_object.instance_id))
@@ -96,16 +100,25 @@ def settle(scene: Scene, duration_s: float = 0.6) -> SettleResult:
         relative = scene_object.pose.rotation.T @ Pose(position, quaternion).rotation
         rotation[scene_object.instance_id] = float(np.rad2deg(np.arccos(np.clip((np.trace(relative) - 1) / 2, -1, 1))))
 
-    object_contacts, supported, max_penetration = set(), set(), 0.0
+    object_contacts, max_penetration = set(), 0.0
+    supports: dict[int, set[int]] = {i: set() for i in object_ids}
+    wall_contacts = set()
     for contact in data.contact[: data.ncon]:
-        a, b = geom_instance[contact.geom1], geom_instance[contact.geom2]
-        if a == b:
+        a, b = int(geom_instance[contact.geom1]), int(geom_instance[contact.geom2])
+        if a in object_ids and b in object_ids:
+            if a != b:
+                object_contacts.add((min(a, b), max(a, b)))
+                max_penetration = max(max_penetration, -float(contact.dist))
             continue
-        if TABLE_ID in (a, b) and max(a, b) > TABLE_ID:
-            supported.add(max(a, b))
-        elif min(a, b) > TABLE_ID:
-            object_contacts.add((min(a, b), max(a, b)))
-            max_penetration = max(max_penetration, -float(contact.dist))
+        for moving, other, other_geom in ((a, b, contact.geom2), (b, a, contact.geom1)):
+            if moving not in object_ids or other in object_ids:
+                continue
+            if other != FLOOR_ID:
+                supports[moving].add(other)
+            elif other_geom == floor_geom:
+                supports[moving].add(FLOOR_ID)
+            else:
+                wall_contacts.add(moving)
     velocities = data.qvel.reshape(-1, 6) if model.nv else np.zeros((1, 6))  # free joints: (linear, angular)
     speed = float(np.linalg.norm(velocities[:, :3], axis=1).max())
     angular_speed = float(np.rad2deg(np.linalg.norm(velocities[:, 3:], axis=1).max()))
@@ -114,7 +127,8 @@ def settle(scene: Scene, duration_s: float = 0.6) -> SettleResult:
         displacement_m=displacement,
         rotation_deg=rotation,
         object_contacts=tuple(sorted(object_contacts)),
-        supported_by_table=frozenset(supported),
+        supports={i: frozenset(ids) for i, ids in supports.items()},
+        wall_contacts=frozenset(wall_contacts),
         max_penetration_m=max_penetration,
         speed_m_s=speed,
         angular_speed_deg_s=angular_speed,

@@ -1,4 +1,5 @@
-"""Random tabletop scenes: a table in a room, 3-8 distinct objects on it, a camera and lights.
+"""Random tabletop scenes: a table (the support of every object) in a room, 3-8 distinct objects on it, a camera
+and lights.
 
 Every draw comes from the ``rng`` passed in, so a scene is a pure function of its seed.
 """
@@ -10,11 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gsi_builders.supports import footprint_is_free, footprint_radius, resting_pose
 from gsi_datasets.assets import all_categories
-from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
-from gsi_datasets.rendering import asset_of
 from gsi_datasets.scene import (
-    FIRST_OBJECT_ID,
     Camera,
     Light,
     Pose,
@@ -22,13 +21,11 @@ from gsi_datasets.scene import (
     Scene,
     SceneObject,
     SurfaceMaterial,
-    Table,
+    table_furniture,
 )
 
-#: Gap (m) kept between object footprints and between footprints and the table edge.
-FOOTPRINT_MARGIN_M = 0.015
-#: Height (m) above the table at which objects are released before settling.
-DROP_HEIGHT_M = 0.002
+#: Instance id of the table: the first piece of furniture.
+TABLE_INSTANCE_ID = 1
 
 _TABLE_COLOURS = ((0.62, 0.42, 0.26), (0.45, 0.30, 0.18), (0.80, 0.68, 0.52), (0.92, 0.92, 0.90), (0.30, 0.30, 0.32))
 _FLOOR_COLOURS = ((0.75, 0.73, 0.70), (0.55, 0.45, 0.35), (0.40, 0.42, 0.45), (0.85, 0.80, 0.70))
@@ -60,44 +57,6 @@ class TabletopConfig:
     scatter_half_extent_m: tuple[float, float] = (0.30, 0.20)
 
 
-def footprint_radius(scene_object: SceneObject) -> float:
-    """Radius (m) of the vertical cylinder that contains the object in every yaw."""
-    size = asset_of(scene_object).size
-    return float(np.hypot(size[0], size[1]) / 2.0)
-
-
-def footprint_is_free(scene: Scene, instance_id: int, centre_xy: np.ndarray, radius: float) -> bool:
-    """Whether a footprint circle fits on the table top and clears every other object's footprint."""
-    half_x, half_y = np.array(scene.table.size_xy) / 2.0 - FOOTPRINT_MARGIN_M
-    if abs(centre_xy[0]) + radius > half_x or abs(centre_xy[1]) + radius > half_y:
-        return False
-    for other in scene.objects:
-        if other.instance_id == instance_id:
-            continue
-        gap = np.linalg.norm(np.array(other.pose.position[:2]) - centre_xy) - radius - footprint_radius(other)
-        if gap < FOOTPRINT_MARGIN_M:
-            return False
-    return True
-
-
-def resting_pose(scene_object: SceneObject, table_height: float, xy: np.ndarray, yaw_deg: float) -> Pose:
-    """An upright pose with the object's bottom ``DROP_HEIGHT_M`` above the table top."""
-    half_height = asset_of(scene_object).size[2] / 2.0
-    rotation = rotation_about_axis(np.array([0.0, 0.0, 1.0]), yaw_deg)
-    position = (float(xy[0]), float(xy[1]), float(table_height + half_height + DROP_HEIGHT_M))
-    return Pose(position, tuple(float(q) for q in matrix_to_quaternion(rotation)))
-
-
-def look_at_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """World-from-camera rotation (OpenCV axes) of a camera at ``position`` looking at ``target``, roll-free."""
-    forward = target - position
-    forward /= np.linalg.norm(forward)
-    right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
-    right /= np.linalg.norm(right)
-    down = np.cross(forward, right)
-    return np.column_stack([right, down, forward])
-
-
 def _surface(
     rng: np.random.Generator,
     patterns: tuple[str, ...],
@@ -118,61 +77,54 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
 
     Objects have distinct categories, so every object's display name is a unique referring expression.
     """
-    table = Table(
-        size_xy=(float(rng.uniform(0.9, 1.6)), float(rng.uniform(0.7, 1.0))),
-        height=float(rng.uniform(0.70, 0.80)),
-        thickness=float(rng.uniform(0.03, 0.06)),
-        material=_surface(rng, ("wood", "marble", "concrete", "plaster"), _TABLE_COLOURS, (0.8, 2.0)),
-    )
-    room = Room(
-        floor=_surface(rng, ("tiles", "wood", "carpet", "concrete"), _FLOOR_COLOURS, (0.5, 1.5)),
-        wall=_surface(rng, ("plaster", "concrete", "tiles"), _WALL_COLOURS, (0.3, 1.0)),
-        wall_distance=float(rng.uniform(2.2, 3.2)),
-    )
+    size_xy = (float(rng.uniform(0.9, 1.6)), float(rng.uniform(0.7, 1.0)))
+    height = float(rng.uniform(0.70, 0.80))
+    thickness = float(rng.uniform(0.03, 0.06))
+    material = _surface(rng, ("wood", "marble", "concrete", "plaster"), _TABLE_COLOURS, (0.8, 2.0))
+    table = table_furniture(TABLE_INSTANCE_ID, size_xy, height, thickness, material)
+    floor = _surface(rng, ("tiles", "wood", "carpet", "concrete"), _FLOOR_COLOURS, (0.5, 1.5))
+    wall = _surface(rng, ("plaster", "concrete", "tiles"), _WALL_COLOURS, (0.3, 1.0))
+    wall_distance = float(rng.uniform(2.2, 3.2))
+    room = Room(floor=floor, wall=wall, size_xy=(2 * wall_distance, 2 * wall_distance))
 
-    categories = all_categories()
+    categories = all_categories("tabletop")
     count = int(rng.integers(config.min_objects, config.max_objects + 1))
     chosen = rng.choice(len(categories), size=min(count, len(categories)), replace=False)
-    scene = Scene(objects=(), table=table, room=room, lights=(), camera=_placeholder_camera(config))
-    half_x = min(config.scatter_half_extent_m[0], table.size_xy[0] / 2 - 0.1)
-    half_y = min(config.scatter_half_extent_m[1], table.size_xy[1] / 2 - 0.1)
+    scene = Scene(objects=(), furniture=(table,), room=room, lights=(), camera=_placeholder_camera(config))
+    half_x = min(config.scatter_half_extent_m[0], size_xy[0] / 2 - 0.1)
+    half_y = min(config.scatter_half_extent_m[1], size_xy[1] / 2 - 0.1)
     for index in chosen:
         scene_object = SceneObject(
-            instance_id=FIRST_OBJECT_ID + len(scene.objects),
+            instance_id=TABLE_INSTANCE_ID + 1 + len(scene.objects),
             category=categories[index].name,
             asset_seed=int(rng.integers(2**62)),
             scale=1.0,
             pose=Pose((0.0, 0.0, 0.0)),
+            support_id=TABLE_INSTANCE_ID,
         )
         radius = footprint_radius(scene_object)
         for _ in range(30):
             xy = rng.uniform((-half_x, -half_y), (half_x, half_y))
-            if footprint_is_free(scene, scene_object.instance_id, xy, radius):
-                pose = resting_pose(scene_object, table.height, xy, float(rng.uniform(0.0, 360.0)))
+            if footprint_is_free(scene, scene_object.instance_id, xy, radius, TABLE_INSTANCE_ID, height):
+                pose = resting_pose(scene_object, height, xy, float(rng.uniform(0.0, 360.0)))
                 scene = dataclasses.replace(
                     scene, objects=(*scene.objects, dataclasses.replace(scene_object, pose=pose))
                 )
                 break
 
     centroid = np.mean([o.pose.position for o in scene.objects], axis=0) if scene.objects else np.zeros(3)
-    look_at = np.array([centroid[0], centroid[1], table.height]) + rng.normal(0.0, 0.03, 3) * (1, 1, 0)
+    look_at = np.array([centroid[0], centroid[1], height]) + rng.normal(0.0, 0.03, 3) * (1, 1, 0)
     elevation = np.deg2rad(rng.uniform(*config.elevation_deg))
     azimuth = np.deg2rad(-90.0 + rng.uniform(-50.0, 50.0))  # in front of the table (-y), give or take
     distance = rng.uniform(*config.distance_m)
     position = look_at + distance * np.array(
         [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
     )
-    camera = Camera(
-        position=tuple(float(p) for p in position),
-        rotation=tuple(tuple(float(v) for v in row) for row in look_at_rotation(position, look_at)),
-        fovy_deg=float(rng.uniform(*config.fovy_deg)),
-        width=config.width,
-        height=config.height,
-    )
+    camera = Camera.looking_at(position, look_at, float(rng.uniform(*config.fovy_deg)), config.width, config.height)
     lights = [_key_light(rng, look_at)]
     if rng.random() < 0.6:
         lights.append(_key_light(rng, look_at, diffuse=(0.15, 0.3), cast_shadow=False))
-    return Scene(scene.objects, table, room, tuple(lights), camera)
+    return Scene(scene.objects, (table,), room, tuple(lights), camera)
 
 
 def _key_light(

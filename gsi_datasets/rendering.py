@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from gsi_datasets.assets import Asset, make_asset  # noqa: E402
 from gsi_datasets.assets.surfaces import surface_texture  # noqa: E402
 from gsi_datasets.geometry import matrix_to_quaternion  # noqa: E402
-from gsi_datasets.scene import BACKGROUND_ID, TABLE_ID, Pose, Scene, SceneObject, SurfaceMaterial  # noqa: E402
+from gsi_datasets.scene import BACKGROUND_ID, Pose, Room, Scene, SceneObject, SurfaceMaterial  # noqa: E402
 
 #: OpenCV camera axes -> MuJoCo camera axes (MuJoCo cameras look down -z with y up).
 _CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
@@ -104,36 +104,123 @@ def _add_box(body: mujoco.MjsBody, size: Sequence[float], position: Sequence[flo
     return geom
 
 
-def add_static_world(spec: mujoco.MjSpec, scene: Scene) -> None:
-    """Floor, walls, table (geoms named ``table_*``) and lights."""
+_WALL_THICKNESS_M = 0.02
+#: Colour of what a window shows: a bright, evenly lit outside.
+_OUTSIDE_RGBA = (0.78, 0.86, 0.95, 1.0)
+
+
+def _wall_boxes(room: Room) -> list[tuple[str, tuple[float, float, float], tuple[float, float, float]]]:
+    """``(name, centre, size)`` of the wall pieces: each wall is one box, split around its openings."""
+    half_x, half_y = room.size_xy[0] / 2, room.size_xy[1] / 2
+    height = room.wall_height
+    walls = {  # name: (centre of the wall's line, its along-axis, its length)
+        "north": ((0.0, half_y), 0, room.size_xy[0]),
+        "south": ((0.0, -half_y), 0, room.size_xy[0]),
+        "east": ((half_x, 0.0), 1, room.size_xy[1]),
+        "west": ((-half_x, 0.0), 1, room.size_xy[1]),
+    }
+    boxes = []
+    for name, (middle, along, length) in walls.items():
+        openings = sorted((o for o in room.openings if o.wall == name), key=lambda o: o.offset)
+        # Horizontal spans (along the wall, from its middle) and their vertical extent.
+        spans: list[tuple[float, float, float, float]] = []
+        start = -length / 2
+        for opening in openings:
+            left, right = opening.offset - opening.width / 2, opening.offset + opening.width / 2
+            spans.append((start, left, 0.0, height))
+            spans.append((left, right, 0.0, opening.bottom))
+            spans.append((left, right, opening.top, height))
+            start = right
+        spans.append((start, length / 2, 0.0, height))
+        for index, (a, b, bottom, top) in enumerate(s for s in spans if s[1] - s[0] > 1e-6 and s[3] - s[2] > 1e-6):
+            centre = [middle[0], middle[1], (bottom + top) / 2]
+            centre[along] += (a + b) / 2
+            size = [_WALL_THICKNESS_M, _WALL_THICKNESS_M, top - bottom]
+            size[along] = b - a
+            boxes.append((f"wall_{name}{index}" if openings else f"wall_{name}", tuple(centre), tuple(size)))
+    return boxes
+
+
+def _opening_fillers(room: Room) -> list[tuple[str, tuple[float, float, float], tuple[float, float, float]]]:
+    """``(kind, centre, size)`` of what fills each opening: a closed door leaf, or the bright outside behind a
+    window (just beyond the wall)."""
+    half = {"north": room.size_xy[1] / 2, "south": -room.size_xy[1] / 2}
+    half.update({"east": room.size_xy[0] / 2, "west": -room.size_xy[0] / 2})
+    fillers = []
+    for opening in room.openings:
+        along = 0 if opening.wall in ("north", "south") else 1
+        outward = 1.0 if opening.wall in ("north", "east") else -1.0
+        depth = 0.04 if opening.kind == "door" else 0.01
+        behind = 0.0 if opening.kind == "door" else 0.15
+        centre = [0.0, 0.0, (opening.bottom + opening.top) / 2]
+        centre[along] = opening.offset
+        centre[1 - along] = half[opening.wall] + outward * behind
+        size = [depth, depth, opening.top - opening.bottom]
+        size[along] = opening.width + (0.0 if opening.kind == "door" else 0.3)
+        if opening.kind != "door":
+            size[2] += 0.3
+        fillers.append((opening.kind, tuple(centre), tuple(size)))
+    return fillers
+
+
+def add_static_world(spec: mujoco.MjSpec, scene: Scene, visual: bool = True) -> None:
+    """Floor, walls (with doors and windows), ceiling, furniture (geoms named ``furniture<id>_<k>``) and lights.
+
+    ``visual=False`` (physics) leaves out materials and textures: they cost time and change no contact.
+    """
     world = spec.worldbody
-    room, table = scene.room, scene.table
-    floor_material = add_surface_material(spec, "floor_material", room.floor)
-    wall_material = add_surface_material(spec, "wall_material", room.wall)
-    table_material = add_surface_material(spec, "table_material", table.material)
+    room = scene.room
+
+    def material(name: str, surface: SurfaceMaterial | None) -> str:
+        return add_surface_material(spec, name, surface) if visual and surface is not None else ""
+
+    floor_material = material("floor_material", room.floor)
+    wall_material = material("wall_material", room.wall)
+    furniture_materials = {
+        (piece.instance_id, index): material(f"furniture{piece.instance_id}_material{index}", m)
+        for piece in scene.furniture
+        for index, m in enumerate(piece.materials)
+    }
 
     floor = world.add_geom()
+    floor.name = "floor"
     floor.type = mujoco.mjtGeom.mjGEOM_PLANE
-    floor.size = [room.wall_distance, room.wall_distance, 0.1]
+    floor.size = [room.size_xy[0] / 2, room.size_xy[1] / 2, 0.1]
     floor.material = floor_material
-    wall_height = 3.0
-    d = room.wall_distance
-    for position, size in (
-        ((0.0, d, wall_height / 2), (2 * d, 0.02, wall_height)),
-        ((0.0, -d, wall_height / 2), (2 * d, 0.02, wall_height)),
-        ((d, 0.0, wall_height / 2), (0.02, 2 * d, wall_height)),
-        ((-d, 0.0, wall_height / 2), (0.02, 2 * d, wall_height)),
-    ):
-        _add_box(world, size, position, wall_material)
+    for name, centre, size in _wall_boxes(room):
+        _add_box(world, size, centre, wall_material).name = name
+    if room.openings:
+        outside = door = ""
+        if visual:
+            outside = add_texture_material(spec, "outside_material", _OUTSIDE_RGBA, None, 0.0, 0.0)
+            spec.material(outside).emission = 1.0
+            door = add_texture_material(spec, "door_material", (0.55, 0.40, 0.28, 1.0), None, 0.2, 0.2)
+        for index, (kind, centre, size) in enumerate(_opening_fillers(room)):
+            geom = _add_box(world, size, centre, door if kind == "door" else outside)
+            geom.name = f"{kind}{index}"
+            if kind != "door":
+                geom.contype = geom.conaffinity = 0
+    if room.ceiling is not None:
+        ceiling_material = material("ceiling_material", room.ceiling)
+        size = (room.size_xy[0], room.size_xy[1], _WALL_THICKNESS_M)
+        _add_box(world, size, (0.0, 0.0, room.wall_height + _WALL_THICKNESS_M / 2), ceiling_material).name = "ceiling"
 
-    (sx, sy), top, thickness = table.size_xy, table.height, table.thickness
-    table_top = _add_box(world, (sx, sy, thickness), (0.0, 0.0, top - thickness / 2), table_material)
-    table_top.name = "table_top"
-    leg = 0.05
-    for ix in (-1, 1):
-        for iy in (-1, 1):
-            position = (ix * (sx / 2 - leg), iy * (sy / 2 - leg), (top - thickness) / 2)
-            _add_box(world, (leg, leg, top - thickness), position, table_material).name = f"table_leg{ix}{iy}"
+    for piece in scene.furniture:
+        rotation, origin = piece.pose.rotation, np.array(piece.pose.position)
+        quaternion = [float(q) for q in piece.pose.quaternion]
+        for index, block in enumerate(piece.blocks):
+            material = furniture_materials[(piece.instance_id, block.material)]
+            centre = origin + rotation @ np.array(block.centre)
+            if block.shape == "cylinder":
+                geom = world.add_geom()
+                geom.type = mujoco.mjtGeom.mjGEOM_CYLINDER
+                geom.size = [block.size[0] / 2, block.size[2] / 2, 0.0]
+                geom.pos = list(centre)
+                geom.material = material
+            else:
+                geom = _add_box(world, block.size, centre, material)
+                geom.quat = quaternion
+            geom.name = f"furniture{piece.instance_id}_{index}"
 
     for index, light in enumerate(scene.lights):
         spec_light = world.add_light()
@@ -216,12 +303,13 @@ def body_name(instance_id: int, variant: int = 0) -> str:
 
 
 def geom_instances(model: mujoco.MjModel) -> np.ndarray:
-    """Instance id of every geom of a model built by this module: table geoms by name, objects by body name."""
+    """Instance id of every geom of a model built by this module: furniture geoms by name, objects by body name."""
     instances = np.full(model.ngeom, BACKGROUND_ID, dtype=np.int32)
     for geom in range(model.ngeom):
         body_name = model.body(model.geom_bodyid[geom]).name
-        if model.geom(geom).name.startswith("table"):
-            instances[geom] = TABLE_ID
+        geom_name = model.geom(geom).name
+        if geom_name.startswith("furniture"):
+            instances[geom] = int(geom_name[len("furniture") :].split("_")[0])
         elif body_name.startswith("object"):
             instances[geom] = int(body_name[len("object") :].split("_")[0])
     return instances
@@ -238,7 +326,7 @@ class RenderOutput:
     Attributes:
         rgb: ``(H, W, 3)`` uint8 colour image.
         depth_m: ``(H, W)`` float32 depth along the camera's z axis in metres (0 where nothing is in range).
-        instances: ``(H, W)`` uint16 instance ids (``BACKGROUND_ID``, ``TABLE_ID`` or an object's id).
+        instances: ``(H, W)`` uint16 instance ids (``BACKGROUND_ID``, a piece of furniture's or an object's id).
     """
 
     rgb: np.ndarray
@@ -267,7 +355,7 @@ def _make_gl_context_current(width: int, height: int) -> None:
 class StateRenderer:
     """Renders any of several states of one scene from one compiled model.
 
-    The states must share the table, room and lights; objects may move, change scale, appear or
+    The states must share the furniture, room and lights; objects may move, change scale, appear or
     disappear, and the camera may move. Use as a context manager, or call :meth:`close`.
     """
 
@@ -276,8 +364,8 @@ class StateRenderer:
             raise ValueError("StateRenderer needs at least one scene state")
         first = states[0]
         for state in states[1:]:
-            if (state.table, state.room, state.lights) != (first.table, first.room, first.lights):
-                raise ValueError("all states rendered together must share the table, room and lights")
+            if (state.furniture, state.room, state.lights) != (first.furniture, first.room, first.lights):
+                raise ValueError("all states rendered together must share the furniture, room and lights")
         self._states = list(states)
         self.width, self.height = first.camera.width, first.camera.height
         spec = new_spec(self.width, self.height)
@@ -368,6 +456,24 @@ class StateRenderer:
             if geom.segid >= 0 and geom.objtype == mujoco.mjtObj.mjOBJ_GEOM:
                 lookup[geom.segid + 1] = self.geom_instances[geom.objid]
         return np.flipud(lookup[np.minimum(segment, self._scene.ngeom)])
+
+    @property
+    def states(self) -> list[Scene]:
+        """The states this renderer renders, by index."""
+        return list(self._states)
+
+    def add_state(self, state: Scene) -> int | None:
+        """Adds a state made of this renderer's object variants (same furniture, room and lights) and returns its
+        index; None when it needs a variant the renderer was not built with (then build another renderer)."""
+        first = self._states[0]
+        if (state.furniture, state.room, state.lights) != (first.furniture, first.room, first.lights):
+            return None
+        if any(variant_key(o) not in self._variants for o in state.objects):
+            return None
+        if (state.camera.width, state.camera.height) != (self.width, self.height):
+            return None
+        self._states.append(state)
+        return len(self._states) - 1
 
     def render(self, state_index: int) -> RenderOutput:
         """RGB, metric depth and instance ids of state ``state_index``."""

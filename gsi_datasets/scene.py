@@ -26,13 +26,15 @@ from gsi_datasets.geometry import (
     rotation_about_axis,
 )
 
-SCENE_FORMAT_VERSION = 1
+SCENE_FORMAT_VERSION = 2
+#: Scene format versions this module reads (version 1: one ``table`` field instead of furniture).
+READABLE_SCENE_VERSIONS = (1, 2)
 
-#: Instance id of pixels that show no object and no support (floor, walls, background).
+#: Instance id of pixels that show no object and no furniture (floor, walls, ceiling, background); as a
+#: ``support_id`` it means the floor.
 BACKGROUND_ID = 0
-#: Instance id of the table (the support of every tabletop object).
-TABLE_ID = 1
-#: First instance id given to objects.
+FLOOR_ID = BACKGROUND_ID
+#: First instance id given to objects in version-1 scenes (id 1 was their table).
 FIRST_OBJECT_ID = 2
 
 
@@ -71,11 +73,12 @@ class SceneObject:
     """One asset instance placed in the scene.
 
     Attributes:
-        instance_id: the id in instance maps (>= ``FIRST_OBJECT_ID``).
+        instance_id: the id in instance maps (unique among the scene's objects and furniture).
         category: asset category name (``gsi_datasets.assets``).
         asset_seed: seed of the asset instance (shape and texture variant).
         scale: uniform scale applied to the generated asset.
         pose: pose of the asset's bounding-box centre.
+        support_id: instance id of the furniture it stands on (``FLOOR_ID`` for the floor).
     """
 
     instance_id: int
@@ -83,6 +86,7 @@ class SceneObject:
     asset_seed: int
     scale: float
     pose: Pose
+    support_id: int = FLOOR_ID
 
 
 def changed_object(
@@ -108,22 +112,130 @@ def changed_object(
 
 
 @dataclass(frozen=True)
-class Table:
-    """A rectangular table centred on the world origin; its top surface is at z = ``height``."""
+class Block:
+    """A solid piece of furniture: a box, or an upright cylinder, in the furniture's local frame.
 
-    size_xy: tuple[float, float]
+    Attributes:
+        centre: centre (m) in the local frame (z up, the floor at z = 0 under the furniture's origin).
+        size: full extents (m); a cylinder's diameter is ``size[0]`` and its height ``size[2]``.
+        material: index into the furniture's ``materials``.
+        shape: ``"box"`` or ``"cylinder"``.
+    """
+
+    centre: tuple[float, float, float]
+    size: tuple[float, float, float]
+    material: int = 0
+    shape: str = "box"
+
+
+@dataclass(frozen=True)
+class SupportSurface:
+    """A horizontal rectangle that objects can stand on (a table top, a shelf board, a seat), local frame.
+
+    Attributes:
+        name: what it is, unique within its furniture ("top", "shelf 2", "seat").
+        height: z (m) of the surface.
+        extent: ``(x_min, y_min, x_max, y_max)`` (m) of the usable area.
+        clearance: free height (m) above the surface (the next board of a shelf; large for open tops).
+    """
+
+    name: str
     height: float
-    thickness: float
-    material: SurfaceMaterial
+    extent: tuple[float, float, float, float]
+    clearance: float = 10.0
+
+
+@dataclass(frozen=True)
+class Furniture:
+    """A static piece of furniture: solid blocks, their materials and the surfaces that support objects.
+
+    Furniture is stored explicitly (not regenerated from a seed), so a scene re-renders it exactly.
+
+    Attributes:
+        instance_id: the id in instance maps.
+        category: furniture category (``gsi_datasets.assets.furniture``; ``"table"`` for tabletop scenes).
+        pose: pose of the local frame (origin on the floor; turned about the vertical only).
+        blocks: the solid pieces.
+        materials: surface materials referenced by the blocks.
+        surfaces: where objects can stand.
+    """
+
+    instance_id: int
+    category: str
+    pose: Pose
+    blocks: tuple[Block, ...]
+    materials: tuple[SurfaceMaterial, ...]
+    surfaces: tuple[SupportSurface, ...] = ()
+
+    def surface(self, name: str) -> SupportSurface:
+        """The support surface called ``name`` (KeyError when there is none)."""
+        for surface in self.surfaces:
+            if surface.name == name:
+                return surface
+        raise KeyError(f"{self.category} {self.instance_id} has no support surface {name!r}")
+
+    def local_box(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(centre, size)`` of the axis-aligned local box around every block."""
+        low = np.min([np.subtract(b.centre, np.divide(b.size, 2)) for b in self.blocks], axis=0)
+        high = np.max([np.add(b.centre, np.divide(b.size, 2)) for b in self.blocks], axis=0)
+        return (low + high) / 2.0, high - low
+
+
+def table_furniture(
+    instance_id: int, size_xy: tuple[float, float], height: float, thickness: float, material: SurfaceMaterial
+) -> Furniture:
+    """The plain four-legged table of tabletop scenes, centred on the world origin."""
+    sx, sy = size_xy
+    leg = 0.05
+    blocks = [Block((0.0, 0.0, height - thickness / 2), (sx, sy, thickness))]
+    for ix in (-1, 1):
+        for iy in (-1, 1):
+            position = (ix * (sx / 2 - leg), iy * (sy / 2 - leg), (height - thickness) / 2)
+            blocks.append(Block(position, (leg, leg, height - thickness)))
+    top = SupportSurface("top", height, (-sx / 2, -sy / 2, sx / 2, sy / 2))
+    return Furniture(instance_id, "table", Pose((0.0, 0.0, 0.0)), tuple(blocks), (material,), (top,))
+
+
+@dataclass(frozen=True)
+class Opening:
+    """A door or window in a wall: a gap in the wall, framed.
+
+    Attributes:
+        wall: ``"north"`` (+y), ``"south"`` (-y), ``"east"`` (+x) or ``"west"`` (-x).
+        offset: centre of the opening along the wall (m, from the wall's middle, along +x or +y).
+        width: width (m).
+        bottom: height of the sill (0 for a door).
+        top: height of the lintel.
+        kind: ``"door"`` or ``"window"`` (a window lets the sky's light in).
+    """
+
+    wall: str
+    offset: float
+    width: float
+    bottom: float
+    top: float
+    kind: str
 
 
 @dataclass(frozen=True)
 class Room:
-    """Floor at z = 0 and a back wall and side walls at ``wall_distance`` from the origin."""
+    """A rectangular room centred on the world origin: floor at z = 0, four walls, optional ceiling.
+
+    Attributes:
+        floor: floor material.
+        wall: wall material.
+        size_xy: inner size (m) along x and y.
+        wall_height: height of the walls (m).
+        openings: doors and windows.
+        ceiling: ceiling material, or None for an open top.
+    """
 
     floor: SurfaceMaterial
     wall: SurfaceMaterial
-    wall_distance: float
+    size_xy: tuple[float, float]
+    wall_height: float = 3.0
+    openings: tuple[Opening, ...] = ()
+    ceiling: SurfaceMaterial | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +255,16 @@ class Light:
     diffuse: tuple[float, float, float]
     cast_shadow: bool = True
     directional: bool = False
+
+
+def look_at_rotation(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """World-from-camera rotation (OpenCV axes) of a camera at ``position`` looking at ``target``, roll-free."""
+    forward = target - position
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, np.array([0.0, 0.0, 1.0]))
+    right /= np.linalg.norm(right)
+    down = np.cross(forward, right)
+    return np.column_stack([right, down, forward])
 
 
 @dataclass(frozen=True)
@@ -177,6 +299,18 @@ class Camera:
         matrix[:3, 3] = -rotation.T @ np.array(self.position)
         return matrix
 
+    @classmethod
+    def looking_at(cls, position: np.ndarray, target: np.ndarray, fovy_deg: float, width: int, height: int) -> Camera:
+        """A roll-free camera at ``position`` looking at ``target`` (world points)."""
+        rotation = look_at_rotation(np.asarray(position, float), np.asarray(target, float))
+        return cls(
+            position=tuple(float(p) for p in position),
+            rotation=tuple(tuple(float(v) for v in row) for row in rotation),
+            fovy_deg=fovy_deg,
+            width=width,
+            height=height,
+        )
+
     def moved(self, camera_delta: np.ndarray) -> Camera:
         """This camera after the motion ``camera_delta`` (4x4, from this camera's frame to the moved camera's
         frame, as ``transform.camera_delta`` of a row): its world-to-camera matrix is ``camera_delta @
@@ -193,10 +327,19 @@ class Camera:
 
 @dataclass(frozen=True)
 class Scene:
-    """Everything needed to simulate and render one state of a scene."""
+    """Everything needed to simulate and render one state of a scene.
+
+    Attributes:
+        objects: the movable objects (catalog assets), each standing on a support.
+        furniture: static furniture; its support surfaces carry objects (a tabletop scene has one table).
+        room: floor, walls, openings and ceiling.
+        lights: the lights.
+        camera: the camera.
+        version: scene format version it was written with.
+    """
 
     objects: tuple[SceneObject, ...]
-    table: Table
+    furniture: tuple[Furniture, ...]
     room: Room
     lights: tuple[Light, ...]
     camera: Camera
@@ -212,6 +355,41 @@ class Scene:
             if scene_object.instance_id == instance_id:
                 return scene_object
         raise KeyError(f"scene has no object with instance id {instance_id}")
+
+    def furniture_piece(self, instance_id: int) -> Furniture:
+        """The furniture with ``instance_id`` (KeyError when there is none)."""
+        for piece in self.furniture:
+            if piece.instance_id == instance_id:
+                return piece
+        raise KeyError(f"scene has no furniture with instance id {instance_id}")
+
+    def category_of(self, instance_id: int) -> str:
+        """Category of an object or piece of furniture; ``"floor"`` for ``FLOOR_ID``."""
+        if instance_id == FLOOR_ID:
+            return "floor"
+        try:
+            return self.object(instance_id).category
+        except KeyError:
+            return self.furniture_piece(instance_id).category
+
+    def support_height(self, scene_object: SceneObject, position: np.ndarray | None = None) -> float:
+        """World z of the surface ``scene_object`` stands on (at ``position``, default its own): the highest
+        surface of its support below its centre whose area contains it; 0 for the floor."""
+        position = np.asarray(scene_object.pose.position if position is None else position, float)
+        if scene_object.support_id == FLOOR_ID:
+            return 0.0
+        piece = self.furniture_piece(scene_object.support_id)
+        best = None
+        for surface in piece.surfaces:
+            height = piece.pose.position[2] + surface.height
+            if height <= position[2] and (best is None or height > best) and surface_contains(piece, surface, position):
+                best = height
+        if best is None:
+            raise ValueError(
+                f"object {scene_object.instance_id} is not above any surface of its support {piece.category} "
+                f"{piece.instance_id}"
+            )
+        return float(best)
 
     def with_object(self, replacement: SceneObject) -> Scene:
         """A copy in which the object with ``replacement.instance_id`` is replaced."""
@@ -241,34 +419,59 @@ class Scene:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Scene:
-        """Inverse of :meth:`to_dict`.
+        """Inverse of :meth:`to_dict`; also reads version-1 scenes (their table becomes furniture 1, the table
+        of every object).
 
         Raises:
             ValueError: when the dictionary was written by an unknown scene format version.
         """
         version = data.get("version", SCENE_FORMAT_VERSION)
-        if version != SCENE_FORMAT_VERSION:
-            raise ValueError(f"scene format version {version} is not supported (expected {SCENE_FORMAT_VERSION})")
+        if version not in READABLE_SCENE_VERSIONS:
+            raise ValueError(
+                f"scene format version {version} is not supported (this gsi-bench reads versions "
+                f"{', '.join(map(str, READABLE_SCENE_VERSIONS))}); upgrade gsi-bench to read it"
+            )
+        if version == 1:
+            data = _upgrade_version_1(data)
 
-        def surface(d: dict[str, Any]) -> SurfaceMaterial:
+        def surface(d: dict[str, Any] | None) -> SurfaceMaterial | None:
+            if d is None:
+                return None
             return SurfaceMaterial(d["pattern"], d["seed"], tuple(d["rgb"]), d["texture_repeat"])
 
         def pose(d: dict[str, Any]) -> Pose:
             return Pose(tuple(d["position"]), tuple(d["quaternion"]))
 
-        camera = data["camera"]
+        camera, room = data["camera"], data["room"]
         return cls(
             objects=tuple(
-                SceneObject(o["instance_id"], o["category"], o["asset_seed"], o["scale"], pose(o["pose"]))
+                SceneObject(
+                    o["instance_id"], o["category"], o["asset_seed"], o["scale"], pose(o["pose"]), o["support_id"]
+                )
                 for o in data["objects"]
             ),
-            table=Table(
-                tuple(data["table"]["size_xy"]),
-                data["table"]["height"],
-                data["table"]["thickness"],
-                surface(data["table"]["material"]),
+            furniture=tuple(
+                Furniture(
+                    f["instance_id"],
+                    f["category"],
+                    pose(f["pose"]),
+                    tuple(Block(tuple(b["centre"]), tuple(b["size"]), b["material"], b["shape"]) for b in f["blocks"]),
+                    tuple(surface(m) for m in f["materials"]),
+                    tuple(
+                        SupportSurface(u["name"], u["height"], tuple(u["extent"]), u["clearance"])
+                        for u in f["surfaces"]
+                    ),
+                )
+                for f in data["furniture"]
             ),
-            room=Room(surface(data["room"]["floor"]), surface(data["room"]["wall"]), data["room"]["wall_distance"]),
+            room=Room(
+                surface(room["floor"]),
+                surface(room["wall"]),
+                tuple(room["size_xy"]),
+                room["wall_height"],
+                tuple(Opening(**o) for o in room["openings"]),
+                surface(room["ceiling"]),
+            ),
             lights=tuple(
                 Light(
                     tuple(li["position"]),
@@ -286,10 +489,48 @@ class Scene:
                 camera["width"],
                 camera["height"],
             ),
-            version=version,
         )
 
     @classmethod
     def from_json(cls, text: str) -> Scene:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
+
+
+#: Instance id of the table in version-1 scenes.
+_VERSION_1_TABLE_ID = 1
+
+
+def _upgrade_version_1(data: dict[str, Any]) -> dict[str, Any]:
+    """A version-1 scene dictionary in version-2 form: the table becomes furniture, every object stands on it,
+    the room's ``wall_distance`` becomes its size."""
+    table = data["table"]
+    material = table["material"]
+    furniture = table_furniture(
+        _VERSION_1_TABLE_ID,
+        tuple(table["size_xy"]),
+        table["height"],
+        table["thickness"],
+        SurfaceMaterial(material["pattern"], material["seed"], tuple(material["rgb"]), material["texture_repeat"]),
+    )
+    room = data["room"]
+    distance = room["wall_distance"]
+    upgraded = {key: value for key, value in data.items() if key != "table"}
+    upgraded["furniture"] = [dataclasses.asdict(furniture)]
+    upgraded["objects"] = [{**o, "support_id": _VERSION_1_TABLE_ID} for o in data["objects"]]
+    upgraded["room"] = {
+        "floor": room["floor"],
+        "wall": room["wall"],
+        "size_xy": [2 * distance, 2 * distance],
+        "wall_height": 3.0,
+        "openings": [],
+        "ceiling": None,
+    }
+    return upgraded
+
+
+def surface_contains(piece: Furniture, surface: SupportSurface, position: np.ndarray, margin: float = 0.0) -> bool:
+    """Whether the world point ``position`` (its x, y) lies over ``surface`` of ``piece``, ``margin`` (m) inside."""
+    local = piece.pose.rotation.T @ (np.asarray(position, float) - np.array(piece.pose.position))
+    x_min, y_min, x_max, y_max = surface.extent
+    return bool(x_min + margin <= local[0] <= x_max - margin and y_min + margin <= local[1] <= y_max - margin)

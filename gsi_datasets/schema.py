@@ -6,6 +6,10 @@ features, metrics read them. Field-by-field documentation lives in the README ("
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import datasets
 
 #: The seven operations, in ClassLabel order (the ``operation`` column stores the index).
@@ -30,15 +34,68 @@ OPERATION_SHORT_IDS: dict[str, str] = {
     "camera_view_change": "PC",
 }
 
-#: Subsets and the operations each one contains.
-SUBSET_OPERATIONS: dict[str, tuple[str, ...]] = {
-    "tabletop": ("camera_relative_move", "object_rotate", "object_scale"),
+
+@dataclass(frozen=True)
+class SubsetSpec:
+    """A subset of GSI-Syn (its scene sampler is registered on the generation side, ``gsi_builders.subsets``).
+
+    Attributes:
+        name: config name (``tabletop``, ``room``).
+        description: one line for dataset cards.
+        operation_mix: operation -> share of the samples (shares sum to 1); the order is the assignment order.
+        default_size: samples of a test split when no size is given.
+        reference_key: the subset's dataset key in the reference implementation's folder layout (SPEC 7).
+    """
+
+    name: str
+    description: str
+    operation_mix: Mapping[str, float]
+    default_size: int
+    reference_key: str
+
+    def __post_init__(self) -> None:
+        unknown = [op for op in self.operation_mix if op not in OPERATIONS]
+        if unknown or abs(sum(self.operation_mix.values()) - 1.0) > 1e-9:
+            raise ValueError(
+                f"subset {self.name!r}: operation mix {dict(self.operation_mix)} must be shares of known "
+                f"operations summing to 1 (unknown: {unknown})"
+            )
+
+
+#: The subsets of GSI-Syn.
+SUBSETS: dict[str, SubsetSpec] = {
+    "tabletop": SubsetSpec(
+        "tabletop",
+        "objects on a table: camera-relative moves, rotations and scalings",
+        {"camera_relative_move": 1 / 3, "object_rotate": 1 / 3, "object_scale": 1 / 3},
+        600,
+        "mesatask",
+    ),
+    "room": SubsetSpec(
+        "room",
+        "furnished rooms: moves, rotations and scalings of objects on any furniture, and camera view changes",
+        {"camera_relative_move": 0.3, "object_rotate": 0.25, "object_scale": 0.2, "camera_view_change": 0.25},
+        593,
+        "robothor",
+    ),
 }
+
+#: Subsets and the operations each one contains (from ``SUBSETS``).
+SUBSET_OPERATIONS: dict[str, tuple[str, ...]] = {name: tuple(spec.operation_mix) for name, spec in SUBSETS.items()}
 
 SPLITS: tuple[str, ...] = ("train", "validation", "test")
 
 #: Dataset key of each subset in the reference implementation's folder layout (SPEC section 7).
 REFERENCE_DATASET_KEYS: dict[str, str] = {"tabletop": "mesatask", "room": "robothor", "real": "fine"}
+
+
+def get_subset(name: str) -> SubsetSpec:
+    """The subset ``name`` (ValueError naming the known ones when unknown)."""
+    if name not in SUBSETS:
+        close = difflib.get_close_matches(name, SUBSETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown subset {name!r}.{hint} Known subsets: {', '.join(sorted(SUBSETS))}")
+    return SUBSETS[name]
 
 
 def _floats(length: int) -> datasets.List:
@@ -86,11 +143,13 @@ FEATURES = datasets.Features(
         # 16-bit PNG of instance ids; `instances` maps ids to categories.
         "source_instances": datasets.Image(),
         "target_instances": datasets.Image(),
+        # Every object and piece of furniture of the scene, and what it stands on (0 = the floor).
         "instances": datasets.List(
             {
                 "instance_id": datasets.Value("int32"),
                 "category": datasets.Value("string"),
                 "display_name": datasets.Value("string"),
+                "support_id": datasets.Value("int32"),
             }
         ),
         "camera": {
@@ -118,6 +177,8 @@ FEATURES = datasets.Features(
             "distance_m": datasets.Value("float64"),
             "angle_deg": datasets.Value("float64"),
             "scale_factor": datasets.Value("float64"),
+            # Camera motions (PC): "move", "turn" or "pitch"; None for object operations.
+            "motion": datasets.Value("string"),
         },
         "support": {
             "instance_id": datasets.Value("int32"),

@@ -1,5 +1,6 @@
 """Contact sheets: source / target pairs with the instruction, the operation and its parameters, and the
-target's projected 3D box before (green, on the source) and after (orange, on the target)."""
+target's projected 3D box before (green, on the source) and after (orange, on the target; camera operations have
+no target box)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from gsi_datasets.geometry import box_corners, project_points
-from gsi_datasets.schema import OPERATION_SHORT_IDS, OPERATIONS
+from gsi_datasets.operations import get_operation
+from gsi_datasets.schema import OPERATIONS
 
 # Corner indices of box_corners() joined by the 12 box edges (corners differ in exactly one sign).
 _BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
@@ -36,15 +38,22 @@ def describe_parameters(row: Mapping[str, Any]) -> str:
     """One line with the operation's short id and the commanded and realised parameters."""
     operation = row["operation"]
     name = OPERATIONS[operation] if isinstance(operation, int) else operation
-    command, transform = row["command"], row["transform"]
-    parts = [OPERATION_SHORT_IDS[name], command["direction"]]
-    if command.get("distance_m") is not None:
-        realised = np.linalg.norm(transform["translation_m"]) * 100
-        parts.append(f"{command['distance_m'] * 100:.0f} cm (realised {realised:.1f})")
-    if command.get("angle_deg") is not None:
-        parts.append(f"{command['angle_deg']:.0f} deg (realised {transform['rotation_deg']:.1f})")
-    if command.get("scale_factor") is not None:
-        parts.append(f"x{command['scale_factor']:g} (realised x{transform['scale_factor']:.3f})")
+    spec = get_operation(name)
+    command, transform = spec.command_from_row(row["command"]), row["transform"]
+    parts = [spec.short_id, command.describe()]
+    if spec.change == "camera":
+        delta = np.array(transform["camera_delta"])
+        centre_shift = -delta[:3, :3].T @ delta[:3, 3]
+        angle = np.rad2deg(np.arccos(np.clip((np.trace(delta[:3, :3]) - 1) / 2, -1, 1)))
+        parts.append(f"realised camera {np.linalg.norm(centre_shift) * 100:.1f} cm, {angle:.1f} deg")
+    elif getattr(command, "distance_m", None) is not None:
+        parts.append(f"realised {np.linalg.norm(transform['translation_m']) * 100:.1f} cm")
+    elif getattr(command, "angle_deg", None) is not None:
+        parts.append(f"realised {transform['rotation_deg']:.1f} deg")
+    elif getattr(command, "scale_factor", None) is not None:
+        parts.append(f"realised x{transform['scale_factor']:.3f}")
+    if row["target_object"] is not None and row["support"]["category"]:
+        parts.append(f"on the {row['support']['category'].replace('_', ' ')}")
     return " | ".join(parts)
 
 
@@ -84,7 +93,8 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
             (("source_image", "box3d_before", _BEFORE_COLOUR), ("target_image", "box3d_after", _AFTER_COLOUR))
         ):
             image = row[key].convert("RGB")
-            draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
+            if row["target_object"] is not None:  # camera operations edit no object
+                draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
             sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))
         text_y = y0 + tile + 4
         lines = (

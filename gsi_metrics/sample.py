@@ -1,4 +1,11 @@
-"""The source side of a dataset row, decoded once into arrays (what perception and scoring read)."""
+"""A dataset row, decoded once into arrays, split into what perception may see and the answer.
+
+:class:`SourceView` is everything an editor or a perception backend may look at: the source image, its depth,
+instance masks and camera, the target's source box and support, and the stored *source* scene (for
+render-and-compare). :class:`EditTruth` is the answer: the commanded and realised change, the expected box
+and view. Only scorers read it; perception backends receive a view and never the truth, so a score always
+comes from the edited image and never from the label leaking into the estimate.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import numpy as np
 from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.images import row_image
+from gsi_datasets.operations import Command, get_operation
 from gsi_datasets.schema import OPERATIONS
 
 
@@ -22,7 +30,7 @@ def _image_array(value: Any, field: str) -> np.ndarray:
 def _symmetry_order(category: str | None) -> int:
     try:
         return get_category(category).symmetry_order if category else 1
-    except KeyError:  # a category of another dataset (real photographs): no known symmetry
+    except KeyError:  # a category of another dataset (real photographs), or furniture: no known symmetry
         return 1
 
 
@@ -40,29 +48,22 @@ class Box3D:
 
 
 @dataclass(frozen=True)
-class SourceSample:
-    """Everything scoring knows exactly about a sample before looking at the edited image.
+class SourceView:
+    """What an editor or a perception backend may see of a sample (never the answer).
 
     Attributes:
         sample_id: the row's id.
-        operation: operation name.
+        operation: operation name (what the instruction asks for is no secret).
         instruction: the instruction text.
         image: source RGB, ``(H, W, 3)`` uint8.
         depth_m: source depth in metres, ``(H, W)`` float32 (0 = none).
         instances: source instance ids, ``(H, W)``.
         intrinsics: K (3x3).
-        target_id: instance id of the edited object.
-        target_box: the target's 3D box before the edit.
-        expected_box: the target's 3D box after a correct edit.
-        expected_instances: instance ids of the rendered target image (None for real data).
-        translation_m: asked centre displacement (camera frame).
-        rotation: asked relative rotation (camera frame), ``after = rotation @ before``.
-        rotation_deg: asked rotation angle.
-        scale_factor: asked scale factor.
-        camera_delta: asked camera motion (4x4, source camera -> target camera).
-        support_normal: unit normal of the support plane (camera frame, pointing up).
+        target_id: instance id of the edited object (None for camera operations).
+        target_box: the target's 3D box in the source (None for camera operations).
+        support_normal: unit normal of the target's support plane (camera frame, pointing up).
         support_offset_m: plane offset: ``normal . X + offset = 0``.
-        scene: the stored scene description ``{"source": ..., "target": ...}`` (synthetic rows) or None.
+        scene: the stored source scene description (synthetic rows) or None.
         symmetry_order: the target's rotational symmetry about the vertical (``Category.symmetry_order`` of a
             GSI-Syn category: 1 none, n every 360/n degrees, 0 continuous); 1 for categories not in the catalog.
     """
@@ -74,52 +75,95 @@ class SourceSample:
     depth_m: np.ndarray
     instances: np.ndarray
     intrinsics: np.ndarray
-    target_id: int
-    target_box: Box3D
-    expected_box: Box3D
-    expected_instances: np.ndarray | None
-    translation_m: np.ndarray
-    rotation: np.ndarray
-    rotation_deg: float
-    scale_factor: float
-    camera_delta: np.ndarray
+    target_id: int | None
+    target_box: Box3D | None
     support_normal: np.ndarray
     support_offset_m: float
     scene: dict[str, Any] | None = None
     symmetry_order: int = 1
 
     @property
-    def target_mask(self) -> np.ndarray:
-        """Source pixels of the target."""
-        return self.instances == self.target_id
+    def object_target(self) -> bool:
+        """Whether an object is edited (False for camera operations)."""
+        return self.target_id is not None
 
     @property
-    def expected_target_mask(self) -> np.ndarray | None:
-        """Pixels of the target in the rendered target image (synthetic rows)."""
-        return None if self.expected_instances is None else self.expected_instances == self.target_id
+    def target_mask(self) -> np.ndarray:
+        """Source pixels of the target (none for camera operations)."""
+        if self.target_id is None:
+            return np.zeros(self.instances.shape, bool)
+        return self.instances == self.target_id
+
+
+@dataclass(frozen=True)
+class EditTruth:
+    """The answer of a sample: what was asked and what a correct edit realises (read by scorers only).
+
+    Attributes:
+        command: the typed command of the instruction.
+        expected_box: the target's 3D box after a correct edit (None for camera operations).
+        expected_instances: instance ids of the rendered target image (None for real data).
+        expected_image: the rendered target image (None for real data).
+        translation_m: asked centre displacement (camera frame).
+        rotation: asked relative rotation (camera frame), ``after = rotation @ before``.
+        rotation_deg: asked rotation angle.
+        scale_factor: asked scale factor.
+        camera_delta: asked camera motion (4x4, source camera -> target camera).
+    """
+
+    command: Command
+    expected_box: Box3D | None
+    expected_instances: np.ndarray | None
+    expected_image: np.ndarray | None
+    translation_m: np.ndarray
+    rotation: np.ndarray
+    rotation_deg: float
+    scale_factor: float
+    camera_delta: np.ndarray
+
+    def expected_target_mask(self, target_id: int | None) -> np.ndarray | None:
+        """Pixels of the target in the rendered target image (synthetic rows with an object target)."""
+        if self.expected_instances is None or target_id is None:
+            return None
+        return self.expected_instances == target_id
+
+
+@dataclass(frozen=True)
+class ScoringSample:
+    """A decoded row: the :class:`SourceView` and the :class:`EditTruth`."""
+
+    view: SourceView
+    truth: EditTruth
+
+    @property
+    def sample_id(self) -> str:
+        return self.view.sample_id
+
+    @property
+    def operation(self) -> str:
+        return self.view.operation
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> SourceSample:
+    def from_row(cls, row: Mapping[str, Any]) -> ScoringSample:
         """Decodes a dataset row (as ``datasets`` returns it, or a raw generated row).
 
         Raises:
             ValueError: when the row's target has no pixel in its source instance map.
+            KeyError: an unknown operation.
         """
-        sample = cls._decode(row)
-        if not sample.target_mask.any():
-            raise ValueError(
-                f"row {sample.sample_id}: the target (instance {sample.target_id}) has no pixel in source_instances; "
-                "the row is malformed"
-            )
-        return sample
-
-    @classmethod
-    def _decode(cls, row: Mapping[str, Any]) -> SourceSample:
         operation = row["operation"]
         operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
-        transform = row["transform"]
-        target_image = row.get("target_instances")
-        return cls(
+        spec = get_operation(operation)
+        transform, target = row["transform"], row.get("target_object")
+        object_target = spec.object_target
+        if object_target and not target:
+            raise ValueError(
+                f"row {row['sample_id']}: operation {operation} edits an object but target_object is empty"
+            )
+        expected_instances = row.get("target_instances")
+        expected_image = row.get("target_image")
+        scene = json.loads(row["scene"]) if row.get("scene") else None
+        view = SourceView(
             sample_id=row["sample_id"],
             operation=operation,
             instruction=row["instruction"],
@@ -127,17 +171,29 @@ class SourceSample:
             depth_m=_image_array(row["source_depth"], "source_depth").astype(np.float32) / 1000.0,
             instances=_image_array(row["source_instances"], "source_instances"),
             intrinsics=np.array(row["camera"]["intrinsics"], float),
-            target_id=int(row["target_object"]["instance_id"]),
-            target_box=Box3D.from_row(row["target_object"]["box3d_before"]),
-            expected_box=Box3D.from_row(row["target_object"]["box3d_after"]),
-            expected_instances=None if target_image is None else _image_array(target_image, "target_instances"),
+            target_id=int(target["instance_id"]) if object_target else None,
+            target_box=Box3D.from_row(target["box3d_before"]) if object_target else None,
+            support_normal=np.array(row["support"]["normal"], float),
+            support_offset_m=float(row["support"]["offset_m"]),
+            scene=None if scene is None else {"source": scene["source"]},
+            symmetry_order=_symmetry_order(target.get("category")) if object_target else 1,
+        )
+        truth = EditTruth(
+            command=spec.command_from_row(row["command"]),
+            expected_box=Box3D.from_row(target["box3d_after"]) if object_target else None,
+            expected_instances=None
+            if expected_instances is None
+            else _image_array(expected_instances, "target_instances"),
+            expected_image=None if expected_image is None else _image_array(expected_image, "target_image")[..., :3],
             translation_m=np.array(transform["translation_m"], float),
             rotation=rotation_about_axis(transform["rotation_axis"], transform["rotation_deg"]),
             rotation_deg=float(transform["rotation_deg"]),
             scale_factor=float(transform["scale_factor"]),
             camera_delta=np.array(transform["camera_delta"], float),
-            support_normal=np.array(row["support"]["normal"], float),
-            support_offset_m=float(row["support"]["offset_m"]),
-            scene=json.loads(row["scene"]) if row.get("scene") else None,
-            symmetry_order=_symmetry_order(row["target_object"].get("category")),
         )
+        if object_target and not view.target_mask.any():
+            raise ValueError(
+                f"row {view.sample_id}: the target (instance {view.target_id}) has no pixel in source_instances; "
+                "the row is malformed"
+            )
+        return cls(view, truth)

@@ -10,10 +10,13 @@ Per sample, both profiles produce raw IC (0/1), SA, EL and AC in [0, 1]:
 - EL is :func:`~gsi_metrics.functional.edit_locality` outside the edit region. Profile ``gsi``: the
   target's source mask, its mask in the rendered target (synthetic rows) and its recovered mask in the
   edited image, each dilated by ``EDIT_REGION_PAD_PX`` px, at full resolution. Profile ``paper``: the
-  reference's region, the 2D boxes of the original target and of the recovered target;
+  reference's region, the 2D boxes of the original target and of the recovered target. Camera operations
+  change every pixel: their EL compares the edited image with the rendered target view over the whole frame
+  (0 without one, i.e. on real data);
 - AC is :func:`~gsi_metrics.functional.appearance_consistency` of the target before and after (0 when
-  the target is not found). The paper's multimodal judge is not available offline; both profiles use
-  this weight-free measure and say so in their results.
+  the target is not found); for camera operations, of the whole frame against the rendered target view. The
+  paper's multimodal judge is not available offline; both profiles use this weight-free measure and say so in
+  their results.
 
 Nothing about one sample stops the others, and no sample is dropped: :func:`score_profiles` never raises
 for a sample's content. A prediction that cannot be read gets the status of
@@ -41,15 +44,17 @@ from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, di
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import Perception, PerceptionBackend, create_backend
 from gsi_metrics.predictions import INPUT_STATUSES, LoadedPrediction, check_value_range, load_prediction
-from gsi_metrics.sample import SourceSample
+from gsi_metrics.sample import ScoringSample
 
 EDIT_REGION_PAD_PX = 5
 #: Paper profile locality gate on synthetic data (SPEC 6.1): masked SSIM above this (LPIPS unavailable).
 PAPER_LOCALITY_SSIM = 0.6
 #: What each per-sample status means. Every status but ``ok`` scores 0 on every axis (profile ``gsi``).
 STATUS_DESCRIPTIONS: dict[str, str] = {
-    "ok": "the edited image was read and perceived, and the target was found",
+    "ok": "the edited image was read and perceived, and the target (or, for camera operations, the camera) was found",
     "target_not_found": "the edited image was read, but the target was not found in it (the model's failure)",
+    "camera_not_found": "the edited image was read, but its camera could not be located against the source view "
+    "(a camera operation; the model's failure)",
     **INPUT_STATUSES,
     "bad_reference": "the dataset row could not be decoded (a damaged or malformed row; check the dataset)",
     "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details)",
@@ -104,20 +109,21 @@ def _box_region(shape: tuple[int, int], masks: Iterable[np.ndarray | None]) -> n
     return region
 
 
-def edit_region(sample: SourceSample, recovered_mask: np.ndarray | None, profile: str) -> np.ndarray:
+def edit_region(sample: ScoringSample, recovered_mask: np.ndarray | None, profile: str) -> np.ndarray:
     """Pixels allowed to change (see module docstring), before padding."""
-    masks = [sample.target_mask, recovered_mask]
+    view = sample.view
+    masks = [view.target_mask, recovered_mask]
     if profile == "paper":
-        return _box_region(sample.target_mask.shape, masks)
-    region = np.zeros(sample.target_mask.shape, bool)
-    for mask in (*masks, sample.expected_target_mask):
+        return _box_region(view.target_mask.shape, masks)
+    region = np.zeros(view.target_mask.shape, bool)
+    for mask in (*masks, sample.truth.expected_target_mask(view.target_id)):
         if mask is not None:
             region |= mask
     return region
 
 
 def score_sample(
-    row: Mapping[str, Any] | SourceSample,
+    row: Mapping[str, Any] | ScoringSample,
     prediction: Prediction,
     backend: PerceptionBackend | None = None,
     profile: str = "gsi",
@@ -131,7 +137,7 @@ def score_sample(
 
 
 def score_profiles(
-    row: Mapping[str, Any] | SourceSample,
+    row: Mapping[str, Any] | ScoringSample,
     prediction: Prediction,
     backend: PerceptionBackend | None = None,
     profiles: Sequence[str] = PROFILES,
@@ -150,18 +156,18 @@ def score_profiles(
             raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     check_value_range(value_range)
     try:
-        sample = row if isinstance(row, SourceSample) else SourceSample.from_row(row)
+        sample = row if isinstance(row, ScoringSample) else ScoringSample.from_row(row)
         for profile in profiles:
             get_scorer(sample.operation, profile)
     except Exception as error:  # noqa: BLE001 (a damaged row is that row's status)
         message = f"the dataset row could not be decoded ({describe_error(error)})"
         return unscored(row, profiles, "bad_reference", message)
-    height, width = sample.image.shape[:2]
-    loaded = load_prediction(prediction, (width, height), background=sample.image, value_range=value_range)
+    height, width = sample.view.image.shape[:2]
+    loaded = load_prediction(prediction, (width, height), background=sample.view.image, value_range=value_range)
     if loaded.image is None:
         return unscored(sample, profiles, loaded.status, loaded.message)
     try:
-        perception = (backend or create_backend()).perceive(sample, loaded.image)
+        perception = (backend or create_backend()).perceive(sample.view, loaded.image)
         scores = [score_perceived(sample, loaded.image, perception, profile) for profile in profiles]
     except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
         message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"
@@ -183,10 +189,10 @@ def _with_input_notes(score: SampleScore, loaded: LoadedPrediction) -> SampleSco
 
 
 def unscored(
-    row: Mapping[str, Any] | SourceSample, profiles: Sequence[str], status: str, message: str
+    row: Mapping[str, Any] | ScoringSample, profiles: Sequence[str], status: str, message: str
 ) -> list[SampleScore]:
     """The scores (0 on every axis) of a sample that was not perceived, one per profile."""
-    if isinstance(row, SourceSample):
+    if isinstance(row, ScoringSample):
         sample_id, operation = row.sample_id, row.operation
     else:
         sample_id, operation = _row_identity(row)
@@ -209,35 +215,47 @@ def _row_identity(row: Any) -> tuple[str, str]:
     return sample_id, operation
 
 
-def score_perceived(sample: SourceSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
+def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
     """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered."""
-    scorer = get_scorer(sample.operation, profile)
-    compliance = scorer(sample, perception)
-    region = dilate_mask(edit_region(sample, perception.target.mask, profile), EDIT_REGION_PAD_PX)
-    locality = edit_locality(sample.image, edited, region)
+    view, truth = sample.view, sample.truth
+    compliance = get_scorer(sample.operation, profile)(view, truth, perception, edited)
+    if view.object_target:
+        region = dilate_mask(edit_region(sample, perception.target.mask, profile), EDIT_REGION_PAD_PX)
+        locality = edit_locality(view.image, edited, region)
+        found = perception.target.found
+        appearance = (
+            appearance_consistency(view.image, view.target_mask, edited, perception.target.mask)
+            if found and perception.target.mask is not None
+            else None
+        )
+        missing = "target_not_found", "the target was not found in the edited image"
+    else:
+        # A camera operation changes every pixel: compare the whole frame with the rendered target view.
+        whole = np.ones(edited.shape[:2], bool)
+        expected = truth.expected_image
+        locality = edit_locality(expected, edited, ~whole) if expected is not None else None
+        found = perception.camera.found
+        appearance = appearance_consistency(expected, whole, edited, whole) if expected is not None and found else None
+        missing = "camera_not_found", "the edited image's camera could not be located against the source view"
     ic = compliance.ic
-    if profile == "paper" and not locality.ssim > PAPER_LOCALITY_SSIM and not locality.empty:
+    if profile == "paper" and view.object_target and not locality.ssim > PAPER_LOCALITY_SSIM and not locality.empty:
         ic, compliance = 0.0, type(compliance)(0.0, 0.0, {**compliance.details, "locality_gate": "failed"})
-    found = perception.target.found and perception.target.mask is not None
-    appearance = (
-        appearance_consistency(sample.image, sample.target_mask, edited, perception.target.mask) if found else None
-    )
     details = {
         **compliance.details,
-        "el_ssim": locality.ssim,
-        "el_psnr_db": locality.psnr_db,
+        "el_ssim": None if locality is None else locality.ssim,
+        "el_psnr_db": None if locality is None else locality.psnr_db,
         "camera_rotation_deg": perception.camera.rotation_deg,
         "camera_translation_m": perception.camera.translation_m,
     }
     return SampleScore(
         sample_id=sample.sample_id,
         operation=sample.operation,
-        status="ok" if perception.target.found else "target_not_found",
+        status="ok" if found else missing[0],
         ic=float(ic),
         sa=float(compliance.sa),
-        el=float(locality.score),
+        el=float(locality.score) if locality is not None else 0.0,
         ac=float(appearance.score) if appearance is not None else 0.0,
-        message="" if perception.target.found else "the target was not found in the edited image",
+        message="" if found else missing[1],
         details=details,
     )
 

@@ -48,3 +48,19 @@ def split_rows(built_split: Path) -> list[dict]:
 
     dataset = load_dataset(str(built_split), "tabletop", split="test")
     return [dataset[i] for i in range(len(dataset))]
+
+
+#: The shared room split: 8 samples (CM, OR, OS and PC, as the room mix spreads them).
+ROOM_SAMPLES = 8
+ROOM_SEED = 3
+
+
+@pytest.fixture(scope="session")
+def room_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """The rows of an 8-sample room test split (seed 3), as ``datasets`` decodes them."""
+    from datasets import load_dataset
+
+    out = tmp_path_factory.mktemp("room") / "gsi-bench" / "syn"
+    build_split("room", "test", ROOM_SAMPLES, seed=ROOM_SEED, out_dir=out, workers=2, shard_size=4, progress=False)
+    dataset = load_dataset(str(out), "room", split="test")
+    return [dataset[i] for i in range(len(dataset))]

@@ -11,7 +11,9 @@ move / rotation / scaling is applied in 3D about the object's estimated contact 
 points are forward-splatted with a z-buffer (other objects in front still occlude the moved one); small
 splat holes are closed; the vacated pixels are inpainted (Telea) and the moved object is composited on top.
 Only the visible surface is known (2.5D): a rotation guesses the hidden back as the visible surface
-turned by half a turn, so rotated objects show re-used texture, and shadows stay where they were.
+turned by half a turn, so rotated objects show re-used texture, and shadows stay where they were. A camera view
+change moves every pixel instead: the whole depth image is re-projected into the moved camera and what the source
+never saw is inpainted.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from gsi_bench.editors.instruction_parser import MOVE, ROTATE, SCALE, ParsedEdit, parse_instruction
+from gsi_bench.editors.instruction_parser import CAMERA, MOVE, ROTATE, SCALE, ParsedEdit, parse_instruction
 from gsi_datasets.geometry import project_points, rotation_about_axis, unproject_pixels
 from gsi_datasets.images import row_image
+from gsi_datasets.operations.camera_view_change import CameraCommand
 
 #: Pixels of dilation carried along with the object mask (anti-aliased rim) and inpainted behind it.
 CARRY_DILATION_PX = 1
@@ -80,6 +83,8 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     # The support (the table) is no candidate: "looking down at the table, spin the book" means the book.
     names = {entry["display_name"]: int(entry["instance_id"]) for entry in row["instances"]}
     edit = parse_instruction(row["instruction"], [n for n, i in names.items() if i not in (0, support_id)])
+    if edit.operation == CAMERA:
+        return _view_change(rgb, depth_m, intrinsics, normal, edit)
     object_id = names[edit.object_name]
     mask = instances == object_id
 
@@ -100,6 +105,27 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     background = _inpaint(rgb, cv2.dilate(mask.astype(np.uint8), _CROSS, iterations=INPAINT_DILATION_PX))
     edited = np.where(covered[..., None], np.rint(layer), background)
     return Image.fromarray(edited.astype(np.uint8), mode="RGB"), covered
+
+
+def _view_change(
+    rgb: np.ndarray, depth_m: np.ndarray, intrinsics: np.ndarray, up: np.ndarray, edit: ParsedEdit
+) -> tuple[Image.Image, np.ndarray]:
+    """The source seen from the moved camera: every pixel with depth lifted, moved as the command asks
+    (:meth:`CameraCommand.camera_delta`, the support normal giving "up"), forward-splatted, and what the source
+    never saw (disocclusions, the border the view turns into) inpainted. The mask is every pixel."""
+    command = CameraCommand(edit.direction, edit.motion, distance_m=edit.distance_m, angle_deg=edit.angle_deg)
+    delta = command.camera_delta(up)
+    v, u = np.nonzero(depth_m > 0)
+    points = unproject_pixels(intrinsics, np.column_stack([u, v]), depth_m[v, u]) @ delta[:3, :3].T + delta[:3, 3]
+    magnification = max(
+        1.0, _magnification(unproject_pixels(intrinsics, np.column_stack([u, v]), depth_m[v, u]), points)
+    )
+    layer, covered = _splat(
+        intrinsics, points, rgb[v, u].astype(np.float32), np.full(depth_m.shape, np.inf), magnification
+    )
+    edited = np.where(covered[..., None], np.rint(layer), 0).astype(np.uint8)
+    filled = _inpaint(edited, (~covered).astype(np.uint8))
+    return Image.fromarray(filled, mode="RGB"), np.ones(depth_m.shape, bool)
 
 
 def _object_points(

@@ -10,6 +10,10 @@ obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "tr
 - ``object_scale``: a resulting size ("twice", "half its size", "1.5 times", "three quarters of") or a
   change ("by 25%", "50% larger", "by half", "by a quarter") with its sense (up / larger / enlarge,
   down / smaller / shrink).
+- ``camera_view_change`` (an instruction about the camera, viewpoint or view that names no object): a tilt
+  ("tilt", "look higher / lower", "viewing angle") up or down by an angle, a turn ("turn", "pan", "rotate")
+  left or right by an angle, or a move by a distance forward (toward the scene) / back (away from it) / left /
+  right.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 MOVE = "camera_relative_move"
 ROTATE = "object_rotate"
 SCALE = "object_scale"
+CAMERA = "camera_view_change"
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _UNITS_M = {"cm": 0.01, "centimeter": 0.01, "centimetre": 0.01, "mm": 0.001, "millimeter": 0.001,
@@ -48,6 +53,14 @@ _MOVE_CUES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+_CAMERA = re.compile(r"\b(?:camera|viewpoint|view)\b")
+_TILT = re.compile(r"\btilt|\blook\b|\bviewing angle\b")
+_UPWARD = re.compile(r"\b(?:up|upward|higher|raise)\b")
+_DOWNWARD = re.compile(r"\b(?:down|downward|lower)\b")
+_CAMERA_MOVES = {
+    "forward": r"\bforwards?\b|\btoward the scene\b",
+    "back": r"\bback(?:wards?)?\b|\baway from the scene\b",
+}
 _LARGER = re.compile(r"\b(?:up|larger|bigger|enlarge|increase|grow|expand)\b")
 _SMALLER = re.compile(r"\b(?:down|smaller|shrink|reduce|decrease)\b")
 #: A change of size, relative to the current one: "by 25%", "50% larger", "by half", "by a quarter".
@@ -69,13 +82,15 @@ class ParsedEdit:
     """What an instruction asks (fields that do not apply to the operation are None).
 
     Attributes:
-        operation: ``camera_relative_move``, ``object_rotate`` or ``object_scale``.
-        object_name: the display name of the object to edit, as given in ``display_names``.
+        operation: ``camera_relative_move``, ``object_rotate``, ``object_scale`` or ``camera_view_change``.
+        object_name: the display name of the object to edit, as given in ``display_names`` ("camera" for a
+            camera view change).
         direction: left / right / forward / back (move), clockwise / counterclockwise (as seen from above),
-            up / down (scale; the builder's ``command.direction``).
+            up / down (scale, tilt; the builder's ``command.direction``).
         distance_m: move distance in metres.
         angle_deg: rotation angle in degrees, positive (the sense is in ``direction``).
         scale_factor: uniform scale factor (new size / old size).
+        motion: camera view changes: ``move``, ``turn`` or ``pitch``.
     """
 
     operation: str
@@ -84,6 +99,7 @@ class ParsedEdit:
     distance_m: float | None = None
     angle_deg: float | None = None
     scale_factor: float | None = None
+    motion: str | None = None
 
 
 def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
@@ -102,6 +118,9 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
             or when the text names opposite directions.
     """
     lowered = text.lower()
+    display_names = list(display_names)
+    if not _names_in(lowered, display_names) and _CAMERA.search(lowered):
+        return _camera_edit(text, lowered)
     object_name = _find_object(text, lowered, display_names)
     # Drop the object's name so that words inside it cannot read as cues.
     rest = re.sub(rf"\b{re.escape(object_name.lower())}\b", " ", lowered)
@@ -123,8 +142,35 @@ def _error(text: str, reason: str) -> ValueError:
     return ValueError(f"cannot parse instruction {text!r}: {reason}")
 
 
+def _names_in(lowered: str, display_names: Iterable[str]) -> list[str]:
+    return [name for name in display_names if name and re.search(rf"\b{re.escape(name.lower())}\b", lowered)]
+
+
+def _camera_edit(text: str, lowered: str) -> ParsedEdit:
+    """A camera view change: a tilt, a turn (both by an angle) or a move (by a distance)."""
+    angle = _ANGLE.search(lowered)
+    if angle is not None and _TILT.search(lowered):
+        up, down = bool(_UPWARD.search(lowered)), bool(_DOWNWARD.search(lowered))
+        if up == down:
+            raise _error(text, "a camera tilt without a clear sense (up / higher, down / lower)")
+        return ParsedEdit(CAMERA, "camera", "up" if up else "down", angle_deg=float(angle.group(1)), motion="pitch")
+    sides = [side for side in ("left", "right") if re.search(rf"\b{side}(?:ward)?s?\b", lowered)]
+    if angle is not None:
+        if len(sides) != 1:
+            raise _error(text, "a camera turn without one side (left or right)")
+        return ParsedEdit(CAMERA, "camera", sides[0], angle_deg=float(angle.group(1)), motion="turn")
+    distance = _DISTANCE.search(lowered)
+    if distance is None:
+        raise _error(text, "a camera change without an angle in degrees or a distance")
+    distance_m = float(distance.group(1)) * _UNITS_M[distance.group(2).rstrip("s")]
+    named = sides + [d for d, cue in _CAMERA_MOVES.items() if re.search(cue, lowered)]
+    if len(named) != 1:
+        raise _error(text, "a camera move without one direction (forward, back, left or right)")
+    return ParsedEdit(CAMERA, "camera", named[0], distance_m=distance_m, motion="move")
+
+
 def _find_object(text: str, lowered: str, display_names: Iterable[str]) -> str:
-    found = [name for name in display_names if name and re.search(rf"\b{re.escape(name.lower())}\b", lowered)]
+    found = _names_in(lowered, display_names)
     if not found:
         raise _error(text, "it names none of the objects " + ", ".join(sorted(map(repr, display_names))))
     # "coffee mug" beats "mug" when both are candidates.

@@ -3,32 +3,37 @@
 For one row, :func:`make_counterfactuals` renders what an editor might have produced, each with the exact
 3D outcome (:class:`Truth`): the target's change in the source camera frame, the camera motion, whether the
 output should count as compliant, and the relative spatial error of the realised change against the asked one
-(the same :data:`gsi_metrics.operations.SPATIAL_ERRORS` that profile ``gsi`` uses, applied to the truth).
+(the operation's ``spatial_error`` that profile ``gsi`` uses, applied to the truth).
 
 Families and cases (``family/case``):
 
 - ``correct/oracle``: the row's rendered target image;
-- ``magnitude/x0.5``, ``x1.5``, ``x2``: the realised change scaled (distance, angle; for OS the log factor,
-  x0.5 and x1.5 only);
-- ``direction/opposite`` (CM, OR), ``direction/orthogonal`` (CM), ``direction/inverse`` (OS, ``1 / s``);
-- ``wrong_target/other_object``: another object changed as asked, the target untouched;
+- the operation's own cases (its generator's ``counterfactual_states``, :mod:`gsi_builders.operations`):
+  ``magnitude/x0.5``, ``x1.5``, ``x2``: the realised change scaled (distance, angle; for OS the log factor,
+  x0.5 and x1.5 only; for PC the camera motion x0.5 and x2); ``direction/opposite`` (CM, OR, PC),
+  ``direction/orthogonal`` (CM), ``direction/inverse`` (OS, ``1 / s``); ``kind/wrong_motion`` (PC: a turn
+  instead of a move, a sideways move instead of a turn or tilt);
+- ``wrong_target/other_object`` (object operations): another object changed as asked, the target untouched;
 - ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object moved 8-15 cm
-  or removed;
+  on its support or removed;
 - ``identity/source``: the source image (for OS this is also the "scale factor 1.0" case);
 - ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
 
 Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC
-asks for the right target, kind and direction; SPEC 6); identity, wrong target and wrong direction do not.
+asks for the right target, kind and direction; SPEC 6); identity, wrong target, wrong direction and wrong kind
+do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
 skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
-clear of other objects, target fully in frame and visible); skipped cases are counted with their reason.
+clear of other objects, target fully in frame and visible, the camera in the room); skipped cases are counted with
+their reason. The generator is used only through its public API (:mod:`gsi_builders.operations`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,20 +42,21 @@ import cv2
 import numpy as np
 
 from gsi_builders.generate import ValidityRules, check_visibility
-from gsi_builders.operations import Rejected
-from gsi_builders.tabletop import footprint_is_free, footprint_radius
+from gsi_builders.operations import ObjectChange, Rejected, get_generator
 from gsi_datasets.geometry import fold_angle_deg, rotation_about_axis, twist_angle_deg
 from gsi_datasets.images import row_image
 from gsi_datasets.rendering import StateRenderer
-from gsi_datasets.scene import Scene, SceneObject, changed_object
-from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, SPATIAL_ERRORS, asked_yaw_deg, either_direction
-from gsi_metrics.perception import TargetRecovery
-from gsi_metrics.sample import SourceSample
+from gsi_datasets.scene import Scene
+from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, get_scoring
+from gsi_metrics.operations.object_rotate import asked_yaw_deg, either_direction
+from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery
+from gsi_metrics.sample import ScoringSample
 
 FAMILIES = (
     "correct",
     "magnitude",
     "direction",
+    "kind",
     "wrong_target",
     "collateral",
     "identity",
@@ -74,7 +80,7 @@ class Truth:
         rotation: the target's relative rotation, source camera frame.
         scale_factor: the target's scale relative to the source.
         camera_delta: camera motion, 4x4 source camera -> edited camera.
-        relative_error: ``error / magnitude`` of the realised change (:data:`SPATIAL_ERRORS`).
+        relative_error: ``error / magnitude`` of the realised change (the operation's ``spatial_error``).
     """
 
     should_comply: bool
@@ -182,75 +188,55 @@ NUISANCES: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = 
 # -- scene changes ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Change:
-    """A change of an upright object in the world: table-plane shift (m), yaw (deg), scale."""
-
-    shift_xy: np.ndarray
-    yaw_deg: float
-    scale: float
-
-    def times(self, factor: float) -> _Change:
-        return _Change(self.shift_xy * factor, self.yaw_deg * factor, self.scale**factor)
-
-    def apply(self, scene_object: SceneObject, support_height: float) -> SceneObject:
-        return changed_object(scene_object, support_height, tuple(self.shift_xy), self.yaw_deg, self.scale)
-
-
-def _realised_change(before: SceneObject, after: SceneObject) -> _Change:
-    shift = np.subtract(after.pose.position, before.pose.position)[:2]
-    yaw = twist_angle_deg(after.pose.rotation @ before.pose.rotation.T, _UP)
-    return _Change(shift, yaw, after.scale / before.scale)
-
-
-def _placed(scene: Scene, scene_object: SceneObject) -> Scene | None:
-    """``scene`` with ``scene_object`` in its new pose, or None when its footprint leaves the table or meets
-    another object's."""
-    if not footprint_is_free(
-        scene, scene_object.instance_id, np.array(scene_object.pose.position[:2]), footprint_radius(scene_object)
-    ):
-        return None
-    return scene.with_object(scene_object)
-
-
-def _truth_change(source: Scene, state: Scene, target_id: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """``(translation, rotation, scale, camera_delta)`` of the target in ``state``, source camera frame."""
+def _truth_change(
+    source: Scene, state: Scene, target_id: int | None
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """``(translation, rotation, scale, camera_delta)`` of the target in ``state``, source camera frame (no change
+    of an object for camera operations)."""
     world_to_camera = source.camera.world_to_camera
+    camera_delta = state.camera.world_to_camera @ np.linalg.inv(world_to_camera)
+    if target_id is None:
+        return np.zeros(3), np.eye(3), 1.0, camera_delta
     rotation_world = world_to_camera[:3, :3]
     before, after = source.object(target_id), state.object(target_id)
     translation = rotation_world @ np.subtract(after.pose.position, before.pose.position)
     rotation = rotation_world @ (after.pose.rotation @ before.pose.rotation.T) @ rotation_world.T
-    camera_delta = state.camera.world_to_camera @ np.linalg.inv(world_to_camera)
     return translation, rotation, after.scale / before.scale, camera_delta
 
 
-def should_comply(sample: SourceSample, family: str, rotation: np.ndarray) -> bool | None:
+def should_comply(sample: ScoringSample, family: str, rotation: np.ndarray) -> bool | None:
     """The truth label of a case (module docstring); None when it cannot be seen (ambiguous)."""
     if family in CORRECT_EDIT_FAMILIES:
         return True
-    if family in ("identity", "wrong_target"):
+    if family in ("identity", "wrong_target", "kind"):
         return False
+    view, truth = sample.view, sample.truth
     if sample.operation == "object_rotate":
-        order = sample.symmetry_order
-        turn = fold_angle_deg(twist_angle_deg(rotation, sample.support_normal), order)
+        order = view.symmetry_order
+        turn = fold_angle_deg(twist_angle_deg(rotation, view.support_normal), order)
         if abs(turn) < max(UNCHANGED_TURN_DEG, NOISE_FLOOR_ROTATION_DEG):
             return False
-        direction_free = either_direction(sample)
+        direction_free = either_direction(view, truth)
         if direction_free and family == "direction":
             return None  # the other sense of a half turn is the same turn: there is no wrong direction
         if order > 0 and abs(abs(turn) - 180.0 / order) < UNCHANGED_TURN_DEG and not direction_free:
             return None
-        return bool(direction_free or np.sign(turn) == np.sign(asked_yaw_deg(sample)))
+        return bool(direction_free or np.sign(turn) == np.sign(asked_yaw_deg(view, truth)))
     return family == "magnitude"
 
 
-def _truth(sample: SourceSample, family: str, change: tuple[np.ndarray, np.ndarray, float, np.ndarray]) -> Truth | None:
+def _truth(
+    sample: ScoringSample, family: str, change: tuple[np.ndarray, np.ndarray, float, np.ndarray]
+) -> Truth | None:
     translation, rotation, scale, camera_delta = change
     label = should_comply(sample, family, rotation)
     if label is None:
         return None
-    exact = TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale)
-    error, magnitude = SPATIAL_ERRORS[sample.operation](sample, exact)
+    exact = Perception(
+        TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale),
+        CameraRecovery(found=True, delta=camera_delta),
+    )
+    error, magnitude = get_scoring(sample.operation).spatial_error(sample.view, sample.truth, exact)
     return Truth(label, translation, rotation, scale, camera_delta, error / magnitude)
 
 
@@ -265,35 +251,25 @@ def _camera_drift(rng: np.random.Generator) -> np.ndarray:
 
 
 def _scene_cases(
-    sample: SourceSample, source: Scene, oracle: Scene, rng: np.random.Generator
+    sample: ScoringSample, source: Scene, oracle: Scene, rng: np.random.Generator
 ) -> tuple[dict[str, tuple[str, Scene]], dict[str, str]]:
     """The rendered families: ``name -> (family, scene state)`` and the skipped ones with their reason."""
-    target_id = sample.target_id
-    height = source.table.height
-    target = source.object(target_id)
-    change = _realised_change(target, oracle.object(target_id))
-    operation = sample.operation
-    visible_ids = set(np.unique(sample.instances).tolist())
+    target_id = sample.view.target_id
+    visible_ids = set(np.unique(sample.view.instances).tolist())
     others = [o for o in source.objects if o.instance_id != target_id and o.instance_id in visible_ids]
     rng.shuffle(others)
-    proposals: dict[str, tuple[str, Scene | None]] = {}
+    proposals = dict(
+        get_generator(sample.operation).counterfactual_states(source, oracle, target_id, sample.truth.command, rng)
+    )
 
-    factors = (0.5, 1.5) if operation == "object_scale" else (0.5, 1.5, 2.0)
-    for factor in factors:
-        proposals[f"magnitude/x{factor:g}"] = ("magnitude", _placed(source, change.times(factor).apply(target, height)))
-    opposite = "direction/inverse" if operation == "object_scale" else "direction/opposite"
-    proposals[opposite] = ("direction", _placed(source, change.times(-1.0).apply(target, height)))
-    if operation == "camera_relative_move":
-        turn = rotation_about_axis(_UP, float(rng.choice([-90.0, 90.0])))[:2, :2]
-        orthogonal = dataclasses.replace(change, shift_xy=turn @ change.shift_xy)
-        proposals["direction/orthogonal"] = ("direction", _placed(source, orthogonal.apply(target, height)))
-
-    wrong = None
-    for other in others:
-        wrong = _placed(source, change.apply(other, height))
-        if wrong is not None:
-            break
-    proposals["wrong_target/other_object"] = ("wrong_target", wrong)
+    if target_id is not None:
+        change = ObjectChange.between(source.object(target_id), oracle.object(target_id))
+        wrong = None
+        for other in others:
+            wrong = change.applied(source, other)
+            if wrong is not None:
+                break
+        proposals["wrong_target/other_object"] = ("wrong_target", wrong)
 
     collateral = others[0] if others else None
     moved = None
@@ -301,7 +277,7 @@ def _scene_cases(
         for _ in range(10):
             angle = rng.uniform(0.0, 2.0 * np.pi)
             shift = rng.uniform(0.08, 0.15) * np.array([np.cos(angle), np.sin(angle)])
-            moved = _placed(oracle, _Change(shift, 0.0, 1.0).apply(collateral, height))
+            moved = ObjectChange(shift, 0.0, 1.0).applied(oracle, collateral)
             if moved is not None:
                 break
     proposals["collateral/moved_other"] = ("collateral", moved)
@@ -323,16 +299,17 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
     Raises:
         ValueError: the row has no stored scene or no rendered target image (real data).
     """
-    sample = SourceSample.from_row(row)
-    if sample.scene is None or row.get("target_image") is None:
+    sample = ScoringSample.from_row(row)
+    if not row.get("scene") or row.get("target_image") is None:
         raise ValueError(f"row {sample.sample_id} has no stored scene and target image: counterfactuals need GSI-Syn")
-    source, oracle = Scene.from_dict(sample.scene["source"]), Scene.from_dict(sample.scene["target"])
+    stored = json.loads(row["scene"])
+    source, oracle = Scene.from_dict(stored["source"]), Scene.from_dict(stored["target"])
     rng = np.random.default_rng([int(row.get("seed") or 0), 4])
     oracle_image = np.array(row_image(row["target_image"], "target_image"))[..., :3]
     result = Counterfactuals(cases=[])
 
     def add(family: str, case: str, image: np.ndarray, state: Scene) -> None:
-        truth = _truth(sample, family, _truth_change(source, state, sample.target_id))
+        truth = _truth(sample, family, _truth_change(source, state, sample.view.target_id))
         if truth is None:
             result.skipped[f"{family}/{case}"] = "the sense of the turn cannot be seen (ambiguous)"
         else:
@@ -345,12 +322,13 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
             for index, (name, (family, scene)) in enumerate(scene_cases.items()):
                 view = renderer.render(index)
                 try:
-                    check_visibility(view, renderer, index, sample.target_id, rules, "counterfactual")
+                    if sample.view.target_id is not None:
+                        check_visibility(view, renderer, index, sample.view.target_id, rules, "counterfactual")
                 except Rejected as rejection:
                     result.skipped[name] = rejection.reason
                     continue
                 add(family, name.split("/", 1)[1], view.rgb, scene)
-    add("identity", "source", sample.image, source)
+    add("identity", "source", sample.view.image, source)
     for name, nuisance in NUISANCES.items():
         add("nuisance", name, nuisance(oracle_image, rng), oracle)
     return result

@@ -10,7 +10,7 @@ import numpy as np
 
 from gsi_bench.fidelity.counterfactuals import FAMILIES
 from gsi_bench.fidelity.report import recovery_errors
-from gsi_datasets.schema import OPERATION_SHORT_IDS
+from gsi_datasets.operations import short_id
 from gsi_metrics.operations import PROFILES
 
 
@@ -42,7 +42,7 @@ def write_plots(report: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], f
                     y = [c["scores"][profile]["SA"] for c in chosen]
                     axis.scatter(x, y, s=10, alpha=0.6, color=colours[family], label=family)
             rho = report["profiles"][profile]["spearman_sa"][operation]["spatial_cases"]
-            axis.set_title(f"{profile}: {OPERATION_SHORT_IDS.get(operation, operation)}, Spearman {rho:.3f}")
+            axis.set_title(f"{profile}: {short_id(operation)}, Spearman {rho:.3f}")
             axis.set_xlabel("true relative error")
             axis.set_ylabel("SA")
             axis.set_ylim(-0.05, 1.05)
@@ -63,7 +63,7 @@ def write_plots(report: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], f
             chosen = [c for c in cases if c["operation"] == operation]
             values = np.sort([v for v in recovery_errors(chosen, key) if v is not None])
             if len(values):
-                axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=OPERATION_SHORT_IDS.get(operation))
+                axis.plot(values, np.arange(1, len(values) + 1) / len(values), label=short_id(operation))
         if not key.startswith("camera"):  # camera errors stay below a centimetre: a linear axis reads better
             axis.set_xscale("symlog", linthresh=1.0)
         axis.set_xlabel(label)

@@ -4,9 +4,12 @@ Markdown and PNG plots, and appends its headline to a history file.
 
 Targets (profile ``gsi``, default backend; the same numbers are reported for profile ``paper``):
 
-- perception, per operation: translation error median <= 2 cm and 90th percentile <= 5 cm, not-found rate
-  <= 3% on correct edits, rotation error median <= 8 degrees, scale error median <= 10%;
-- IC accuracy >= 95% over all cases; identity, wrong-direction and wrong-target cases complying <= 2% each;
+- perception, per object operation: translation error median <= 2 cm and 90th percentile <= 5 cm, not-found rate
+  <= 3% on correct edits, rotation error median <= 8 degrees, scale error median <= 10%; per camera operation
+  (PC): camera translation error (the moved camera centre) median <= 3 cm, camera rotation error median <= 2
+  degrees, camera not found on correct edits <= 3%;
+- IC accuracy >= 95% over all cases; identity, wrong-direction, wrong-target and wrong-kind cases complying <= 2%
+  each;
 - Spearman(SA, -true relative error) >= 0.85 per operation, over the cases that vary the spatial error
   (:data:`SPATIAL_ERROR_FAMILIES`); the ceiling exact perception would reach, the value with the error capped
   at 1 and the value over all cases are reported too;
@@ -31,19 +34,19 @@ from scipy.stats import spearmanr
 
 from gsi_bench.fidelity.counterfactuals import NUISANCES
 from gsi_bench.markdown import escape_markdown, table, table_row
-from gsi_datasets.schema import OPERATION_SHORT_IDS
+from gsi_datasets.operations import get_operation, short_id
 from gsi_metrics.functional import bootstrap_mean_ci
 from gsi_metrics.operations import PROFILES
 
 RECOVERY_KEYS = ("translation_cm", "rotation_deg", "scale_pct", "camera_translation_cm", "camera_rotation_deg")
-FALSE_COMPLIANCE_FAMILIES = ("identity", "direction", "wrong_target")
+FALSE_COMPLIANCE_FAMILIES = ("identity", "direction", "wrong_target", "kind")
 COLLATERAL_CASES = ("collateral/moved_other", "collateral/removed_other")
 CLEAN_CASE = "correct/oracle"
 #: Nuisances that warp the image plane: their camera "truth" is no motion, yet a camera motion explains them.
 IMAGE_WARPS = ("nuisance/zoom", "nuisance/shift")
 #: The families that vary the spatial error (SA's ranking is measured on them; the correct edits with nuisances,
 #: collateral damage or camera drift, all of true error 0, have their own targets).
-SPATIAL_ERROR_FAMILIES = ("correct", "magnitude", "direction", "wrong_target", "identity")
+SPATIAL_ERROR_FAMILIES = ("correct", "magnitude", "direction", "wrong_target", "kind", "identity")
 
 
 @dataclass(frozen=True)
@@ -131,9 +134,10 @@ def _profile_section(cases: Sequence[Mapping[str, Any]], profile: str) -> dict[s
     return {
         "ic_accuracy": correct(cases),
         "ic_accuracy_per_operation": {op: correct(group) for op, group in sorted(by_operation.items())},
-        "false_compliance": {
+        "false_compliance": {  # the families the run's operations have (wrong kind: camera operations)
             f: _mean([score(c, "IC") for c in by_family[f] if not c["should_comply"]])
             for f in FALSE_COMPLIANCE_FAMILIES
+            if any(not c["should_comply"] for c in by_family[f])
         },
         "missed_correct_edits": _mean([1.0 - score(c, "IC") for c in cases if c["correct_edit"]]),
         "spearman_sa": spearman,
@@ -189,8 +193,17 @@ def _targets(report: Mapping[str, Any], profile: str) -> list[Target]:
     section = report["profiles"][profile]
     targets = []
     for operation, recovery in report["recovery"].items():
-        short = OPERATION_SHORT_IDS.get(operation, operation)
+        short = short_id(operation)
         everything, correct = recovery["all"], recovery["correct_edits"]
+        if get_operation(operation).change == "camera":
+            targets += [
+                Target(
+                    f"{short} camera translation median (cm)", everything["camera_translation_cm"]["median"], 3.0, True
+                ),
+                Target(f"{short} camera rotation median (deg)", everything["camera_rotation_deg"]["median"], 2.0, True),
+                Target(f"{short} camera not found on correct edits", correct["camera_not_found_rate"], 0.03, True),
+            ]
+            continue
         targets += [
             Target(f"{short} translation median (cm)", everything["translation_cm"]["median"], 2.0, True),
             Target(f"{short} translation p90 (cm)", everything["translation_cm"]["p90"], 5.0, True),
@@ -201,7 +214,7 @@ def _targets(report: Mapping[str, Any], profile: str) -> list[Target]:
     targets.append(Target("IC accuracy", section["ic_accuracy"], 0.95, False))
     targets += [Target(f"{family} complying", rate, 0.02, True) for family, rate in section["false_compliance"].items()]
     targets += [
-        Target(f"{OPERATION_SHORT_IDS.get(op, op)} Spearman(SA, -true error)", rho["spatial_cases"], 0.85, False)
+        Target(f"{short_id(op)} Spearman(SA, -true error)", rho["spatial_cases"], 0.85, False)
         for op, rho in section["spearman_sa"].items()
     ]
     for name, values in section["nuisance"].items():
@@ -329,7 +342,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         for subset in ("all", "correct_edits", "camera_drift", "wrong_magnitude_or_direction"):
             r = recovery[subset]
             rows.append(
-                [OPERATION_SHORT_IDS.get(op, op), subset, str(r["n"])]
+                [short_id(op), subset, str(r["n"])]
                 + [f"{_format(r[k]['median'])} / {_format(r[k]['p90'])}" for k in RECOVERY_KEYS]
                 + [_format(100 * r["not_found_rate"], 1)]
             )
@@ -363,7 +376,7 @@ def markdown(report: Mapping[str, Any]) -> str:
     rows = []
     for profile in PROFILES:
         for op, rho in report["profiles"][profile]["spearman_sa"].items():
-            rows.append([profile, OPERATION_SHORT_IDS.get(op, op)] + [_format(rho[k], 3) for k in keys])
+            rows.append([profile, short_id(op)] + [_format(rho[k], 3) for k in keys])
     header = ["profile", "op", "spatial cases (target)", "same, exact perception", "same, error capped at 1"]
     lines += table([*header, "all cases"], rows)
     lines += [

@@ -23,17 +23,19 @@ import numpy as np
 from gsi_bench.fidelity.counterfactuals import make_counterfactuals
 from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
 from gsi_metrics.operations import PROFILES
+from gsi_metrics.operations.camera_view_change import camera_centre_shift
 from gsi_metrics.perception import PerceptionBackend, create_backend
 from gsi_metrics.predictions import load_prediction
-from gsi_metrics.sample import SourceSample
+from gsi_metrics.sample import ScoringSample
 from gsi_metrics.scoring import describe_error, score_perceived
 
 #: Seed of the generated test scenes when no dataset is given (the README's default split uses seed 0 too).
 DEFAULT_SEED = 0
 
 
-def _recovery_errors(sample: SourceSample, perception: Any, truth: Any) -> dict[str, float | None]:
-    """Recovery errors of the target change (cm, degrees modulo the target's symmetry, %) and the camera motion."""
+def _recovery_errors(sample: ScoringSample, perception: Any, truth: Any) -> dict[str, float | None]:
+    """Recovery errors of the target change (cm, degrees modulo the target's symmetry, %) and the camera motion
+    (the moved camera centre's position error, cm, and its rotation error, degrees)."""
     target, camera = perception.target, perception.camera
     errors: dict[str, float | None] = dict.fromkeys(
         ("translation_cm", "rotation_deg", "scale_pct", "camera_translation_cm", "camera_rotation_deg")
@@ -41,11 +43,13 @@ def _recovery_errors(sample: SourceSample, perception: Any, truth: Any) -> dict[
     if target.found:
         errors["translation_cm"] = 100.0 * float(np.linalg.norm(target.translation_m - truth.translation_m))
         errors["rotation_deg"] = symmetric_geodesic_deg(
-            target.rotation, truth.rotation, sample.support_normal, sample.symmetry_order
+            target.rotation, truth.rotation, sample.view.support_normal, sample.view.symmetry_order
         )
         errors["scale_pct"] = 100.0 * abs(target.scale_factor / truth.scale_factor - 1.0)
     if camera.found:
-        errors["camera_translation_cm"] = 100.0 * float(np.linalg.norm(camera.delta[:3, 3] - truth.camera_delta[:3, 3]))
+        errors["camera_translation_cm"] = 100.0 * float(
+            np.linalg.norm(camera_centre_shift(camera.delta) - camera_centre_shift(truth.camera_delta))
+        )
         errors["camera_rotation_deg"] = geodesic_angle_deg(camera.delta[:3, :3], truth.camera_delta[:3, :3])
     return errors
 
@@ -58,7 +62,7 @@ def validate_row(row: Mapping[str, Any], backend: PerceptionBackend) -> dict[str
     reported, never silently dropped, and ``gsi-bench validate --strict`` fails on it.
     """
     try:
-        sample = SourceSample.from_row(row)
+        sample = ScoringSample.from_row(row)
         counterfactuals = make_counterfactuals(row)
     except Exception as error:  # noqa: BLE001 (one bad scene must not stop the suite)
         return scene_error(row.get("sample_id"), f"the scene could not be prepared: {describe_error(error)}")
@@ -82,14 +86,14 @@ def scene_error(sample_id: str | None, message: str) -> dict[str, Any]:
     return {"sample_id": sample_id, "operation": None, "cases": [], "skipped": {}, "errors": {"scene": message}}
 
 
-def _case_record(sample: SourceSample, case: Any, backend: PerceptionBackend) -> dict[str, Any]:
+def _case_record(sample: ScoringSample, case: Any, backend: PerceptionBackend) -> dict[str, Any]:
     """Perceives and scores one counterfactual; its record (see :func:`validate_row`)."""
-    height, width = sample.image.shape[:2]
-    loaded = load_prediction(case.image, (width, height), background=sample.image)
+    height, width = sample.view.image.shape[:2]
+    loaded = load_prediction(case.image, (width, height), background=sample.view.image)
     if loaded.image is None:
         raise RuntimeError(f"the counterfactual could not be read ({loaded.status}: {loaded.message})")
     edited = loaded.image
-    perception = backend.perceive(sample, edited)  # kept: the recovery errors need it
+    perception = backend.perceive(sample.view, edited)  # kept: the recovery errors need it
     scores = {profile: score_perceived(sample, edited, perception, profile) for profile in PROFILES}
     truth = case.truth
     return {
@@ -100,7 +104,7 @@ def _case_record(sample: SourceSample, case: Any, backend: PerceptionBackend) ->
         "correct_edit": case.correct_edit,
         "should_comply": truth.should_comply,
         "true_relative_error": truth.relative_error,
-        "true_camera_translation_cm": 100.0 * float(np.linalg.norm(truth.camera_delta[:3, 3])),
+        "true_camera_translation_cm": 100.0 * float(np.linalg.norm(camera_centre_shift(truth.camera_delta))),
         "found": perception.target.found,
         "camera_found": perception.camera.found,
         "errors": _recovery_errors(sample, perception, truth),

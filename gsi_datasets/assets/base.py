@@ -82,6 +82,9 @@ class Category:
             asked where the asked angle is not a symmetry of the object.
         build: ``build(rng) -> list[Part]``: geometry in metres with real-world size, resting on z = 0
             (lowest vertex at z = 0), roughly centred on the z axis, stable when placed upright.
+        placement: where scenes put it: ``"tabletop"`` (small objects of tabletop scenes and room furniture
+            tops), ``"surface"`` (small objects of rooms only, on furniture) or ``"floor"`` (room-scale
+            objects standing on the floor).
     """
 
     name: str
@@ -89,6 +92,7 @@ class Category:
     group: str
     symmetry_order: int
     build: Callable[[np.random.Generator], list[Part]]
+    placement: str = "tabletop"
 
     def is_symmetry(self, angle_deg: float) -> bool:
         """Whether rotating by ``angle_deg`` about the vertical axis leaves the object looking the same."""
@@ -118,17 +122,23 @@ class Asset:
 CATEGORIES: dict[str, Category] = {}
 
 
+#: Values of ``Category.placement``.
+PLACEMENTS = ("tabletop", "surface", "floor")
+
+
 def register_category(
-    name: str, display_name: str, group: str, symmetry_order: int
+    name: str, display_name: str, group: str, symmetry_order: int, placement: str = "tabletop"
 ) -> Callable[[Callable[[np.random.Generator], list[Part]]], Callable[[np.random.Generator], list[Part]]]:
     """Decorator that registers ``build(rng) -> list[Part]`` as a category."""
 
     def decorator(build: Callable[[np.random.Generator], list[Part]]) -> Callable[[np.random.Generator], list[Part]]:
         if name in CATEGORIES:
             raise ValueError(f"category {name!r} is registered twice")
+        if placement not in PLACEMENTS:
+            raise ValueError(f"category {name!r}: placement {placement!r} is not one of {PLACEMENTS}")
         if any(existing.display_name == display_name for existing in CATEGORIES.values()):
             raise ValueError(f"display name {display_name!r} of {name!r} is already used by another category")
-        CATEGORIES[name] = Category(name, display_name, group, symmetry_order, build)
+        CATEGORIES[name] = Category(name, display_name, group, symmetry_order, build, placement)
         return build
 
     return decorator
@@ -145,10 +155,10 @@ def get_category(name: str) -> Category:
         raise KeyError(f"unknown asset category {name!r}.{hint} Known: {len(CATEGORIES)} categories.") from None
 
 
-def all_categories() -> list[Category]:
-    """Every registered category, sorted by name (a stable order for sampling)."""
+def all_categories(placement: str | None = None) -> list[Category]:
+    """Every registered category (with ``placement``, when given), sorted by name (a stable order for sampling)."""
     _load_catalog()
-    return [CATEGORIES[name] for name in sorted(CATEGORIES)]
+    return [CATEGORIES[name] for name in sorted(CATEGORIES) if placement in (None, CATEGORIES[name].placement)]
 
 
 def make_asset(category: str, seed: int, scale: float = 1.0) -> Asset:
@@ -177,4 +187,4 @@ def make_asset(category: str, seed: int, scale: float = 1.0) -> Asset:
 
 def _load_catalog() -> None:
     # The catalog registers categories on import; importing here keeps base.py free of a cycle.
-    from gsi_datasets.assets import catalog  # noqa: F401
+    from gsi_datasets.assets import catalog, room_props  # noqa: F401

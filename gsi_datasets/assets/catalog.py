@@ -59,7 +59,9 @@ _TO_MINUS_Y = axis_rotation("x", np.pi / 2)
 """Maps +z to -y and +y to +z: turns an extruded outline (drawn in x-y) into an upright face looking at -y."""
 
 
-def _category(name: str, display_name: str, group: str, symmetry_order: int) -> Callable[[Build], Build]:
+def _category(
+    name: str, display_name: str, group: str, symmetry_order: int, placement: str = "tabletop"
+) -> Callable[[Build], Build]:
     """Registers a builder; the registered build grounds the result (lowest vertex at z = 0)."""
 
     def decorator(build: Build) -> Build:
@@ -74,7 +76,7 @@ def _category(name: str, display_name: str, group: str, symmetry_order: int) -> 
 
         grounded.__doc__ = build.__doc__
         grounded.__name__ = build.__name__
-        register_category(name, display_name, group, symmetry_order)(grounded)
+        register_category(name, display_name, group, symmetry_order, placement)(grounded)
         return build
 
     return decorator

@@ -59,6 +59,38 @@ def _concrete(rng: np.random.Generator) -> np.ndarray:
     return 0.8 + 0.15 * _noise(rng, 16, 3) - 0.2 * speckle
 
 
+# Patterns of furniture (upholstery, lacquer, steel) and wall art; added after the room patterns above, whose
+# outputs stay unchanged.
+
+
+def _fabric(rng: np.random.Generator) -> np.ndarray:
+    y, x = np.indices((_SIZE, _SIZE))
+    weave = ((x // 2 + y // 2) % 2).astype(float)
+    return 0.82 + 0.06 * weave + 0.12 * _noise(rng, 8, 3)
+
+
+def _leather(rng: np.random.Generator) -> np.ndarray:
+    grain = _noise(rng, 32, 2)
+    creases = np.abs(_noise(rng, 4, 3) - 0.5) < 0.03
+    return 0.8 + 0.14 * grain + 0.06 * _noise(rng, 4, 2) - 0.08 * creases
+
+
+def _painted(rng: np.random.Generator) -> np.ndarray:
+    return 0.95 + 0.05 * _noise(rng, 4, 3)
+
+
+def _metal(rng: np.random.Generator) -> np.ndarray:
+    streaks = np.repeat(rng.random((_SIZE, 1)), _SIZE, axis=1)
+    return 0.86 + 0.08 * streaks + 0.06 * _noise(rng, 4, 2)
+
+
+def _canvas(rng: np.random.Generator) -> np.ndarray:
+    """Abstract painting: a few broad tones with soft brush-stroke edges."""
+    field = 0.6 * _noise(rng, 2, 2) + 0.4 * _noise(rng, 4, 3)
+    tones = np.minimum(np.floor(field * 4.0), 3.0) / 3.0
+    return 0.3 + 0.6 * tones + 0.1 * _noise(rng, 32, 1)
+
+
 SURFACE_PATTERNS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
     "wood": _wood,
     "tiles": _tiles,
@@ -66,10 +98,25 @@ SURFACE_PATTERNS: dict[str, Callable[[np.random.Generator], np.ndarray]] = {
     "carpet": _carpet,
     "marble": _marble,
     "concrete": _concrete,
+    "fabric": _fabric,
+    "leather": _leather,
+    "painted": _painted,
+    "metal": _metal,
+    "canvas": _canvas,
 }
 
 
-@lru_cache(maxsize=64)
+#: Furniture and rooms draw their texture seeds from this many per pattern, so the shading of a pattern is computed
+#: once per process and reused (colours still vary freely).
+TEXTURE_SEEDS_PER_PATTERN = 16
+
+
+@lru_cache(maxsize=256)
+def _shading(pattern: str, seed: int) -> np.ndarray:
+    return SURFACE_PATTERNS[pattern](np.random.default_rng(seed))
+
+
+@lru_cache(maxsize=512)
 def surface_texture(material: SurfaceMaterial) -> np.ndarray:
     """The ``(256, 256, 3)`` uint8 texture of a surface material: its pattern's shading times its colour.
 
@@ -78,7 +125,7 @@ def surface_texture(material: SurfaceMaterial) -> np.ndarray:
     """
     if material.pattern not in SURFACE_PATTERNS:
         raise KeyError(f"unknown surface pattern {material.pattern!r}; known: {sorted(SURFACE_PATTERNS)}")
-    shading = SURFACE_PATTERNS[material.pattern](np.random.default_rng(material.seed))
+    shading = _shading(material.pattern, material.seed)
     image = np.clip(shading[..., None] * np.asarray(material.rgb)[None, None, :], 0.0, 1.0)
     texture = (image * 255).round().astype(np.uint8)
     texture.setflags(write=False)

@@ -1,4 +1,7 @@
-"""The perception interface: what a backend recovers from an edited image, given the exact source side.
+"""The perception interface: what a backend recovers from an edited image, given the exact source view.
+
+A backend sees a :class:`~gsi_metrics.sample.SourceView` (images, depth, masks, camera, the target's source box,
+the stored source scene) and never the answer (:class:`~gsi_metrics.sample.EditTruth`).
 
 Backends register by name (``register_backend``) and are created with ``create_backend(name, **config)``;
 their constructor arguments are their configuration, which the results manifest records and hashes.
@@ -15,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gsi_metrics.sample import SourceSample
+from gsi_metrics.sample import SourceView
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class PerceptionBackend(Protocol):
         """Constructor arguments (JSON-serialisable), recorded in results manifests."""
         ...
 
-    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
+    def perceive(self, view: SourceView, edited: np.ndarray) -> Perception:
         """Recovers target and camera change from ``edited`` (``(H, W, 3)`` uint8, the source's size)."""
         ...
 

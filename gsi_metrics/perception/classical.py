@@ -20,8 +20,9 @@ Known limits (reported as ``found=False``, never guessed): targets with too few 
 pixels, and faces that were invisible in the source (e.g. the back of an object after a 180 degree turn).
 
 5. **Render-and-compare** (synthetic rows, whenever the camera motion was recovered): the feature estimate,
-   when there is one, and the asked change seed a search over the target's table-plane shift, yaw and scale
-   (starting points only: the image decides) that re-renders the stored scene from the recovered camera
+   when there is one, seeds a search over the target's support-plane shift, yaw and scale that re-renders the
+   stored source scene from the recovered camera; the search also starts from "no change" and from every large
+   region of change, so it never needs to know what was asked
    (:mod:`gsi_metrics.perception.render_compare`); its result replaces the feature estimate. This is what
    makes rotations of bodies of revolution and faces hidden in the source recoverable, and keeps a slightly
    moved, zoomed or shifted output scorable.
@@ -48,7 +49,7 @@ import numpy as np
 from gsi_datasets.geometry import box_corners, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
 from gsi_metrics.perception.render_compare import RenderComparer
-from gsi_metrics.sample import Box3D, SourceSample
+from gsi_metrics.sample import Box3D, SourceView
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class ClassicalBackend:
         points = (np.array([k.pt for k in keypoints], np.float32) + 0.5) / factor - 0.5 + np.array([x0, y0])
         return _Features(points.astype(np.float32), descriptors)
 
-    def _target_zoom(self, sample: SourceSample) -> tuple[tuple[int, int, int, int], float]:
+    def _target_zoom(self, sample: SourceView) -> tuple[tuple[int, int, int, int], float]:
         """Crop around the source target and the upsampling factor that makes it ~``target_size_px`` wide.
 
         Rendered objects are often 30-60 px wide, too small for SIFT to find enough keypoints at 1x.
@@ -188,20 +189,22 @@ class ClassicalBackend:
         )
         return box, float(np.clip(self._config["target_size_px"] / size, 1.0, 4.0))
 
-    def _source_features(self, sample: SourceSample) -> tuple[_Features, _Features]:
+    def _source_features(self, sample: SourceView) -> tuple[_Features, _Features]:
         """Whole-image features (camera) and zoomed target features, cached per sample: the same source is
         scored against many editors."""
         key = (sample.sample_id, sample.target_id)
         cached = self._source_cache.get(key)
         if cached is None:
-            box, factor = self._target_zoom(sample)
-            cached = (self._features(sample.image), self._features(sample.image, box, factor))
+            zoomed = _Features(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
+            if sample.object_target:
+                zoomed = self._features(sample.image, *self._target_zoom(sample))
+            cached = (self._features(sample.image), zoomed)
             self._source_cache[key] = cached
             if len(self._source_cache) > 256:
                 self._source_cache.popitem(last=False)
         return cached
 
-    def _edited_search_box(self, sample: SourceSample, edited: np.ndarray) -> tuple[int, int, int, int]:
+    def _edited_search_box(self, sample: SourceView, edited: np.ndarray) -> tuple[int, int, int, int]:
         """Where to look for the target in the edited image: its source crop plus every changed pixel nearby."""
         box, _ = self._target_zoom(sample)
         difference = cv2.GaussianBlur(
@@ -264,7 +267,14 @@ class ClassicalBackend:
 
     # -- recovery ------------------------------------------------------------------------------------------
 
-    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
+    def perceive(self, sample: SourceView, edited: np.ndarray) -> Perception:
+        if not sample.object_target:  # a camera operation: only the camera motion is asked for
+            source_whole, _ = self._source_features(sample)
+            everywhere = np.ones(sample.image.shape[:2], bool)
+            camera = self._camera(
+                sample, source_whole, self._features(edited), self._selectable(sample, source_whole, everywhere)
+            )
+            return Perception(target=TargetRecovery(found=False), camera=camera)
         source_whole, source_zoomed = self._source_features(sample)
         target_mask = sample.target_mask
         near_target = cv2.dilate(target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
@@ -290,16 +300,16 @@ class ClassicalBackend:
 
     @staticmethod
     def _render_compare(
-        sample: SourceSample, edited: np.ndarray, features: TargetRecovery, camera: CameraRecovery
+        sample: SourceView, edited: np.ndarray, features: TargetRecovery, camera: CameraRecovery
     ) -> TargetRecovery:
         """Refines (or finds) the target change by re-rendering the stored scene (synthetic rows), seen from the
         recovered camera."""
         static = np.array_equal(camera.delta, np.eye(4))
         comparer = RenderComparer(sample, edited, camera_delta=None if static else camera.delta)
         try:
-            # Starts: the asked change (the basin of a correct edit) and the feature estimate; the search adds
-            # "no change" and the changed regions, and the image decides between them.
-            starts = [comparer.hypothesis_from_camera_frame(sample.translation_m, sample.rotation, sample.scale_factor)]
+            # Starts: the feature estimate; the search adds "no change" and the changed regions, and the image
+            # decides between them.
+            starts = []
             if features.found:
                 starts.append(
                     comparer.hypothesis_from_camera_frame(
@@ -323,14 +333,14 @@ class ClassicalBackend:
         )
 
     @staticmethod
-    def _selectable(sample: SourceSample, features: _Features, region: np.ndarray) -> np.ndarray:
+    def _selectable(sample: SourceView, features: _Features, region: np.ndarray) -> np.ndarray:
         """Features inside ``region`` that have a source depth (so they can be lifted to 3D)."""
         rows = np.clip(np.round(features.points[:, 1]).astype(int), 0, sample.image.shape[0] - 1)
         cols = np.clip(np.round(features.points[:, 0]).astype(int), 0, sample.image.shape[1] - 1)
         return region[rows, cols] & (sample.depth_m[rows, cols] > 0)
 
     def _matched_pose(
-        self, sample: SourceSample, source: _Features, edited: _Features, subset: np.ndarray, min_inliers: int
+        self, sample: SourceView, source: _Features, edited: _Features, subset: np.ndarray, min_inliers: int
     ) -> tuple[np.ndarray | None, int]:
         """PnP of the source features in ``subset``, lifted with the source depth, against their matches."""
         source_index, edited_index = self._match(source, edited, subset)
@@ -338,7 +348,7 @@ class ClassicalBackend:
         return self._pnp(points, edited.points[edited_index], sample.intrinsics, min_inliers)
 
     def _camera(
-        self, sample: SourceSample, source: _Features, edited: _Features, background: np.ndarray
+        self, sample: SourceView, source: _Features, edited: _Features, background: np.ndarray
     ) -> CameraRecovery:
         delta, inliers = self._matched_pose(sample, source, edited, background, self._config["min_camera_inliers"])
         if delta is None:
@@ -353,7 +363,7 @@ class ClassicalBackend:
         return recovered
 
     def _target(
-        self, sample: SourceSample, source: _Features, edited: _Features, on_target: np.ndarray, camera: CameraRecovery
+        self, sample: SourceView, source: _Features, edited: _Features, on_target: np.ndarray, camera: CameraRecovery
     ) -> TargetRecovery:
         motion, inliers = self._matched_pose(sample, source, edited, on_target, self._config["min_target_inliers"])
         if motion is None:
@@ -378,7 +388,7 @@ class ClassicalBackend:
 
     @staticmethod
     def _predicted_mask(
-        sample: SourceSample, motion: np.ndarray, camera_centre: np.ndarray, scale: float, camera_delta: np.ndarray
+        sample: SourceView, motion: np.ndarray, camera_centre: np.ndarray, scale: float, camera_delta: np.ndarray
     ) -> np.ndarray:
         """Target pixels in the edited image: the lifted source mask moved, scaled, re-projected, closed."""
         rows, cols = np.nonzero(sample.target_mask & (sample.depth_m > 0))

@@ -1,8 +1,9 @@
 """Render-and-compare against the stored scene (synthetic rows): the target's pose and scale that make a
 re-render of the source scene look most like the edited image.
 
-Synthetic rows carry their full scene description (``scene`` column), so every hypothesis about the
-target, "moved by (dx, dy) on the table, turned by yaw, scaled by s about its contact point", can be
+Synthetic rows carry their full scene description (``scene`` column; perception sees the source scene only), so
+every hypothesis about the target, "moved by (dx, dy) on its support, turned by yaw, scaled by s about its contact
+point", can be
 rendered exactly, with the other objects, the lights and the camera as in the source. The hypothesis
 whose change to the render (against the render of the unchanged scene) is closest to the change the
 editor made to the source image (mean truncated L1 over the whole image, at half resolution, without
@@ -35,7 +36,7 @@ import numpy as np
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene, changed_object
-from gsi_metrics.sample import SourceSample
+from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
 
@@ -60,7 +61,7 @@ class RenderComparer:
 
     def __init__(
         self,
-        sample: SourceSample,
+        sample: SourceView,
         edited: np.ndarray,
         divisor: int = 2,
         scale_ratio: float = 1.06,
@@ -118,7 +119,7 @@ class RenderComparer:
         # them one step at a time costs renders and buys nothing.
         self.min_improvement = min_improvement
         self.tie_tolerance = tie_tolerance
-        self.table_height = source.table.height
+        self.support_height = source.support_height(source.object(sample.target_id))
         self._costs: dict[Hypothesis, float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
@@ -128,7 +129,7 @@ class RenderComparer:
         """The source scene, seen from the edited image's camera, with the target changed as hypothesised."""
         changed = changed_object(
             self.target,
-            self.table_height,
+            self.support_height,
             (hypothesis.dx_m, hypothesis.dy_m),
             hypothesis.yaw_deg,
             float(self.scales[hypothesis.scale_index]),

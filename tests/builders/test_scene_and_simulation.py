@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gsi_builders.simulation import settle
-from gsi_builders.tabletop import look_at_rotation, sample_tabletop_scene
+from gsi_builders.tabletop import sample_tabletop_scene
 from gsi_datasets.rendering import StateRenderer
-from gsi_datasets.scene import Scene
+from gsi_datasets.scene import Scene, look_at_rotation
 
 
 def test_scene_json_round_trip() -> None:
     scene = sample_tabletop_scene(np.random.default_rng(0))
     assert Scene.from_json(scene.to_json()) == scene
-    with pytest.raises(ValueError, match="scene format version 99"):
+    with pytest.raises(ValueError, match="scene format version 99 is not supported"):
         Scene.from_dict({**scene.to_dict(), "version": 99})
+
+
+VERSION_1_SCENE = Path(__file__).parent.parent / "fixtures" / "scene_v1.json"
+
+
+def test_version_1_scenes_still_load_and_render_as_before() -> None:
+    """A scene stored by gsi-bench 0.1 (one ``table`` field) loads as furniture 1 carrying every object, and renders
+    the image that gsi-bench 0.1 rendered (its SHA-256 is recorded in the fixture)."""
+    stored = json.loads(VERSION_1_SCENE.read_text())
+    scene = Scene.from_dict(stored["scene"])
+    assert stored["scene"]["version"] == 1 and scene.version == 2
+    (table,) = scene.furniture
+    assert table.category == "table" and table.instance_id == 1
+    assert all(o.support_id == 1 for o in scene.objects)
+    assert table.surface("top").height == pytest.approx(stored["scene"]["table"]["height"])
+    assert scene.room.size_xy == (2 * stored["scene"]["room"]["wall_distance"],) * 2
+    with StateRenderer([scene]) as renderer:
+        view = renderer.render(0)
+    assert hashlib.sha256(view.rgb.tobytes()).hexdigest() == stored["rgb_sha256"]
+    assert hashlib.sha256(view.instances.tobytes()).hexdigest() == stored["instances_sha256"]
 
 
 def test_look_at_rotation_is_a_roll_free_rotation() -> None:
@@ -34,7 +56,9 @@ def test_settled_tabletop_scenes_rest_on_the_table() -> None:
         # Released 2 mm above the table, an object drops and does not wander off.
         assert min(result.displacement_m.values()) < 0.01
         if not result.object_contacts:
-            assert result.supported_by_table == {o.instance_id for o in scene.objects}
+            table = scene.furniture[0].instance_id
+            assert all(result.supports[o.instance_id] == {table} for o in scene.objects)
+            assert all(o.support_id == table for o in scene.objects)
 
 
 def test_a_stored_scene_re_renders_its_images_exactly(split_rows: list[dict]) -> None:
@@ -54,7 +78,7 @@ def test_a_stored_scene_re_renders_its_images_exactly(split_rows: list[dict]) ->
 def test_renderer_rejects_states_of_different_scenes() -> None:
     a = sample_tabletop_scene(np.random.default_rng(1))
     b = sample_tabletop_scene(np.random.default_rng(2))
-    with pytest.raises(ValueError, match="share the table"):
+    with pytest.raises(ValueError, match="share the furniture"):
         StateRenderer([a, b])
 
 
@@ -80,7 +104,7 @@ def test_scene_edits_for_counterfactuals() -> None:
     np.testing.assert_allclose(scene.camera.moved(np.eye(4)).world_to_camera, scene.camera.world_to_camera, atol=1e-12)
 
     first = scene.objects[0]
-    table = scene.table.height
+    table = scene.support_height(first)
     bottom = first.pose.position[2] - asset_of(first).size[2] / 2.0  # centred box: resting on the table
     changed = changed_object(first, bottom, shift_xy=(0.05, -0.02), yaw_deg=90.0, scale=2.0)
     assert changed.scale == pytest.approx(2.0 * first.scale)

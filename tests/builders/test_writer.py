@@ -128,7 +128,7 @@ def test_conflicting_parameters_need_overwrite(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "kwargs,message",
     [
-        ({"subset": "kitchen"}, "unknown subset 'kitchen'; available subsets: tabletop"),
+        ({"subset": "kitchen"}, "unknown subset 'kitchen'; available subsets: room, tabletop"),
         ({"num_samples": 0}, "--num-samples must be a positive number of samples, got 0"),
         ({"split": "dev"}, "unknown split 'dev'"),
     ],

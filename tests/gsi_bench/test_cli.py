@@ -12,7 +12,7 @@ from gsi_bench.cli import main
 def test_build_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["build", "syn", "--subset", "kitchen", "--out", str(tmp_path / "x")]) == 2
     error = capsys.readouterr().err
-    assert error.strip() == "gsi-bench build: error: unknown subset 'kitchen'; available subsets: tabletop"
+    assert error.strip() == "gsi-bench build: error: unknown subset 'kitchen'; available subsets: room, tabletop"
     assert main(["build", "syn", "--num-samples", "0", "--out", str(tmp_path / "x")]) == 2
     assert "--num-samples must be a positive number" in capsys.readouterr().err
 
@@ -42,7 +42,7 @@ def test_show_reports_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFix
         (["--num-scenes", "0"], "num_scenes must be at least 1"),
         (["--data", "does/not/exist"], "does not exist"),
         (["--backend", "nope"], "unknown perception backend 'nope'"),
-        (["--config", "room"], "unknown config 'room'"),
+        (["--config", "attic"], "unknown config 'attic'"),
         (["--backend-option", "oops"], "KEY=VALUE"),
     ],
 )

@@ -14,29 +14,29 @@ import pytest
 
 from gsi_bench.cli import main
 from gsi_bench.fidelity.counterfactuals import NUISANCES, make_counterfactuals
-from gsi_metrics.sample import SourceSample
+from gsi_metrics.sample import ScoringSample
 
 
 @pytest.fixture(scope="module")
 def one_row_per_operation(split_rows: list[dict]) -> dict[str, dict]:
     rows = {}
     for row in split_rows:
-        rows.setdefault(SourceSample.from_row(row).operation, row)
+        rows.setdefault(ScoringSample.from_row(row).operation, row)
     return rows
 
 
 @pytest.mark.parametrize("operation", ["camera_relative_move", "object_rotate", "object_scale"])
 def test_counterfactual_truth_follows_the_scene_changes(one_row_per_operation, operation) -> None:
     row = one_row_per_operation[operation]
-    sample = SourceSample.from_row(row)
+    sample = ScoringSample.from_row(row)
     cases = {case.name: case for case in make_counterfactuals(row).cases}
     oracle = cases["correct/oracle"]
     assert oracle.truth.should_comply and oracle.truth.relative_error == pytest.approx(0.0, abs=1e-6)
-    np.testing.assert_allclose(oracle.truth.translation_m, sample.translation_m, atol=1e-6)
+    np.testing.assert_allclose(oracle.truth.translation_m, sample.truth.translation_m, atol=1e-6)
     assert np.array_equal(oracle.image, np.array(row["target_image"]))
     identity = cases["identity/source"]
     assert not identity.truth.should_comply and identity.truth.relative_error == pytest.approx(1.0)
-    assert np.array_equal(identity.image, sample.image)
+    assert np.array_equal(identity.image, sample.view.image)
     assert not cases["wrong_target/other_object"].truth.should_comply
     assert cases["wrong_target/other_object"].truth.relative_error == pytest.approx(1.0, abs=1e-6)
     opposite = cases.get("direction/inverse" if operation == "object_scale" else "direction/opposite")

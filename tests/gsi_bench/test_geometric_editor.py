@@ -16,8 +16,14 @@ from PIL import Image  # noqa: E402
 
 from gsi_bench.editors.geometric import apply_edit, geometric_edit, geometric_edit_with_mask  # noqa: E402
 from gsi_bench.editors.instruction_parser import parse_instruction  # noqa: E402
-from gsi_builders.instructions import TEMPLATES  # noqa: E402
+from gsi_datasets.operations import get_operation  # noqa: E402
 
+#: The phrasings of the object operations the parser reads.
+TEMPLATES = {
+    (operation, key): options
+    for operation in ("camera_relative_move", "object_rotate", "object_scale")
+    for key, options in get_operation(operation).templates.items()
+}
 NAMES = ("coffee mug", "TV remote", "loaf of bread", "dice")
 IMAGE_FIELDS = ("source_image", "target_image", "source_depth", "target_depth", "source_instances", "target_instances")
 #: What the editor must not read: the labels and everything about the target.
@@ -42,7 +48,7 @@ INDICES = range(6)
 def test_parser_recovers_every_template(operation: str, direction: str, name: str) -> None:
     for template in TEMPLATES[(operation, direction)]:
         for value in (5, 12, 45, 90, 180):
-            text = template.format(object=name, distance_cm=value, angle_deg=value)
+            text = template.format(object=name, distance_cm=value, angle_deg=value, support="table")
             parsed = parse_instruction(text, ["mug", *NAMES])
             assert parsed.operation == operation, text
             assert parsed.object_name == name, text
@@ -222,3 +228,36 @@ def test_clockwise_from_above_turns_right_into_back() -> None:
     edit = parse_instruction("Rotate the dice 90 degrees clockwise, as seen from above.", ["dice"])
     turned = apply_edit(edit, pivot + np.array([[0.1, 0.0, 0.0]]), pivot, up)
     np.testing.assert_allclose(turned[0] - pivot, [0.0, 0.0, -0.1], atol=1e-12)
+
+
+@pytest.mark.parametrize("key", list(get_operation("camera_view_change").templates))
+def test_parser_reads_every_camera_template(key: str) -> None:
+    motion, direction = key.split("_")
+    for template in get_operation("camera_view_change").templates[key]:
+        for value in (10, 15, 30):
+            text = template.format(distance_cm=value, angle_deg=value)
+            parsed = parse_instruction(text, list(NAMES))
+            assert (parsed.operation, parsed.motion, parsed.direction) == ("camera_view_change", motion, direction), (
+                text
+            )
+            assert (parsed.distance_m if motion == "move" else parsed.angle_deg) == pytest.approx(
+                value / 100.0 if motion == "move" else value
+            ), text
+    # A move of an object "away from the camera" is not a camera change.
+    assert (
+        parse_instruction("Move the dice 12 cm away from the camera.", list(NAMES)).operation == "camera_relative_move"
+    )
+
+
+def test_geometric_view_change_reprojects_the_source_as_the_command_asks() -> None:
+    """The editor's view change is the source re-projected through the commanded motion: the camera recovered
+    from its output is the asked one, so it complies with full accuracy (it has the source depth; a model has not)."""
+    from gsi_builders.generate import generate_sample
+    from gsi_metrics.scoring import score_sample
+
+    row = generate_sample("tabletop", "test", 21, 0, operation_mix={"camera_view_change": 1.0}).row
+    edited = geometric_edit(row)
+    assert edited.size == (row["camera"]["width"], row["camera"]["height"])
+    score = score_sample(row, edited)
+    assert score.status == "ok" and score.ic == 1.0 and score.sa > 0.9, score.details
+    assert score_sample(row, row["source_image"]).ic == 0.0

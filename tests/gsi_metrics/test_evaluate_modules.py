@@ -26,7 +26,7 @@ from gsi_builders.writer import build_split  # noqa: E402
 from gsi_metrics.evaluate_support import encode_prediction  # noqa: E402
 from gsi_metrics.perception import BACKENDS, Perception, create_backend  # noqa: E402
 from gsi_metrics.predictions import load_prediction  # noqa: E402
-from gsi_metrics.sample import SourceSample  # noqa: E402
+from gsi_metrics.sample import SourceView  # noqa: E402
 from gsi_metrics.scoring import score_sample, summarize  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +94,7 @@ class MemoizedBackend:
     def config(self) -> dict[str, Any]:
         return self.inner.config()
 
-    def perceive(self, sample: SourceSample, edited: np.ndarray) -> Perception:
+    def perceive(self, sample: SourceView, edited: np.ndarray) -> Perception:
         key = (sample.sample_id, edited.shape, hashlib.sha256(edited.tobytes()).hexdigest())
         if key not in self.memory:
             self.memory[key] = self.inner.perceive(sample, edited)

@@ -16,7 +16,7 @@ from gsi_builders.generate import generate_sample  # noqa: E402
 from gsi_datasets.geometry import rotation_about_axis  # noqa: E402
 from gsi_metrics.operations import get_scorer  # noqa: E402
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
-from gsi_metrics.sample import SourceSample  # noqa: E402
+from gsi_metrics.sample import ScoringSample  # noqa: E402
 from gsi_metrics.scoring import (  # noqa: E402
     EDIT_REGION_PAD_PX,
     SampleScore,
@@ -27,12 +27,12 @@ from gsi_metrics.scoring import (  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def samples() -> dict[str, tuple[dict, SourceSample]]:
+def samples() -> dict[str, tuple[dict, ScoringSample]]:
     """One generated row per tabletop operation (index % 3 picks the operation)."""
     rows = {}
     for index in range(3):
         row = generate_sample("tabletop", "test", 21, index).row
-        sample = SourceSample.from_row(row)
+        sample = ScoringSample.from_row(row)
         rows[sample.operation] = (row, sample)
     return rows
 
@@ -44,55 +44,71 @@ def _perceived(translation=(0.0, 0.0, 0.0), rotation=None, scale=1.0, found=True
     )
 
 
-def _exact(sample: SourceSample) -> Perception:
-    return _perceived(sample.translation_m, sample.rotation, sample.scale_factor)
+def _score(scorer, sample: ScoringSample, perception: Perception):
+    return scorer(sample.view, sample.truth, perception, sample.view.image)
+
+
+def _with(sample: ScoringSample, view: dict | None = None, truth: dict | None = None) -> ScoringSample:
+    import dataclasses
+
+    return ScoringSample(
+        dataclasses.replace(sample.view, **(view or {})), dataclasses.replace(sample.truth, **(truth or {}))
+    )
+
+
+def _exact(sample: ScoringSample) -> Perception:
+    return _perceived(sample.truth.translation_m, sample.truth.rotation, sample.truth.scale_factor)
 
 
 @pytest.mark.parametrize("operation", ["camera_relative_move", "object_rotate", "object_scale"])
 def test_exact_recovery_complies_with_full_accuracy_and_no_change_scores_zero(samples, operation) -> None:
     _, sample = samples[operation]
     scorer = get_scorer(operation, "gsi")
-    exact = scorer(sample, _exact(sample))
+    exact = _score(scorer, sample, _exact(sample))
     assert exact.ic == 1.0 and exact.sa == pytest.approx(1.0)
-    unchanged = scorer(sample, _perceived())
+    unchanged = _score(scorer, sample, _perceived())
     assert unchanged.ic == 0.0 and unchanged.sa == 0.0
     # Below the perception noise floor a change counts as none.
-    jitter = scorer(sample, _perceived(translation=[0.002, 0.0, 0.0], rotation=rotation_about_axis([0, 1, 0], 1.0)))
+    jitter = _score(
+        scorer, sample, _perceived(translation=[0.002, 0.0, 0.0], rotation=rotation_about_axis([0, 1, 0], 1.0))
+    )
     assert jitter.sa == 0.0
-    not_found = scorer(sample, _perceived(found=False))
+    not_found = _score(scorer, sample, _perceived(found=False))
     assert not_found.ic == 0.0 and not_found.sa == 0.0
 
 
 def test_defect_1_direction_is_scored(samples) -> None:
     _, sample = samples["camera_relative_move"]
-    opposite = _perceived(translation=-sample.translation_m)
-    gsi = get_scorer("camera_relative_move", "gsi")(sample, opposite)
-    paper = get_scorer("camera_relative_move", "paper")(sample, opposite)
+    opposite = _perceived(translation=-sample.truth.translation_m)
+    gsi = _score(get_scorer("camera_relative_move", "gsi"), sample, opposite)
+    paper = _score(get_scorer("camera_relative_move", "paper"), sample, opposite)
     assert gsi.ic == 0.0 and gsi.sa == 0.0
     # The reference scores only the displacement magnitude: the opposite move looks almost perfect there.
     assert paper.ic == 1.0 and paper.sa > 0.6
     # Half the distance in the right direction: compliant, partial accuracy.
-    half = get_scorer("camera_relative_move", "gsi")(sample, _perceived(translation=0.6 * sample.translation_m))
+    half = _score(
+        get_scorer("camera_relative_move", "gsi"), sample, _perceived(translation=0.6 * sample.truth.translation_m)
+    )
     assert half.ic == 1.0 and 0.5 < half.sa < 1.0
 
 
 def test_defect_2_scale_loophole_is_closed(samples) -> None:
     _, sample = samples["object_scale"]
     unchanged = _perceived()
-    assert get_scorer("object_scale", "gsi")(sample, unchanged).sa == 0.0
-    paper = get_scorer("object_scale", "paper")(sample, unchanged)
-    assert paper.ic == 0.0 and paper.sa == pytest.approx(np.exp(-(np.log(sample.scale_factor) ** 2)))
+    assert _score(get_scorer("object_scale", "gsi"), sample, unchanged).sa == 0.0
+    paper = _score(get_scorer("object_scale", "paper"), sample, unchanged)
+    assert paper.ic == 0.0 and paper.sa == pytest.approx(np.exp(-(np.log(sample.truth.scale_factor) ** 2)))
     assert paper.sa > 0.6
-    inverse = get_scorer("object_scale", "gsi")(sample, _perceived(scale=1.0 / sample.scale_factor))
+    inverse = _score(get_scorer("object_scale", "gsi"), sample, _perceived(scale=1.0 / sample.truth.scale_factor))
     assert inverse.ic == 0.0 and inverse.sa == 0.0
 
 
 def test_rotation_in_the_wrong_direction_fails(samples) -> None:
     _, sample = samples["object_rotate"]
-    if sample.rotation_deg > 179:
+    if sample.truth.rotation_deg > 179:
         pytest.skip("a half turn has no direction")
-    wrong = _perceived(rotation=sample.rotation.T)
-    result = get_scorer("object_rotate", "gsi")(sample, wrong)
+    wrong = _perceived(rotation=sample.truth.rotation.T)
+    result = _score(get_scorer("object_rotate", "gsi"), sample, wrong)
     assert result.ic == 0.0 and result.sa == 0.0
 
 
@@ -121,14 +137,14 @@ def test_defect_4_missing_and_unreadable_outputs_count_as_zero(samples, tmp_path
 def test_defect_6_edit_region_uses_full_resolution_instance_masks(samples) -> None:
     _, sample = samples["camera_relative_move"]
     region = edit_region(sample, None, "gsi")
-    expected = sample.target_mask | sample.expected_target_mask
+    expected = sample.view.target_mask | sample.truth.expected_target_mask(sample.view.target_id)
     assert np.array_equal(region, expected), "instance masks, not boxes"
     # The reference's region is the bounding box of the source target (and of the new detection).
     paper_region = edit_region(sample, None, "paper")
-    rows, cols = np.nonzero(sample.target_mask)
+    rows, cols = np.nonzero(sample.view.target_mask)
     box = np.zeros_like(paper_region)
     box[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
-    assert np.array_equal(paper_region, box) and box.sum() > sample.target_mask.sum()
+    assert np.array_equal(paper_region, box) and box.sum() > sample.view.target_mask.sum()
     assert EDIT_REGION_PAD_PX > 0
 
 
@@ -159,21 +175,21 @@ def test_identity_output_scores_zero_end_to_end(samples) -> None:
 
 def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(samples) -> None:
     row, sample = samples["camera_relative_move"]
-    visible = set(np.unique(sample.instances).tolist())
-    others = [e["instance_id"] for e in row["instances"] if e["instance_id"] in visible - {0, 1, sample.target_id}]
+    visible = set(np.unique(sample.view.instances).tolist())
+    others = [e["instance_id"] for e in row["instances"] if e["instance_id"] in visible - {0, 1, sample.view.target_id}]
     assert others
     # Relabel the target as another object of the scene: the oracle image left that object where it was,
     # so the same output no longer complies. Which object is scored is decided by the row, exactly.
     relabelled = {**row, "target_object": {**row["target_object"], "instance_id": others[0]}}
-    relabelled_sample = SourceSample.from_row(relabelled)
-    assert np.array_equal(relabelled_sample.target_mask, sample.instances == others[0])
+    relabelled_sample = ScoringSample.from_row(relabelled)
+    assert np.array_equal(relabelled_sample.view.target_mask, sample.view.instances == others[0])
     assert score_sample(row, row["target_image"]).ic == 1.0
     assert score_sample(relabelled, row["target_image"]).ic == 0.0
     # A target that is not in the source image is a malformed row: a clear error from the decoder, and that
     # row's status (bad_reference) when scored, never a crash of the run.
     hidden = {**row, "target_object": {**row["target_object"], "instance_id": 999}}
     with pytest.raises(ValueError, match="instance 999.*malformed"):
-        SourceSample.from_row(hidden)
+        ScoringSample.from_row(hidden)
     score = score_sample(hidden, row["target_image"])
     assert score.status == "bad_reference" and "instance 999" in score.message and score.ic == 0.0
 
@@ -181,47 +197,91 @@ def test_defect_7_the_target_comes_from_the_dataset_masks_not_from_a_detector(sa
 def test_magnitude_errors_are_scored_by_sa_while_ic_asks_for_the_order_of_magnitude(samples) -> None:
     """IC: right target, kind and direction (SPEC 6); realised / asked within [1/3, 3]. SA grades the magnitude."""
     for operation, to_perception in (
-        ("camera_relative_move", lambda s, k: _perceived(translation=k * s.translation_m)),
+        ("camera_relative_move", lambda s, k: _perceived(translation=k * s.truth.translation_m)),
         ("object_rotate", lambda s, k: _perceived(rotation=rotation_about_axis(*_axis_angle(s, k)))),
-        ("object_scale", lambda s, k: _perceived(scale=s.scale_factor**k, translation=_scaled_rise(s, k))),
+        ("object_scale", lambda s, k: _perceived(scale=s.truth.scale_factor**k, translation=_scaled_rise(s, k))),
     ):
         _, sample = samples[operation]
         scorer = get_scorer(operation, "gsi")
-        factors = (0.5, 1.5) if operation == "object_rotate" and sample.rotation_deg > 100 else (0.5, 1.5, 2.0)
+        factors = (0.5, 1.5) if operation == "object_rotate" and sample.truth.rotation_deg > 100 else (0.5, 1.5, 2.0)
         for factor in factors:
-            result = scorer(sample, to_perception(sample, factor))
+            result = _score(scorer, sample, to_perception(sample, factor))
             assert result.ic == 1.0, (operation, factor)
             assert result.sa == pytest.approx(max(0.0, 1.0 - (factor - 1.0) ** 2), abs=1e-6), (operation, factor)
-        assert scorer(sample, to_perception(sample, 0.25)).ic == 0.0, operation  # too little to count
+        assert _score(scorer, sample, to_perception(sample, 0.25)).ic == 0.0, operation  # too little to count
 
 
-def _axis_angle(sample: SourceSample, factor: float) -> tuple[np.ndarray, float]:
+def _axis_angle(sample: ScoringSample, factor: float) -> tuple[np.ndarray, float]:
     from gsi_datasets.geometry import twist_angle_deg
 
-    return sample.support_normal, factor * twist_angle_deg(sample.rotation, sample.support_normal)
+    return sample.view.support_normal, factor * twist_angle_deg(sample.truth.rotation, sample.view.support_normal)
 
 
-def _scaled_rise(sample: SourceSample, factor: float) -> np.ndarray:
+def _scaled_rise(sample: ScoringSample, factor: float) -> np.ndarray:
     """The box-centre rise of a scaling about the contact point (scaled objects stay on the table)."""
-    height = sample.support_normal @ sample.target_box.centre + sample.support_offset_m
-    return (sample.scale_factor**factor - 1.0) * height * sample.support_normal
+    height = sample.view.support_normal @ sample.view.target_box.centre + sample.view.support_offset_m
+    return (sample.truth.scale_factor**factor - 1.0) * height * sample.view.support_normal
 
 
 def test_rotations_are_compared_modulo_the_targets_symmetry(samples) -> None:
     """On a 2-fold symmetric object a quarter turn looks the same in both senses: either complies; on an
     asymmetric one the other sense fails."""
-    import dataclasses
-
     _, sample = samples["object_rotate"]
-    normal = sample.support_normal
-    quarter = dataclasses.replace(sample, rotation=rotation_about_axis(normal, 90.0), rotation_deg=90.0)
+    normal = sample.view.support_normal
+    quarter = _with(sample, truth=dict(rotation=rotation_about_axis(normal, 90.0), rotation_deg=90.0))
     other_sense = _perceived(rotation=rotation_about_axis(normal, -90.0))
     scorer = get_scorer("object_rotate", "gsi")
-    assert scorer(dataclasses.replace(quarter, symmetry_order=1), other_sense).ic == 0.0
-    symmetric = scorer(dataclasses.replace(quarter, symmetry_order=2), other_sense)
+    assert _score(scorer, _with(quarter, view=dict(symmetry_order=1)), other_sense).ic == 0.0
+    symmetric = _score(scorer, _with(quarter, view=dict(symmetry_order=2)), other_sense)
     assert symmetric.ic == 1.0 and symmetric.sa == pytest.approx(1.0)
     # An eighth of a turn still has a visible sense on a 2-fold symmetric object.
-    eighth = dataclasses.replace(
-        sample, rotation=rotation_about_axis(normal, 45.0), rotation_deg=45.0, symmetry_order=2
+    eighth = _with(
+        sample, truth=dict(rotation=rotation_about_axis(normal, 45.0), rotation_deg=45.0), view=dict(symmetry_order=2)
     )
-    assert scorer(eighth, _perceived(rotation=rotation_about_axis(normal, -45.0))).ic == 0.0
+    assert _score(scorer, eighth, _perceived(rotation=rotation_about_axis(normal, -45.0))).ic == 0.0
+
+
+@pytest.fixture(scope="module")
+def camera_samples() -> list[tuple[dict, ScoringSample]]:
+    """Camera view changes of every kind (move, turn, tilt) on tabletop scenes."""
+    found: dict[str, tuple[dict, ScoringSample]] = {}
+    for index in range(12):
+        row = generate_sample("tabletop", "test", 21, index, operation_mix={"camera_view_change": 1.0}).row
+        sample = ScoringSample.from_row(row)
+        found.setdefault(sample.truth.command.motion, (row, sample))
+        if len(found) == 3:
+            break
+    assert set(found) == {"move", "turn", "pitch"}
+    return list(found.values())
+
+
+def _camera(delta: np.ndarray, found: bool = True) -> Perception:
+    return Perception(TargetRecovery(False), CameraRecovery(found, np.asarray(delta, float)))
+
+
+def test_defect_3_view_loophole_is_closed_and_the_camera_motion_is_scored(camera_samples) -> None:
+    from gsi_metrics.operations.camera_view_change import camera_centre_shift
+
+    gsi, paper = get_scorer("camera_view_change", "gsi"), get_scorer("camera_view_change", "paper")
+    for _row, sample in camera_samples:
+        asked = sample.truth.camera_delta
+        exact = _score(gsi, sample, _camera(asked))
+        assert exact.ic == 1.0 and exact.sa == pytest.approx(1.0), sample.truth.command
+        assert _score(gsi, sample, _camera(np.eye(4))).ic == 0.0
+        assert _score(gsi, sample, _camera(np.eye(4))).sa == 0.0
+        assert _score(gsi, sample, _camera(asked, found=False)).ic == 0.0
+        opposite = _score(gsi, sample, _camera(np.linalg.inv(asked)))  # the motion undone: the other direction
+        assert opposite.ic == 0.0 and opposite.sa == 0.0, sample.truth.command
+        # The reference's view score: an unchanged output earns its similarity to the target view.
+        identity = paper(sample.view, sample.truth, _camera(np.eye(4)), sample.view.image)
+        assert identity.sa > 0.2 and identity.ic == identity.sa
+        target_view = sample.truth.expected_image
+        assert paper(sample.view, sample.truth, _camera(asked), target_view).sa == pytest.approx(1.0, abs=1e-6)
+        if sample.truth.command.motion == "move":
+            half = np.eye(4)
+            half[:3, 3] = -0.5 * camera_centre_shift(asked)
+            partial = _score(gsi, sample, _camera(half))
+            assert partial.ic == 1.0 and 0.0 < partial.sa < 1.0
+            turned = np.eye(4)
+            turned[:3, :3] = rotation_about_axis(sample.view.support_normal, 20.0)
+            assert _score(gsi, sample, _camera(turned)).ic == 0.0  # a turn is not a move: the wrong kind

@@ -1,0 +1,209 @@
+"""Instruction Compliance and Spatial Accuracy per operation, for both profiles: the scoring side of the operations.
+
+Each operation has one module in this package with an :class:`OperationScoring` subclass (registered with
+:func:`register_scoring`, discovered on first use): its spatial error (what the fidelity suite also applies to
+the exact change), its ``gsi`` scorer and its ``paper`` scorer. A scorer reads the source view and the edit
+truth (:class:`~gsi_metrics.sample.ScoringSample`) and what perception recovered, and returns a
+:class:`Compliance`. The metric cards' formula tables are generated from the scorers' docstrings
+(:func:`formula_table`).
+
+Profile ``gsi`` (default). With ``m`` the asked magnitude and ``e`` the error of the recovered change
+(``OperationScoring.spatial_error``): ``SA = clip(1 - (e / m)^2, 0, 1)``, so a perfect edit scores 1, an
+unchanged output (e = m) scores 0, and an edit in the wrong direction scores 0. Recovered components below the
+perception noise floor (5 mm, 3 degrees, 2% scale) count as no change. IC asks for the right target, the right
+kind of change and the right direction (SPEC 6); the magnitude only has to be of the asked order (realised /
+asked within ``MAGNITUDE_RATIO_RANGE`` = [1/3, 3]); how far off it is, is SA's job.
+
+Profile ``paper`` reproduces the reference formulas of SPEC 6.1 on our recovered boxes (candidate box = the
+source box moved, rotated and scaled as recovered) and views; see each operation's module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gsi_datasets.geometry import geodesic_angle_deg
+from gsi_datasets.registry import Registry
+from gsi_metrics.perception import Perception
+from gsi_metrics.sample import EditTruth, SourceView
+
+PROFILES = ("gsi", "paper")
+
+#: Tolerances of the ``gsi`` profile's compliance rules (documented in the metric cards).
+DIRECTION_TOLERANCE_DEG = 30.0
+#: Realised / asked magnitude (distance, angle, log scale factor) a compliant edit stays within: compliance is
+#: about the right target, kind of change and direction (SPEC 6); how far off the magnitude is, is SA's job.
+MAGNITUDE_RATIO_RANGE = (1.0 / 3.0, 3.0)
+#: An asked turn this close to a half turn of the target's symmetry may be carried out in either sense (the
+#: realised angle of a settled 180-degree turn is a degree or two off).
+HALF_TURN_TOLERANCE_DEG = 10.0
+OTHER_CHANGE_MAX_ROTATION_DEG = 30.0
+OTHER_CHANGE_MAX_SCALE = 1.25
+OTHER_CHANGE_MAX_TRANSLATION_M = 0.05
+#: Perception noise floor: recovered changes below these count as no change (an unchanged output then
+#: scores exactly SA = 0 instead of a few thousandths).
+NOISE_FLOOR_TRANSLATION_M = 0.005
+NOISE_FLOOR_ROTATION_DEG = 3.0
+NOISE_FLOOR_LOG_SCALE = 0.02
+
+
+@dataclass(frozen=True)
+class Compliance:
+    """IC (0 or 1) and SA (in [0, 1]) of one sample, with the quantities they were computed from."""
+
+    ic: float
+    sa: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+#: ``scorer(view, truth, perception, edited) -> Compliance`` (``edited``: the edited image at the source size).
+Scorer = Callable[[SourceView, EditTruth, Perception, np.ndarray], Compliance]
+
+
+class OperationScoring:
+    """Base of the operations' scoring (subclass, set ``name``, implement the three methods)."""
+
+    name: str = ""
+
+    def spatial_error(self, view: SourceView, truth: EditTruth, perception: Perception) -> tuple[float, float]:
+        """``(error, magnitude)`` of the recovered change against the asked one, in the operation's unit; profile
+        ``gsi``'s SA is ``clip(1 - (error / magnitude)^2, 0, 1)``. The fidelity suite applies it to the exact change
+        to get the true error."""
+        raise NotImplementedError
+
+    def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
+        """IC and SA in profile ``gsi``."""
+        raise NotImplementedError
+
+    def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
+        """IC and SA in profile ``paper`` (the reference's formulas, SPEC 6.1)."""
+        raise NotImplementedError
+
+    def scorer(self, profile: str) -> Scorer:
+        if profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; known: {PROFILES}")
+        return getattr(self, profile)
+
+
+#: The operations' scoring, by operation name (each module of this package registers one on import).
+SCORINGS: Registry[OperationScoring] = Registry(
+    "scorer", __name__, "no scorer for operation {name!r}. Scored operations: {known}."
+)
+
+
+def register_scoring(cls: type[OperationScoring]) -> type[OperationScoring]:
+    """Class decorator registering an operation's scoring under its ``name``."""
+    SCORINGS.register(cls.name, cls())
+    return cls
+
+
+def unregister_scoring(name: str) -> None:
+    """Removes an operation's scoring (tests register toy operations and remove them again)."""
+    SCORINGS.unregister(name)
+
+
+def get_scoring(operation: str) -> OperationScoring:
+    """The scoring of ``operation`` (KeyError for an unknown operation, with close matches)."""
+    return SCORINGS.get(operation)
+
+
+def get_scorer(operation: str, profile: str) -> Scorer:
+    """The scorer of ``operation`` in ``profile`` (KeyError for an unknown operation, ValueError for a profile)."""
+    return get_scoring(operation).scorer(profile)
+
+
+_TABLE_START = "<!-- formula table: profile {profile} (generated from the scorers; refresh_formula_tables) -->"
+_TABLE_END = "<!-- end of formula table -->"
+
+
+def refresh_formula_tables(text: str) -> str:
+    """``text`` (a metric card) with every generated formula table block replaced by :func:`formula_table`'s
+    current output. A test checks that the cards are up to date."""
+    for profile in PROFILES:
+        start = _TABLE_START.format(profile=profile)
+        while start in text:
+            head, rest = text.split(start, 1)
+            if _TABLE_END not in rest:
+                raise ValueError(f"formula table of profile {profile!r} has no end marker {_TABLE_END!r}")
+            _, tail = rest.split(_TABLE_END, 1)
+            text = f"{head}{start.replace('<!--', '<!-~')}\n{formula_table(profile)}\n{_TABLE_END}{tail}"
+        text = text.replace(start.replace("<!--", "<!-~"), start)
+    return text
+
+
+def formula_table(profile: str) -> str:
+    """A Markdown table of each scored operation's formula in ``profile`` (the first paragraph of its scorer's
+    docstring): the metric cards embed it, so the cards cannot drift from the code."""
+    from gsi_datasets.operations import short_id
+
+    lines = ["| operation | formula |", "|---|---|"]
+    for name, scoring in sorted(SCORINGS.items(), key=lambda item: short_id(item[0])):
+        doc = (getattr(type(scoring), profile).__doc__ or "").strip().split("\n\n")[0]
+        cell = " ".join(doc.split()).replace("``", "`").replace("|", "\\|")  # Markdown code, escaped table pipes
+        lines.append(f"| {short_id(name)} (`{name}`) | {cell} |")
+    return "\n".join(lines)
+
+
+def relative_quadratic(error: float, magnitude: float) -> float:
+    """``clip(1 - (error / magnitude)^2, 0, 1)``, rounded to 12 decimals (an unchanged output scores exactly 0,
+    not the rounding error of two routes to the same angle)."""
+    return round(float(np.clip(1.0 - (error / magnitude) ** 2, 0.0, 1.0)), 12) if magnitude > 0 else 0.0
+
+
+def denoised(perception: Perception) -> Perception:
+    """Snaps each recovered component below its noise floor to "no change"."""
+    target = perception.target
+    if not target.found:
+        return perception
+    translation = (
+        target.translation_m if np.linalg.norm(target.translation_m) >= NOISE_FLOOR_TRANSLATION_M else np.zeros(3)
+    )
+    rotation = (
+        target.rotation if geodesic_angle_deg(np.eye(3), target.rotation) >= NOISE_FLOOR_ROTATION_DEG else np.eye(3)
+    )
+    scale = target.scale_factor if abs(np.log(target.scale_factor)) >= NOISE_FLOOR_LOG_SCALE else 1.0
+    return dataclasses.replace(
+        perception, target=dataclasses.replace(target, translation_m=translation, rotation=rotation, scale_factor=scale)
+    )
+
+
+def recovered_details(perception: Perception) -> dict[str, Any]:
+    target = perception.target
+    return {
+        "translation_m": [float(v) for v in target.translation_m],
+        "rotation_deg": geodesic_angle_deg(np.eye(3), target.rotation),
+        "scale_factor": float(target.scale_factor),
+        "inliers": int(target.inliers),
+        "confidence": float(target.confidence),
+    }
+
+
+def other_change_small(perception: Perception, *, translation: bool, rotation: bool, scale: bool) -> bool:
+    target = perception.target
+    return bool(
+        (not rotation or geodesic_angle_deg(np.eye(3), target.rotation) <= OTHER_CHANGE_MAX_ROTATION_DEG)
+        and (not scale or abs(np.log(target.scale_factor)) <= np.log(OTHER_CHANGE_MAX_SCALE))
+        and (not translation or np.linalg.norm(target.translation_m) <= OTHER_CHANGE_MAX_TRANSLATION_M)
+    )
+
+
+def magnitude_in_range(ratio: float) -> bool:
+    """Whether realised / asked magnitude is of the asked order (``MAGNITUDE_RATIO_RANGE``)."""
+    return MAGNITUDE_RATIO_RANGE[0] <= ratio <= MAGNITUDE_RATIO_RANGE[1]
+
+
+def candidate_box(view: SourceView, perception: Perception) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recovered box after the edit (profile ``paper``): the source box moved, rotated and scaled as perception
+    says."""
+    box, target = view.target_box, perception.target
+    return box.centre + target.translation_m, box.size * target.scale_factor, target.rotation @ box.rotation
+
+
+def box_tuple(box: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(centre, size, rotation)`` of a :class:`~gsi_metrics.sample.Box3D`."""
+    return box.centre, box.size, box.rotation

@@ -1,0 +1,91 @@
+"""OR scoring: the target's turn about its support normal, judged as it looks (modulo the target's symmetry)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gsi_datasets.geometry import (
+    fold_angle_deg,
+    geodesic_angle_deg,
+    rotation_about_axis,
+    symmetric_geodesic_deg,
+    twist_angle_deg,
+)
+from gsi_metrics.operations import (
+    HALF_TURN_TOLERANCE_DEG,
+    OTHER_CHANGE_MAX_ROTATION_DEG,
+    Compliance,
+    OperationScoring,
+    denoised,
+    magnitude_in_range,
+    other_change_small,
+    recovered_details,
+    register_scoring,
+    relative_quadratic,
+)
+from gsi_metrics.perception import Perception
+from gsi_metrics.sample import EditTruth, SourceView
+
+
+def asked_yaw_deg(view: SourceView, truth: EditTruth) -> float:
+    """The asked turn about the support normal as it looks on the target (folded by its symmetry)."""
+    return fold_angle_deg(twist_angle_deg(truth.rotation, view.support_normal), view.symmetry_order)
+
+
+def either_direction(view: SourceView, truth: EditTruth) -> bool:
+    """Whether the asked turn is a half turn of the target's symmetry (180 degrees on an asymmetric object, within
+    ``HALF_TURN_TOLERANCE_DEG``): it then looks the same in either sense."""
+    order = view.symmetry_order
+    return order > 0 and abs(abs(asked_yaw_deg(view, truth)) - 180.0 / order) <= HALF_TURN_TOLERANCE_DEG
+
+
+@register_scoring
+class ObjectRotateScoring(OperationScoring):
+    name = "object_rotate"
+
+    def spatial_error(self, view: SourceView, truth: EditTruth, perception: Perception) -> tuple[float, float]:
+        """Geodesic angle between the recovered rotation and the closest rotation that looks like the asked one
+        (the asked turn plus any symmetry of the target), and the asked angle as it looks (degrees)."""
+        error = symmetric_geodesic_deg(
+            perception.target.rotation, truth.rotation, view.support_normal, view.symmetry_order
+        )
+        return error, abs(asked_yaw_deg(view, truth))
+
+    def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
+        """``e`` = geodesic angle between the recovered rotation and the closest rotation that looks like the asked
+        one (modulo the target's symmetry), ``m`` = the asked angle. IC: found; the turn about the support normal
+        has the asked sense (either sense for a half turn of the symmetry) and a magnitude in [1/3, 3] of the
+        asked; tilt at most 30 degrees; the centre stays within 5 cm; no scaling beyond x1.25."""
+        perception = denoised(perception)
+        target = perception.target
+        if not target.found:
+            return Compliance(0.0, 0.0, {"found": False})
+        error, magnitude = self.spatial_error(view, truth, perception)
+        asked = asked_yaw_deg(view, truth)
+        twist = twist_angle_deg(target.rotation, view.support_normal)
+        got = fold_angle_deg(twist, view.symmetry_order)
+        tilt = geodesic_angle_deg(target.rotation, rotation_about_axis(view.support_normal, twist))
+        compliant = (
+            (either_direction(view, truth) or np.sign(got) == np.sign(asked))
+            and magnitude_in_range(abs(got) / magnitude)
+            and tilt <= OTHER_CHANGE_MAX_ROTATION_DEG
+            and other_change_small(perception, translation=True, rotation=False, scale=True)
+        )
+        return Compliance(
+            float(compliant),
+            relative_quadratic(error, magnitude),
+            {**recovered_details(perception), "error_deg": error, "turn_deg": got, "asked_turn_deg": asked},
+        )
+
+    def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
+        """``SA = 0.5 exp(-(ln(th_pred / th_gt))^2) + 0.5 exp(-dth)`` (geodesic angles from B0; dth in radians
+        between expected and predicted rotation), candidate within 0.5 m; IC = a rotated candidate exists
+        (``th_pred`` > 5 degrees)."""
+        target = perception.target
+        if not target.found or np.linalg.norm(target.translation_m) > 0.5:
+            return Compliance(0.0, 0.0, {"found": target.found})
+        predicted = geodesic_angle_deg(np.eye(3), target.rotation)
+        delta = np.deg2rad(geodesic_angle_deg(target.rotation, truth.rotation))
+        ratio_term = float(np.exp(-(np.log(predicted / truth.rotation_deg) ** 2))) if predicted > 0 else 0.0
+        score = 0.5 * ratio_term + 0.5 * float(np.exp(-delta))
+        return Compliance(float(predicted > 5.0), score, {**recovered_details(perception), "error_rad": float(delta)})
