@@ -352,6 +352,16 @@ def _make_gl_context_current(width: int, height: int) -> None:
     _GL_CONTEXT.make_current()
 
 
+def _drain_gl_errors() -> None:
+    """Clears GL errors left pending by earlier contexts (freeing one can leave GL_INVALID_FRAMEBUFFER_OPERATION
+    behind), which MuJoCo would otherwise report as its own, "in or before mjr_makeContext", in MUJOCO_LOG.TXT."""
+    from OpenGL import GL
+
+    for _ in range(16):
+        if GL.glGetError() == GL.GL_NO_ERROR:
+            return
+
+
 class StateRenderer:
     """Renders any of several states of one scene from one compiled model.
 
@@ -386,6 +396,7 @@ class StateRenderer:
         self._mocap_of = {name: self._model.body(name).mocapid[0] for name in self._variants.values()}
 
         _make_gl_context_current(self.width, self.height)
+        _drain_gl_errors()
         self._context = mujoco.MjrContext(self._model, mujoco.mjtFontScale.mjFONTSCALE_50.value)
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._context)
         self._context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR

@@ -100,10 +100,10 @@ class CameraViewChange(OperationGenerator):
     def counterfactual_states(
         self, source: Scene, oracle: Scene, target_id: int | None, command: CameraCommand, rng: np.random.Generator
     ) -> CounterfactualStates:
-        """Wrong magnitude (x0.5, x2), wrong direction (the opposite motion) and wrong kind (a turn instead of a move,
+        """Wrong magnitude (x0.5, x1.5), wrong direction (the opposite motion) and wrong kind (a turn instead of a move,
         a sideways move instead of a turn or tilt), each with a camera that stays in the room."""
         variants: dict[str, tuple[str, CameraCommand]] = {}
-        for factor in (0.5, 2.0):
+        for factor in (0.5, 1.5):
             amount = (
                 {"distance_m": command.distance_m * factor}
                 if command.motion == "move"

@@ -10,7 +10,7 @@ Families and cases (``family/case``):
 - ``correct/oracle``: the row's rendered target image;
 - the operation's own cases (its generator's ``counterfactual_states``, :mod:`gsi_builders.operations`):
   ``magnitude/x0.5``, ``x1.5``, ``x2``: the realised change scaled (distance, angle; for OS the log factor,
-  x0.5 and x1.5 only; for PC the camera motion x0.5 and x2); ``direction/opposite`` (CM, OR, PC),
+  x0.5 and x1.5 only; for PC the camera motion x0.5 and x1.5); ``direction/opposite`` (CM, OR, PC),
   ``direction/orthogonal`` (CM), ``direction/inverse`` (OS, ``1 / s``); ``kind/wrong_motion`` (PC: a turn
   instead of a move, a sideways move instead of a turn or tilt);
 - ``wrong_target/other_object`` (object operations): another object changed as asked, the target untouched;

@@ -339,15 +339,17 @@ def markdown(report: Mapping[str, Any]) -> str:
     lines += ["", "## Perception recovery (both profiles share it)", ""]
     rows = []
     for op, recovery in report["recovery"].items():
+        # What must be found: the target, or for a camera operation the camera.
+        not_found = "camera_not_found_rate" if get_operation(op).change == "camera" else "not_found_rate"
         for subset in ("all", "correct_edits", "camera_drift", "wrong_magnitude_or_direction"):
             r = recovery[subset]
             rows.append(
                 [short_id(op), subset, str(r["n"])]
                 + [f"{_format(r[k]['median'])} / {_format(r[k]['p90'])}" for k in RECOVERY_KEYS]
-                + [_format(100 * r["not_found_rate"], 1)]
+                + [_format(100 * r[not_found], 1)]
             )
     header = ["op", "cases", "n", "translation cm", "rotation deg", "scale %", "camera cm", "camera deg"]
-    lines += table([*header, "not found %"], rows)
+    lines += table([*header, "not found % (target; camera for PC)"], rows)
     lines += [
         "",
         "Errors are median / 90th percentile over the cases of each operation (`all`), over the correct edits",
