@@ -14,7 +14,8 @@ from typing import Any
 import yaml
 
 from gsi_datasets.integrity import CARD_FILE, read_manifests, split_data_pattern, split_size, write_text_atomically
-from gsi_datasets.schema import FEATURES, OPERATIONS, SUBSET_OPERATIONS
+from gsi_datasets.operations import short_id
+from gsi_datasets.schema import FEATURES, OPERATIONS, SUBSETS
 
 CITATION = """@inproceedings{zhu2026gsibench,
   title     = {Exploring Spatial Intelligence from a Generative Perspective},
@@ -106,7 +107,9 @@ def render_card(out_dir: Path, *, repo_id: str | None = None, previews: Mapping[
     manifests = read_manifests(out_dir)
     header = yaml.safe_dump(card_metadata(manifests), sort_keys=False, width=120)
     operations = "\n".join(
-        f"- `{subset}`: {', '.join(f'`{op}`' for op in ops)}" for subset, ops in SUBSET_OPERATIONS.items()
+        f"- `{subset.name}` ({subset.description}): "
+        + ", ".join(f"`{op}` ({short_id(op)}) {share:.0%}" for op, share in subset.operation_mix.items())
+        for subset in SUBSETS.values()
     )
     return f"""---
 {header}---
@@ -139,9 +142,14 @@ instance seed.
 
 ## Operations
 
-The `operation` column is a ClassLabel over {", ".join(f"`{op}`" for op in OPERATIONS)}. Per subset:
+The `operation` column is a ClassLabel over {", ".join(f"`{op}`" for op in OPERATIONS)}. Per subset, the
+operations and their shares of a split (drawn first, so a split holds its mix to within one sample):
 
 {operations}
+
+Camera operations (`camera_view_change`) edit no object: their `target_object` is empty and their
+`transform.camera_delta` is the asked camera motion (`target_world_to_camera = camera_delta @
+source_world_to_camera`).
 
 ## Frames and units
 
@@ -151,12 +159,14 @@ The `operation` column is a ClassLabel over {", ".join(f"`{op}`" for op in OPERA
 - `camera.intrinsics` is K in the image's own pixel frame (pixel centres at integer coordinates);
   `camera.*_world_to_camera` map world points (metres, z up) into the camera frame.
 - Depth maps are 16-bit PNGs in millimetres along the camera z axis (0 = no depth); instance maps are
-  16-bit PNGs (0 = background, 1 = table, objects from 2; see `instances`).
+  16-bit PNGs (0 = floor, walls and background; furniture from 1, then objects; `instances` names each one
+  and the furniture it stands on, `support_id`, 0 for the floor).
 - `transform` (Phi3D) is the realised change: after-centre = before-centre + `translation_m`,
   after-rotation = R(`rotation_axis`, `rotation_deg`) @ before-rotation, after-size = before-size *
   `scale_factor`; `camera_delta` maps the source camera frame to the target's.
-- `command` is what the instruction asks (direction, distance, angle, factor); left/right are as seen in
-  the image, forward is away from the camera in the table plane, clockwise is as seen from above.
+- `command` is what the instruction asks (direction, distance, angle, factor, camera motion); left/right are
+  as seen in the image, forward is away from the camera in the support plane, clockwise is as seen from above.
+- `support` is what the target stands on (a table, a shelf board, a seat, the floor) and its plane.
 - `reference_format` repeats the labels in the reference implementation's layout
   (`[x, y, z, w, h, l, yaw]`, yaw = atan2(-R[2,0], R[0,0]) about the camera y axis).
 

@@ -89,6 +89,8 @@ class BuildReport:
     shard_size: int
     generator_version: str
     num_shards: int
+    #: Operation -> share, when the build overrides the subset's operation mix (None: the subset's own).
+    operation_mix: dict[str, float] | None = None
     #: Every shard written and intact, by path relative to the dataset folder.
     shards: dict[str, ShardRecord] = field(default_factory=dict)
     samples_generated_now: int = 0
@@ -100,11 +102,19 @@ class BuildReport:
     def parameters(self) -> dict[str, Any]:
         """The fields that must match for a resumed build to continue a previous one."""
         return {
-            k: getattr(self, k) for k in ("subset", "split", "seed", "num_samples", "shard_size", "generator_version")
+            k: getattr(self, k)
+            for k in ("subset", "split", "seed", "num_samples", "shard_size", "generator_version", "operation_mix")
         }
 
 
-def validate_build_arguments(subset: str, split: str, num_samples: int, shard_size: int, out_dir: Path) -> None:
+def validate_build_arguments(
+    subset: str,
+    split: str,
+    num_samples: int,
+    shard_size: int,
+    out_dir: Path,
+    operation_mix: dict[str, float] | None = None,
+) -> None:
     """Checks the arguments of a build before any work starts.
 
     Raises:
@@ -118,14 +128,26 @@ def validate_build_arguments(subset: str, split: str, num_samples: int, shard_si
         raise BuildError(f"--num-samples must be a positive number of samples, got {num_samples}")
     if shard_size <= 0:
         raise BuildError(f"--shard-size must be positive, got {shard_size}")
+    if operation_mix is not None:
+        from gsi_builders.operations import get_generator
+
+        for operation, share in operation_mix.items():
+            try:
+                get_generator(operation)
+            except KeyError as error:
+                raise BuildError(str(error.args[0])) from None
+            if not share > 0:
+                raise BuildError(f"--operations: the share of {operation} must be positive, got {share}")
+        if abs(sum(operation_mix.values()) - 1.0) > 1e-6:
+            raise BuildError(f"--operations: the shares must sum to 1, got {sum(operation_mix.values()):g}")
     reason = unwritable_reason(out_dir)
     if reason:
         raise BuildError(f"output folder {out_dir} is not writable ({reason})")
 
 
-def _generate_one(arguments: tuple[str, str, int, int]) -> tuple[int, SampleResult]:
-    subset, split, seed, index = arguments
-    return index, generate_sample(subset, split, seed, index)
+def _generate_one(arguments: tuple[str, str, int, int, dict[str, float] | None]) -> tuple[int, SampleResult]:
+    subset, split, seed, index, operation_mix = arguments
+    return index, generate_sample(subset, split, seed, index, operation_mix=operation_mix)
 
 
 @contextmanager
@@ -220,11 +242,12 @@ def build_split(
     overwrite: bool = False,
     progress: bool = True,
     wait: bool = False,
+    operation_mix: dict[str, float] | None = None,
 ) -> BuildReport:
     """Generates ``num_samples`` samples of one subset and split into a dataset folder.
 
     Args:
-        subset: ``"tabletop"``.
+        subset: ``"tabletop"`` or ``"room"`` (``gsi_datasets.schema.SUBSETS``).
         split: ``"train"``, ``"validation"`` or ``"test"`` (scene-disjoint streams).
         num_samples: number of edits to generate.
         seed: build seed; the same seed gives identical rows and pixels.
@@ -234,15 +257,16 @@ def build_split(
         overwrite: discard an earlier build of this subset and split made with other parameters.
         progress: show a progress bar.
         wait: when another process is building into ``out_dir``, wait for it instead of refusing.
+        operation_mix: operation -> share, instead of the subset's mix (e.g. camera view changes on tabletops).
 
     Raises:
         OutputLockedError: another process holds the folder's build lock (and ``wait`` is false).
         BuildError: bad arguments, a conflicting earlier build, or samples that could not be generated.
     """
     out_dir = Path(out_dir)
-    validate_build_arguments(subset, split, num_samples, shard_size, out_dir)
+    validate_build_arguments(subset, split, num_samples, shard_size, out_dir, operation_mix)
     num_shards = -(-num_samples // shard_size)
-    report = BuildReport(subset, split, seed, num_samples, shard_size, GENERATOR_VERSION, num_shards)
+    report = BuildReport(subset, split, seed, num_samples, shard_size, GENERATOR_VERSION, num_shards, operation_mix)
     task = {"subset": subset, "split": split, "seed": seed, "num_samples": num_samples, "overwrite": overwrite}
     with output_lock(out_dir, task, wait=wait):
         _resume_or_discard(report, out_dir, overwrite)
@@ -319,7 +343,7 @@ def _generate_shards(report: BuildReport, out_dir: Path, workers: int | None, pr
 
     started = time.perf_counter()
     todo = [shard for shard, name in enumerate(names) if name not in report.shards]
-    tasks = [(subset, split, report.seed, index) for shard in todo for index in shard_rows(shard)]
+    tasks = [(subset, split, report.seed, index, report.operation_mix) for shard in todo for index in shard_rows(shard)]
     rejections = Counter(report.rejections)
     failed: list[int] = []
     pending: dict[int, dict[str, Any]] = {}

@@ -15,11 +15,14 @@ from typing import Any
 
 def _build(args: argparse.Namespace) -> int:
     from gsi_builders.writer import build_split
+    from gsi_datasets.schema import SUBSETS
 
+    default_size = SUBSETS[args.subset].default_size if args.subset in SUBSETS else 1
     report = build_split(
         subset=args.subset,
         split=args.split,
-        num_samples=args.num_samples,
+        num_samples=args.num_samples or default_size,
+        operation_mix=_operation_mix(args.operations) if args.operations else None,
         seed=args.seed,
         out_dir=args.out,
         workers=args.workers,
@@ -40,6 +43,20 @@ def _build(args: argparse.Namespace) -> int:
             print(f"  {reason:<36} {count}")
     print(f'Load it with: load_dataset("{args.out}", "{args.subset}", split="{args.split}")')
     return 0
+
+
+def _operation_mix(items: list[str]) -> dict[str, float]:
+    """``["camera_view_change", "object_rotate=0.25", ...]`` -> shares (unnamed ones split what is left equally)."""
+    shares: dict[str, float | None] = {}
+    for item in items:
+        name, _, share = item.partition("=")
+        try:
+            shares[name] = float(share) if share else None
+        except ValueError:
+            raise ValueError(f"--operations: {item!r} is not NAME or NAME=SHARE") from None
+    given = sum(v for v in shares.values() if v is not None)
+    free = [name for name, share in shares.items() if share is None]
+    return {name: (share if share is not None else (1.0 - given) / len(free)) for name, share in shares.items()}
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -239,7 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("dataset", choices=["syn"], help="which dataset to build (GSI-Syn)")
     build.add_argument("--subset", default="tabletop", help="subset / config name (default: tabletop)")
     build.add_argument("--split", default="test", help="train, validation or test (default: test)")
-    build.add_argument("--num-samples", type=int, default=200, help="number of edits (default: 200)")
+    build.add_argument(
+        "--num-samples", type=int, default=None, help="number of edits (default: the subset's size, 600 / 593)"
+    )
+    build.add_argument(
+        "--operations",
+        nargs="+",
+        metavar="NAME[=SHARE]",
+        help="operations and shares instead of the subset's mix, e.g. camera_view_change (shares default to equal)",
+    )
     build.add_argument("--seed", type=int, default=0, help="build seed (default: 0)")
     build.add_argument("--out", default="gsi-bench/syn", help="dataset folder (default: gsi-bench/syn)")
     build.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")

@@ -48,7 +48,7 @@ from gsi_bench.editors import Editor, get_editor
 from gsi_bench.markdown import escape_markdown, table
 from gsi_datasets.integrity import unwritable_reason, write_text_atomically
 from gsi_metrics.operations import PROFILES, get_scorer
-from gsi_metrics.perception import PerceptionBackend, config_hash, create_backend
+from gsi_metrics.perception import PerceptionBackend, backend_spec, config_hash, create_backend
 from gsi_metrics.predictions import check_value_range
 from gsi_metrics.scoring import AXES, SampleScore, describe_error, score_profiles, summarize, unscored
 
@@ -378,7 +378,9 @@ def run_evaluation(
     editor = get_editor(editor) if isinstance(editor, str) else editor  # fail on a bad spec before loading data
     if isinstance(backend, str):
         backend = create_backend(backend, **(backend_config or {}))
-    job = _WorkerJob(None, editor, backend.name, backend.config(), profiles, value_range)
+    # Workers re-create the backend from a name every process can resolve (backend_spec).
+    spec = backend_spec(backend) if workers > 1 else backend.name
+    job = _WorkerJob(None, editor, spec, backend.config(), profiles, value_range)
     if workers > 1:
         try:
             pickle.dumps(job)

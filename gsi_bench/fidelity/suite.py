@@ -24,7 +24,7 @@ from gsi_bench.fidelity.counterfactuals import make_counterfactuals
 from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
 from gsi_metrics.operations import PROFILES
 from gsi_metrics.operations.camera_view_change import camera_centre_shift
-from gsi_metrics.perception import PerceptionBackend, create_backend
+from gsi_metrics.perception import PerceptionBackend, backend_spec, create_backend
 from gsi_metrics.predictions import load_prediction
 from gsi_metrics.sample import ScoringSample
 from gsi_metrics.scoring import describe_error, score_perceived
@@ -228,7 +228,8 @@ def run_validation(
         num_scenes = min(num_scenes, len(dataset))
     backend_config = dict(backend_config or {})
     created = create_backend(backend, **backend_config)  # fails early on a bad backend name or option
-    job = _Job(dataset, config, seed, created.name, created.config())
+    # Workers re-create the backend from a name every process can resolve (backend_spec).
+    job = _Job(dataset, config, seed, backend_spec(created) if workers > 1 else backend, created.config())
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     rows = []

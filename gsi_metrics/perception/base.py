@@ -4,7 +4,10 @@ A backend sees a :class:`~gsi_metrics.sample.SourceView` (images, depth, masks, 
 the stored source scene) and never the answer (:class:`~gsi_metrics.sample.EditTruth`).
 
 Backends register by name (``register_backend``) and are created with ``create_backend(name, **config)``;
-their constructor arguments are their configuration, which the results manifest records and hashes.
+their constructor arguments are their configuration, which the results manifest records and hashes. A backend
+defined outside this package is found by every process (evaluation workers too) through an entry point in the
+group ``gsi_bench.perception_backends`` or by its import path, ``"package.module:Class"``
+(:func:`backend_spec` gives the name to pass).
 """
 
 from __future__ import annotations
@@ -118,10 +121,65 @@ def create_backend(name: str = "classical", **config: Any) -> PerceptionBackend:
     from gsi_metrics.perception import classical  # noqa: F401  (registers the default backend)
 
     if name not in BACKENDS:
+        _load_external(name)
+    if name not in BACKENDS:
         close = difflib.get_close_matches(name, BACKENDS, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown perception backend {name!r}.{hint} Known: {sorted(BACKENDS)}")
     return BACKENDS[name](**config)
+
+
+#: Entry-point group of perception backends installed by other packages.
+ENTRY_POINT_GROUP = "gsi_bench.perception_backends"
+
+
+def _load_external(name: str) -> None:
+    """Registers a backend defined outside this package: an entry point of ``ENTRY_POINT_GROUP`` called ``name``,
+    or the import path ``"package.module:Factory"``.
+
+    Raises:
+        KeyError: an import path whose module or attribute does not exist.
+    """
+    from importlib import import_module
+    from importlib.metadata import entry_points
+
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name == name:
+            BACKENDS[name] = entry_point.load()
+            return
+    if ":" in name:
+        module_name, _, attribute = name.partition(":")
+        try:
+            factory: Any = import_module(module_name)
+            for part in attribute.split("."):
+                factory = getattr(factory, part)
+        except (ImportError, AttributeError) as error:
+            raise KeyError(f"perception backend {name!r} cannot be imported: {error}") from error
+        BACKENDS[name] = factory
+
+
+def backend_spec(backend: PerceptionBackend) -> str:
+    """The name that creates ``backend`` again in any process (``create_backend(backend_spec(b), **b.config())``):
+    its name for this package's backends and installed entry points, else its class's import path (a name
+    registered at run time in one process is unknown to the others).
+
+    Raises:
+        ValueError: a backend class defined in ``__main__``, which no other process can import.
+    """
+    from importlib.metadata import entry_points
+
+    cls = type(backend)
+    if cls.__module__.startswith("gsi_metrics.") or any(
+        entry_point.name == backend.name for entry_point in entry_points(group=ENTRY_POINT_GROUP)
+    ):
+        return backend.name
+    if cls.__module__ == "__main__":
+        raise ValueError(
+            f"perception backend {backend.name!r} is defined in __main__, which worker processes cannot import: "
+            "move it to an importable module (and pass 'module:Class'), register an entry point in the group "
+            f"{ENTRY_POINT_GROUP!r}, or use one worker"
+        )
+    return f"{cls.__module__}:{cls.__qualname__}"
 
 
 def config_hash(backend: PerceptionBackend) -> str:

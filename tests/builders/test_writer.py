@@ -146,3 +146,25 @@ def test_unwritable_output_folder_is_reported(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(BuildError, match="not writable"):
         build_split("tabletop", "test", 1, out_dir=blocker / "syn", progress=False)
+
+
+def test_a_build_can_override_the_operation_mix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Camera view changes on tabletops: ``--operations`` replaces the subset's mix and is part of the build's
+    identity (a resume with another mix is refused)."""
+    import json
+
+    from datasets import load_dataset
+
+    from gsi_bench.cli import main
+
+    out = tmp_path / "pc"
+    arguments = ["build", "syn", "--num-samples", "2", "--out", str(out), "--workers", "1", "--quiet"]
+    assert main([*arguments, "--operations", "camera_view_change"]) == 0
+    rows = load_dataset(str(out), "tabletop", split="test")
+    assert [rows.features["operation"].int2str(op) for op in rows["operation"]] == ["camera_view_change"] * 2
+    manifest = json.loads(next((out / ".gsi_build").glob("tabletop-test.json")).read_text())
+    assert manifest["operation_mix"] == {"camera_view_change": 1.0}
+    assert main([*arguments, "--operations", "object_rotate"]) == 2
+    assert "other parameters" in capsys.readouterr().err
+    assert main([*arguments, "--operations", "object_rotate=0.7", "object_scale=0.7"]) == 2
+    assert "must sum to 1" in capsys.readouterr().err
