@@ -700,10 +700,18 @@ def _segment_hits_piece(piece: Furniture, start: np.ndarray, end: np.ndarray) ->
     return bool(np.any((far >= np.maximum(near, 0.0)) & (near <= 0.97)))
 
 
-def objects_in_view(scene: Scene, margin_px: float = 8, occlusion: bool = True) -> list[int]:
+#: An object counts as in view when its projected 3D box covers at least this many pixels (about twice the
+#: generator's minimum visible area: a smaller one is rarely a usable target).
+MIN_VIEW_AREA_PX = 1000.0
+
+
+def objects_in_view(
+    scene: Scene, margin_px: float = 8, occlusion: bool = True, min_area_px: float = MIN_VIEW_AREA_PX
+) -> list[int]:
     """Instance ids of the objects whose 3D box lies wholly in front of the camera and projects inside the image,
-    ``margin_px`` in from its border; with ``occlusion``, also only those whose centre the camera sees past the
-    furniture blocks (geometry only: other objects do not occlude)."""
+    ``margin_px`` in from its border, onto at least ``min_area_px`` pixels (its 2D box); with ``occlusion``, also
+    only those whose centre the camera sees past the furniture blocks (geometry only: other objects do not
+    occlude)."""
     camera = scene.camera
     world_to_camera = camera.world_to_camera
     intrinsics = camera.intrinsics
@@ -718,6 +726,8 @@ def objects_in_view(scene: Scene, margin_px: float = 8, occlusion: bool = True) 
         if np.any(pixels < margin_px) or np.any(pixels[:, 0] > camera.width - 1 - margin_px):
             continue
         if np.any(pixels[:, 1] > camera.height - 1 - margin_px):
+            continue
+        if np.prod(pixels.max(axis=0) - pixels.min(axis=0)) < min_area_px:
             continue
         centre = np.array(scene_object.pose.position)
         if occlusion and any(_segment_hits_piece(piece, position, centre) for piece in scene.furniture):
@@ -758,7 +768,7 @@ def _sample_camera(
             placement = get_furniture_category(piece.category).placement
             front = _front_direction(piece) if placement == "wall" else rng.normal(size=2)
         angle = math.atan2(front[1], front[0]) + rng.uniform(-1.2, 1.2)
-        distance = rng.uniform(1.0, 3.2)
+        distance = rng.uniform(0.8, 2.4)
         xy = target[:2] + distance * np.array([math.cos(angle), math.sin(angle)])
         if np.any(np.abs(xy) > half):
             continue
