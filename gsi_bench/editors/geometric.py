@@ -85,7 +85,7 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     edit = parse_instruction(row["instruction"], [n for n, i in names.items() if i not in (0, support_id)])
     if edit.operation == CAMERA:
         return _view_change(rgb, depth_m, intrinsics, normal, edit)
-    object_id = names[edit.object_name]
+    object_id = _referent(row, edit.object_name)
     mask = instances == object_id
 
     pixels, points, on_object = _object_points(mask, depth_m, intrinsics, normal, offset_m)
@@ -105,6 +105,21 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     background = _inpaint(rgb, cv2.dilate(mask.astype(np.uint8), _CROSS, iterations=INPAINT_DILATION_PX))
     edited = np.where(covered[..., None], np.rint(layer), background)
     return Image.fromarray(edited.astype(np.uint8), mode="RGB"), covered
+
+
+def _referent(row: Mapping[str, Any], name: str) -> int:
+    """Instance id of the object called ``name``; when several are, the one standing on the support the instruction
+    names ("the mug on the bookshelf")."""
+    entries = row["instances"]
+    named = [e for e in entries if e["display_name"] == name]
+    if len(named) > 1:
+        supports = {int(e["instance_id"]): e["display_name"] for e in entries}
+        text = row["instruction"].lower()
+        on = [
+            e for e in named if f"{name} on the {supports.get(int(e.get('support_id') or 0), 'floor')}".lower() in text
+        ]
+        named = on or named
+    return int(named[0]["instance_id"])
 
 
 def _view_change(

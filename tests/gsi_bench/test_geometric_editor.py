@@ -261,3 +261,19 @@ def test_geometric_view_change_reprojects_the_source_as_the_command_asks() -> No
     score = score_sample(row, edited)
     assert score.status == "ok" and score.ic == 1.0 and score.sa > 0.9, score.details
     assert score_sample(row, row["source_image"]).ic == 0.0
+
+
+def test_the_editor_picks_the_instance_the_qualifier_names() -> None:
+    from gsi_bench.editors.geometric import _referent
+
+    row = {
+        "instruction": "Move the coffee mug on the bookshelf 10 cm to the left.",
+        "instances": [
+            {"instance_id": 1, "category": "dining_table", "display_name": "dining table", "support_id": 0},
+            {"instance_id": 2, "category": "bookshelf", "display_name": "bookshelf", "support_id": 0},
+            {"instance_id": 3, "category": "coffee_mug", "display_name": "coffee mug", "support_id": 1},
+            {"instance_id": 4, "category": "coffee_mug", "display_name": "coffee mug", "support_id": 2},
+        ],
+    }
+    assert _referent(row, "coffee mug") == 4
+    assert _referent({**row, "instruction": "Move the coffee mug on the dining table 5 cm back."}, "coffee mug") == 3
