@@ -13,16 +13,16 @@ the source, bodies of revolution, untextured objects.
 When the edited image's camera moved (a recovered camera motion), hypotheses are rendered from the moved
 camera, so the motion's own change to the image is predicted rather than mistaken for an edit.
 
-Search: a few starting hypotheses (no change, the feature-based estimate, and one per large region of change
-that the camera motion does not explain), sweeps of yaw every 30 degrees and of scale over the grid at the two
-best starting positions, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5 degrees,
-translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the table, one scale-grid
-step) from the best sweep hypothesis and, when it explains the
-image about as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin
-half a turn away). Costs closer than ``tie_tolerance`` are not resolved by the image; the smaller change wins
-(and a final step drops each component, yaw, scale or shift, that the image does not need). Scales come from
-a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the model is compiled; every grid
-scale is one variant in a single compiled model.
+Search: a few starting hypotheses (no change, the feature-based estimate, and one per large region of change that
+the camera motion does not explain), sweeps of yaw every 30 degrees and of scale over the grid at the object's own
+position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5
+degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one scale-grid
+step) from the best sweep hypothesis, from the best of each position's sweep and, when it explains the image about
+as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin half a turn
+away). The asked change is never a start: perception does not know it. Costs closer than ``tie_tolerance`` are not
+resolved by the image; the smaller change wins (and a final step drops each component, yaw, scale or shift, that
+the image does not need). Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when
+the model is compiled; every grid scale is one variant in a single compiled model.
 """
 
 from __future__ import annotations
@@ -218,23 +218,22 @@ class RenderComparer:
     def search(self, starts: list[Hypothesis]) -> tuple[Hypothesis, float]:
         """Best hypothesis from ``starts`` (see module docstring) and its cost."""
         starts = [*starts, Hypothesis(0.0, 0.0, 0.0, self.identity_index), *self.changed_region_hypotheses()]
-        # Sweep the yaw and the scale at the two best starting positions (a change elsewhere in the image, or an
-        # in-place turn, can make a changed region that draws the best start off the object's position).
-        positions = []
+        # Sweep at the object's own position (an in-place turn or scaling) and at the best other starting position.
+        positions = [Hypothesis(0.0, 0.0, 0.0, self.identity_index)]
         for start in sorted(starts, key=self.cost):
             if all(np.hypot(start.dx_m - p.dx_m, start.dy_m - p.dy_m) > 0.01 for p in positions):
                 positions.append(start)
-        sweep = [
-            hypothesis
-            for start in positions[:2]
-            for hypothesis in (
+        sweeps = [
+            [
                 *(
                     dataclasses.replace(start, yaw_deg=start.yaw_deg + step)
                     for step in range(0, 360, self.yaw_sweep_deg)
                 ),
                 *self._scale_sweep(start),
-            )
+            ]
+            for start in positions[:2]
         ]
+        sweep = [hypothesis for position_sweep in sweeps for hypothesis in position_sweep]
         # Nearly symmetric objects (a mouse, a kettle) have a second basin half a turn away: descend from the best
         # of the sweep and from the best one at least 60 degrees from it, and keep the better end point.
         # The second one is worth a descent only when it explains about as much of the change as the best.
@@ -244,7 +243,11 @@ class RenderComparer:
         second = next((h for h in ranked if _yaw_gap(h.yaw_deg, first.yaw_deg) >= 60.0), None)
         if second is not None and self.cost(second) - self.cost(first) > 0.5 * (unchanged - self.cost(first)):
             second = None
-        best = self._pick([self._descend(self._best_scale(h)) for h in (first, second) if h is not None])
+        # The coarse sweep can rank a wrong position first (a region of change beside the object); the best of each
+        # position's own sweep is descended too, so an in-place turn is found from the unchanged position.
+        seeds = [first, second, *(self._pick(position_sweep) for position_sweep in sweeps)]
+        seeds = [h for index, h in enumerate(seeds) if h is not None and h not in seeds[:index]]
+        best = self._pick([self._descend(self._best_scale(h)) for h in seeds])
         # A component the image cannot resolve is no change: try dropping each one.
         best = self._pick(
             [
