@@ -21,7 +21,7 @@ def _build(args: argparse.Namespace) -> int:
     report = build_split(
         subset=args.subset,
         split=args.split,
-        num_samples=args.num_samples or default_size,
+        num_samples=default_size if args.num_samples is None else args.num_samples,
         operation_mix=_operation_mix(args.operations) if args.operations else None,
         seed=args.seed,
         out_dir=args.out,
