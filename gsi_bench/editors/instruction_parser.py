@@ -1,7 +1,7 @@
-"""Rule-based parsing of tabletop edit instructions into an operation, a target name and a value.
+"""Rule-based parsing of edit instructions (object and camera operations) into an operation, a target and a value.
 
 The parser reads only the instruction text and the display names of the objects that could be meant (a
-stand-in for a detector's vocabulary). It covers every phrasing in ``builders/instructions.py`` and a few
+stand-in for a detector's vocabulary). It covers every template of ``gsi_datasets/operations`` and a few
 obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "triple", ...):
 
 - ``camera_relative_move``: a distance with a unit ("12 cm", "7 centimeters") and one of left / right /
