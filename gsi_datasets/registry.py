@@ -63,6 +63,11 @@ class Registry(Generic[T]):
         self._discover()
         return list(self._items)
 
+    def values(self) -> list[T]:
+        """Every item (after discovery)."""
+        self._discover()
+        return list(self._items.values())
+
     def items(self) -> list[tuple[str, T]]:
         """Every ``(name, item)`` (after discovery)."""
         self._discover()

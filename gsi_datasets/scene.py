@@ -34,8 +34,6 @@ READABLE_SCENE_VERSIONS = (1, 2)
 #: ``support_id`` it means the floor.
 BACKGROUND_ID = 0
 FLOOR_ID = BACKGROUND_ID
-#: First instance id given to objects in version-1 scenes (id 1 was their table).
-FIRST_OBJECT_ID = 2
 
 
 @dataclass(frozen=True)

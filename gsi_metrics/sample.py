@@ -103,7 +103,8 @@ class EditTruth:
         command: the typed command of the instruction.
         expected_box: the target's 3D box after a correct edit (None for camera operations).
         expected_instances: instance ids of the rendered target image (None for real data).
-        expected_image: the rendered target image (None for real data).
+        expected_image: the rendered target view of a camera operation (what its EL, AC and ``paper`` view score
+            compare with; None for object operations, which never read it, and for real data).
         translation_m: asked centre displacement (camera frame).
         rotation: asked relative rotation (camera frame), ``after = rotation @ before``.
         rotation_deg: asked rotation angle.
@@ -161,7 +162,8 @@ class ScoringSample:
                 f"row {row['sample_id']}: operation {operation} edits an object but target_object is empty"
             )
         expected_instances = row.get("target_instances")
-        expected_image = row.get("target_image")
+        # Decoded only where a scorer reads it: the target view of a camera operation.
+        expected_image = None if object_target else row.get("target_image")
         scene = json.loads(row["scene"]) if row.get("scene") else None
         view = SourceView(
             sample_id=row["sample_id"],

@@ -152,8 +152,10 @@ def display_name(scene: Scene, instance_id: int) -> str:
         return get_category(scene.object(instance_id).category).display_name
     except KeyError:
         category = scene.furniture_piece(instance_id).category
-        known = FURNITURE_CATEGORIES.get(category)
-        return known.display_name if known else category.replace("_", " ")
+        # The tabletop table (and furniture of other scene sources) is not a registered category: its own words.
+        if category in FURNITURE_CATEGORIES:
+            return FURNITURE_CATEGORIES.get(category).display_name
+        return category.replace("_", " ")
 
 
 def support_name(scene: Scene, target: SceneObject) -> str:

@@ -17,7 +17,6 @@ Conventions shared by every builder:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +25,7 @@ from shapely.geometry import Polygon
 
 from gsi_datasets.assets.surfaces import TEXTURE_SEEDS_PER_PATTERN
 from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
+from gsi_datasets.registry import Registry
 from gsi_datasets.scene import Block, Furniture, Pose, SupportSurface, SurfaceMaterial
 
 BuildResult = tuple[list[Block], list[SurfaceMaterial], list[SupportSurface]]
@@ -56,20 +56,20 @@ class FurnitureCategory:
     build: FurnitureBuild
 
 
-FURNITURE_CATEGORIES: dict[str, FurnitureCategory] = {}
+FURNITURE_CATEGORIES: Registry[FurnitureCategory] = Registry(
+    "furniture category", None, "unknown furniture category {name!r}. Known: {known}."
+)
 
 
 def _furniture(name: str, display_name: str, placement: str) -> Callable[[FurnitureBuild], FurnitureBuild]:
     """Registers a furniture builder."""
 
     def decorator(build: FurnitureBuild) -> FurnitureBuild:
-        if name in FURNITURE_CATEGORIES:
-            raise ValueError(f"furniture category {name!r} is registered twice")
         if placement not in FURNITURE_PLACEMENTS:
             raise ValueError(f"furniture {name!r}: placement {placement!r} is not one of {FURNITURE_PLACEMENTS}")
         if any(existing.display_name == display_name for existing in FURNITURE_CATEGORIES.values()):
             raise ValueError(f"display name {display_name!r} of {name!r} is already used by another furniture")
-        FURNITURE_CATEGORIES[name] = FurnitureCategory(name, display_name, placement, build)
+        FURNITURE_CATEGORIES.register(name, FurnitureCategory(name, display_name, placement, build))
         return build
 
     return decorator
@@ -77,23 +77,12 @@ def _furniture(name: str, display_name: str, placement: str) -> Callable[[Furnit
 
 def get_furniture_category(name: str) -> FurnitureCategory:
     """Looks a furniture category up by name, with a "did you mean" on unknown names."""
-    try:
-        return FURNITURE_CATEGORIES[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, FURNITURE_CATEGORIES, n=3)
-        hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(
-            f"unknown furniture category {name!r}.{hint} Known: {', '.join(sorted(FURNITURE_CATEGORIES))}."
-        ) from None
+    return FURNITURE_CATEGORIES.get(name)
 
 
 def all_furniture_categories(placement: str | None = None) -> list[FurnitureCategory]:
     """Every furniture category (with ``placement``, when given), sorted by name."""
-    return [
-        FURNITURE_CATEGORIES[name]
-        for name in sorted(FURNITURE_CATEGORIES)
-        if placement in (None, FURNITURE_CATEGORIES[name].placement)
-    ]
+    return [category for _, category in sorted(FURNITURE_CATEGORIES.items()) if placement in (None, category.placement)]
 
 
 def make_furniture(
