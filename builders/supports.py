@@ -12,41 +12,18 @@ import numpy as np
 
 from gsi_datasets.geometry import matrix_to_quaternion, rotation_about_axis
 from gsi_datasets.rendering import asset_of
-from gsi_datasets.scene import FLOOR_ID, Furniture, Pose, Scene, SceneObject, SupportSurface
+from gsi_datasets.scene import Furniture, Pose, Scene, SceneObject
 
 #: Gap (m) kept between object footprints and between footprints and the edge of their surface.
 FOOTPRINT_MARGIN_M = 0.015
 #: Height (m) above its support at which an object is released before settling.
 DROP_HEIGHT_M = 0.002
-#: Two surfaces of one piece of furniture closer than this in height are the same surface.
-_SAME_SURFACE_M = 0.01
 
 
 def footprint_radius(scene_object: SceneObject) -> float:
     """Radius (m) of the vertical cylinder that contains the object in every yaw."""
     size = asset_of(scene_object).size
     return float(np.hypot(size[0], size[1]) / 2.0)
-
-
-def surface_at(piece: Furniture, height: float, xy: np.ndarray) -> SupportSurface:
-    """The surface of ``piece`` at world height ``height`` under the world point ``xy`` (bays of a shelf side by
-    side share a height), or the nearest one at that height.
-
-    Raises:
-        KeyError: when no surface is at that height.
-    """
-    level = [s for s in piece.surfaces if abs(piece.pose.position[2] + s.height - height) < _SAME_SURFACE_M]
-    if not level:
-        raise KeyError(f"{piece.category} {piece.instance_id} has no support surface at height {height:.3f} m")
-    local = _local_xy(piece, np.asarray(xy, float))
-
-    def distance(surface: SupportSurface) -> float:
-        x_min, y_min, x_max, y_max = surface.extent
-        return float(
-            np.hypot(max(x_min - local[0], 0.0, local[0] - x_max), max(y_min - local[1], 0.0, local[1] - y_max))
-        )
-
-    return min(level, key=distance)
 
 
 def _inside_rectangle(local_xy: np.ndarray, extent: tuple[float, float, float, float], inset: float) -> bool:
@@ -67,41 +44,28 @@ def _clear_of_furniture(piece: Furniture, world_xy: np.ndarray, radius: float) -
     return bool(np.hypot(*outside) >= radius + FOOTPRINT_MARGIN_M)
 
 
-def footprint_is_free(
-    scene: Scene,
-    instance_id: int,
-    centre_xy: np.ndarray,
-    radius: float,
-    support_id: int | None = None,
-    surface_height: float | None = None,
-) -> bool:
-    """Whether a footprint circle at ``centre_xy`` fits on a support surface and clears every other object there.
-
-    The support defaults to the object's own (``support_id``) and the surface to the one it stands on
-    (``surface_height``, world z); pass them for an object that is not in ``scene`` yet.
-    """
-    surface_xy = np.asarray(centre_xy, float)[:2]
-    if support_id is None or surface_height is None:
-        scene_object = scene.object(instance_id)
-        support_id = scene_object.support_id
-        surface_height = scene.support_height(scene_object)
-        surface_xy = np.array(scene_object.pose.position[:2])  # the surface it stands on now
+def footprint_is_free(scene: Scene, scene_object: SceneObject, centre_xy: np.ndarray, radius: float) -> bool:
+    """Whether a footprint circle at ``centre_xy`` fits on the surface ``scene_object`` stands on (at its pose; it
+    need not be in ``scene`` yet) and clears every other object there."""
     centre_xy = np.asarray(centre_xy, float)[:2]
-    if support_id == FLOOR_ID:
+    try:
+        surface = scene.support_surface(scene_object)
+    except ValueError:
+        return False
+    if surface is None:  # the floor
         half = np.array(scene.room.size_xy) / 2.0 - FOOTPRINT_MARGIN_M - radius
         if np.any(np.abs(centre_xy) > half):
             return False
         if not all(_clear_of_furniture(piece, centre_xy, radius) for piece in scene.furniture):
             return False
     else:
-        piece = scene.furniture_piece(support_id)
-        surface = surface_at(piece, surface_height, surface_xy)
+        piece = scene.furniture_piece(scene_object.support_id)
         if not _inside_rectangle(_local_xy(piece, centre_xy), surface.extent, radius + FOOTPRINT_MARGIN_M):
             return False
     for other in scene.objects:
-        if other.instance_id == instance_id or other.support_id != support_id:
+        if other.instance_id == scene_object.instance_id or other.support_id != scene_object.support_id:
             continue
-        if abs(scene.support_height(other) - surface_height) >= _SAME_SURFACE_M:
+        if scene.support_surface(other) != surface:
             continue  # another shelf of the same bookcase
         gap = np.linalg.norm(np.array(other.pose.position[:2]) - centre_xy) - radius - footprint_radius(other)
         if gap < FOOTPRINT_MARGIN_M:
@@ -111,10 +75,9 @@ def footprint_is_free(
 
 def fits_under_clearance(scene: Scene, scene_object: SceneObject, height_m: float) -> bool:
     """Whether an object ``height_m`` tall fits under whatever is above the surface it stands on (a shelf board)."""
-    if scene_object.support_id == FLOOR_ID:
+    surface = scene.support_surface(scene_object)
+    if surface is None:
         return height_m < scene.room.wall_height
-    piece = scene.furniture_piece(scene_object.support_id)
-    surface = surface_at(piece, scene.support_height(scene_object), np.array(scene_object.pose.position[:2]))
     return height_m + DROP_HEIGHT_M < surface.clearance
 
 

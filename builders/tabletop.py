@@ -105,11 +105,12 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
         radius = footprint_radius(scene_object)
         for _ in range(30):
             xy = rng.uniform((-half_x, -half_y), (half_x, half_y))
-            if footprint_is_free(scene, scene_object.instance_id, xy, radius, TABLE_INSTANCE_ID, height):
-                pose = resting_pose(scene_object, height, xy, float(rng.uniform(0.0, 360.0)))
-                scene = dataclasses.replace(
-                    scene, objects=(*scene.objects, dataclasses.replace(scene_object, pose=pose))
+            candidate = dataclasses.replace(scene_object, pose=resting_pose(scene_object, height, xy, 0.0))
+            if footprint_is_free(scene, candidate, xy, radius):
+                placed = dataclasses.replace(
+                    scene_object, pose=resting_pose(scene_object, height, xy, float(rng.uniform(0.0, 360.0)))
                 )
+                scene = dataclasses.replace(scene, objects=(*scene.objects, placed))
                 break
 
     centroid = np.mean([o.pose.position for o in scene.objects], axis=0) if scene.objects else np.zeros(3)

@@ -370,24 +370,35 @@ class Scene:
         except KeyError:
             return self.furniture_piece(instance_id).category
 
-    def support_height(self, scene_object: SceneObject, position: np.ndarray | None = None) -> float:
-        """World z of the surface ``scene_object`` stands on (at ``position``, default its own): the highest
-        surface of its support below its centre whose area contains it; 0 for the floor."""
-        position = np.asarray(scene_object.pose.position if position is None else position, float)
+    def support_surface(self, scene_object: SceneObject, position: np.ndarray | None = None) -> SupportSurface | None:
+        """The surface ``scene_object`` stands on (at ``position``, default its own; the object need not be in the
+        scene): the highest surface of its support below its centre whose area contains it; None for the floor.
+
+        Raises:
+            ValueError: when no surface of its support is under that point.
+        """
         if scene_object.support_id == FLOOR_ID:
-            return 0.0
+            return None
+        position = np.asarray(scene_object.pose.position if position is None else position, float)
         piece = self.furniture_piece(scene_object.support_id)
-        best = None
-        for surface in piece.surfaces:
-            height = piece.pose.position[2] + surface.height
-            if height <= position[2] and (best is None or height > best) and surface_contains(piece, surface, position):
-                best = height
-        if best is None:
+        below = [
+            surface
+            for surface in piece.surfaces
+            if piece.pose.position[2] + surface.height <= position[2] and surface_contains(piece, surface, position)
+        ]
+        if not below:
             raise ValueError(
                 f"object {scene_object.instance_id} is not above any surface of its support {piece.category} "
                 f"{piece.instance_id}"
             )
-        return float(best)
+        return max(below, key=lambda surface: surface.height)
+
+    def support_height(self, scene_object: SceneObject, position: np.ndarray | None = None) -> float:
+        """World z of :meth:`support_surface` (0 for the floor)."""
+        surface = self.support_surface(scene_object, position)
+        if surface is None:
+            return 0.0
+        return float(self.furniture_piece(scene_object.support_id).pose.position[2] + surface.height)
 
     def with_object(self, replacement: SceneObject) -> Scene:
         """A copy in which the object with ``replacement.instance_id`` is replaced."""

@@ -55,7 +55,7 @@ class ToyNudge(OperationGenerator):
         position = np.array(target.pose.position) + 0.04 * ground_directions(scene)["right"]
         from gsi_builders.supports import footprint_is_free, footprint_radius
 
-        if not footprint_is_free(scene, target.instance_id, position[:2], footprint_radius(target)):
+        if not footprint_is_free(scene, target, position[:2], footprint_radius(target)):
             raise Rejected("toy_blocked")
         return self.proposal(
             scene, target, scene.with_object(moved_object(target, position)), NudgeCommand("right", 0.04), rng

@@ -223,15 +223,7 @@ class ObjectChange:
         changed = changed_object(
             scene_object, scene.support_height(scene_object), tuple(self.shift_xy), self.yaw_deg, self.scale
         )
-        surface_height = scene.support_height(scene_object)
-        free = footprint_is_free(
-            scene,
-            changed.instance_id,
-            np.array(changed.pose.position[:2]),
-            footprint_radius(changed),
-            scene_object.support_id,
-            surface_height,
-        )
+        free = footprint_is_free(scene, scene_object, np.array(changed.pose.position[:2]), footprint_radius(changed))
         return scene.with_object(changed) if free else None
 
 

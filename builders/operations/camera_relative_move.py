@@ -31,7 +31,7 @@ class CameraRelativeMove(OperationGenerator):
         direction = str(rng.choice(["left", "right", "forward", "back"]))
         distance_cm = int(rng.integers(5, 21))
         position = np.array(target.pose.position) + ground_directions(scene)[direction] * distance_cm / 100.0
-        if not footprint_is_free(scene, target.instance_id, position[:2], footprint_radius(target)):
+        if not footprint_is_free(scene, target, position[:2], footprint_radius(target)):
             raise Rejected("move_blocked")
         command = MoveCommand(direction, distance_cm / 100.0)
         return self.proposal(scene, target, scene.with_object(moved_object(target, position)), command, rng)

@@ -32,7 +32,7 @@ class ObjectScale(OperationGenerator):
         position = centre.copy()
         position[2] = contact_z + factor * (centre[2] - contact_z)
         scaled = moved_object(target, position, scale=target.scale * factor)
-        if not footprint_is_free(scene, target.instance_id, position[:2], footprint_radius(scaled)):
+        if not footprint_is_free(scene, target, position[:2], footprint_radius(scaled)):
             raise Rejected("scaled_footprint_blocked")
         if factor < 1.0 and asset_of(scaled).size.min() < 0.006:
             raise Rejected("scaled_too_small")

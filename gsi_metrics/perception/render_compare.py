@@ -14,15 +14,20 @@ When the edited image's camera moved (a recovered camera motion), hypotheses are
 camera, so the motion's own change to the image is predicted rather than mistaken for an edit.
 
 Search: a few starting hypotheses (no change, the feature-based estimate, and one per large region of change that
-the camera motion does not explain), sweeps of yaw every 30 degrees and of scale over the grid at the object's own
+the camera motion does not explain), sweeps of yaw every 15 degrees and of scale over the grid at the object's own
 position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5
 degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one scale-grid
 step) from the best sweep hypothesis, from the best of each position's sweep and, when it explains the image about
 as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin half a turn
-away). The asked change is never a start: perception does not know it. Costs closer than ``tie_tolerance`` are not
-resolved by the image; the smaller change wins (and a final step drops each component, yaw, scale or shift, that
-the image does not need). Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when
-the model is compiled; every grid scale is one variant in a single compiled model.
+away). The asked change is never a start: perception does not know it. The search renders at the comparison size;
+the end points (and each of them without its yaw, its scale or its shift, for a component the image does not need)
+are then compared exactly, rendered at the image's size and reduced like the images. Costs closer than
+``tie_tolerance`` are not resolved by the image; the smaller change wins. The prior towards no change and the tie
+tolerance are measured in units of the target's size in the image, so a small object far away is judged like a
+large one nearby. Where the camera did not move, a global gain and offset per colour channel (a brightness or
+white-balance change) is removed from the edited image first. Scales come from a geometric grid (``scale_ratio``)
+because a mesh's scale is fixed when the model is compiled; every grid scale is one variant in a single compiled
+model.
 """
 
 from __future__ import annotations
@@ -51,6 +56,23 @@ class Hypothesis:
     scale_index: int
 
 
+def _photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
+    """``edited`` with a global per-channel gain and offset towards ``source`` removed (a brightness or white-balance
+    change of the whole image). The fit is least squares over the pixels that the fit itself explains to within
+    ``tolerance``, refined twice, so the edited region does not pull it."""
+    matched = np.empty_like(edited)
+    for channel in range(edited.shape[2]):
+        x, y = source[..., channel].ravel(), edited[..., channel].ravel()
+        gain, offset = 1.0, float(np.median(y - x))
+        for _ in range(3):
+            inliers = np.abs(y - (gain * x + offset)) < tolerance
+            if inliers.sum() < 0.5 * len(x):
+                return edited  # no dominant global relation: leave the image alone
+            gain, offset = np.polyfit(x[inliers], y[inliers], 1)
+        matched[..., channel] = (edited[..., channel] - offset) / max(gain, 1e-3)
+    return matched
+
+
 def _yaw_gap(a_deg: float, b_deg: float) -> float:
     """Absolute difference of two yaws, in [0, 180]."""
     return abs((a_deg - b_deg + 180.0) % 360.0 - 180.0)
@@ -67,11 +89,11 @@ class RenderComparer:
         scale_ratio: float = 1.06,
         scale_range: tuple[float, float] = (0.4, 2.6),
         truncation: float = 150.0,
-        prior_weight: float = 0.05,
+        prior_weight: float = 0.012,
         max_shift_m: float = 0.4,
-        yaw_sweep_deg: int = 30,
+        yaw_sweep_deg: int = 15,
         min_improvement: float = 1e-3,
-        tie_tolerance: float = 0.01,
+        tie_tolerance: float = 0.0025,
         camera_delta: np.ndarray | None = None,
     ) -> None:
         if sample.scene is None:
@@ -79,12 +101,9 @@ class RenderComparer:
         source = Scene.from_dict(sample.scene["source"])
         camera = source.camera
         self.full_camera = camera
-        small = dataclasses.replace(camera, width=camera.width // divisor, height=camera.height // divisor)
-        self.source = dataclasses.replace(source, camera=small)
+        self.source = source
         # Hypotheses are seen from the edited image's camera (the source camera unless it moved).
-        self.view = (
-            self.source if camera_delta is None else dataclasses.replace(source, camera=small.moved(camera_delta))
-        )
+        self.view = source if camera_delta is None else dataclasses.replace(source, camera=camera.moved(camera_delta))
         self.target = self.source.object(sample.target_id)
         low, high = (int(np.floor(np.log(v) / np.log(scale_ratio))) for v in scale_range)
         self.scales = scale_ratio ** np.arange(low, high + 1)
@@ -94,9 +113,13 @@ class RenderComparer:
             self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
         ]
         self.renderer = StateRenderer(variants)
-        self.edited = cv2.resize(edited, (small.width, small.height), interpolation=cv2.INTER_AREA).astype(np.float32)
-        size = (small.width, small.height)
+        self.divisor = divisor
+        size = (camera.width // divisor, camera.height // divisor)
+        self.compare_size = size
         self.source_image = cv2.resize(sample.image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        edited = cv2.resize(edited, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        # A global brightness or colour change is not an edit of the target: undo it where the camera is still.
+        self.edited = edited if camera_delta is not None else _photometrically_matched(edited, self.source_image)
         # Compare changes, not images: what the hypothesis changes in a render against what the editor
         # changed in the source image. Everything static (other objects, their shadows, anti-aliasing, the
         # renderer's own look) cancels, and an unchanged output is explained exactly by "no change".
@@ -110,8 +133,11 @@ class RenderComparer:
         ]
         target_small = cv2.resize(sample.target_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         self.source_target_region = cv2.dilate(target_small, np.ones((5, 5), np.uint8))
-        self.reference_render = self.renderer.render_rgb(self.source, shadows=False).astype(np.float32)
         self.truncation = truncation
+        # The cost of a change that moves every target pixel completely: the prior and the tie tolerance are
+        # measured in it, so they weigh the same for a small object far away and a large one nearby.
+        self.cost_unit = truncation * float(target_small.mean())
+        self._references: dict[bool, np.ndarray] = {}
         self.prior_weight = prior_weight
         self.max_shift_m = max_shift_m
         self.yaw_sweep_deg = yaw_sweep_deg
@@ -120,10 +146,29 @@ class RenderComparer:
         self.min_improvement = min_improvement
         self.tie_tolerance = tie_tolerance
         self.support_height = source.support_height(source.object(sample.target_id))
-        self._costs: dict[Hypothesis, float] = {}  # keyed on rounded hypotheses
+        self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
         self.renderer.close()
+
+    def _render(self, state: Scene, exact: bool) -> np.ndarray:
+        """``state`` rendered without shadows at the comparison size (float32 RGB).
+
+        The search renders directly at that size (a quarter of the pixels to draw). ``exact`` renders at the image's
+        size and reduces it like the images: a direct small render differs from a reduced full-size image along
+        every edge, and for a small object, or a change that moves only edges, those differences are as large as
+        the change to be explained; the final choice between the search's end points is made this way.
+        """
+        if not exact:
+            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor).astype(np.float32)
+        rendered = self.renderer.render_rgb(state, shadows=False)
+        return cv2.resize(rendered, self.compare_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def _predicted_change(self, state: Scene, exact: bool) -> np.ndarray:
+        """What ``state`` changes in the render of the source scene."""
+        if exact not in self._references:
+            self._references[exact] = self._render(self.source, exact)
+        return self._render(state, exact) - self._references[exact]
 
     def state(self, hypothesis: Hypothesis) -> Scene:
         """The source scene, seen from the edited image's camera, with the target changed as hypothesised."""
@@ -136,28 +181,33 @@ class RenderComparer:
         )
         return self.view.with_object(changed)
 
-    def cost(self, hypothesis: Hypothesis) -> float:
+    def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
         """Mean truncated L1 distance (summed over RGB) between the change the hypothesis makes to the render
         of the source scene and the change the editor made to the source image, plus a small prior towards
-        "no change": where the image cannot tell hypotheses apart (the yaw of a body of revolution, a hidden
-        object), the smallest change wins instead of an arbitrary one."""
+        "no change" (``prior_weight`` cost units per unit of :meth:`change`): where the image cannot tell
+        hypotheses apart (the yaw of a body of revolution, a hidden object), the smallest change wins instead of
+        an arbitrary one.
+        ``exact``: see :meth:`_render`."""
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
             or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
         ):
             return float("inf")
         # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg grid.
-        key = Hypothesis(
-            round(hypothesis.dx_m, 4),
-            round(hypothesis.dy_m, 4),
-            round(hypothesis.yaw_deg % 360.0, 3),
-            hypothesis.scale_index,
+        key = (
+            Hypothesis(
+                round(hypothesis.dx_m, 4),
+                round(hypothesis.dy_m, 4),
+                round(hypothesis.yaw_deg % 360.0, 3),
+                hypothesis.scale_index,
+            ),
+            exact,
         )
         if key not in self._costs:
-            rendered = self.renderer.render_rgb(self.state(hypothesis), shadows=False).astype(np.float32)
-            predicted_change = rendered - self.reference_render
+            predicted_change = self._predicted_change(self.state(hypothesis), exact)
             distance = np.minimum(np.abs(predicted_change - self.observed_change).sum(axis=2), self.truncation)
-            self._costs[key] = float(distance.mean()) + self.prior_weight * self.change(hypothesis)
+            prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
+            self._costs[key] = float(distance.mean()) + prior
         return self._costs[key]
 
     def change(self, hypothesis: Hypothesis) -> float:
@@ -165,11 +215,13 @@ class RenderComparer:
         yaw = _yaw_gap(hypothesis.yaw_deg, 0.0) / 180.0
         return yaw + abs(np.log(self.scales[hypothesis.scale_index])) + np.hypot(hypothesis.dx_m, hypothesis.dy_m) / 0.3
 
-    def _pick(self, candidates: list[Hypothesis]) -> Hypothesis:
+    def _pick(self, candidates: list[Hypothesis], exact: bool = False) -> Hypothesis:
         """The cheapest candidate; costs within ``tie_tolerance`` of it are ties the image does not resolve (the
-        yaw of a ball), and the smallest change among them wins."""
-        lowest = min(self.cost(h) for h in candidates)
-        return min((h for h in candidates if self.cost(h) <= lowest + self.tie_tolerance), key=self.change)
+        yaw of a ball), and the smallest change among them wins (between equal changes, a turn either way by the
+        same angle, the cheaper one)."""
+        lowest = min(self.cost(h, exact) for h in candidates)
+        tied = (h for h in candidates if self.cost(h, exact) <= lowest + self.tie_tolerance * self.cost_unit)
+        return min(tied, key=lambda h: (round(self.change(h), 9), self.cost(h, exact)))
 
     @staticmethod
     def _largest_regions(mask: np.ndarray, limit: int) -> list[tuple[float, float]]:
@@ -186,9 +238,7 @@ class RenderComparer:
         unexplained = self.observed_change
         if self.view is not self.source:
             unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
-            unexplained = unexplained - (
-                self.renderer.render_rgb(unchanged, shadows=False).astype(np.float32) - self.reference_render
-            )
+            unexplained = unexplained - self._predicted_change(unchanged, exact=False)
         changed = (np.abs(unexplained).sum(axis=2) > 60).astype(np.uint8)
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         # Where the target newly appears: the change outside its source pixels (the vacated part is explained by
@@ -196,12 +246,14 @@ class RenderComparer:
         elsewhere = changed & ~self.source_target_region
         centroids = [*self._largest_regions(changed, limit), *self._largest_regions(elsewhere, limit)]
         camera = self.view.camera
+        reduction = camera.width / self.compare_size[0]  # centroids are in reduced pixels
         intrinsics, rotation = camera.intrinsics, np.array(camera.rotation)
         origin = np.array(camera.position)
         centre_height = self.target.pose.position[2]
         hypotheses = []
         for u, v in centroids:
-            ray = rotation @ np.linalg.solve(intrinsics, np.array([u, v, 1.0]))
+            pixel = (np.array([u, v]) + 0.5) * reduction - 0.5
+            ray = rotation @ np.linalg.solve(intrinsics, np.array([*pixel, 1.0]))
             if abs(ray[2]) < 1e-9:
                 continue
             hit = origin + ray * (centre_height - origin[2]) / ray[2]
@@ -247,17 +299,15 @@ class RenderComparer:
         # position's own sweep is descended too, so an in-place turn is found from the unchanged position.
         seeds = [first, second, *(self._pick(position_sweep) for position_sweep in sweeps)]
         seeds = [h for index, h in enumerate(seeds) if h is not None and h not in seeds[:index]]
-        best = self._pick([self._descend(self._best_scale(h)) for h in seeds])
-        # A component the image cannot resolve is no change: try dropping each one.
-        best = self._pick(
-            [
-                best,
-                dataclasses.replace(best, yaw_deg=0.0),
-                dataclasses.replace(best, scale_index=self.identity_index),
-                dataclasses.replace(best, dx_m=0.0, dy_m=0.0),
-            ]
-        )
-        return best, self.cost(best)
+        ends = [self._descend(self._best_scale(h)) for h in seeds]
+        # A component the image cannot resolve is no change: each end point also competes without each one.
+        ends += [
+            dataclasses.replace(end, **dropped)
+            for end in ends
+            for dropped in ({"yaw_deg": 0.0}, {"scale_index": self.identity_index}, {"dx_m": 0.0, "dy_m": 0.0})
+        ]
+        best = self._pick(ends, exact=True)
+        return best, self.cost(best, exact=True)
 
     def _scale_sweep(self, hypothesis: Hypothesis) -> list[Hypothesis]:
         """``hypothesis`` at every fourth scale of the grid."""
@@ -305,8 +355,8 @@ class RenderComparer:
     def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
         """The target's pixels under ``hypothesis``, at the full image ``shape``."""
         instances = self.renderer.render_instances(self.state(hypothesis))
-        small = (instances == self.target.instance_id).astype(np.uint8)
-        return cv2.resize(small, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+        target = (instances == self.target.instance_id).astype(np.uint8)
+        return cv2.resize(target, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
     def hypothesis_from_camera_frame(self, translation_m: np.ndarray, rotation: np.ndarray, scale: float) -> Hypothesis:
         """The grid hypothesis closest to a camera-frame estimate (e.g. the feature-based one)."""

@@ -217,6 +217,7 @@ def test_target_is_visible_unoccluded_and_the_edit_is_visible(object_rows: list[
 
 
 def test_referring_expressions_are_unique_and_human_readable(object_rows: list[dict]) -> None:
+    repeated = 0
     for row in object_rows:
         names = [entry["display_name"] for entry in row["instances"]]
         display = row["target_object"]["display_name"]
@@ -225,6 +226,7 @@ def test_referring_expressions_are_unique_and_human_readable(object_rows: list[d
         target = entries[row["target_object"]["instance_id"]]
         assert target["support_id"] == row["support"]["instance_id"]
         if names.count(display) > 1:  # a repeated category: "the <name> on the <support>" tells them apart
+            repeated += 1
             support_name = entries[target["support_id"]]["display_name"] if target["support_id"] else "floor"
             assert f"{display} on the {support_name}" in row["instruction"], row["instruction"]
             for other in entries.values():
@@ -235,3 +237,4 @@ def test_referring_expressions_are_unique_and_human_readable(object_rows: list[d
         assert "_" not in display and not re.search(r"[a-z][A-Z]", display), display
         assert row["reference_format"]["target"] == display
         assert row["reference_format"]["prompt"] == row["instruction"]
+    assert repeated, "no fixture row has a target whose category is repeated: the qualifier went unchecked"

@@ -54,8 +54,8 @@ def test_shelf_footprints_are_checked_per_board_and_scaling_respects_the_board_a
     assert scene.support_height(lower) < scene.support_height(upper)
     # Each mug stands alone on its board: the other board's mug does not block it, its own board's area does.
     assert lower.pose.position[:2] == upper.pose.position[:2]  # one above the other
-    assert footprint_is_free(scene, lower.instance_id, np.array(lower.pose.position[:2]), footprint_radius(lower))
-    assert not footprint_is_free(scene, lower.instance_id, np.array([3.0, 1.6]), footprint_radius(lower))
+    assert footprint_is_free(scene, lower, np.array(lower.pose.position[:2]), footprint_radius(lower))
+    assert not footprint_is_free(scene, lower, np.array([3.0, 1.6]), footprint_radius(lower))
     # A mug as tall as the gap to the next board does not fit under it; the mug itself does.
     board = min(scene.furniture[0].surfaces, key=lambda s: s.height)
     assert fits_under_clearance(scene, lower, 0.1)
