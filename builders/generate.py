@@ -293,24 +293,31 @@ def _mask_box(mask: np.ndarray) -> list[float]:
 
 
 def check_visibility(
-    view: RenderOutput, renderer: StateRenderer, state: int, target_id: int, rules: ValidityRules, when: str
+    view: RenderOutput,
+    renderer: StateRenderer,
+    state: int,
+    target_id: int,
+    rules: ValidityRules,
+    when: str,
+    what: str = "target",
 ) -> tuple[np.ndarray, float]:
     """The object's 2D box and visible fraction in a rendered state.
 
     Raises:
-        Rejected: ``target_too_small_<when>``, ``target_occluded_<when>`` or ``target_touches_border_<when>``.
+        Rejected: ``<what>_too_small_<when>``, ``<what>_occluded_<when>`` or ``<what>_touches_border_<when>``
+            (``what``: "target", or "reference" for the object a placement is relative to).
     """
     mask = view.instances == target_id
     visible = int(mask.sum())
     if visible < rules.min_visible_pixels:
-        raise Rejected(f"target_too_small_{when}")
+        raise Rejected(f"{what}_too_small_{when}")
     fraction = visible / max(renderer.unoccluded_pixels(state, target_id), 1)
     if fraction < rules.min_visible_fraction:
-        raise Rejected(f"target_occluded_{when}")
+        raise Rejected(f"{what}_occluded_{when}")
     box = _mask_box(mask)
     margin = rules.border_margin_px
     if box[0] < margin or box[1] < margin or box[2] > mask.shape[1] - margin or box[3] > mask.shape[0] - margin:
-        raise Rejected(f"target_touches_border_{when}")
+        raise Rejected(f"{what}_touches_border_{when}")
     return np.array(box), min(fraction, 1.0)
 
 
@@ -359,6 +366,12 @@ def _render_and_label(
         if target_id is not None:
             box2d_before, fraction_before = visible_before
             box2d_after, fraction_after = check_visibility(after, renderer, index, target_id, rules, "after")
+        reference_id = proposal.reference_id
+        if reference_id is not None:
+            reference_visibility = [
+                check_visibility(view, renderer, state, reference_id, rules, when, "reference")
+                for view, state, when in ((before, 0, "before"), (after, index, "after"))
+            ]
     changed = np.abs(before.rgb.astype(np.int16) - after.rgb.astype(np.int16)).max(axis=2)
     if int((changed > rules.changed_pixel_threshold).sum()) < rules.min_changed_pixels:
         raise Rejected("edit_not_visible")
@@ -429,23 +442,14 @@ def _render_and_label(
     if target_id is None:
         return row
 
+    row["target_object"] = _object_label(source, target, target_id, visible_before, (box2d_after, fraction_after))
+    if reference_id is not None:
+        row["reference_object"] = _object_label(source, target, reference_id, *reference_visibility)
     before_object, after_object = source.object(target_id), target.object(target_id)
-    box_before = _box_dict(*_camera_box(before_object, source.camera))
-    box_after = _box_dict(*_camera_box(after_object, source.camera))
+    box_before, box_after = row["target_object"]["box3d_before"], row["target_object"]["box3d_after"]
     rotation_before, rotation_after = np.array(box_before["rotation"]), np.array(box_after["rotation"])
     axis, angle = axis_angle_from_rotation(rotation_after @ rotation_before.T)
-    name = display_name(source, target_id)
-    row["target_object"] = {
-        "instance_id": target_id,
-        "category": before_object.category,
-        "display_name": name,
-        "box3d_before": box_before,
-        "box3d_after": box_after,
-        "box2d_before": [float(v) for v in box2d_before],
-        "box2d_after": [float(v) for v in box2d_after],
-        "visible_fraction_before": fraction_before,
-        "visible_fraction_after": fraction_after,
-    }
+    name = row["target_object"]["display_name"]
     row["transform"].update(
         translation_m=[float(a - b) for a, b in zip(box_after["centre"], box_before["centre"], strict=True)],
         rotation_axis=[float(v) for v in axis],
@@ -461,6 +465,29 @@ def _render_and_label(
         new_rotation_matrix=box_after["rotation"],
     )
     return row
+
+
+def _object_label(
+    source: Scene,
+    target: Scene,
+    instance_id: int,
+    visible_before: tuple[np.ndarray, float],
+    visible_after: tuple[np.ndarray, float],
+) -> dict[str, Any]:
+    """An object's label (``OBJECT_LABEL``): 3D boxes in the source camera frame and 2D boxes and visible
+    fractions in both views."""
+    (box2d_before, fraction_before), (box2d_after, fraction_after) = visible_before, visible_after
+    return {
+        "instance_id": instance_id,
+        "category": source.object(instance_id).category,
+        "display_name": display_name(source, instance_id),
+        "box3d_before": _box_dict(*_camera_box(source.object(instance_id), source.camera)),
+        "box3d_after": _box_dict(*_camera_box(target.object(instance_id), source.camera)),
+        "box2d_before": [float(v) for v in box2d_before],
+        "box2d_after": [float(v) for v in box2d_after],
+        "visible_fraction_before": fraction_before,
+        "visible_fraction_after": fraction_after,
+    }
 
 
 def _support_label(scene: Scene, support_id: int, height: float) -> dict[str, Any]:

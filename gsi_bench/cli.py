@@ -166,6 +166,7 @@ def _validate(args: argparse.Namespace) -> int:
         backend_config=dict(_option(text) for text in args.backend_option),
         workers=args.workers,
         progress=not args.quiet,
+        operation_mix=_operation_mix(args.operations) if args.operations else None,
     )
     if args.history:
         append_history(report, args.history, args.note)
@@ -336,6 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("--split", default="test", help="split of --data (default: test)")
     validate.add_argument("--seed", type=int, default=0, help="seed of the generated test scenes (default: 0)")
+    validate.add_argument(
+        "--operations",
+        nargs="+",
+        metavar="NAME[=SHARE]",
+        help="generated test scenes: operations and shares instead of the config's mix (as for build)",
+    )
     validate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
     validate.add_argument(
         "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"

@@ -9,6 +9,7 @@ comes from the edited image and never from the label leaking into the estimate.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ class SourceView:
         scene: the stored source scene description (synthetic rows) or None.
         symmetry_order: the target's rotational symmetry about the vertical (``Category.symmetry_order`` of a
             GSI-Syn category: 1 none, n every 360/n degrees, 0 continuous); 1 for categories not in the catalog.
+        reference_id: instance id of the object the target is placed relative to (OP; named by the instruction).
+        reference_box: that object's 3D box in the source.
+        reference_category: its category.
     """
 
     sample_id: str
@@ -81,6 +85,23 @@ class SourceView:
     support_offset_m: float
     scene: dict[str, Any] | None = None
     symmetry_order: int = 1
+    reference_id: int | None = None
+    reference_box: Box3D | None = None
+    reference_category: str | None = None
+
+    def of_reference(self) -> SourceView:
+        """The same view with the reference object as its target (to perceive what happened to it)."""
+        if self.reference_id is None:
+            raise ValueError(f"sample {self.sample_id} has no reference object")
+        return dataclasses.replace(
+            self,
+            target_id=self.reference_id,
+            target_box=self.reference_box,
+            symmetry_order=_symmetry_order(self.reference_category),
+            reference_id=None,
+            reference_box=None,
+            reference_category=None,
+        )
 
     @property
     def object_target(self) -> bool:
@@ -155,7 +176,7 @@ class ScoringSample:
         operation = row["operation"]
         operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
         spec = get_operation(operation)
-        transform, target = row["transform"], row.get("target_object")
+        transform, target, reference = row["transform"], row.get("target_object"), row.get("reference_object")
         object_target = spec.object_target
         if object_target and not target:
             raise ValueError(
@@ -179,6 +200,9 @@ class ScoringSample:
             support_offset_m=float(row["support"]["offset_m"]),
             scene=None if scene is None else {"source": scene["source"]},
             symmetry_order=_symmetry_order(target.get("category")) if object_target else 1,
+            reference_id=int(reference["instance_id"]) if reference else None,
+            reference_box=Box3D.from_row(reference["box3d_before"]) if reference else None,
+            reference_category=reference.get("category") if reference else None,
         )
         truth = EditTruth(
             command=spec.command_from_row(row["command"]),

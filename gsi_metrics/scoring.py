@@ -42,7 +42,7 @@ from PIL import Image
 
 from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
 from gsi_metrics.operations import PROFILES, get_scorer
-from gsi_metrics.perception import Perception, PerceptionBackend, create_backend
+from gsi_metrics.perception import Perception, PerceptionBackend, create_backend, perceive
 from gsi_metrics.predictions import INPUT_STATUSES, LoadedPrediction, check_value_range, load_prediction
 from gsi_metrics.sample import ScoringSample
 
@@ -167,7 +167,7 @@ def score_profiles(
     if loaded.image is None:
         return unscored(sample, profiles, loaded.status, loaded.message)
     try:
-        perception = (backend or create_backend()).perceive(sample.view, loaded.image)
+        perception = perceive(backend or create_backend(), sample.view, loaded.image)
         scores = [score_perceived(sample, loaded.image, perception, profile) for profile in profiles]
     except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
         message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"

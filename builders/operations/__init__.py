@@ -40,6 +40,7 @@ class EditProposal:
         command: the asked parameters.
         instruction: the instruction text.
         template: the template it was filled from.
+        reference_id: instance id of the object the instruction places the target relative to (OP), if any.
     """
 
     operation: str
@@ -48,6 +49,7 @@ class EditProposal:
     command: Command
     instruction: str
     template: str
+    reference_id: int | None = None
 
     @property
     def intended_pose(self) -> Pose:
@@ -96,21 +98,35 @@ class OperationGenerator:
         raise NotImplementedError
 
     def phrase(
-        self, scene: Scene, target: SceneObject | None, command: Command, rng: np.random.Generator
+        self,
+        scene: Scene,
+        target: SceneObject | None,
+        command: Command,
+        rng: np.random.Generator,
+        reference: SceneObject | None = None,
     ) -> tuple[str, str]:
-        """The instruction for ``command`` on ``target`` and its template."""
+        """The instruction for ``command`` on ``target`` (relative to ``reference``) and its template."""
         values = {}
         if target is not None:
             values = {"object": referring_expression(scene, target), "support": support_name(scene, target)}
+        if reference is not None:
+            values["reference"] = referring_expression(scene, reference)
         return self.spec.phrase(command, rng, **values)
 
     def proposal(
-        self, scene: Scene, target: SceneObject | None, target_scene: Scene, command: Command, rng: np.random.Generator
+        self,
+        scene: Scene,
+        target: SceneObject | None,
+        target_scene: Scene,
+        command: Command,
+        rng: np.random.Generator,
+        reference: SceneObject | None = None,
     ) -> EditProposal:
         """An :class:`EditProposal` with the instruction phrased for ``command``."""
-        instruction, template = self.phrase(scene, target, command, rng)
+        instruction, template = self.phrase(scene, target, command, rng, reference)
         target_id = None if target is None else target.instance_id
-        return EditProposal(self.name, target_id, target_scene, command, instruction, template)
+        reference_id = None if reference is None else reference.instance_id
+        return EditProposal(self.name, target_id, target_scene, command, instruction, template, reference_id)
 
 
 #: The operations' generators, by operation name (each module of this package registers one on import).

@@ -7,7 +7,8 @@ supporting plane. It never reads the labels (``transform``, ``command``, ``targe
 
 Steps: the instruction gives the operation, object and value (:mod:`instruction_parser`); the object's
 instance mask (dilated, to carry its anti-aliased rim along) is lifted to camera-frame 3D points; the
-move / rotation / scaling is applied in 3D about the object's estimated contact point on the table; the
+move / rotation / scaling is applied in 3D about the object's estimated contact point on the table (a placement
+relative to another object takes that point to the reference object's contact point plus the asked offset); the
 points are forward-splatted with a z-buffer (other objects in front still occlude the moved one); small
 splat holes are closed; the vacated pixels are inpainted (Telea) and the moved object is composited on top.
 Only the visible surface is known (2.5D): a rotation guesses the hidden back as the visible surface
@@ -25,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from gsi_bench.editors.instruction_parser import CAMERA, MOVE, ROTATE, SCALE, ParsedEdit, parse_instruction
+from gsi_bench.editors.instruction_parser import CAMERA, MOVE, PLACE, ROTATE, SCALE, ParsedEdit, parse_instruction
 from gsi_datasets.geometry import project_points, rotation_about_axis, unproject_pixels
 from gsi_datasets.images import row_image
 from gsi_datasets.operations.camera_view_change import CameraCommand
@@ -97,7 +98,10 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     if edit.operation == ROTATE:
         points, colours = _complete_back(points, colours, pivot, normal)
         magnification = ROTATION_MAGNIFICATION
-    moved = apply_edit(edit, points, pivot, normal)
+    reference_pivot = None
+    if edit.operation == PLACE:
+        reference_pivot = _reference_pivot(row, edit, instances, depth_m, intrinsics, normal, offset_m)
+    moved = apply_edit(edit, points, pivot, normal, reference_pivot)
     magnification = max(magnification, _magnification(points, moved))
 
     others = (instances != 0) & (instances != support_id) & (instances != object_id)
@@ -105,6 +109,23 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     background = _inpaint(rgb, cv2.dilate(mask.astype(np.uint8), _CROSS, iterations=INPAINT_DILATION_PX))
     edited = np.where(covered[..., None], np.rint(layer), background)
     return Image.fromarray(edited.astype(np.uint8), mode="RGB"), covered
+
+
+def _reference_pivot(
+    row: Mapping[str, Any],
+    edit: ParsedEdit,
+    instances: np.ndarray,
+    depth_m: np.ndarray,
+    intrinsics: np.ndarray,
+    normal: np.ndarray,
+    offset_m: float,
+) -> np.ndarray:
+    """Where the reference object of a placement stands on the support (its contact point)."""
+    reference_id = _referent(row, edit.reference_name)
+    _, points, on_object = _object_points(instances == reference_id, depth_m, intrinsics, normal, offset_m)
+    if not np.any(on_object):
+        raise ValueError(f"the {edit.reference_name!r} (instance {reference_id}) has no pixels with usable depth")
+    return contact_point(points[on_object], normal, offset_m)
 
 
 def _referent(row: Mapping[str, Any], name: str) -> int:
@@ -209,7 +230,13 @@ def plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return right / np.linalg.norm(right), forward / np.linalg.norm(forward)
 
 
-def apply_edit(edit: ParsedEdit, points: np.ndarray, pivot: np.ndarray, normal: np.ndarray) -> np.ndarray:
+def apply_edit(
+    edit: ParsedEdit,
+    points: np.ndarray,
+    pivot: np.ndarray,
+    normal: np.ndarray,
+    reference_pivot: np.ndarray | None = None,
+) -> np.ndarray:
     """Applies a parsed edit to camera-frame points.
 
     Args:
@@ -217,14 +244,18 @@ def apply_edit(edit: ParsedEdit, points: np.ndarray, pivot: np.ndarray, normal: 
         points: ``(N, 3)`` camera-frame points, metres.
         pivot: ``(3,)`` contact point on the support (the rotation axis and scaling centre).
         normal: unit up normal of the support plane, camera frame.
+        reference_pivot: a placement's reference object's contact point (placements only).
 
     Returns:
         ``(N, 3)`` transformed points.
     """
+    right, forward = plane_axes(normal)
     if edit.operation == MOVE:
-        right, forward = plane_axes(normal)
         direction = {"left": -right, "right": right, "forward": forward, "back": -forward}[edit.direction]
         return points + edit.distance_m * direction
+    if edit.operation == PLACE:
+        side = {"left": -right, "right": right, "front": -forward, "behind": forward}[edit.direction]
+        return points + (reference_pivot + edit.distance_m * side - pivot)
     if edit.operation == ROTATE:
         # Seen from above, a clockwise turn is a negative right-handed rotation about the up normal.
         signed = edit.angle_deg if edit.direction == "counterclockwise" else -edit.angle_deg

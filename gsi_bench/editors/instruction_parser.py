@@ -6,6 +6,9 @@ obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "tr
 
 - ``camera_relative_move``: a distance with a unit ("12 cm", "7 centimeters") and one of left / right /
   forward (away from the camera, farther, deeper into the scene) / back (toward the camera, closer, nearer).
+- ``object_relative_place``: two objects, a distance with a unit and a relation to the second one ("to the left
+  of", "to the right of", "in front of", "behind"); the object named first is moved, the one after the relation
+  is the reference.
 - ``object_rotate``: "clockwise" / "counterclockwise" and an angle in degrees.
 - ``object_scale``: a resulting size ("twice", "half its size", "1.5 times", "three quarters of") or a
   change ("by 25%", "50% larger", "by half", "by a quarter") with its sense (up / larger / enlarge,
@@ -23,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 MOVE = "camera_relative_move"
+PLACE = "object_relative_place"
 ROTATE = "object_rotate"
 SCALE = "object_scale"
 CAMERA = "camera_view_change"
@@ -53,6 +57,9 @@ _MOVE_CUES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: Relations of a placement relative to another object (OP), with the side they name.
+_RELATION = re.compile(r"\b(to the left of|to the right of|in front of|behind)\s+the\s+")
+_RELATION_SIDES = {"to the left of": "left", "to the right of": "right", "in front of": "front", "behind": "behind"}
 _CAMERA = re.compile(r"\b(?:camera|viewpoint|view)\b")
 _TILT = re.compile(r"\btilt|\blook\b|\bviewing angle\b")
 _UPWARD = re.compile(r"\b(?:up|upward|higher|raise)\b")
@@ -91,6 +98,7 @@ class ParsedEdit:
         angle_deg: rotation angle in degrees, positive (the sense is in ``direction``).
         scale_factor: uniform scale factor (new size / old size).
         motion: camera view changes: ``move``, ``turn`` or ``pitch``.
+        reference_name: placements relative to another object: that object's display name.
     """
 
     operation: str
@@ -100,6 +108,7 @@ class ParsedEdit:
     angle_deg: float | None = None
     scale_factor: float | None = None
     motion: str | None = None
+    reference_name: str | None = None
 
 
 def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
@@ -121,6 +130,8 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
     display_names = list(display_names)
     if not _names_in(lowered, display_names) and _CAMERA.search(lowered):
         return _camera_edit(text, lowered)
+    if placement := _placement(text, lowered, display_names):
+        return placement
     object_name = _find_object(text, lowered, display_names)
     # Drop the object's name so that words inside it cannot read as cues.
     rest = re.sub(rf"\b{re.escape(object_name.lower())}\b", " ", lowered)
@@ -136,6 +147,30 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
         return ParsedEdit(MOVE, object_name, _move_direction(text, rest), distance_m=distance_m)
     factor = _scale_factor(text, rest)
     return ParsedEdit(SCALE, object_name, "up" if factor > 1.0 else "down", scale_factor=factor)
+
+
+def _placement(text: str, lowered: str, display_names: list[str]) -> ParsedEdit | None:
+    """A placement relative to another object ("... to the left of the bowl ..."), or None when the text names no
+    relation to an object."""
+    relation = _RELATION.search(lowered)
+    if relation is None:
+        return None
+    after = lowered[relation.end() :]
+    references = [n for n in display_names if n and re.match(rf"{re.escape(n.lower())}\b", after)]
+    if not references:
+        return None
+    reference = max(references, key=len)
+    # The moved object is named before the relation ("Place the mug so that its centre is ... of the bowl").
+    before = lowered[: relation.start()]
+    movers = [n for n in _names_in(before, display_names) if n != reference]
+    if not movers:
+        raise _error(text, f"a placement relative to the {reference} that names no object to move")
+    distance = _DISTANCE.search(lowered)
+    if distance is None:
+        raise _error(text, "a placement without a distance")
+    distance_m = float(distance.group(1)) * _UNITS_M[distance.group(2).rstrip("s")]
+    side = _RELATION_SIDES[relation.group(1)]
+    return ParsedEdit(PLACE, max(movers, key=len), side, distance_m=distance_m, reference_name=reference)
 
 
 def _error(text: str, reason: str) -> ValueError:

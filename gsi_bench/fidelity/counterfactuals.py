@@ -11,8 +11,10 @@ Families and cases (``family/case``):
 - the operation's own cases (its generator's ``counterfactual_states``, :mod:`gsi_builders.operations`):
   ``magnitude/x0.5``, ``x1.5``, ``x2``: the realised change scaled (distance, angle; for OS the log factor,
   x0.5 and x1.5 only; for PC the camera motion x0.5 and x1.5); ``direction/opposite`` (CM, OR, PC),
-  ``direction/orthogonal`` (CM), ``direction/inverse`` (OS, ``1 / s``); ``kind/wrong_motion`` (PC: a turn
-  instead of a move, a sideways move instead of a turn or tilt);
+  ``direction/orthogonal`` (CM, OP), ``direction/inverse`` (OS, ``1 / s``); ``kind/wrong_motion`` (PC: a turn
+  instead of a move, a sideways move instead of a turn or tilt); for OP the magnitudes (x0.75, x1.25, x1.5)
+  scale the realised offset from the reference object, the directions put the target on the other side or a
+  side at 90 degrees, and ``wrong_reference/other_object`` puts it at the right offset from another object;
 - ``wrong_target/other_object`` (object operations): another object changed as asked, the target untouched;
 - ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object moved 8-15 cm
   on its support or removed;
@@ -21,8 +23,8 @@ Families and cases (``family/case``):
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
 
 Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC
-asks for the right target, kind and direction; SPEC 6); identity, wrong target, wrong direction and wrong kind
-do not.
+asks for the right target, kind and direction; SPEC 6); identity, wrong target, wrong reference, wrong direction
+and wrong kind do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
 skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
@@ -58,6 +60,7 @@ FAMILIES = (
     "direction",
     "kind",
     "wrong_target",
+    "wrong_reference",
     "collateral",
     "identity",
     "camera_drift",
@@ -208,7 +211,7 @@ def should_comply(sample: ScoringSample, family: str, rotation: np.ndarray) -> b
     """The truth label of a case (module docstring); None when it cannot be seen (ambiguous)."""
     if family in CORRECT_EDIT_FAMILIES:
         return True
-    if family in ("identity", "wrong_target", "kind"):
+    if family in ("identity", "wrong_target", "wrong_reference", "kind"):
         return False
     view, truth = sample.view, sample.truth
     if sample.operation == "object_rotate":
@@ -235,6 +238,8 @@ def _truth(
     exact = Perception(
         TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale),
         CameraRecovery(found=True, delta=camera_delta),
+        # The counterfactuals never move the reference object of a placement.
+        reference=None if sample.view.reference_id is None else TargetRecovery(found=True),
     )
     error, magnitude = get_scoring(sample.operation).spatial_error(sample.view, sample.truth, exact)
     return Truth(label, translation, rotation, scale, camera_delta, error / magnitude)

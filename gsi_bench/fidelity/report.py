@@ -39,14 +39,14 @@ from gsi_metrics.functional import bootstrap_mean_ci
 from gsi_metrics.operations import PROFILES
 
 RECOVERY_KEYS = ("translation_cm", "rotation_deg", "scale_pct", "camera_translation_cm", "camera_rotation_deg")
-FALSE_COMPLIANCE_FAMILIES = ("identity", "direction", "wrong_target", "kind")
+FALSE_COMPLIANCE_FAMILIES = ("identity", "direction", "wrong_target", "wrong_reference", "kind")
 COLLATERAL_CASES = ("collateral/moved_other", "collateral/removed_other")
 CLEAN_CASE = "correct/oracle"
 #: Nuisances that warp the image plane: their camera "truth" is no motion, yet a camera motion explains them.
 IMAGE_WARPS = ("nuisance/zoom", "nuisance/shift")
 #: The families that vary the spatial error (SA's ranking is measured on them; the correct edits with nuisances,
 #: collateral damage or camera drift, all of true error 0, have their own targets).
-SPATIAL_ERROR_FAMILIES = ("correct", "magnitude", "direction", "wrong_target", "kind", "identity")
+SPATIAL_ERROR_FAMILIES = ("correct", "magnitude", "direction", "wrong_target", "wrong_reference", "kind", "identity")
 
 
 @dataclass(frozen=True)
@@ -309,6 +309,8 @@ def markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown."""
     meta, counts = report["meta"], report["counts"]
     generated = f"generated test scenes, seed {meta['seed']}"
+    if meta.get("operation_mix"):
+        generated += ", operations " + ", ".join(f"{name} {share:.2f}" for name, share in meta["operation_mix"].items())
     source = f"data {escape_markdown(str(meta['data']))}" if meta["data"] else generated
     lines = [
         "# GSI-Bench metric fidelity report",

@@ -24,7 +24,7 @@ from gsi_bench.fidelity.counterfactuals import make_counterfactuals
 from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
 from gsi_metrics.operations import PROFILES
 from gsi_metrics.operations.camera_view_change import camera_centre_shift
-from gsi_metrics.perception import PerceptionBackend, backend_spec, create_backend
+from gsi_metrics.perception import PerceptionBackend, backend_spec, create_backend, perceive
 from gsi_metrics.predictions import load_prediction
 from gsi_metrics.sample import ScoringSample
 from gsi_metrics.scoring import describe_error, score_perceived
@@ -93,7 +93,7 @@ def _case_record(sample: ScoringSample, case: Any, backend: PerceptionBackend) -
     if loaded.image is None:
         raise RuntimeError(f"the counterfactual could not be read ({loaded.status}: {loaded.message})")
     edited = loaded.image
-    perception = backend.perceive(sample.view, edited)  # kept: the recovery errors need it
+    perception = perceive(backend, sample.view, edited)  # kept: the recovery errors need it
     scores = {profile: score_perceived(sample, edited, perception, profile) for profile in PROFILES}
     truth = case.truth
     return {
@@ -117,13 +117,15 @@ def _case_record(sample: ScoringSample, case: Any, backend: PerceptionBackend) -
 
 @dataclass(frozen=True)
 class _Job:
-    """What a worker needs: a dataset (or None: generate tabletop test scenes with ``seed``) and the backend."""
+    """What a worker needs: a dataset (or None: generate test scenes of ``config`` with ``seed`` and
+    ``operation_mix``) and the backend."""
 
     dataset: Any
     config: str
     seed: int
     backend_name: str
     backend_config: dict[str, Any]
+    operation_mix: dict[str, float] | None = None
 
 
 _JOB: tuple[_Job, PerceptionBackend] | None = None
@@ -146,7 +148,7 @@ def _validate_index(index: int) -> dict[str, Any]:
         else:
             from gsi_builders.generate import generate_sample
 
-            generated = generate_sample(job.config, "test", job.seed, index)
+            generated = generate_sample(job.config, "test", job.seed, index, operation_mix=job.operation_mix)
             if generated.row is None:
                 return {"sample_id": None, "operation": None, "cases": [], "skipped": {"scene": "no valid sample"}}
             row = generated.row
@@ -190,6 +192,7 @@ def run_validation(
     backend_config: Mapping[str, Any] | None = None,
     workers: int = 1,
     progress: bool = True,
+    operation_mix: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """Runs the suite and writes ``scenes.jsonl`` (one line per scene: its case records and skipped cases),
     ``report.json``, ``report.md`` and the plots into ``out``.
@@ -205,12 +208,14 @@ def run_validation(
         backend: perception backend name; ``backend_config`` its options.
         workers: processes.
         progress: show a progress bar.
+        operation_mix: generated scenes only: operations and their shares instead of the config's mix.
 
     Returns:
         The report (as written to ``report.json``).
 
     Raises:
-        ValueError: ``num_scenes`` or ``workers`` below 1, or an unknown config.
+        ValueError: ``num_scenes`` or ``workers`` below 1, an unknown config, or an operation mix with ``data``.
+        KeyError: an unknown operation in ``operation_mix``.
     """
     from gsi_bench.evaluation import load_eval_dataset
     from gsi_bench.fidelity.report import build_report, write_report
@@ -223,13 +228,27 @@ def run_validation(
     if config not in SUBSET_OPERATIONS:
         raise ValueError(f"unknown config {config!r}; known: {sorted(SUBSET_OPERATIONS)}")
     dataset = None
+    if operation_mix is not None:
+        if data is not None:
+            raise ValueError("an operation mix chooses generated scenes; a built dataset (--data) has its own")
+        from gsi_datasets.operations import get_operation
+
+        for name in operation_mix:
+            get_operation(name)
     if data is not None:
         dataset = load_eval_dataset(data, config, split)
         num_scenes = min(num_scenes, len(dataset))
     backend_config = dict(backend_config or {})
     created = create_backend(backend, **backend_config)  # fails early on a bad backend name or option
     # Workers re-create the backend from a name every process can resolve (backend_spec).
-    job = _Job(dataset, config, seed, backend_spec(created) if workers > 1 else backend, created.config())
+    job = _Job(
+        dataset,
+        config,
+        seed,
+        backend_spec(created) if workers > 1 else backend,
+        created.config(),
+        None if operation_mix is None else dict(operation_mix),
+    )
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -237,7 +256,13 @@ def run_validation(
         for row in validated_rows(job, num_scenes, workers, progress):
             rows.append(row)
             scenes_file.write(json.dumps(row) + "\n")
-    source = {"data": str(data) if data is not None else None, "config": config, "split": split, "seed": seed}
+    source = {
+        "data": str(data) if data is not None else None,
+        "config": config,
+        "split": split,
+        "seed": seed,
+        "operation_mix": job.operation_mix,
+    }
     report = build_report(rows, {**source, "num_scenes": num_scenes, "backend": created.name, **created.config()})
     write_report(report, rows, folder)
     return report

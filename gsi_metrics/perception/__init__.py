@@ -9,6 +9,7 @@ from gsi_metrics.perception.base import (
     backend_spec,
     config_hash,
     create_backend,
+    perceive,
     register_backend,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "backend_spec",
     "config_hash",
     "create_backend",
+    "perceive",
     "register_backend",
 ]

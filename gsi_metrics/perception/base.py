@@ -12,6 +12,7 @@ group ``gsi_bench.perception_backends`` or by its import path, ``"package.module
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -77,10 +78,12 @@ class CameraRecovery:
 
 @dataclass(frozen=True)
 class Perception:
-    """Everything a backend recovered from one edited image."""
+    """Everything recovered from one edited image: the target's change, the camera motion and, for a placement
+    relative to another object (OP), what happened to that reference object (None otherwise)."""
 
     target: TargetRecovery
     camera: CameraRecovery
+    reference: TargetRecovery | None = None
 
 
 class PerceptionBackend(Protocol):
@@ -98,6 +101,16 @@ class PerceptionBackend(Protocol):
 
 
 BACKENDS: dict[str, Callable[..., PerceptionBackend]] = {}
+
+
+def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -> Perception:
+    """What ``backend`` recovers from ``edited``, with the reference object's change when the instruction names
+    one (a second recovery with the reference as the target; backends need not know about references)."""
+    perception = backend.perceive(view, edited)
+    if view.reference_id is None:
+        return perception
+    reference = backend.perceive(view.of_reference(), edited).target
+    return dataclasses.replace(perception, reference=reference)
 
 
 def register_backend(name: str) -> Callable[[Callable[..., PerceptionBackend]], Callable[..., PerceptionBackend]]:

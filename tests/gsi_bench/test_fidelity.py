@@ -91,3 +91,12 @@ def test_small_validation_run_meets_the_fidelity_targets(built_split, one_row_pe
     assert scenes[0]["cases"][0]["scores"].keys() == {"gsi", "paper"}
     assert history.read_text().splitlines()[-1].endswith("| ci |")
     assert "targets hold" in capsys.readouterr().out
+
+
+def test_an_operation_mix_applies_to_generated_scenes_only(built_split, tmp_path) -> None:
+    from gsi_bench.fidelity.suite import run_validation
+
+    with pytest.raises(ValueError, match="generated scenes"):
+        run_validation(tmp_path / "a", data=built_split, operation_mix={"object_rotate": 1.0}, progress=False)
+    with pytest.raises(KeyError, match="object_rotate"):
+        run_validation(tmp_path / "b", operation_mix={"object_rotat": 1.0}, progress=False)

@@ -21,7 +21,7 @@ from gsi_datasets.operations import get_operation  # noqa: E402
 #: The phrasings of the object operations the parser reads.
 TEMPLATES = {
     (operation, key): options
-    for operation in ("camera_relative_move", "object_rotate", "object_scale")
+    for operation in ("camera_relative_move", "object_relative_place", "object_rotate", "object_scale")
     for key, options in get_operation(operation).templates.items()
 }
 NAMES = ("coffee mug", "TV remote", "loaf of bread", "dice")
@@ -31,6 +31,7 @@ FORBIDDEN = (
     "transform",
     "command",
     "target_object",
+    "reference_object",
     "target_image",
     "target_depth",
     "target_instances",
@@ -48,11 +49,17 @@ INDICES = range(6)
 def test_parser_recovers_every_template(operation: str, direction: str, name: str) -> None:
     for template in TEMPLATES[(operation, direction)]:
         for value in (5, 12, 45, 90, 180):
-            text = template.format(object=name, distance_cm=value, angle_deg=value, support="table")
+            reference = next(other for other in NAMES if other != name)
+            text = template.format(
+                object=name, reference=reference, distance_cm=value, angle_deg=value, support="table"
+            )
             parsed = parse_instruction(text, ["mug", *NAMES])
             assert parsed.operation == operation, text
             assert parsed.object_name == name, text
-            if operation == "camera_relative_move":
+            if operation == "object_relative_place":
+                assert (parsed.direction, parsed.reference_name) == (direction, reference), text
+                assert parsed.distance_m == pytest.approx(value / 100.0), text
+            elif operation == "camera_relative_move":
                 assert parsed.direction == direction, text
                 assert parsed.distance_m == pytest.approx(value / 100.0), text
             elif operation == "object_rotate":
