@@ -29,10 +29,10 @@ pixels, and faces that were invisible in the source (e.g. the back of an object 
 
 Measured by the metric fidelity suite (``gsi-bench validate --num-scenes 100``, 1,676 counterfactual edits of
 tabletop test scenes; README, "Validating the metrics"), without ever seeing the asked change: target not found
-0.2% at most on correct edits; translation error median / 90th percentile 0.09 / 0.73 cm (moves), rotation and
+0.2% at most on correct edits; translation error median / 90th percentile 0.08 / 0.58 cm (moves), rotation and
 scale errors 0.0 degrees and 0.6% (medians); camera drift recovered to 0.17 cm and 0.10 degrees (90th
 percentile); on 100 room scenes, camera view changes recovered to 0.25 / 0.67 cm and 0.07 / 0.22 degrees. About
-1.3 s per image on one core (render-and-compare renders ~100 hypotheses). These are renders of the stored scene,
+2 s per image on one core (render-and-compare renders ~120 hypotheses). These are renders of the stored scene,
 which the search re-renders exactly. Features alone (``render_compare=False``, the path for real data) miss more
 targets and get most rotations of bodies of revolution wrong: their rotation-invariant parts agree on "no
 rotation".
