@@ -1,6 +1,6 @@
 """Contact sheets: source / target pairs with the instruction, the operation and its parameters, and the
 target's projected 3D box before (green, on the source) and after (orange, on the target; camera operations have
-no target box)."""
+no target box), and, when the instruction names one (OP), the reference object's box (blue, on both)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from gsi_datasets.schema import OPERATIONS
 _BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
 _BEFORE_COLOUR = (40, 220, 80)
 _AFTER_COLOUR = (255, 140, 0)
+REFERENCE_COLOUR = (40, 120, 255)
 
 
 def draw_box3d(
@@ -95,6 +96,8 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
             image = row[key].convert("RGB")
             if row["target_object"] is not None:  # camera operations edit no object
                 draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
+            if row.get("reference_object") is not None:
+                draw_box3d(image, row["reference_object"][box_key], intrinsics, REFERENCE_COLOUR)
             sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))
         text_y = y0 + tile + 4
         lines = (

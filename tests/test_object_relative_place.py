@@ -162,6 +162,19 @@ def test_counterfactuals_include_a_wrong_reference_that_must_not_comply(rows: li
     assert "wrong_reference/other_object" in seen and any(name.startswith("magnitude/") for name in seen), seen
 
 
+def test_contact_sheets_outline_the_reference_object(rows: list[dict[str, Any]]) -> None:
+    from gsi_datasets.visualize import REFERENCE_COLOUR, contact_sheet
+
+    row = {**rows[0], "source_image": _image(rows[0], "source_image"), "target_image": _image(rows[0], "target_image")}
+    tile = 320
+    sheet = np.asarray(contact_sheet([row], columns=1, tile=tile)).astype(int)
+    blue = np.all(np.abs(sheet - np.array(REFERENCE_COLOUR)) <= 30, axis=2)
+    # Drawn on the source and on the target half (the reference is in both, unmoved).
+    assert blue[:, 4 : 4 + tile].sum() > 50 and blue[:, 8 + tile : 8 + 2 * tile].sum() > 50
+    without = np.asarray(contact_sheet([{**row, "reference_object": None}], columns=1, tile=tile)).astype(int)
+    assert np.all(np.abs(without - np.array(REFERENCE_COLOUR)) <= 30, axis=2).sum() < blue.sum() / 4
+
+
 def test_a_scene_without_a_second_object_on_the_surface_is_rejected(rows: list[dict[str, Any]]) -> None:
     source = Scene.from_dict(json.loads(rows[0]["scene"])["source"])
     target = source.objects[0]
