@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -110,6 +111,21 @@ def operation_for_index(subset: str, index: int, operation_mix: dict[str, float]
     while length <= index:
         length *= 4
     return _operation_sequence(mix, length)[index]
+
+
+def check_operation_mix(operation_mix: Mapping[str, float]) -> None:
+    """Checks an operation mix given instead of a subset's (``--operations``).
+
+    Raises:
+        KeyError: an operation without a generator (with close matches).
+        ValueError: a share that is not positive, or shares that do not sum to 1.
+    """
+    for operation, share in operation_mix.items():
+        get_generator(operation)
+        if not share > 0:
+            raise ValueError(f"--operations: the share of {operation} must be positive, got {share}")
+    if abs(sum(operation_mix.values()) - 1.0) > 1e-6:
+        raise ValueError(f"--operations: the shares must sum to 1, got {sum(operation_mix.values()):g}")
 
 
 def generate_sample(

@@ -42,7 +42,7 @@ from filelock import FileLock, Timeout
 from tqdm.auto import tqdm
 
 from gsi_builders.card import write_dataset_card
-from gsi_builders.generate import SampleResult, generate_sample
+from gsi_builders.generate import SampleResult, check_operation_mix, generate_sample
 from gsi_datasets.integrity import (
     LOCK_FILE,
     LOCK_HOLDER_FILE,
@@ -129,17 +129,12 @@ def validate_build_arguments(
     if shard_size <= 0:
         raise BuildError(f"--shard-size must be positive, got {shard_size}")
     if operation_mix is not None:
-        from gsi_builders.operations import get_generator
-
-        for operation, share in operation_mix.items():
-            try:
-                get_generator(operation)
-            except KeyError as error:
-                raise BuildError(str(error.args[0])) from None
-            if not share > 0:
-                raise BuildError(f"--operations: the share of {operation} must be positive, got {share}")
-        if abs(sum(operation_mix.values()) - 1.0) > 1e-6:
-            raise BuildError(f"--operations: the shares must sum to 1, got {sum(operation_mix.values()):g}")
+        try:
+            check_operation_mix(operation_mix)
+        except KeyError as error:
+            raise BuildError(str(error.args[0])) from None
+        except ValueError as error:
+            raise BuildError(str(error)) from None
     reason = unwritable_reason(out_dir)
     if reason:
         raise BuildError(f"output folder {out_dir} is not writable ({reason})")

@@ -89,10 +89,7 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     object_id = _referent(row, edit.object_name)
     mask = instances == object_id
 
-    pixels, points, on_object = _object_points(mask, depth_m, intrinsics, normal, offset_m)
-    if not np.any(on_object):
-        raise ValueError(f"the {edit.object_name!r} (instance {object_id}) has no pixels with usable depth")
-    pivot = contact_point(points[on_object], normal, offset_m)
+    pixels, points, pivot = _lifted(edit.object_name, object_id, instances, depth_m, intrinsics, normal, offset_m)
     colours = rgb[pixels[:, 1], pixels[:, 0]]
     magnification = 1.0
     if edit.operation == ROTATE:
@@ -100,7 +97,10 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
         magnification = ROTATION_MAGNIFICATION
     reference_pivot = None
     if edit.operation == PLACE:
-        reference_pivot = _reference_pivot(row, edit, instances, depth_m, intrinsics, normal, offset_m)
+        reference_id = _referent(row, edit.reference_name)
+        _, _, reference_pivot = _lifted(
+            edit.reference_name, reference_id, instances, depth_m, intrinsics, normal, offset_m
+        )
     moved = apply_edit(edit, points, pivot, normal, reference_pivot)
     magnification = max(magnification, _magnification(points, moved))
 
@@ -111,21 +111,24 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     return Image.fromarray(edited.astype(np.uint8), mode="RGB"), covered
 
 
-def _reference_pivot(
-    row: Mapping[str, Any],
-    edit: ParsedEdit,
+def _lifted(
+    name: str,
+    object_id: int,
     instances: np.ndarray,
     depth_m: np.ndarray,
     intrinsics: np.ndarray,
     normal: np.ndarray,
     offset_m: float,
-) -> np.ndarray:
-    """Where the reference object of a placement stands on the support (its contact point)."""
-    reference_id = _referent(row, edit.reference_name)
-    _, points, on_object = _object_points(instances == reference_id, depth_m, intrinsics, normal, offset_m)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An object's lifted pixels and points (:func:`_object_points`) and where it stands (:func:`contact_point`).
+
+    Raises:
+        ValueError: when the object has no pixels with usable depth.
+    """
+    pixels, points, on_object = _object_points(instances == object_id, depth_m, intrinsics, normal, offset_m)
     if not np.any(on_object):
-        raise ValueError(f"the {edit.reference_name!r} (instance {reference_id}) has no pixels with usable depth")
-    return contact_point(points[on_object], normal, offset_m)
+        raise ValueError(f"the {name!r} (instance {object_id}) has no pixels with usable depth")
+    return pixels, points, contact_point(points[on_object], normal, offset_m)
 
 
 def _referent(row: Mapping[str, Any], name: str) -> int:

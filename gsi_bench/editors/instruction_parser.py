@@ -142,9 +142,7 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
         direction = "clockwise" if sense.group(1) == "clockwise" else "counterclockwise"
         return ParsedEdit(ROTATE, object_name, direction, angle_deg=float(angle.group(1)))
     if distance := _DISTANCE.search(rest):
-        unit = distance.group(2).rstrip("s")
-        distance_m = float(distance.group(1)) * _UNITS_M[unit]
-        return ParsedEdit(MOVE, object_name, _move_direction(text, rest), distance_m=distance_m)
+        return ParsedEdit(MOVE, object_name, _move_direction(text, rest), distance_m=_metres(distance))
     factor = _scale_factor(text, rest)
     return ParsedEdit(SCALE, object_name, "up" if factor > 1.0 else "down", scale_factor=factor)
 
@@ -168,9 +166,14 @@ def _placement(text: str, lowered: str, display_names: list[str]) -> ParsedEdit 
     distance = _DISTANCE.search(lowered)
     if distance is None:
         raise _error(text, "a placement without a distance")
-    distance_m = float(distance.group(1)) * _UNITS_M[distance.group(2).rstrip("s")]
+    distance_m = _metres(distance)
     side = _RELATION_SIDES[relation.group(1)]
     return ParsedEdit(PLACE, max(movers, key=len), side, distance_m=distance_m, reference_name=reference)
+
+
+def _metres(distance: re.Match[str]) -> float:
+    """The length a :data:`_DISTANCE` match names, in metres."""
+    return float(distance.group(1)) * _UNITS_M[distance.group(2).rstrip("s")]
 
 
 def _error(text: str, reason: str) -> ValueError:
@@ -197,7 +200,7 @@ def _camera_edit(text: str, lowered: str) -> ParsedEdit:
     distance = _DISTANCE.search(lowered)
     if distance is None:
         raise _error(text, "a camera change without an angle in degrees or a distance")
-    distance_m = float(distance.group(1)) * _UNITS_M[distance.group(2).rstrip("s")]
+    distance_m = _metres(distance)
     named = sides + [d for d, cue in _CAMERA_MOVES.items() if re.search(cue, lowered)]
     if len(named) != 1:
         raise _error(text, "a camera move without one direction (forward, back, left or right)")

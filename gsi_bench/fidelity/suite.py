@@ -214,8 +214,9 @@ def run_validation(
         The report (as written to ``report.json``).
 
     Raises:
-        ValueError: ``num_scenes`` or ``workers`` below 1, an unknown config, or an operation mix with ``data``.
-        KeyError: an unknown operation in ``operation_mix``.
+        ValueError: ``num_scenes`` or ``workers`` below 1, an unknown config, an operation mix with ``data``, or
+            shares that are not positive or do not sum to 1.
+        KeyError: an operation without a generator in ``operation_mix``.
     """
     from gsi_bench.evaluation import load_eval_dataset
     from gsi_bench.fidelity.report import build_report, write_report
@@ -231,10 +232,9 @@ def run_validation(
     if operation_mix is not None:
         if data is not None:
             raise ValueError("an operation mix chooses generated scenes; a built dataset (--data) has its own")
-        from gsi_datasets.operations import get_operation
+        from gsi_builders.generate import check_operation_mix
 
-        for name in operation_mix:
-            get_operation(name)
+        check_operation_mix(operation_mix)
     if data is not None:
         dataset = load_eval_dataset(data, config, split)
         num_scenes = min(num_scenes, len(dataset))

@@ -100,7 +100,6 @@ class RenderComparer:
             raise ValueError(f"sample {sample.sample_id} has no stored scene to render")
         source = Scene.from_dict(sample.scene["source"])
         camera = source.camera
-        self.full_camera = camera
         self.source = source
         # Hypotheses are seen from the edited image's camera (the source camera unless it moved).
         self.view = source if camera_delta is None else dataclasses.replace(source, camera=camera.moved(camera_delta))
@@ -342,7 +341,7 @@ class RenderComparer:
 
     def to_camera_frame(self, hypothesis: Hypothesis) -> tuple[np.ndarray, np.ndarray, float]:
         """``(translation_m of the box centre, relative rotation, scale)`` in the source camera frame."""
-        world_to_camera = self.full_camera.world_to_camera[:3, :3]
+        world_to_camera = self.source.camera.world_to_camera[:3, :3]
         moved = self.state(hypothesis).object(self.target.instance_id)
         shift_world = np.subtract(moved.pose.position, self.target.pose.position)
         rotation_world = rotation_about_axis(_UP, hypothesis.yaw_deg)
@@ -360,7 +359,7 @@ class RenderComparer:
 
     def hypothesis_from_camera_frame(self, translation_m: np.ndarray, rotation: np.ndarray, scale: float) -> Hypothesis:
         """The grid hypothesis closest to a camera-frame estimate (e.g. the feature-based one)."""
-        camera_to_world = self.full_camera.world_to_camera[:3, :3].T
+        camera_to_world = self.source.camera.world_to_camera[:3, :3].T
         shift_world = camera_to_world @ translation_m
         rotation_world = camera_to_world @ rotation @ camera_to_world.T
         yaw = float(np.rad2deg(np.arctan2(rotation_world[1, 0], rotation_world[0, 0])))
