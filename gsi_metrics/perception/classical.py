@@ -222,19 +222,21 @@ class ClassicalBackend:
         )
 
     def _match(self, source: _Features, edited: _Features, subset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Ratio-test matches of the source features selected by ``subset``: ``(source_index, edited_index)``."""
+        """Ratio-test matches of the source features selected by ``subset``: ``(source_index, edited_index)``, one to
+        one (an edited feature claimed by several source features keeps the closest: in a blurred image many source
+        features can fall on one edited feature, and PnP then finds a consensus of identical pixels)."""
         indices = np.flatnonzero(subset)
         if len(indices) < 2 or len(edited.points) < 2:
             return np.zeros(0, int), np.zeros(0, int)
         pairs = self._matcher.knnMatch(source.descriptors[indices], edited.descriptors, k=2)
-        keep = [
-            (indices[m.queryIdx], m.trainIdx)
-            for m, n in (p for p in pairs if len(p) == 2)
-            if m.distance < self._config["ratio"] * n.distance
-        ]
-        if not keep:
+        closest: dict[int, tuple[float, int]] = {}  # edited index -> (distance, source index)
+        for m, n in (p for p in pairs if len(p) == 2):
+            if m.distance < self._config["ratio"] * n.distance and m.distance < closest.get(m.trainIdx, (np.inf,))[0]:
+                closest[m.trainIdx] = (m.distance, indices[m.queryIdx])
+        if not closest:
             return np.zeros(0, int), np.zeros(0, int)
-        source_index, edited_index = np.array(keep).T
+        edited_index = np.array(sorted(closest))
+        source_index = np.array([closest[i][1] for i in edited_index])
         return source_index, edited_index
 
     def _pnp(
@@ -256,15 +258,18 @@ class ClassicalBackend:
         if not ok or inliers is None or len(inliers) < min_inliers:
             return None, 0 if inliers is None else len(inliers)
         inliers = inliers.ravel()
-        rotation_vector, translation = cv2.solvePnPRefineLM(
-            object_points[inliers].astype(np.float64),
-            image_points[inliers].astype(np.float64),
-            intrinsics,
-            None,
-            rotation_vector,
-            translation,
-        )
-        return _rigid(rotation_vector, translation), len(inliers)
+        points, pixels = object_points[inliers].astype(np.float64), image_points[inliers].astype(np.float64)
+
+        def reprojection_px(pose: tuple[np.ndarray, np.ndarray]) -> float:
+            projected, _ = cv2.projectPoints(points, *pose, intrinsics, None)
+            return float(np.median(np.linalg.norm(projected.reshape(-1, 2) - pixels, axis=1)))
+
+        ransac = (rotation_vector, translation)
+        refined = cv2.solvePnPRefineLM(points, pixels, intrinsics, None, rotation_vector.copy(), translation.copy())
+        # Levenberg-Marquardt can run off on nearly degenerate inliers (few points, nearly collinear): keep the
+        # RANSAC pose unless the refinement fits the inliers better.
+        best = refined if reprojection_px(refined) <= reprojection_px(ransac) else ransac
+        return _rigid(*best), len(inliers)
 
     # -- recovery ------------------------------------------------------------------------------------------
 

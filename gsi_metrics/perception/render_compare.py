@@ -17,17 +17,18 @@ Search: a few starting hypotheses (no change, the feature-based estimate, and on
 the camera motion does not explain), sweeps of yaw every 15 degrees and of scale over the grid at the object's own
 position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5
 degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one scale-grid
-step) from the best sweep hypothesis, from the best of each position's sweep and, when it explains the image about
-as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin half a turn
-away). The asked change is never a start: perception does not know it. The search renders at the comparison size;
-the end points (and each of them without its yaw, its scale or its shift, for a component the image does not need)
-are then compared exactly, rendered at the image's size and reduced like the images. Costs closer than
-``tie_tolerance`` are not resolved by the image; the smaller change wins. The prior towards no change and the tie
-tolerance are measured in units of the target's size in the image, so a small object far away is judged like a
-large one nearby. Where the camera did not move, a global gain and offset per colour channel (a brightness or
-white-balance change) is removed from the edited image first. Scales come from a geometric grid (``scale_ratio``)
-because a mesh's scale is fixed when the model is compiled; every grid scale is one variant in a single compiled
-model.
+step) from the best sweep hypothesis, from the best of each position's sweep, from the best region of change (placed
+along the line of sight on a small grid, no sweep) and, when it explains the image about as well, from the best one
+at least 60 degrees away (nearly symmetric objects have a second basin half a turn away). The asked change is never
+a start: perception does not know it. The search renders at the comparison size; the end points (and each of them
+without its yaw, its scale or its shift, for a component the image does not need) are then compared exactly,
+rendered at the image's size and reduced like the images. Costs closer than ``tie_tolerance`` are not resolved by
+the image; the smaller change wins. The prior towards no change and the tie tolerance are measured in units of the
+target's size in the image, so a small object far away is judged like a large one nearby. Where the camera did not
+move, a global gain and offset per colour channel (a brightness or white-balance change) is removed from the edited
+image first, and a blur of the edited image (a generator's softer output) is estimated and given to the source image
+and to every render. Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the
+model is compiled; every grid scale is one variant in a single compiled model.
 """
 
 from __future__ import annotations
@@ -73,6 +74,25 @@ def _photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: 
     return matched
 
 
+def _estimated_blur(
+    edited: np.ndarray, source: np.ndarray, sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
+) -> float:
+    """The Gaussian blur (sigma in pixels, 0 for none) that takes ``source`` closest to ``edited``: a generator's
+    softer output. The distance is truncated per pixel, so the edited region weighs the same for every sigma, and
+    a sigma must explain a tenth of the unblurred distance to be chosen."""
+
+    def distance(image: np.ndarray) -> float:
+        return float(np.minimum(np.abs(edited - image).sum(axis=2), 30.0).mean())
+
+    best_sigma, best = 0.0, distance(source)
+    unblurred = best
+    for sigma in sigmas:
+        candidate = distance(cv2.GaussianBlur(source, (0, 0), sigma))
+        if candidate < best:
+            best_sigma, best = sigma, candidate
+    return best_sigma if best < 0.9 * unblurred else 0.0
+
+
 def _yaw_gap(a_deg: float, b_deg: float) -> float:
     """Absolute difference of two yaws, in [0, 180]."""
     return abs((a_deg - b_deg + 180.0) % 360.0 - 180.0)
@@ -115,10 +135,15 @@ class RenderComparer:
         self.divisor = divisor
         size = (camera.width // divisor, camera.height // divisor)
         self.compare_size = size
-        self.source_image = cv2.resize(sample.image, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        edited = cv2.resize(edited, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        # A global brightness or colour change is not an edit of the target: undo it where the camera is still.
-        self.edited = edited if camera_delta is not None else _photometrically_matched(edited, self.source_image)
+        source_image, edited = sample.image.astype(np.float32), edited.astype(np.float32)
+        # A global brightness or colour change, or a softer image, is not an edit of the target: where the camera is
+        # still, undo the first and give the source image and every render the same blur.
+        self.blur_sigma = 0.0
+        if camera_delta is None:
+            edited = _photometrically_matched(edited, source_image)
+            self.blur_sigma = _estimated_blur(edited, source_image)
+        self.source_image = cv2.resize(self._blurred(source_image), size, interpolation=cv2.INTER_AREA)
+        self.edited = cv2.resize(edited, size, interpolation=cv2.INTER_AREA)
         # Compare changes, not images: what the hypothesis changes in a render against what the editor
         # changed in the source image. Everything static (other objects, their shadows, anti-aliasing, the
         # renderer's own look) cancels, and an unchanged output is explained exactly by "no change".
@@ -159,9 +184,16 @@ class RenderComparer:
         the change to be explained; the final choice between the search's end points is made this way.
         """
         if not exact:
-            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor).astype(np.float32)
-        rendered = self.renderer.render_rgb(state, shadows=False)
-        return cv2.resize(rendered, self.compare_size, interpolation=cv2.INTER_AREA).astype(np.float32)
+            rendered = self.renderer.render_rgb(state, shadows=False, divisor=self.divisor).astype(np.float32)
+            return self._blurred(rendered, self.divisor)
+        rendered = self._blurred(self.renderer.render_rgb(state, shadows=False).astype(np.float32))
+        return cv2.resize(rendered, self.compare_size, interpolation=cv2.INTER_AREA)
+
+    def _blurred(self, image: np.ndarray, divisor: int = 1) -> np.ndarray:
+        """``image`` (drawn ``divisor`` times smaller than the edited image) with the edited image's blur."""
+        if self.blur_sigma == 0.0:
+            return image
+        return cv2.GaussianBlur(image, (0, 0), self.blur_sigma / divisor)
 
     def _predicted_change(self, state: Scene, exact: bool) -> np.ndarray:
         """What ``state`` changes in the render of the source scene."""
@@ -268,7 +300,8 @@ class RenderComparer:
 
     def search(self, starts: list[Hypothesis]) -> tuple[Hypothesis, float]:
         """Best hypothesis from ``starts`` (see module docstring) and its cost."""
-        starts = [*starts, Hypothesis(0.0, 0.0, 0.0, self.identity_index), *self.changed_region_hypotheses()]
+        regions = self.changed_region_hypotheses()
+        starts = [*starts, Hypothesis(0.0, 0.0, 0.0, self.identity_index), *regions]
         # Sweep at the object's own position (an in-place turn or scaling) and at the best other starting position.
         positions = [Hypothesis(0.0, 0.0, 0.0, self.identity_index)]
         for start in sorted(starts, key=self.cost):
@@ -295,10 +328,14 @@ class RenderComparer:
         if second is not None and self.cost(second) - self.cost(first) > 0.5 * (unchanged - self.cost(first)):
             second = None
         # The coarse sweep can rank a wrong position first (a region of change beside the object); the best of each
-        # position's own sweep is descended too, so an in-place turn is found from the unchanged position.
+        # position's own sweep is descended too, so an in-place turn is found from the unchanged position. So is the
+        # best region of change as it is: its centroid a few centimetres off (the object's shadow is part of the
+        # region), the sweep there can settle on a shrunken object that no shift step improves on, while a descent
+        # at full size walks onto the object.
         seeds = [first, second, *(self._pick(position_sweep) for position_sweep in sweeps)]
         seeds = [h for index, h in enumerate(seeds) if h is not None and h not in seeds[:index]]
         ends = [self._descend(self._best_scale(h)) for h in seeds]
+        ends += [self._descend(self._placed(region)) for region in sorted(regions, key=self.cost)[:1]]
         # A component the image cannot resolve is no change: each end point also competes without each one.
         ends += [
             dataclasses.replace(end, **dropped)
@@ -307,6 +344,18 @@ class RenderComparer:
         ]
         best = self._pick(ends, exact=True)
         return best, self.cost(best, exact=True)
+
+    def _placed(self, start: Hypothesis, step_m: float = 0.03) -> Hypothesis:
+        """The cheapest of ``start`` and its shifts by up to 3 ``step_m`` along the camera's forward direction and one
+        along its right: a region's centroid (with the object's shadow in it) says little about depth."""
+        right, forward = self.ground_axes
+        grid = [
+            dataclasses.replace(start, dx_m=start.dx_m + shift[0], dy_m=start.dy_m + shift[1])
+            for i in (-1, 0, 1)
+            for j in (-3, -2, -1, 0, 1, 2, 3)
+            for shift in [step_m * (i * right + j * forward)]
+        ]
+        return min(grid, key=self.cost)
 
     def _scale_sweep(self, hypothesis: Hypothesis) -> list[Hypothesis]:
         """``hypothesis`` at every fourth scale of the grid."""
