@@ -110,7 +110,7 @@ class RenderComparer:
         scale_range: tuple[float, float] = (0.4, 2.6),
         truncation: float = 150.0,
         prior_weight: float = 0.012,
-        max_shift_m: float = 0.4,
+        max_shift_m: float = 1.5,
         yaw_sweep_deg: int = 15,
         min_improvement: float = 1e-3,
         tie_tolerance: float = 0.0025,
