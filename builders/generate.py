@@ -30,7 +30,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gsi_builders.operations import EditProposal, OperationGenerator, Rejected, display_name, get_generator
+from gsi_builders.operations import (
+    EditProposal,
+    OperationGenerator,
+    Receptacle,
+    Rejected,
+    display_name,
+    get_generator,
+)
 from gsi_builders.simulation import SettleResult, settle
 from gsi_builders.subsets import scene_sampler
 from gsi_datasets.geometry import (
@@ -431,6 +438,7 @@ def _render_and_label(
         },
         "target_object": None,
         "reference_object": None,
+        "receptacle": None,
         "distractors": [],
         "transform": {
             "translation_m": [0.0, 0.0, 0.0],
@@ -461,6 +469,8 @@ def _render_and_label(
     row["target_object"] = _object_label(source, target, target_id, visible_before, (box2d_after, fraction_after))
     if reference_id is not None:
         row["reference_object"] = _object_label(source, target, reference_id, *reference_visibility)
+    if proposal.receptacle is not None:
+        row["receptacle"] = _receptacle_label(source, proposal.receptacle)
     before_object, after_object = source.object(target_id), target.object(target_id)
     box_before, box_after = row["target_object"]["box3d_before"], row["target_object"]["box3d_after"]
     rotation_before, rotation_after = np.array(box_before["rotation"]), np.array(box_after["rotation"])
@@ -503,6 +513,19 @@ def _object_label(
         "box2d_after": [float(v) for v in box2d_after],
         "visible_fraction_before": fraction_before,
         "visible_fraction_after": fraction_after,
+    }
+
+
+def _receptacle_label(source: Scene, receptacle: Receptacle) -> dict[str, Any]:
+    """The ``receptacle`` column: the surface and its region points in the source camera frame."""
+    world_to_camera = source.camera.world_to_camera
+    points = {region: transform_points(world_to_camera, point[None])[0] for region, point in receptacle.points.items()}
+    return {
+        "instance_id": receptacle.instance_id,
+        "category": source.category_of(receptacle.instance_id),
+        "display_name": display_name(source, receptacle.instance_id),
+        "corners": _matrix(transform_points(world_to_camera, receptacle.corners)),
+        "regions": [{"region": region, "point": [float(v) for v in point]} for region, point in points.items()],
     }
 
 

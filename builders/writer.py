@@ -67,7 +67,7 @@ from gsi_datasets.schema import FEATURES, SPLITS, SUBSET_OPERATIONS
 logger = logging.getLogger(__name__)
 
 #: Bump when a change to the generator changes the data for a given seed.
-GENERATOR_VERSION = "2.0.0"
+GENERATOR_VERSION = "2.1.0"
 
 
 class BuildError(ValueError):

@@ -161,6 +161,15 @@ FEATURES = datasets.Features(
         },
         "target_object": OBJECT_LABEL,
         "reference_object": OBJECT_LABEL,
+        # The surface a placement puts the target on (RP), source camera frame: its usable rectangle, and where the
+        # target's centre goes for each region (gsi_datasets.operations.receptacle_place).
+        "receptacle": {
+            "instance_id": datasets.Value("int32"),
+            "category": datasets.Value("string"),
+            "display_name": datasets.Value("string"),
+            "corners": _matrix(4, 3),
+            "regions": datasets.List({"region": datasets.Value("string"), "point": _floats(3)}),
+        },
         "distractors": datasets.List(OBJECT_LABEL),
         # Phi3D, realised: after = before with centre + translation_m, rotation R(axis, deg) @ R, size * scale.
         "transform": {

@@ -1,6 +1,8 @@
 """Contact sheets: source / target pairs with the instruction, the operation and its parameters, and the
 target's projected 3D box before (green, on the source) and after (orange, on the target; camera operations have
-no target box), and, when the instruction names one (OP), the reference object's box (blue, on both)."""
+no target box), and, when the instruction names one (OP), the reference object's box (blue, on both); for a
+placement in a region of a surface (RP), the surface's outline and its regions' points, the asked one filled
+(blue, on both)."""
 
 from __future__ import annotations
 
@@ -35,6 +37,23 @@ def draw_box3d(
         draw.line([tuple(pixels[a]), tuple(pixels[b])], fill=colour, width=width)
 
 
+def draw_receptacle(
+    image: Image.Image, receptacle: Mapping[str, Any], asked: str, intrinsics: np.ndarray, width: int = 2
+) -> None:
+    """Outlines a placement's receptacle surface (RP) and marks its regions' points, the asked one filled."""
+    corners = np.array(receptacle["corners"], float)
+    if np.any(corners[:, 2] <= 1e-6):
+        return
+    draw = ImageDraw.Draw(image)
+    pixels = [tuple(p) for p in project_points(intrinsics, corners)]
+    draw.line([*pixels, pixels[0]], fill=REFERENCE_COLOUR, width=width)
+    radius = 2 * width + 1
+    for region in receptacle["regions"]:
+        u, v = project_points(intrinsics, np.array([region["point"]], float))[0]
+        filled = REFERENCE_COLOUR if region["region"] == asked else None
+        draw.ellipse((u - radius, v - radius, u + radius, v + radius), outline=REFERENCE_COLOUR, fill=filled)
+
+
 def describe_parameters(row: Mapping[str, Any]) -> str:
     """One line with the operation's short id and the commanded and realised parameters."""
     operation = row["operation"]
@@ -53,6 +72,8 @@ def describe_parameters(row: Mapping[str, Any]) -> str:
         parts.append(f"realised {transform['rotation_deg']:.1f} deg")
     elif getattr(command, "scale_factor", None) is not None:
         parts.append(f"realised x{transform['scale_factor']:.3f}")
+    elif spec.change == "object_pose":
+        parts.append(f"realised move {np.linalg.norm(transform['translation_m']) * 100:.1f} cm")
     if row["target_object"] is not None and row["support"]["category"]:
         parts.append(f"on the {row['support']['category'].replace('_', ' ')}")
     return " | ".join(parts)
@@ -98,6 +119,8 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
                 draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
             if row.get("reference_object") is not None:
                 draw_box3d(image, row["reference_object"][box_key], intrinsics, REFERENCE_COLOUR)
+            if row.get("receptacle") is not None:
+                draw_receptacle(image, row["receptacle"], row["command"]["direction"], intrinsics)
             sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))
         text_y = y0 + tile + 4
         lines = (

@@ -70,6 +70,7 @@ class SourceView:
         reference_id: instance id of the object the target is placed relative to (OP; named by the instruction).
         reference_box: that object's 3D box in the source.
         reference_category: its category.
+        receptacle_corners: the usable rectangle of the surface a placement puts the target on (RP), ``(4, 3)``.
     """
 
     sample_id: str
@@ -88,6 +89,7 @@ class SourceView:
     reference_id: int | None = None
     reference_box: Box3D | None = None
     reference_category: str | None = None
+    receptacle_corners: np.ndarray | None = None
 
     def of_reference(self) -> SourceView:
         """The same view with the reference object as its target (to perceive what happened to it)."""
@@ -131,6 +133,7 @@ class EditTruth:
         rotation_deg: asked rotation angle.
         scale_factor: asked scale factor.
         camera_delta: asked camera motion (4x4, source camera -> target camera).
+        region_points: where the target's centre goes for each region of the receptacle (RP; camera frame).
     """
 
     command: Command
@@ -142,6 +145,7 @@ class EditTruth:
     rotation_deg: float
     scale_factor: float
     camera_delta: np.ndarray
+    region_points: dict[str, np.ndarray] | None = None
 
     def expected_target_mask(self, target_id: int | None) -> np.ndarray | None:
         """Pixels of the target in the rendered target image (synthetic rows with an object target)."""
@@ -177,6 +181,7 @@ class ScoringSample:
         operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
         spec = get_operation(operation)
         transform, target, reference = row["transform"], row.get("target_object"), row.get("reference_object")
+        receptacle = row.get("receptacle")
         object_target = spec.object_target
         if object_target and not target:
             raise ValueError(
@@ -203,6 +208,7 @@ class ScoringSample:
             reference_id=int(reference["instance_id"]) if reference else None,
             reference_box=Box3D.from_row(reference["box3d_before"]) if reference else None,
             reference_category=reference.get("category") if reference else None,
+            receptacle_corners=np.array(receptacle["corners"], float) if receptacle else None,
         )
         truth = EditTruth(
             command=spec.command_from_row(row["command"]),
@@ -216,6 +222,9 @@ class ScoringSample:
             rotation_deg=float(transform["rotation_deg"]),
             scale_factor=float(transform["scale_factor"]),
             camera_delta=np.array(transform["camera_delta"], float),
+            region_points={r["region"]: np.array(r["point"], float) for r in receptacle["regions"]}
+            if receptacle
+            else None,
         )
         if object_target and not view.target_mask.any():
             raise ValueError(

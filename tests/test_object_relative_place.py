@@ -8,15 +8,12 @@ import os
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import dataclasses  # noqa: E402
-import io  # noqa: E402
 import json  # noqa: E402
 from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
 
-from gsi_builders.generate import generate_sample  # noqa: E402
 from gsi_builders.operations import Rejected, get_generator, ground_directions  # noqa: E402
 from gsi_builders.operations.object_relative_place import neighbours  # noqa: E402
 from gsi_datasets.operations.object_relative_place import RELATIONS  # noqa: E402
@@ -24,6 +21,7 @@ from gsi_datasets.scene import Scene  # noqa: E402
 from gsi_metrics.operations import get_scorer  # noqa: E402
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
 from gsi_metrics.sample import ScoringSample  # noqa: E402
+from tests.generated import decoded, operation_rows, png_image  # noqa: E402
 
 OP = "object_relative_place"
 #: Rows of tabletop test seed 0 that place an object (the mix forced to OP).
@@ -32,13 +30,7 @@ INDICES = (1, 2, 3)
 
 @pytest.fixture(scope="module")
 def rows() -> list[dict[str, Any]]:
-    generated = [generate_sample("tabletop", "test", 0, i, operation_mix={OP: 1.0}).row for i in INDICES]
-    assert all(row is not None for row in generated)
-    return generated
-
-
-def _image(row: dict[str, Any], field: str) -> Image.Image:
-    return Image.open(io.BytesIO(row[field]["bytes"])).convert("RGB")
+    return operation_rows(OP, INDICES)
 
 
 def _ground(vector: np.ndarray, normal: np.ndarray) -> np.ndarray:
@@ -107,7 +99,7 @@ def _perception(translation: np.ndarray, reference_shift: np.ndarray | None = (0
 def test_gsi_scores_the_final_offset_from_the_reference(rows: list[dict[str, Any]]) -> None:
     sample = ScoringSample.from_row(rows[0])
     view, truth = sample.view, sample.truth
-    edited = np.asarray(_image(rows[0], "target_image"))
+    edited = np.asarray(png_image(rows[0], "target_image"))
     score = get_scorer(OP, "gsi")
     asked = truth.translation_m
     exact = score(view, truth, _perception(asked), edited)
@@ -137,8 +129,8 @@ def test_oracle_identity_and_geometric_editor_in_both_profiles(rows: list[dict[s
     from gsi_metrics.scoring import score_profiles
 
     for row in rows:
-        oracle = score_profiles(row, _image(row, "target_image"))
-        identity = score_profiles(row, _image(row, "source_image"))
+        oracle = score_profiles(row, png_image(row, "target_image"))
+        identity = score_profiles(row, png_image(row, "source_image"))
         geometric = score_profiles(row, get_editor("geometric")(row))
         assert [s.status for s in oracle] == ["ok", "ok"]
         assert oracle[0].ic == 1.0 and oracle[0].sa > 0.95, oracle[0].details
@@ -165,7 +157,7 @@ def test_counterfactuals_include_a_wrong_reference_that_must_not_comply(rows: li
 def test_contact_sheets_outline_the_reference_object(rows: list[dict[str, Any]]) -> None:
     from gsi_datasets.visualize import REFERENCE_COLOUR, contact_sheet
 
-    row = {**rows[0], "source_image": _image(rows[0], "source_image"), "target_image": _image(rows[0], "target_image")}
+    row = decoded(rows[0])
     tile = 320
     sheet = np.asarray(contact_sheet([row], columns=1, tile=tile)).astype(int)
     blue = np.all(np.abs(sheet - np.array(REFERENCE_COLOUR)) <= 30, axis=2)

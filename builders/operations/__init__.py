@@ -30,6 +30,21 @@ UP = np.array([0.0, 0.0, 1.0])
 
 
 @dataclass(frozen=True)
+class Receptacle:
+    """The surface a placement (RP) puts the target on, in world coordinates.
+
+    Attributes:
+        instance_id: the furniture it belongs to.
+        corners: its usable rectangle, ``(4, 3)``, in order around it.
+        points: region name -> where the target's centre goes (``(3,)``).
+    """
+
+    instance_id: int
+    corners: np.ndarray
+    points: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
 class EditProposal:
     """An intended edit, before physics.
 
@@ -41,6 +56,7 @@ class EditProposal:
         instruction: the instruction text.
         template: the template it was filled from.
         reference_id: instance id of the object the instruction places the target relative to (OP), if any.
+        receptacle: the surface the instruction puts the target on and its regions (RP), if any.
     """
 
     operation: str
@@ -50,6 +66,7 @@ class EditProposal:
     instruction: str
     template: str
     reference_id: int | None = None
+    receptacle: Receptacle | None = None
 
     @property
     def intended_pose(self) -> Pose:

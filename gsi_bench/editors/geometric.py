@@ -8,7 +8,8 @@ supporting plane. It never reads the labels (``transform``, ``command``, ``targe
 Steps: the instruction gives the operation, object and value (:mod:`instruction_parser`); the object's
 instance mask (dilated, to carry its anti-aliased rim along) is lifted to camera-frame 3D points; the
 move / rotation / scaling is applied in 3D about the object's estimated contact point on the table (a placement
-relative to another object takes that point to the reference object's contact point plus the asked offset); the
+relative to another object takes that point to the reference object's contact point plus the asked offset; a
+placement in a region of the surface, to the region's point on the surface's visible top, :func:`region_point`); the
 points are forward-splatted with a z-buffer (other objects in front still occlude the moved one); small
 splat holes are closed; the vacated pixels are inpainted (Telea) and the moved object is composited on top.
 Only the visible surface is known (2.5D): a rotation guesses the hidden back as the visible surface
@@ -26,7 +27,16 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from gsi_bench.editors.instruction_parser import CAMERA, MOVE, PLACE, ROTATE, SCALE, ParsedEdit, parse_instruction
+from gsi_bench.editors.instruction_parser import (
+    CAMERA,
+    MOVE,
+    PLACE,
+    RECEPTACLE,
+    ROTATE,
+    SCALE,
+    ParsedEdit,
+    parse_instruction,
+)
 from gsi_datasets.geometry import project_points, rotation_about_axis, unproject_pixels
 from gsi_datasets.images import row_image
 from gsi_datasets.operations.camera_view_change import CameraCommand
@@ -95,13 +105,19 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     if edit.operation == ROTATE:
         points, colours = _complete_back(points, colours, pivot, normal)
         magnification = ROTATION_MAGNIFICATION
-    reference_pivot = None
+    destination = None
     if edit.operation == PLACE:
         reference_id = _referent(row, edit.reference_name)
         _, _, reference_pivot = _lifted(
             edit.reference_name, reference_id, instances, depth_m, intrinsics, normal, offset_m
         )
-    moved = apply_edit(edit, points, pivot, normal, reference_pivot)
+        right, forward = plane_axes(normal)
+        side = {"left": -right, "right": right, "front": -forward, "behind": forward}[edit.direction]
+        destination = reference_pivot + edit.distance_m * side
+    if edit.operation == RECEPTACLE:
+        surface = (instances == support_id) & (depth_m > 0)
+        destination = region_point(edit.direction, surface, depth_m, intrinsics, normal, offset_m, points)
+    moved = apply_edit(edit, points, pivot, normal, destination)
     magnification = max(magnification, _magnification(points, moved))
 
     others = (instances != 0) & (instances != support_id) & (instances != object_id)
@@ -233,12 +249,58 @@ def plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return right / np.linalg.norm(right), forward / np.linalg.norm(forward)
 
 
+def region_point(
+    region: str,
+    surface: np.ndarray,
+    depth_m: np.ndarray,
+    intrinsics: np.ndarray,
+    normal: np.ndarray,
+    offset_m: float,
+    object_points: np.ndarray,
+) -> np.ndarray:
+    """Where an object goes for ``region`` of the surface it stands on (RP), from what the image shows: the
+    surface's visible top (its pixels within 1 cm of the support plane, lifted) is boxed by the smallest rectangle
+    on the plane; the centre region is the rectangle's centre, an edge region the middle of the side facing the
+    camera-relative direction, moved in by the object's half width and 1.5 cm. A surface cut by the image border
+    is boxed where the border cuts it.
+
+    Raises:
+        ValueError: when the surface shows no top.
+    """
+    v, u = np.nonzero(surface)
+    lifted = unproject_pixels(intrinsics, np.column_stack([u, v]), depth_m[v, u])
+    top = lifted[np.abs(lifted @ normal + offset_m) < 0.01]
+    if len(top) < 10:
+        raise ValueError("the surface the object stands on shows no top to place it on")
+    right, forward = plane_axes(normal)
+    flat = np.column_stack([top @ right, top @ forward]).astype(np.float32)
+    corners = cv2.boxPoints(cv2.minAreaRect(flat)).astype(np.float64)
+    centre = corners.mean(axis=0)
+    across = object_points @ right
+    inset = (np.percentile(across, 99.0) - np.percentile(across, 1.0)) / 2.0 + 0.015
+    direction = {
+        "centre": None,
+        "nearest_edge": (0.0, -1.0),
+        "farthest_edge": (0.0, 1.0),
+        "leftmost_edge": (-1.0, 0.0),
+        "rightmost_edge": (1.0, 0.0),
+    }[region]
+    point = centre
+    if direction is not None:
+        middles = (corners + np.roll(corners, -1, axis=0)) / 2.0
+        outward = [(m - centre) / max(np.linalg.norm(m - centre), 1e-9) for m in middles]
+        best = int(np.argmax([o @ np.array(direction) for o in outward]))
+        reach = np.linalg.norm(middles[best] - centre)
+        point = centre + outward[best] * max(reach - inset, 0.0)
+    return point[0] * right + point[1] * forward - offset_m * normal
+
+
 def apply_edit(
     edit: ParsedEdit,
     points: np.ndarray,
     pivot: np.ndarray,
     normal: np.ndarray,
-    reference_pivot: np.ndarray | None = None,
+    destination: np.ndarray | None = None,
 ) -> np.ndarray:
     """Applies a parsed edit to camera-frame points.
 
@@ -247,7 +309,7 @@ def apply_edit(
         points: ``(N, 3)`` camera-frame points, metres.
         pivot: ``(3,)`` contact point on the support (the rotation axis and scaling centre).
         normal: unit up normal of the support plane, camera frame.
-        reference_pivot: a placement's reference object's contact point (placements only).
+        destination: where a placement (OP, RP) puts the contact point.
 
     Returns:
         ``(N, 3)`` transformed points.
@@ -256,9 +318,8 @@ def apply_edit(
     if edit.operation == MOVE:
         direction = {"left": -right, "right": right, "forward": forward, "back": -forward}[edit.direction]
         return points + edit.distance_m * direction
-    if edit.operation == PLACE:
-        side = {"left": -right, "right": right, "front": -forward, "behind": forward}[edit.direction]
-        return points + (reference_pivot + edit.distance_m * side - pivot)
+    if edit.operation in (PLACE, RECEPTACLE):
+        return points + (destination - pivot)
     if edit.operation == ROTATE:
         # Seen from above, a clockwise turn is a negative right-handed rotation about the up normal.
         signed = edit.angle_deg if edit.direction == "counterclockwise" else -edit.angle_deg

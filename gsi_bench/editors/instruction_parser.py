@@ -9,6 +9,8 @@ obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "tr
 - ``object_relative_place``: two objects, a distance with a unit and a relation to the second one ("to the left
   of", "to the right of", "in front of", "behind"); the object named first is moved, the one after the relation
   is the reference.
+- ``receptacle_place``: an object and a region of the surface it stands on ("to the centre / middle of the",
+  "to the nearest / farthest / leftmost / rightmost edge of the").
 - ``object_rotate``: "clockwise" / "counterclockwise" and an angle in degrees.
 - ``object_scale``: a resulting size ("twice", "half its size", "1.5 times", "three quarters of") or a
   change ("by 25%", "50% larger", "by half", "by a quarter") with its sense (up / larger / enlarge,
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 
 MOVE = "camera_relative_move"
 PLACE = "object_relative_place"
+RECEPTACLE = "receptacle_place"
 ROTATE = "object_rotate"
 SCALE = "object_scale"
 CAMERA = "camera_view_change"
@@ -60,6 +63,8 @@ _MOVE_CUES: dict[str, tuple[str, ...]] = {
 #: Relations of a placement relative to another object (OP), with the side they name.
 _RELATION = re.compile(r"\b(to the left of|to the right of|in front of|behind)\s+the\s+")
 _RELATION_SIDES = {"to the left of": "left", "to the right of": "right", "in front of": "front", "behind": "behind"}
+#: Regions of a receptacle (RP), with the region each phrase names.
+_REGION = re.compile(r"\b(centre|center|middle|(?:nearest|farthest|leftmost|rightmost) edge) of the\b")
 _CAMERA = re.compile(r"\b(?:camera|viewpoint|view)\b")
 _TILT = re.compile(r"\btilt|\blook\b|\bviewing angle\b")
 _UPWARD = re.compile(r"\b(?:up|upward|higher|raise)\b")
@@ -89,11 +94,13 @@ class ParsedEdit:
     """What an instruction asks (fields that do not apply to the operation are None).
 
     Attributes:
-        operation: ``camera_relative_move``, ``object_rotate``, ``object_scale`` or ``camera_view_change``.
+        operation: ``camera_relative_move``, ``object_relative_place``, ``receptacle_place``, ``object_rotate``,
+            ``object_scale`` or ``camera_view_change``.
         object_name: the display name of the object to edit, as given in ``display_names`` ("camera" for a
             camera view change).
         direction: left / right / forward / back (move), clockwise / counterclockwise (as seen from above),
-            up / down (scale, tilt; the builder's ``command.direction``).
+            up / down (scale, tilt), the region of a receptacle (``centre``, ``nearest_edge``, ...; the builder's
+            ``command.direction``).
         distance_m: move distance in metres.
         angle_deg: rotation angle in degrees, positive (the sense is in ``direction``).
         scale_factor: uniform scale factor (new size / old size).
@@ -133,6 +140,9 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
     if placement := _placement(text, lowered, display_names):
         return placement
     object_name = _find_object(text, lowered, display_names)
+    if region := _REGION.search(lowered):
+        words = region.group(1)
+        return ParsedEdit(RECEPTACLE, object_name, "centre" if " " not in words else words.replace(" ", "_"))
     # Drop the object's name so that words inside it cannot read as cues.
     rest = re.sub(rf"\b{re.escape(object_name.lower())}\b", " ", lowered)
     if sense := _ROTATE_SENSE.search(rest):

@@ -15,6 +15,8 @@ Families and cases (``family/case``):
   instead of a move, a sideways move instead of a turn or tilt); for OP the magnitudes (x0.75, x1.25, x1.5)
   scale the realised offset from the reference object, the directions put the target on the other side or a
   side at 90 degrees, and ``wrong_reference/other_object`` puts it at the right offset from another object;
+  for RP the magnitudes (x0.5, x0.8, x1.2) stop short of or run past the asked point, and ``wrong_region/<region>``
+  puts the target at each other region's point;
 - ``wrong_target/other_object`` (object operations): another object changed as asked, the target untouched;
 - ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object moved 8-15 cm
   on its support or removed;
@@ -23,8 +25,9 @@ Families and cases (``family/case``):
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
 
 Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC
-asks for the right target, kind and direction; SPEC 6); identity, wrong target, wrong reference, wrong direction
-and wrong kind do not.
+asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still
+nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong direction and wrong
+kind do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
 skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
@@ -51,6 +54,7 @@ from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
 from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, get_scoring
 from gsi_metrics.operations.object_rotate import asked_yaw_deg, either_direction
+from gsi_metrics.operations.receptacle_place import nearest_region
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery
 from gsi_metrics.sample import ScoringSample
 
@@ -61,6 +65,7 @@ FAMILIES = (
     "kind",
     "wrong_target",
     "wrong_reference",
+    "wrong_region",
     "collateral",
     "identity",
     "camera_drift",
@@ -207,13 +212,15 @@ def _truth_change(
     return translation, rotation, after.scale / before.scale, camera_delta
 
 
-def should_comply(sample: ScoringSample, family: str, rotation: np.ndarray) -> bool | None:
+def should_comply(sample: ScoringSample, family: str, translation: np.ndarray, rotation: np.ndarray) -> bool | None:
     """The truth label of a case (module docstring); None when it cannot be seen (ambiguous)."""
     if family in CORRECT_EDIT_FAMILIES:
         return True
-    if family in ("identity", "wrong_target", "wrong_reference", "kind"):
+    if family in ("identity", "wrong_target", "wrong_reference", "wrong_region", "kind"):
         return False
     view, truth = sample.view, sample.truth
+    if sample.operation == "receptacle_place":  # short of or past the asked point: still in the asked region?
+        return nearest_region(view, truth, translation) == truth.command.direction
     if sample.operation == "object_rotate":
         order = view.symmetry_order
         turn = fold_angle_deg(twist_angle_deg(rotation, view.support_normal), order)
@@ -232,7 +239,7 @@ def _truth(
     sample: ScoringSample, family: str, change: tuple[np.ndarray, np.ndarray, float, np.ndarray]
 ) -> Truth | None:
     translation, rotation, scale, camera_delta = change
-    label = should_comply(sample, family, rotation)
+    label = should_comply(sample, family, translation, rotation)
     if label is None:
         return None
     exact = Perception(

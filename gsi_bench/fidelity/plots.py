@@ -27,7 +27,7 @@ def write_plots(report: Mapping[str, Any], cases: Sequence[Mapping[str, Any]], f
     """``sa_vs_true_error.png``, ``recovery_errors.png`` and ``compliance_by_case.png``."""
     plt = _pyplot()
     operations = list(report["recovery"])
-    colours = dict(zip(FAMILIES, plt.get_cmap("tab10").colors, strict=False))
+    colours = dict(zip(FAMILIES, plt.get_cmap("tab20").colors, strict=False))  # 20 >= len(FAMILIES)
     jitter = np.random.default_rng(0)
 
     figure, axes = plt.subplots(len(PROFILES), len(operations), figsize=(4 * len(operations), 3.6 * len(PROFILES)),

@@ -39,14 +39,23 @@ from gsi_metrics.functional import bootstrap_mean_ci
 from gsi_metrics.operations import PROFILES
 
 RECOVERY_KEYS = ("translation_cm", "rotation_deg", "scale_pct", "camera_translation_cm", "camera_rotation_deg")
-FALSE_COMPLIANCE_FAMILIES = ("identity", "direction", "wrong_target", "wrong_reference", "kind")
+FALSE_COMPLIANCE_FAMILIES = ("identity", "direction", "wrong_target", "wrong_reference", "wrong_region", "kind")
 COLLATERAL_CASES = ("collateral/moved_other", "collateral/removed_other")
 CLEAN_CASE = "correct/oracle"
 #: Nuisances that warp the image plane: their camera "truth" is no motion, yet a camera motion explains them.
 IMAGE_WARPS = ("nuisance/zoom", "nuisance/shift")
 #: The families that vary the spatial error (SA's ranking is measured on them; the correct edits with nuisances,
 #: collateral damage or camera drift, all of true error 0, have their own targets).
-SPATIAL_ERROR_FAMILIES = ("correct", "magnitude", "direction", "wrong_target", "wrong_reference", "kind", "identity")
+SPATIAL_ERROR_FAMILIES = (
+    "correct",
+    "magnitude",
+    "direction",
+    "wrong_target",
+    "wrong_reference",
+    "wrong_region",
+    "kind",
+    "identity",
+)
 
 
 @dataclass(frozen=True)
@@ -292,6 +301,8 @@ PAPER_REASONS = {
     "object leaves enough overlap to pass score > 0.05",
     "wrong_target complying": "as for identity: the target did not move, and the IoU term of the move score "
     "passes short moves of large objects",
+    "wrong_region complying": "the move score compares only the length of the move with the asked one: a move of "
+    "about that length to another region of the receptacle passes",
     "Spearman": "defect 1 (a wrong direction keeps a high move SA) and defect 2 (an unchanged output keeps a "
     "high scale SA) break the ranking",
     "IC accuracy": "wrong directions comply (defect 1), and some unmoved targets pass the move score",

@@ -32,6 +32,7 @@ FORBIDDEN = (
     "command",
     "target_object",
     "reference_object",
+    "receptacle",
     "target_image",
     "target_depth",
     "target_instances",

@@ -1,0 +1,76 @@
+"""RP, receptacle placement: "Move the mug to the leftmost edge of the table."
+
+The receptacle is a support surface (a table top, a counter, a shelf board). Its regions are defined on its usable
+top surface as seen from the camera (documented in the README):
+
+- ``centre``: the centre of the surface;
+- ``nearest_edge`` / ``farthest_edge`` / ``leftmost_edge`` / ``rightmost_edge``: the middle of the side of the
+  surface whose outward direction is closest to the camera-relative ground direction (towards the camera, away
+  from it, left, right; within 35 degrees, or the region is not asked), moved in so that the target's whole
+  footprint stays on the surface with a margin.
+
+The target's centre goes to the region's point; the target keeps its yaw and stands upright on the surface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gsi_datasets.operations import Command, OperationSpec, register_operation_spec
+
+#: The regions, in label order, and the camera-relative ground direction each edge faces (None: the centre).
+REGIONS = {
+    "centre": None,
+    "nearest_edge": "back",
+    "farthest_edge": "forward",
+    "leftmost_edge": "left",
+    "rightmost_edge": "right",
+}
+#: How the instructions name each region.
+REGION_WORDS = {
+    "centre": "centre",
+    "nearest_edge": "nearest edge",
+    "farthest_edge": "farthest edge",
+    "leftmost_edge": "leftmost edge",
+    "rightmost_edge": "rightmost edge",
+}
+
+
+@dataclass(frozen=True)
+class RegionCommand(Command):
+    """Put the target in region ``direction`` (a key of :data:`REGIONS`) of the receptacle."""
+
+    def describe(self) -> str:
+        return f"to the {REGION_WORDS[self.direction]}"
+
+    @property
+    def template_key(self) -> str:
+        return "centre" if self.direction == "centre" else "edge"
+
+    def values(self) -> dict[str, str]:
+        return {"region": REGION_WORDS[self.direction]}
+
+
+SPEC = register_operation_spec(
+    OperationSpec(
+        name="receptacle_place",
+        short_id="RP",
+        command_type=RegionCommand,
+        change="object_pose",
+        label_fields=("target_object", "receptacle", "transform.translation_m", "support"),
+        templates={
+            "centre": (
+                "Move the {object} to the centre of the {receptacle}.",
+                "Place the {object} in the middle of the {receptacle}.",
+                "Put the {object} at the centre of the {receptacle}'s top.",
+                "Set the {object} down right in the middle of the {receptacle}.",
+            ),
+            "edge": (
+                "Move the {object} to the {region} of the {receptacle}.",
+                "Place the {object} at the {region} of the {receptacle}, as seen in the image.",
+                "Put the {object} by the {region} of the {receptacle}'s top, as seen from the camera.",
+                "Slide the {object} over to the {region} of the {receptacle}.",
+            ),
+        },
+    )
+)

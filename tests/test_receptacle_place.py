@@ -1,0 +1,213 @@
+"""RP, receptacle placement, end to end: its regions and generation rules, its labels, both profiles' scores, the
+instruction parser and the geometric editor, the fidelity counterfactuals and the contact sheet."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import dataclasses  # noqa: E402
+import json  # noqa: E402
+from typing import Any  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from gsi_builders.operations import Rejected, get_generator, ground_directions  # noqa: E402
+from gsi_builders.operations.receptacle_place import nearest_region, receptacle_regions  # noqa: E402
+from gsi_builders.supports import FOOTPRINT_MARGIN_M, footprint_radius  # noqa: E402
+from gsi_datasets.operations import get_operation  # noqa: E402
+from gsi_datasets.operations.receptacle_place import REGION_WORDS, REGIONS  # noqa: E402
+from gsi_datasets.scene import FLOOR_ID, Scene  # noqa: E402
+from gsi_metrics.operations import get_scorer  # noqa: E402
+from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
+from gsi_metrics.sample import ScoringSample  # noqa: E402
+from tests.generated import decoded, operation_rows, png_image  # noqa: E402
+
+RP = "receptacle_place"
+#: Rows of tabletop test seed 0 with the mix forced to RP (moves of 26-63 cm, three regions).
+INDICES = (1, 2, 3)
+
+
+@pytest.fixture(scope="module")
+def rows() -> list[dict[str, Any]]:
+    return operation_rows(RP, INDICES)
+
+
+def _source(row: dict[str, Any]) -> Scene:
+    return Scene.from_dict(json.loads(row["scene"])["source"])
+
+
+def test_regions_are_the_centre_and_the_inset_middles_of_the_sides_facing_each_camera_direction(
+    rows: list[dict[str, Any]],
+) -> None:
+    source = _source(rows[0])
+    target = source.objects[0]
+    receptacle = receptacle_regions(source, target)
+    table = source.furniture_piece(target.support_id)
+    assert receptacle.instance_id == table.instance_id
+    inset = footprint_radius(target) + FOOTPRINT_MARGIN_M
+    x_min, y_min, x_max, y_max = table.surface("top").extent
+    local = {r: table.pose.rotation.T @ (p - np.array(table.pose.position)) for r, p in receptacle.points.items()}
+    np.testing.assert_allclose(local["centre"][:2], [(x_min + x_max) / 2, (y_min + y_max) / 2], atol=1e-9)
+    directions = ground_directions(source)
+    for region, point in receptacle.points.items():
+        assert point[2] == pytest.approx(target.pose.position[2])  # the target's centre height on the surface
+        if region == "centre":
+            continue
+        # On the inset rectangle's border, on the side whose outward normal is within 35 degrees of the direction.
+        x, y = local[region][:2]
+        on_side = [
+            abs(x - (x_max - inset)) < 1e-9,
+            abs(x - (x_min + inset)) < 1e-9,
+            abs(y - (y_max - inset)) < 1e-9,
+            abs(y - (y_min + inset)) < 1e-9,
+        ]
+        assert sum(on_side) == 1, region
+        normals = [table.pose.rotation[:, 0], -table.pose.rotation[:, 0], table.pose.rotation[:, 1],
+                   -table.pose.rotation[:, 1]]  # fmt: skip
+        assert normals[on_side.index(True)] @ directions[REGIONS[region]] >= np.cos(np.deg2rad(35.0)) - 1e-9
+    # The corners bound the surface at its height.
+    assert np.allclose(receptacle.corners[:, 2], table.pose.position[2] + table.surface("top").height)
+
+
+def test_labels_put_the_target_on_the_asked_regions_point(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        receptacle, target = row["receptacle"], row["target_object"]
+        command = row["command"]
+        assert command["direction"] in REGIONS
+        assert REGION_WORDS[command["direction"]] in row["instruction"] or command["direction"] == "centre"
+        assert receptacle["instance_id"] == row["support"]["instance_id"]
+        assert receptacle["display_name"] in row["instruction"]
+        points = {r["region"]: np.array(r["point"]) for r in receptacle["regions"]}
+        final = np.array(target["box3d_after"]["centre"])
+        assert np.linalg.norm(final - points[command["direction"]]) < 0.011, row["instruction"]
+        # The target did not start in the asked region (an unchanged image cannot comply), and moved 5 cm or more.
+        start = np.array(target["box3d_before"]["centre"])
+        assert nearest_region(points, start) != command["direction"]
+        assert np.linalg.norm(final - start) >= 0.05
+        assert row["reference_object"] is None
+
+
+def test_proposals_follow_the_rules_or_name_the_rule_they_break(rows: list[dict[str, Any]]) -> None:
+    source = _source(rows[0])
+    generator = get_generator(RP)
+    reasons, made = set(), 0
+    for seed in range(30):
+        target = source.objects[seed % len(source.objects)]
+        try:
+            proposal = generator.propose(source, target, np.random.default_rng(seed))
+        except Rejected as rejection:
+            reasons.add(rejection.reason)
+            continue
+        made += 1
+        moved = proposal.target_scene.object(target.instance_id)
+        point = proposal.receptacle.points[proposal.command.direction]
+        np.testing.assert_allclose(moved.pose.position[:2], point[:2], atol=1e-9)
+        assert moved.pose.position[2] == target.pose.position[2] and moved.pose.quaternion == target.pose.quaternion
+    assert made > 0
+    assert reasons <= {"already_in_region", "region_occupied", "edge_not_facing_camera_direction"}, reasons
+    # The floor has no edges; a surface the target cannot move on is too small.
+    on_floor = dataclasses.replace(source.objects[0], support_id=FLOOR_ID)
+    with pytest.raises(Rejected, match="no_receptacle_surface"):
+        receptacle_regions(dataclasses.replace(source, objects=(on_floor,)), on_floor)
+    huge = dataclasses.replace(source.objects[0], scale=source.objects[0].scale * 12.0)
+    with pytest.raises(Rejected, match="receptacle_too_small"):
+        receptacle_regions(source.with_object(huge), huge)
+
+
+def _perception(translation: np.ndarray, yaw_deg: float = 0.0) -> Perception:
+    from gsi_datasets.geometry import rotation_about_axis
+
+    rotation = rotation_about_axis([0.0, -1.0, 0.0], yaw_deg)
+    return Perception(TargetRecovery(True, np.asarray(translation, float), rotation), CameraRecovery(True))
+
+
+def test_gsi_scores_the_region_and_the_distance_to_its_point(rows: list[dict[str, Any]]) -> None:
+    sample = ScoringSample.from_row(rows[0])
+    view, truth = sample.view, sample.truth
+    edited = np.asarray(png_image(rows[0], "target_image"))
+    score = get_scorer(RP, "gsi")
+    exact = score(view, truth, _perception(truth.translation_m), edited)
+    assert (exact.ic, exact.sa) == (1.0, 1.0) and exact.details["region"] == truth.command.direction
+    unchanged = score(view, truth, _perception(np.zeros(3)), edited)
+    assert (unchanged.ic, unchanged.sa) == (0.0, 0.0)
+    # Every other region's point: the wrong region, SA 0 (the magnitude is at most the distance to it).
+    start = view.target_box.centre
+    for region, point in truth.region_points.items():
+        if region != truth.command.direction:
+            wrong = score(view, truth, _perception(point - start), edited)
+            assert wrong.ic == 0.0 and wrong.sa == 0.0 and wrong.details["region"] == region
+    # 3 cm off the point, still in the region: complies, with a lower SA.
+    near = score(view, truth, _perception(truth.translation_m + np.array([0.03, 0.0, 0.0])), edited)
+    assert near.ic == 1.0 and 0.5 < near.sa < 1.0
+    # The right place, but turned by 90 degrees: the wrong kind of change.
+    assert score(view, truth, _perception(truth.translation_m, 90.0), edited).ic == 0.0
+    # Off the surface: beyond the asked edge by a metre.
+    asked_point = truth.region_points[truth.command.direction]
+    beyond = asked_point + (asked_point - truth.region_points["centre"]) / np.linalg.norm(
+        asked_point - truth.region_points["centre"]
+    )
+    off = score(view, truth, _perception(beyond - start), edited)
+    assert off.ic == 0.0 and off.details["on_receptacle"] is False
+    # Profile paper: the reference's move formula against the expected box.
+    assert get_scorer(RP, "paper")(view, truth, _perception(truth.translation_m), edited).sa == pytest.approx(
+        1.0, abs=1e-3
+    )
+
+
+@pytest.mark.parametrize("region", list(REGIONS))
+def test_parser_reads_every_template_of_every_region(region: str) -> None:
+    from gsi_bench.editors.instruction_parser import parse_instruction
+
+    spec = get_operation(RP)
+    key = "centre" if region == "centre" else "edge"
+    for template in spec.templates[key]:
+        text = template.format(object="coffee mug", receptacle="dining table", region=REGION_WORDS[region])
+        parsed = parse_instruction(text, ["mug", "coffee mug", "bowl"])
+        assert (parsed.operation, parsed.object_name, parsed.direction) == (RP, "coffee mug", region), text
+
+
+def test_oracle_identity_and_geometric_editor_in_both_profiles(rows: list[dict[str, Any]]) -> None:
+    from gsi_bench.editors import get_editor
+    from gsi_metrics.scoring import score_profiles
+
+    for row in rows:
+        oracle = score_profiles(row, png_image(row, "target_image"))
+        identity = score_profiles(row, png_image(row, "source_image"))
+        geometric = score_profiles(row, get_editor("geometric")(row))
+        assert [s.status for s in oracle] == ["ok", "ok"]
+        assert oracle[0].ic == 1.0 and oracle[0].sa > 0.95, oracle[0].details
+        assert identity[0].ic == 0.0 and identity[0].sa == 0.0
+        assert geometric[0].details["region"] == row["command"]["direction"], geometric[0].details
+
+
+def test_counterfactuals_put_the_target_in_every_other_region_and_those_must_not_comply(
+    rows: list[dict[str, Any]],
+) -> None:
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+
+    seen: set[str] = set()
+    for row in rows:
+        cases = {case.name: case for case in make_counterfactuals(row).cases}
+        seen |= set(cases)
+        assert cases["correct/oracle"].truth.should_comply and cases["correct/oracle"].truth.relative_error < 0.1
+        assert cases["identity/source"].truth.relative_error >= 1.0  # SA 0
+        for name, case in cases.items():
+            if name.startswith("wrong_region/"):
+                assert not case.truth.should_comply and case.truth.relative_error >= 1.0, name
+    assert any(name.startswith("wrong_region/") for name in seen) and any(n.startswith("magnitude/") for n in seen)
+
+
+def test_contact_sheets_outline_the_receptacle_and_mark_its_regions(rows: list[dict[str, Any]]) -> None:
+    from gsi_datasets.visualize import REFERENCE_COLOUR, contact_sheet
+
+    row = decoded(rows[0])
+    tile = 320
+
+    def blue_pixels(sample: dict[str, Any]) -> int:
+        sheet = np.asarray(contact_sheet([sample], columns=1, tile=tile)).astype(int)
+        return int(np.all(np.abs(sheet - np.array(REFERENCE_COLOUR)) <= 30, axis=2).sum())
+
+    assert blue_pixels(row) > 4 * max(blue_pixels({**row, "receptacle": None}), 25)
