@@ -19,6 +19,7 @@ Validity rules (SPEC section 3), with the thresholds in :class:`ValidityRules`:
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections import Counter
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ import cv2
 import numpy as np
 
 from gsi_builders.operations import (
+    GENERATORS,
     EditProposal,
     OperationGenerator,
     Receptacle,
@@ -50,7 +52,7 @@ from gsi_datasets.geometry import (
 from gsi_datasets.operations import get_operation
 from gsi_datasets.rendering import RenderOutput, StateRenderer, asset_of
 from gsi_datasets.scene import FLOOR_ID, Camera, Scene, SceneObject
-from gsi_datasets.schema import get_subset
+from gsi_datasets.schema import OPERATION_SHORT_IDS, OPERATIONS, get_subset
 
 
 @dataclass(frozen=True)
@@ -120,15 +122,28 @@ def operation_for_index(subset: str, index: int, operation_mix: dict[str, float]
     return _operation_sequence(mix, length)[index]
 
 
+def buildable_operations() -> list[str]:
+    """The operations that have a generator, in the schema's order (what ``--operations all`` means)."""
+    return [operation for operation in OPERATIONS if operation in GENERATORS]
+
+
 def check_operation_mix(operation_mix: Mapping[str, float]) -> None:
     """Checks an operation mix given instead of a subset's (``--operations``).
 
     Raises:
-        KeyError: an operation without a generator (with close matches).
-        ValueError: a share that is not positive, or shares that do not sum to 1.
+        ValueError: an unknown operation (with a close match), one that cannot be built yet, a share that is not
+            positive, or shares that do not sum to 1.
     """
     for operation, share in operation_mix.items():
-        get_generator(operation)
+        if operation not in OPERATIONS and operation not in GENERATORS:  # (tests register toy operations)
+            close = difflib.get_close_matches(operation, OPERATIONS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"--operations: unknown operation {operation!r}.{hint} Known: {', '.join(OPERATIONS)}")
+        if operation not in GENERATORS:
+            raise ValueError(
+                f"--operations: {operation} ({OPERATION_SHORT_IDS[operation]}) has no generator yet; the operations "
+                f"that can be built are {', '.join(buildable_operations())} (or: all)"
+            )
         if not share > 0:
             raise ValueError(f"--operations: the share of {operation} must be positive, got {share}")
     if abs(sum(operation_mix.values()) - 1.0) > 1e-6:

@@ -46,7 +46,12 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _operation_mix(items: list[str]) -> dict[str, float]:
-    """``["camera_view_change", "object_rotate=0.25", ...]`` -> shares (unnamed ones split what is left equally)."""
+    """``["camera_view_change", "object_rotate=0.25", ...]`` -> shares (unnamed ones split what is left equally);
+    ``["all"]``: every operation that can be built, in equal shares."""
+    if items == ["all"]:
+        from gsi_builders.generate import buildable_operations
+
+        items = buildable_operations()
     shares: dict[str, float | None] = {}
     for item in items:
         name, _, share = item.partition("=")
@@ -264,7 +269,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--operations",
         nargs="+",
         metavar="NAME[=SHARE]",
-        help="operations and shares instead of the subset's mix, e.g. camera_view_change (shares default to equal)",
+        help="operations and shares instead of the subset's mix, e.g. camera_view_change (shares default to equal), "
+        "or all",
     )
     build.add_argument("--seed", type=int, default=0, help="build seed (default: 0)")
     build.add_argument("--out", default="gsi-bench/syn", help="dataset folder (default: gsi-bench/syn)")

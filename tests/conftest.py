@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-# Keep the tests' `datasets` cache out of the user's (and start every session with an empty one).
+# Keep the tests' `datasets` cache out of the user's (and start every session with an empty one, removed after).
 os.environ["HF_DATASETS_CACHE"] = tempfile.mkdtemp(prefix="gsi-bench-tests-hf-")
+atexit.register(functools.partial(shutil.rmtree, os.environ["HF_DATASETS_CACHE"], ignore_errors=True))
 
 from pathlib import Path  # noqa: E402
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from gsi_datasets.geometry import geodesic_angle_deg
+from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
 from gsi_datasets.registry import Registry
 from gsi_metrics.perception import Perception
 from gsi_metrics.sample import EditTruth, SourceView
@@ -183,10 +183,16 @@ def recovered_details(perception: Perception) -> dict[str, Any]:
     }
 
 
-def other_change_small(perception: Perception, *, translation: bool, rotation: bool, scale: bool) -> bool:
+def other_change_small(
+    perception: Perception, view: SourceView, *, translation: bool, rotation: bool, scale: bool
+) -> bool:
+    """Whether the target's recovered change has no unasked component: no turn over 30 degrees (compared modulo the
+    target's symmetry about the support normal: a round object turned any way is unturned), no scaling beyond
+    x1.25 and no shift over 5 cm, for the components named."""
     target = perception.target
+    turn = symmetric_geodesic_deg(np.eye(3), target.rotation, view.support_normal, view.symmetry_order)
     return bool(
-        (not rotation or geodesic_angle_deg(np.eye(3), target.rotation) <= OTHER_CHANGE_MAX_ROTATION_DEG)
+        (not rotation or turn <= OTHER_CHANGE_MAX_ROTATION_DEG)
         and (not scale or abs(np.log(target.scale_factor)) <= np.log(OTHER_CHANGE_MAX_SCALE))
         and (not translation or np.linalg.norm(target.translation_m) <= OTHER_CHANGE_MAX_TRANSLATION_M)
     )

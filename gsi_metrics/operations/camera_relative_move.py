@@ -32,9 +32,9 @@ class CameraRelativeMoveScoring(OperationScoring):
         return error, float(np.linalg.norm(truth.translation_m))
 
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """``e = |t_pred - t_gt|`` (full 3D displacement vector, metres), ``m = |t_gt|``. IC: found;
-        ``cos(t_pred, t_gt) >= cos 30deg``; ``|t_pred| / m`` in [1/3, 3]; no rotation over 30 degrees and no scaling
-        beyond x1.25 either way (the right kind of change).
+        """``e = |t_pred - t_gt|`` (full 3D displacement vector, metres), ``m = |t_gt|``. IC: found; ``cos(t_pred, t_gt)
+        >= cos 30deg``; ``|t_pred| / m`` in [1/3, 3]; no rotation over 30 degrees (modulo the target's symmetry) and no
+        scaling beyond x1.25 either way (the right kind of change).
 
         Defect 1 of the reference (direction barely scored) is what this fixes."""
         perception = denoised(perception)
@@ -48,7 +48,7 @@ class CameraRelativeMoveScoring(OperationScoring):
         compliant = (
             cosine >= np.cos(np.deg2rad(DIRECTION_TOLERANCE_DEG))
             and magnitude_in_range(length / magnitude)
-            and other_change_small(perception, translation=False, rotation=True, scale=True)
+            and other_change_small(perception, view, translation=False, rotation=True, scale=True)
         )
         return Compliance(
             float(compliant),

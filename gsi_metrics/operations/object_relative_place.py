@@ -48,10 +48,10 @@ class ObjectRelativePlaceScoring(CameraRelativeMoveScoring):
 
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """``e = |(t_pred - t_ref) - t_gt|`` (the target's final centre relative to the reference's, against the asked
-        one, metres), ``m = min(|t_gt|, d)`` (``d``: the asked centre-to-centre offset on the support plane). IC:
-        target and reference found; the reference unmoved (no shift over 5 cm, turn over 30 degrees or scaling
-        beyond x1.25); the target's final offset from the reference, on the support plane, within 30 degrees of the
-        asked side and of the asked order of length ([1/3, 3]); the target neither turned over 30 degrees nor scaled
+        one, metres), ``m = min(|t_gt|, d)`` (``d``: the asked centre-to-centre offset on the support plane). IC: target
+        and reference found; the reference unmoved (no shift over 5 cm, turn over 30 degrees or scaling beyond x1.25);
+        the target's final offset from the reference, on the support plane, within 30 degrees of the asked side and of
+        the asked order of length ([1/3, 3]); the target neither turned over 30 degrees (modulo its symmetry) nor scaled
         beyond x1.25."""
         perception = denoised(perception)
         target, reference = perception.target, perception.reference
@@ -70,14 +70,18 @@ class ObjectRelativePlaceScoring(CameraRelativeMoveScoring):
             reference is not None
             and reference.found
             and other_change_small(
-                dataclasses.replace(perception, target=reference), translation=True, rotation=True, scale=True
+                dataclasses.replace(perception, target=reference),
+                view.of_reference(),
+                translation=True,
+                rotation=True,
+                scale=True,
             )
         )
         compliant = (
             reference_still
             and cosine >= np.cos(np.deg2rad(DIRECTION_TOLERANCE_DEG))
             and magnitude_in_range(length / asked_length)
-            and other_change_small(perception, translation=False, rotation=True, scale=True)
+            and other_change_small(perception, view, translation=False, rotation=True, scale=True)
         )
         details = {
             **recovered_details(perception),

@@ -69,7 +69,7 @@ class ObjectRotateScoring(OperationScoring):
             (either_direction(view, truth) or np.sign(got) == np.sign(asked))
             and magnitude_in_range(abs(got) / magnitude)
             and tilt <= OTHER_CHANGE_MAX_ROTATION_DEG
-            and other_change_small(perception, translation=True, rotation=False, scale=True)
+            and other_change_small(perception, view, translation=True, rotation=False, scale=True)
         )
         return Compliance(
             float(compliant),

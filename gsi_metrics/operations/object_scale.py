@@ -34,9 +34,9 @@ class ObjectScaleScoring(OperationScoring):
         return float(abs(np.log(perception.target.scale_factor) - asked)), float(abs(asked))
 
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """``e = |ln s_pred - ln s_gt|``, ``m = |ln s_gt|``. IC: found; ``ln s_pred / ln s_gt`` in [1/3, 3] (so the
-        sign is right: the inverse factor fails); no rotation over 30 degrees; the contact point moves less than
-        5 cm. An unchanged output scores 0 (the reference's scale loophole, defect 2, is closed)."""
+        """``e = |ln s_pred - ln s_gt|``, ``m = |ln s_gt|``. IC: found; ``ln s_pred / ln s_gt`` in [1/3, 3] (so the sign
+        is right: the inverse factor fails); no rotation over 30 degrees (modulo its symmetry); the contact point moves
+        less than 5 cm. An unchanged output scores 0 (the reference's scale loophole, defect 2, is closed)."""
         perception = denoised(perception)
         target = perception.target
         if not target.found:
@@ -47,7 +47,7 @@ class ObjectScaleScoring(OperationScoring):
         contact_shift = target.translation_m - (target.scale_factor - 1.0) * _centre_height(view) * view.support_normal
         compliant = (
             magnitude_in_range(float(got / asked))
-            and other_change_small(perception, translation=False, rotation=True, scale=False)
+            and other_change_small(perception, view, translation=False, rotation=True, scale=False)
             and np.linalg.norm(contact_shift) <= OTHER_CHANGE_MAX_TRANSLATION_M
         )
         return Compliance(

@@ -62,8 +62,8 @@ class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """``e = |p - g|`` (recovered against asked final centre, on the support plane, metres), ``m = min(|t_gt|, s)``
         (``s``: from ``g`` to the nearest other region's point). IC: found; the final centre over the receptacle's
-        surface; the asked region's point the nearest of all regions' points; no turn over 30 degrees and no scaling
-        beyond x1.25."""
+        surface; the asked region's point the nearest of all regions' points; no turn over 30 degrees (modulo its
+        symmetry) and no scaling beyond x1.25."""
         perception = denoised(perception)
         target = perception.target
         if not target.found:
@@ -76,7 +76,7 @@ class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
         compliant = (
             on_surface
             and region == truth.command.direction
-            and other_change_small(perception, translation=False, rotation=True, scale=True)
+            and other_change_small(perception, view, translation=False, rotation=True, scale=True)
         )
         details = {**recovered_details(perception), "error_m": error, "region": region, "on_receptacle": on_surface}
         return Compliance(float(compliant), relative_quadratic(error, magnitude), details)

@@ -4,6 +4,7 @@ accuracy). One test per defect of the reference protocol (SPEC 6.2) that the def
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -239,6 +240,25 @@ def test_rotations_are_compared_modulo_the_targets_symmetry(samples) -> None:
         sample, truth=dict(rotation=rotation_about_axis(normal, 45.0), rotation_deg=45.0), view=dict(symmetry_order=2)
     )
     assert _score(scorer, eighth, _perceived(rotation=rotation_about_axis(normal, -45.0))).ic == 0.0
+
+
+@pytest.mark.parametrize(("operation", "order", "turn", "complies"), [
+    ("camera_relative_move", 1, 90.0, False),  # an unasked quarter turn: the wrong kind of change
+    ("camera_relative_move", 0, 90.0, True),  # a body of revolution turned any way looks unturned
+    ("camera_relative_move", 4, 90.0, True),  # a quarter turn of a 4-fold symmetric object looks unturned
+    ("camera_relative_move", 4, 45.0, False),
+    ("object_scale", 2, 180.0, True),
+    ("object_scale", 1, 180.0, False),
+])  # fmt: skip
+def test_an_unasked_turn_is_judged_modulo_the_targets_symmetry(samples, operation, order, turn, complies) -> None:
+    _, sample = samples[operation]
+    normal = sample.view.support_normal
+    exact = _exact(sample)
+    turned = dataclasses.replace(
+        exact, target=dataclasses.replace(exact.target, rotation=rotation_about_axis(normal, turn))
+    )
+    view = _with(sample, view=dict(symmetry_order=order))
+    assert _score(get_scorer(operation, "gsi"), view, turned).ic == float(complies)
 
 
 @pytest.fixture(scope="module")
