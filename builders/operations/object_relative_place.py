@@ -4,7 +4,8 @@ object's centre on the same support surface, along the camera-relative ground di
 Rules of its own: the reference object stands on the target's surface (the target stays on its support); the
 distance is drawn from the range in which both footprints clear each other, so no placement is forced; the target
 is not already on the asked side of the reference (within 45 degrees of the asked direction: then an unchanged
-image would look compliant), and it moves at least 5 cm.
+image would look compliant), and it moves at least 5 cm. The (reference, side) pairs are tried in a random order
+until one is feasible.
 """
 
 from __future__ import annotations
@@ -58,12 +59,30 @@ class ObjectRelativePlace(OperationGenerator):
     name = "object_relative_place"
 
     def propose(self, scene: Scene, target: SceneObject | None, rng: np.random.Generator) -> EditProposal:
-        relation = str(rng.choice(list(RELATIONS)))
-        direction = ground_directions(scene)[RELATIONS[relation]][:2]
+        """Tries the (reference, side) pairs in a random order and places the target by the first one that works
+        (each with its own distance); raises the rule the last pair broke when none does."""
         references = neighbours(scene, target)
         if not references:
             raise Rejected("no_reference_object")
-        reference = references[int(rng.integers(len(references)))]
+        pairs = [(reference, relation) for reference in references for relation in RELATIONS]
+        reason = "no_reference_object"
+        for index in rng.permutation(len(pairs)):
+            reference, relation = pairs[index]
+            try:
+                target_scene, distance_cm = self._placement(scene, target, reference, relation, rng)
+            except Rejected as rejection:
+                reason = rejection.reason
+                continue
+            command = PlaceCommand(relation, distance_cm / 100.0)
+            return self.proposal(scene, target, target_scene, command, rng, reference)
+        raise Rejected(reason)
+
+    @staticmethod
+    def _placement(
+        scene: Scene, target: SceneObject, reference: SceneObject, relation: str, rng: np.random.Generator
+    ) -> tuple[Scene, int]:
+        """The scene with the target ``relation`` of ``reference`` at a drawn distance, and that distance (cm)."""
+        direction = ground_directions(scene)[RELATIONS[relation]][:2]
         clear_cm = int(np.ceil(100 * (footprint_radius(target) + footprint_radius(reference) + FOOTPRINT_MARGIN_M)))
         low = max(DISTANCE_RANGE_CM[0], clear_cm)
         if low > DISTANCE_RANGE_CM[1]:
@@ -78,8 +97,7 @@ class ObjectRelativePlace(OperationGenerator):
         target_scene = placed(scene, target, xy)
         if target_scene is None:
             raise Rejected("placement_blocked")
-        command = PlaceCommand(relation, distance_cm / 100.0)
-        return self.proposal(scene, target, target_scene, command, rng, reference)
+        return target_scene, distance_cm
 
     def counterfactual_states(
         self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
