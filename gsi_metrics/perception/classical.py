@@ -27,15 +27,15 @@ pixels, and faces that were invisible in the source (e.g. the back of an object 
    makes rotations of bodies of revolution and faces hidden in the source recoverable, and keeps a slightly
    moved, zoomed or shifted output scorable.
 
-Measured by the metric fidelity suite (``gsi-bench validate --num-scenes 100``, 1,676 counterfactual edits of
-tabletop test scenes; README, "Validating the metrics"), without ever seeing the asked change: target not found
-0.2% at most on correct edits; translation error median / 90th percentile 0.08 / 0.58 cm (moves), rotation and
-scale errors 0.0 degrees and 0.6% (medians); camera drift recovered to 0.17 cm and 0.10 degrees (90th
-percentile); on 100 room scenes, camera view changes recovered to 0.25 / 0.67 cm and 0.07 / 0.22 degrees. About
-2 s per image on one core (render-and-compare renders ~120 hypotheses). These are renders of the stored scene,
-which the search re-renders exactly. Features alone (``render_compare=False``, the path for real data) miss more
-targets and get most rotations of bodies of revolution wrong: their rotation-invariant parts agree on "no
-rotation".
+Measured by the metric fidelity suite (``gsi-bench validate``, 837 counterfactual edits of 50 tabletop test scenes
+and 1,666 of 100 room scenes; README, "Validating the metrics"), without ever seeing the asked change: target not
+found 0% on correct edits; translation error median / 90th percentile 0.07 / 0.96 cm (tabletop moves), 0.12 / 1.27
+cm (room moves), rotation and scale errors 0.0 degrees and 0.6% (medians); camera drift recovered to 0.19 cm and
+0.09 degrees (90th percentile); camera view changes recovered to 0.25 / 0.68 cm and 0.07 / 0.21 degrees. Render-and-
+compare renders on the order of a hundred hypotheses per image (throughput: ``benchmarks/scoring_throughput.py``).
+These are renders of the stored scene, which the search re-renders exactly. Features alone
+(``render_compare=False``, the path for real data) miss more targets and get most rotations of bodies of revolution
+wrong: their rotation-invariant parts agree on "no rotation".
 """
 
 from __future__ import annotations
