@@ -131,8 +131,6 @@ def validate_build_arguments(
     if operation_mix is not None:
         try:
             check_operation_mix(operation_mix)
-        except KeyError as error:
-            raise BuildError(str(error.args[0])) from None
         except ValueError as error:
             raise BuildError(str(error)) from None
     reason = unwritable_reason(out_dir)

@@ -214,9 +214,8 @@ def run_validation(
         The report (as written to ``report.json``).
 
     Raises:
-        ValueError: ``num_scenes`` or ``workers`` below 1, an unknown config, an operation mix with ``data``, or
-            shares that are not positive or do not sum to 1.
-        KeyError: an operation without a generator in ``operation_mix``.
+        ValueError: ``num_scenes`` or ``workers`` below 1, an unknown config, an operation mix with ``data``, an
+            unknown operation or one without a generator in it, or shares that are not positive or do not sum to 1.
     """
     from gsi_bench.evaluation import load_eval_dataset
     from gsi_bench.fidelity.report import build_report, write_report

@@ -98,5 +98,5 @@ def test_an_operation_mix_applies_to_generated_scenes_only(built_split, tmp_path
 
     with pytest.raises(ValueError, match="generated scenes"):
         run_validation(tmp_path / "a", data=built_split, operation_mix={"object_rotate": 1.0}, progress=False)
-    with pytest.raises(KeyError, match="object_rotate"):
+    with pytest.raises(ValueError, match="unknown operation .object_rotat.. Did you mean .object_rotate."):
         run_validation(tmp_path / "b", operation_mix={"object_rotat": 1.0}, progress=False)
