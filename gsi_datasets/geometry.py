@@ -168,6 +168,12 @@ def symmetric_geodesic_deg(
     )
 
 
+def on_plane(vectors: np.ndarray, normal: np.ndarray) -> np.ndarray:
+    """``vectors`` (``(3,)`` or ``(..., 3)``) with their component along the unit ``normal`` removed."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    return vectors - (vectors @ normal)[..., None] * normal
+
+
 def plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Two unit vectors spanning the plane orthogonal to ``up`` (right-handed with it)."""
     up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)

@@ -15,10 +15,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from gsi_builders.operations import Rejected, get_generator, ground_directions  # noqa: E402
-from gsi_builders.operations.receptacle_place import nearest_region, receptacle_regions  # noqa: E402
+from gsi_builders.operations.receptacle_place import receptacle_regions  # noqa: E402
 from gsi_builders.supports import FOOTPRINT_MARGIN_M, footprint_radius  # noqa: E402
 from gsi_datasets.operations import get_operation  # noqa: E402
-from gsi_datasets.operations.receptacle_place import REGION_WORDS, REGIONS  # noqa: E402
+from gsi_datasets.operations.receptacle_place import REGION_WORDS, REGIONS, nearest_region  # noqa: E402
 from gsi_datasets.scene import FLOOR_ID, Scene  # noqa: E402
 from gsi_metrics.operations import get_scorer  # noqa: E402
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
@@ -85,7 +85,7 @@ def test_labels_put_the_target_on_the_asked_regions_point(rows: list[dict[str, A
         assert np.linalg.norm(final - points[command["direction"]]) < 0.011, row["instruction"]
         # The target did not start in the asked region (an unchanged image cannot comply), and moved 5 cm or more.
         start = np.array(target["box3d_before"]["centre"])
-        assert nearest_region(points, start) != command["direction"]
+        assert nearest_region(points, start, np.array(row["support"]["normal"])) != command["direction"]
         assert np.linalg.norm(final - start) >= 0.05
         assert row["reference_object"] is None
 

@@ -109,9 +109,16 @@ class OperationGenerator:
         """The operation's own validity rules on the rendered views (raise :class:`Rejected`); none by default."""
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: Command,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
-        """Scene states of the wrong-magnitude, wrong-direction and wrong-kind counterfactuals (fidelity suite)."""
+        """Scene states of the wrong-magnitude, wrong-direction and wrong-kind counterfactuals (fidelity suite);
+        ``reference_id``: the object a placement is relative to (OP), as the row labels it."""
         raise NotImplementedError
 
     def phrase(

@@ -37,7 +37,13 @@ class CameraRelativeMove(OperationGenerator):
         return self.proposal(scene, target, scene.with_object(moved_object(target, position)), command, rng)
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: Command,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
         """Distance x0.5 / x1.5 / x2, the opposite direction and an orthogonal one."""
         change, target, states = object_counterfactuals(source, oracle, target_id, (0.5, 1.5, 2.0), "opposite")

@@ -98,7 +98,13 @@ class CameraViewChange(OperationGenerator):
             raise Rejected("camera_view_overlap_too_small")
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: CameraCommand, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: CameraCommand,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
         """Wrong magnitude (x0.5, x1.5), wrong direction (the opposite motion) and wrong kind (a turn instead of a move,
         a sideways move instead of a turn or tilt), each with a camera that stays in the room."""

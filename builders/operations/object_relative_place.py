@@ -100,13 +100,19 @@ class ObjectRelativePlace(OperationGenerator):
         return target_scene, distance_cm
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: Command,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
         """The realised offset from the reference x0.75 / x1.25 / x1.5 (half of it mostly runs into the reference, twice
         it off the support), on the opposite side, turned 90 degrees (an orthogonal side), and the right offset from
         another object on the surface (the wrong reference)."""
         target = source.object(target_id)
-        reference = _reference_of(source, oracle, target_id, command)
+        reference = source.object(reference_id)
         offset = _xy(oracle.object(target_id)) - _xy(reference)
         turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), float(rng.choice([-90.0, 90.0])))[:2, :2]
         states: CounterfactualStates = {
@@ -123,13 +129,3 @@ class ObjectRelativePlace(OperationGenerator):
                     break
         states["wrong_reference/other_object"] = ("wrong_reference", wrong)
         return states
-
-
-def _reference_of(source: Scene, oracle: Scene, target_id: int, command: Command) -> SceneObject:
-    """The reference object of a realised placement: the neighbour from whose centre the target's realised centre
-    lies closest to the asked offset."""
-    ground = ground_directions(source)
-    asked = ground[RELATIONS[command.direction]][:2] * command.distance_m
-    final = _xy(oracle.object(target_id))
-    candidates = neighbours(source, source.object(target_id))
-    return min(candidates, key=lambda o: float(np.linalg.norm(final - _xy(o) - asked)))

@@ -40,7 +40,13 @@ class ObjectRotate(OperationGenerator):
         return self.proposal(scene, target, target_scene, RotateCommand(direction, float(angle)), rng)
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: Command,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
         """Angle x0.5 / x1.5 / x2 and the opposite sense."""
         return object_counterfactuals(source, oracle, target_id, (0.5, 1.5, 2.0), "opposite")[2]

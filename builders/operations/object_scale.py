@@ -41,7 +41,13 @@ class ObjectScale(OperationGenerator):
         return self.proposal(scene, target, scene.with_object(scaled), ScaleCommand.of(factor), rng)
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: Command,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
         """Log factor x0.5 / x1.5 and the inverse factor."""
         return object_counterfactuals(source, oracle, target_id, (0.5, 1.5), "inverse")[2]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from gsi_builders.operations import (
+    UP,
     CounterfactualStates,
     EditProposal,
     OperationGenerator,
@@ -29,7 +30,7 @@ from gsi_builders.operations import (
 from gsi_builders.operations.object_relative_place import placed
 from gsi_builders.supports import FOOTPRINT_MARGIN_M, footprint_radius
 from gsi_datasets.operations import Command
-from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand
+from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
 from gsi_datasets.scene import Scene, SceneObject
 
 #: An edge counts as facing a camera-relative direction when its outward normal is within this angle of it.
@@ -81,11 +82,6 @@ def receptacle_regions(scene: Scene, target: SceneObject) -> Receptacle:
     return Receptacle(piece.instance_id, corners, points)
 
 
-def nearest_region(points: dict[str, np.ndarray], position: np.ndarray) -> str:
-    """The region whose point is nearest to ``position`` (x, y)."""
-    return min(points, key=lambda region: float(np.linalg.norm(points[region][:2] - np.asarray(position)[:2])))
-
-
 @register_generator
 class ReceptaclePlace(OperationGenerator):
     name = "receptacle_place"
@@ -93,7 +89,7 @@ class ReceptaclePlace(OperationGenerator):
     def propose(self, scene: Scene, target: SceneObject | None, rng: np.random.Generator) -> EditProposal:
         receptacle = receptacle_regions(scene, target)
         start = np.array(target.pose.position)
-        current = nearest_region(receptacle.points, start)
+        current = nearest_region(receptacle.points, start, UP)
         reason = "edge_not_facing_camera_direction"
         for region in rng.permutation(list(REGIONS)):
             region = str(region)
@@ -120,7 +116,13 @@ class ReceptaclePlace(OperationGenerator):
         raise Rejected(reason)
 
     def counterfactual_states(
-        self, source: Scene, oracle: Scene, target_id: int | None, command: Command, rng: np.random.Generator
+        self,
+        source: Scene,
+        oracle: Scene,
+        target_id: int | None,
+        reference_id: int | None,
+        command: Command,
+        rng: np.random.Generator,
     ) -> CounterfactualStates:
         """The target at every other region's point (``wrong_region/<region>``), and short of or past the asked
         point by 0.5 / 0.8 / 1.2 of the move (``magnitude/x<f>``: compliant only if that point is still nearest

@@ -40,6 +40,8 @@ from gsi_bench.editors.instruction_parser import (
 from gsi_datasets.geometry import project_points, rotation_about_axis, unproject_pixels
 from gsi_datasets.images import row_image
 from gsi_datasets.operations.camera_view_change import CameraCommand
+from gsi_datasets.operations.object_relative_place import RELATIONS
+from gsi_datasets.operations.receptacle_place import REGIONS
 
 #: Pixels of dilation carried along with the object mask (anti-aliased rim) and inpainted behind it.
 CARRY_DILATION_PX = 1
@@ -111,9 +113,7 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
         _, _, reference_pivot = _lifted(
             edit.reference_name, reference_id, instances, depth_m, intrinsics, normal, offset_m
         )
-        right, forward = plane_axes(normal)
-        side = {"left": -right, "right": right, "front": -forward, "behind": forward}[edit.direction]
-        destination = reference_pivot + edit.distance_m * side
+        destination = reference_pivot + edit.distance_m * ground_direction(RELATIONS[edit.direction], normal)
     if edit.operation == RECEPTACLE:
         surface = (instances == support_id) & (depth_m > 0)
         destination = region_point(edit.direction, surface, depth_m, intrinsics, normal, offset_m, points)
@@ -239,6 +239,18 @@ def contact_point(points: np.ndarray, normal: np.ndarray, offset_m: float) -> np
     return on_plane - offset_m * normal
 
 
+#: Camera-relative ground directions as (along right, along forward) components (:func:`plane_axes`).
+_GROUND_COMPONENTS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "forward": (0.0, 1.0), "back": (0.0, -1.0)}
+
+
+def ground_direction(name: str, normal: np.ndarray) -> np.ndarray:
+    """The unit camera-frame vector of a camera-relative ground direction (left / right / forward = away from the
+    camera / back) on the plane with up ``normal``."""
+    right, forward = plane_axes(normal)
+    along_right, along_forward = _GROUND_COMPONENTS[name]
+    return along_right * right + along_forward * forward
+
+
 def plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit in-plane ``(right, forward)`` axes: the camera x and z axes projected onto the plane.
 
@@ -278,18 +290,12 @@ def region_point(
     centre = corners.mean(axis=0)
     across = object_points @ right
     inset = (np.percentile(across, 99.0) - np.percentile(across, 1.0)) / 2.0 + 0.015
-    direction = {
-        "centre": None,
-        "nearest_edge": (0.0, -1.0),
-        "farthest_edge": (0.0, 1.0),
-        "leftmost_edge": (-1.0, 0.0),
-        "rightmost_edge": (1.0, 0.0),
-    }[region]
     point = centre
-    if direction is not None:
+    if REGIONS[region] is not None:
+        direction = np.array(_GROUND_COMPONENTS[REGIONS[region]])
         middles = (corners + np.roll(corners, -1, axis=0)) / 2.0
         outward = [(m - centre) / max(np.linalg.norm(m - centre), 1e-9) for m in middles]
-        best = int(np.argmax([o @ np.array(direction) for o in outward]))
+        best = int(np.argmax([o @ direction for o in outward]))
         reach = np.linalg.norm(middles[best] - centre)
         point = centre + outward[best] * max(reach - inset, 0.0)
     return point[0] * right + point[1] * forward - offset_m * normal
@@ -314,10 +320,8 @@ def apply_edit(
     Returns:
         ``(N, 3)`` transformed points.
     """
-    right, forward = plane_axes(normal)
     if edit.operation == MOVE:
-        direction = {"left": -right, "right": right, "forward": forward, "back": -forward}[edit.direction]
-        return points + edit.distance_m * direction
+        return points + edit.distance_m * ground_direction(edit.direction, normal)
     if edit.operation in (PLACE, RECEPTACLE):
         return points + (destination - pivot)
     if edit.operation == ROTATE:

@@ -54,7 +54,7 @@ from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
 from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, get_scoring
 from gsi_metrics.operations.object_rotate import asked_yaw_deg, either_direction
-from gsi_metrics.operations.receptacle_place import nearest_region
+from gsi_metrics.operations.receptacle_place import region_reached
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery
 from gsi_metrics.sample import ScoringSample
 
@@ -220,7 +220,7 @@ def should_comply(sample: ScoringSample, family: str, translation: np.ndarray, r
         return False
     view, truth = sample.view, sample.truth
     if sample.operation == "receptacle_place":  # short of or past the asked point: still in the asked region?
-        return nearest_region(view, truth, translation) == truth.command.direction
+        return region_reached(view, truth, translation) == truth.command.direction
     if sample.operation == "object_rotate":
         order = view.symmetry_order
         turn = fold_angle_deg(twist_angle_deg(rotation, view.support_normal), order)
@@ -271,7 +271,9 @@ def _scene_cases(
     others = [o for o in source.objects if o.instance_id != target_id and o.instance_id in visible_ids]
     rng.shuffle(others)
     proposals = dict(
-        get_generator(sample.operation).counterfactual_states(source, oracle, target_id, sample.truth.command, rng)
+        get_generator(sample.operation).counterfactual_states(
+            source, oracle, target_id, sample.view.reference_id, sample.truth.command, rng
+        )
     )
 
     if target_id is not None:

@@ -14,8 +14,12 @@ The target's centre goes to the region's point; the target keeps its yaw and sta
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+import numpy as np
+
+from gsi_datasets.geometry import on_plane
 from gsi_datasets.operations import Command, OperationSpec, register_operation_spec
 
 #: The regions, in label order, and the camera-relative ground direction each edge faces (None: the centre).
@@ -34,6 +38,13 @@ REGION_WORDS = {
     "leftmost_edge": "leftmost edge",
     "rightmost_edge": "rightmost edge",
 }
+
+
+def nearest_region(points: Mapping[str, np.ndarray], position: np.ndarray, up: np.ndarray) -> str:
+    """The region whose point is nearest to ``position``, measured in the plane orthogonal to ``up`` (the regions
+    partition the surface this way; generation and scoring both use it)."""
+    flat = on_plane(position, up)
+    return min(points, key=lambda region: float(np.linalg.norm(on_plane(points[region], up) - flat)))
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import dataclasses
 
 import numpy as np
 
+from gsi_datasets.geometry import on_plane
 from gsi_metrics.operations import (
     DIRECTION_TOLERANCE_DEG,
     Compliance,
@@ -20,10 +21,6 @@ from gsi_metrics.operations import (
 from gsi_metrics.operations.camera_relative_move import CameraRelativeMoveScoring
 from gsi_metrics.perception import Perception
 from gsi_metrics.sample import EditTruth, SourceView
-
-
-def _on_plane(vector: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    return vector - (vector @ normal) * normal
 
 
 def _reference_shift(perception: Perception) -> np.ndarray:
@@ -42,7 +39,7 @@ class ObjectRelativePlaceScoring(CameraRelativeMoveScoring):
         unchanged image (error ``|t_gt|``) and the other side of the reference (error ``2 d``) both score 0."""
         error = perception.target.translation_m - _reference_shift(perception) - truth.translation_m
         asked_final = view.target_box.centre + truth.translation_m
-        offset = _on_plane(asked_final - view.reference_box.centre, view.support_normal)
+        offset = on_plane(asked_final - view.reference_box.centre, view.support_normal)
         scale = min(float(np.linalg.norm(truth.translation_m)), float(np.linalg.norm(offset)))
         return float(np.linalg.norm(error)), scale
 
@@ -59,8 +56,8 @@ class ObjectRelativePlaceScoring(CameraRelativeMoveScoring):
             return Compliance(0.0, 0.0, {"found": False})
         error, magnitude = self.spatial_error(view, truth, perception)
         normal = view.support_normal
-        asked = _on_plane(view.target_box.centre + truth.translation_m - view.reference_box.centre, normal)
-        final = _on_plane(
+        asked = on_plane(view.target_box.centre + truth.translation_m - view.reference_box.centre, normal)
+        final = on_plane(
             view.target_box.centre + target.translation_m - view.reference_box.centre - _reference_shift(perception),
             normal,
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gsi_datasets.geometry import on_plane
+from gsi_datasets.operations.receptacle_place import nearest_region
 from gsi_metrics.operations import (
     Compliance,
     denoised,
@@ -18,11 +20,6 @@ from gsi_metrics.perception import Perception
 from gsi_metrics.sample import EditTruth, SourceView
 
 
-def _on_plane(points: np.ndarray, normal: np.ndarray) -> np.ndarray:
-    """``points`` (``(..., 3)``) with their component along ``normal`` removed."""
-    return points - (points @ normal)[..., None] * normal
-
-
 def inside_polygon(point: np.ndarray, corners: np.ndarray, normal: np.ndarray) -> bool:
     """Whether ``point`` lies over the convex polygon ``corners`` (in order around it), seen along ``normal``."""
     turns = [
@@ -31,13 +28,10 @@ def inside_polygon(point: np.ndarray, corners: np.ndarray, normal: np.ndarray) -
     return all(t >= 0 for t in turns) or all(t <= 0 for t in turns)
 
 
-def nearest_region(view: SourceView, truth: EditTruth, translation_m: np.ndarray) -> str:
-    """The region whose point is nearest (on the support plane) to the target's centre moved by ``translation_m``."""
-    normal = view.support_normal
-    final = _on_plane(view.target_box.centre + translation_m, normal)
-    return min(
-        truth.region_points, key=lambda r: float(np.linalg.norm(_on_plane(truth.region_points[r], normal) - final))
-    )
+def region_reached(view: SourceView, truth: EditTruth, translation_m: np.ndarray) -> str:
+    """The region the target's centre is in after moving by ``translation_m`` (the one whose point is nearest, on the
+    support plane)."""
+    return nearest_region(truth.region_points, view.target_box.centre + translation_m, view.support_normal)
 
 
 @register_scoring
@@ -49,14 +43,14 @@ class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
         asked one ``g``, and ``min(|t_gt|, s)`` with ``s`` the distance from ``g`` to the nearest other region's point
         (metres): the unchanged image and the neighbouring region both score 0."""
         normal = view.support_normal
-        asked = _on_plane(view.target_box.centre + truth.translation_m, normal)
-        final = _on_plane(view.target_box.centre + perception.target.translation_m, normal)
+        asked = on_plane(view.target_box.centre + truth.translation_m, normal)
+        final = on_plane(view.target_box.centre + perception.target.translation_m, normal)
         others = [
-            float(np.linalg.norm(_on_plane(point, normal) - asked))
+            float(np.linalg.norm(on_plane(point, normal) - asked))
             for region, point in truth.region_points.items()
             if region != truth.command.direction
         ]
-        magnitude = min([float(np.linalg.norm(_on_plane(truth.translation_m, normal))), *others])
+        magnitude = min([float(np.linalg.norm(on_plane(truth.translation_m, normal))), *others])
         return float(np.linalg.norm(final - asked)), magnitude
 
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
@@ -69,9 +63,9 @@ class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
         if not target.found:
             return Compliance(0.0, 0.0, {"found": False})
         normal = view.support_normal
-        final = _on_plane(view.target_box.centre + target.translation_m, normal)
-        region = nearest_region(view, truth, target.translation_m)
-        on_surface = inside_polygon(final, _on_plane(view.receptacle_corners, normal), normal)
+        final = on_plane(view.target_box.centre + target.translation_m, normal)
+        region = region_reached(view, truth, target.translation_m)
+        on_surface = inside_polygon(final, on_plane(view.receptacle_corners, normal), normal)
         error, magnitude = self.spatial_error(view, truth, perception)
         compliant = (
             on_surface

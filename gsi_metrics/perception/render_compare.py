@@ -329,9 +329,9 @@ class RenderComparer:
             second = None
         # The coarse sweep can rank a wrong position first (a region of change beside the object); the best of each
         # position's own sweep is descended too, so an in-place turn is found from the unchanged position. So is the
-        # best region of change as it is: its centroid a few centimetres off (the object's shadow is part of the
-        # region), the sweep there can settle on a shrunken object that no shift step improves on, while a descent
-        # at full size walks onto the object.
+        # best region of change, placed on a line-of-sight grid and descended at full size without a sweep: its
+        # centroid lies a few centimetres off (the object's shadow is part of the region), and a sweep there can
+        # settle on a shrunken object that no shift step improves on.
         seeds = [first, second, *(self._pick(position_sweep) for position_sweep in sweeps)]
         seeds = [h for index, h in enumerate(seeds) if h is not None and h not in seeds[:index]]
         ends = [self._descend(self._best_scale(h)) for h in seeds]
