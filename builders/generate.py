@@ -174,7 +174,7 @@ def generate_sample(
     per_sample_seed = sample_seed(seed, subset, split, index)
     rng = np.random.default_rng(per_sample_seed)
     result = SampleResult(row=None)
-    config = sampler.config if scene_config is None else scene_config
+    config = generator.scene_config(sampler.config if scene_config is None else scene_config)
     for _ in range(MAX_SCENE_ATTEMPTS):
         source = _settled_source_scene(
             sampler.sample(rng, config), getattr(config, "min_objects", 1), rules, result.rejections
@@ -233,7 +233,10 @@ def _first_valid_edit(
                     before = visibility[target.instance_id]
                     if isinstance(before, Rejected):
                         raise before
-                target_scene = _settle_edit(source, proposal, rules) if target is not None else proposal.target_scene
+                # A removal needs no physics: nothing rests on the target (its generator's rule) and source objects
+                # touch only their supports, so no other object moves.
+                moves_object = target is not None and get_operation(proposal.operation).change != "object_removed"
+                target_scene = _settle_edit(source, proposal, rules) if moves_object else proposal.target_scene
                 return _render_and_label(renderer, target_scene, proposal, rules, source_view, before)
             except Rejected as rejection:
                 rejections[rejection.reason] += 1
@@ -343,7 +346,8 @@ def check_visibility(
 
     Raises:
         Rejected: ``<what>_too_small_<when>``, ``<what>_occluded_<when>`` or ``<what>_touches_border_<when>``
-            (``what``: "target", or "reference" for the object a placement is relative to).
+            (``what``: "target", "reference" for the object a placement is relative to, or "distractor" for the
+            other instances a removal chooses among).
     """
     mask = view.instances == target_id
     visible = int(mask.sum())
@@ -401,9 +405,20 @@ def _render_and_label(
     with nullcontext(source_renderer) if index is not None else StateRenderer([source, target]) as renderer:
         index = 1 if index is None else index
         after = renderer.render(index)
+        removal = get_operation(proposal.operation).change == "object_removed"
         if target_id is not None:
             box2d_before, fraction_before = visible_before
-            box2d_after, fraction_after = check_visibility(after, renderer, index, target_id, rules, "after")
+            if removal:  # gone: its label keeps the source box, with nothing visible
+                box2d_after, fraction_after = box2d_before, 0.0
+            else:
+                box2d_after, fraction_after = check_visibility(after, renderer, index, target_id, rules, "after")
+        distractor_visibility = [
+            [
+                check_visibility(view, renderer, state, distractor_id, rules, when, "distractor")
+                for view, state, when in ((before, 0, "before"), (after, index, "after"))
+            ]
+            for distractor_id in proposal.distractor_ids
+        ]
         reference_id = proposal.reference_id
         if reference_id is not None:
             reference_visibility = [
@@ -486,6 +501,22 @@ def _render_and_label(
         row["reference_object"] = _object_label(source, target, reference_id, *reference_visibility)
     if proposal.receptacle is not None:
         row["receptacle"] = _receptacle_label(source, proposal.receptacle)
+    row["distractors"] = [
+        _object_label(source, target, distractor_id, *visibility)
+        for distractor_id, visibility in zip(proposal.distractor_ids, distractor_visibility, strict=True)
+    ]
+    row["support"] = _support_label(
+        source, source.object(target_id).support_id, source.support_height(source.object(target_id))
+    )
+    if removal:
+        row["reference_format"].update(
+            target=row["target_object"]["display_name"],
+            original_bbox_3d=_reference_box(row["target_object"]["box3d_before"]),
+            new_bbox_3d=_reference_box(row["target_object"]["box3d_after"]),
+            rotation_matrix=row["target_object"]["box3d_before"]["rotation"],
+            new_rotation_matrix=row["target_object"]["box3d_after"]["rotation"],
+        )
+        return row
     before_object, after_object = source.object(target_id), target.object(target_id)
     box_before, box_after = row["target_object"]["box3d_before"], row["target_object"]["box3d_after"]
     rotation_before, rotation_after = np.array(box_before["rotation"]), np.array(box_after["rotation"])
@@ -497,7 +528,6 @@ def _render_and_label(
         rotation_deg=angle,
         scale_factor=float(after_object.scale / before_object.scale),
     )
-    row["support"] = _support_label(source, before_object.support_id, source.support_height(before_object))
     row["reference_format"].update(
         target=name,
         original_bbox_3d=_reference_box(box_before),
@@ -516,14 +546,15 @@ def _object_label(
     visible_after: tuple[np.ndarray, float],
 ) -> dict[str, Any]:
     """An object's label (``OBJECT_LABEL``): 3D boxes in the source camera frame and 2D boxes and visible
-    fractions in both views."""
+    fractions in both views (a removed object keeps its source boxes, with nothing visible after)."""
     (box2d_before, fraction_before), (box2d_after, fraction_after) = visible_before, visible_after
+    after = target if target.has_object(instance_id) else source
     return {
         "instance_id": instance_id,
         "category": source.object(instance_id).category,
         "display_name": display_name(source, instance_id),
         "box3d_before": _box_dict(*_camera_box(source.object(instance_id), source.camera)),
-        "box3d_after": _box_dict(*_camera_box(target.object(instance_id), source.camera)),
+        "box3d_after": _box_dict(*_camera_box(after.object(instance_id), source.camera)),
         "box2d_before": [float(v) for v in box2d_before],
         "box2d_after": [float(v) for v in box2d_after],
         "visible_fraction_before": fraction_before,

@@ -92,6 +92,11 @@ class RoomConfig:
         height: image height (px).
         min_objects_in_view: the camera is redrawn until at least this many small objects are in view
             (:func:`objects_in_view`).
+        repeated_instances: range of the number of instances of each repeated category (spatial removal asks for
+            more, :meth:`~gsi_builders.operations.OperationGenerator.scene_config`).
+        group_repeats: put the instances of a repeated category on the same piece of furniture where they fit (so
+            they are seen together), and repeat one category even in rooms with few objects; by default they go on
+            different furniture (then "the mug on the desk" tells them apart).
     """
 
     side_m: tuple[float, float] = (3.0, 6.0)
@@ -104,6 +109,8 @@ class RoomConfig:
     width: int = 512
     height: int = 512
     min_objects_in_view: int = 3
+    repeated_instances: tuple[int, int] = (2, 2)
+    group_repeats: bool = False
 
     def __post_init__(self) -> None:
         for name in ("side_m", "wall_height_m", "fovy_deg", "camera_height_m"):
@@ -602,18 +609,21 @@ def _place_on(
     return None
 
 
-def _choose_categories(rng: np.random.Generator, room_type: str, count: int) -> list[Category]:
-    """``count`` categories: distinct, weighted by the room type, one or two of them twice."""
+def _choose_categories(rng: np.random.Generator, room_type: str, count: int, config: RoomConfig) -> list[Category]:
+    """``count`` categories: distinct, weighted by the room type, one or two of them repeated
+    (``config.repeated_instances`` times; by default twice, and only in rooms of 12 objects or more)."""
     pool = all_categories("tabletop") + all_categories("surface")
     weights = np.array([_GROUP_WEIGHTS[room_type].get(c.group, 0.5) for c in pool])
-    repeats = 1 if count < 12 else int(rng.integers(1, 3))
-    distinct = min(count - repeats, len(pool))
+    repeats = 1 if count < 12 and not config.group_repeats else int(rng.integers(1, 3))
+    low, high = config.repeated_instances
+    copies = low if low == high else int(rng.integers(low, high + 1))
+    distinct = min(count - repeats * (copies - 1), len(pool))
     chosen = [pool[int(i)] for i in rng.choice(len(pool), size=distinct, replace=False, p=weights / weights.sum())]
-    return chosen[:repeats] + chosen[:repeats] + chosen[repeats:]  # the repeated ones first, so they find room
+    return chosen[:repeats] * copies + chosen[repeats:]  # the repeated ones first, so they find room
 
 
 def _place_objects(
-    rng: np.random.Generator, room_type: str, pieces: Sequence[Furniture], count: int
+    rng: np.random.Generator, room_type: str, pieces: Sequence[Furniture], count: int, config: RoomConfig
 ) -> list[SceneObject]:
     spots = _spots(pieces)
     if not spots:
@@ -621,7 +631,7 @@ def _place_objects(
     weights = np.array([s.weight for s in spots])
     placed: list[tuple[SceneObject, _Spot]] = []
     first_id = len(pieces) + 1
-    for category in _choose_categories(rng, room_type, count):
+    for category in _choose_categories(rng, room_type, count, config):
         scene_object = SceneObject(
             instance_id=first_id + len(placed),
             category=category.name,
@@ -630,9 +640,12 @@ def _place_objects(
             pose=Pose((0.0, 0.0, 0.0)),
         )
         twins = [s.piece.instance_id for o, s in placed if o.category == category.name]
-        allowed = np.array(
-            [(not s.is_seat or category.group in _SEAT_GROUPS) and s.piece.instance_id not in twins for s in spots]
-        )
+        if config.group_repeats and twins:  # on the first instance's piece of furniture
+            allowed = np.array([s.piece.instance_id == twins[0] for s in spots])
+        else:
+            allowed = np.array(
+                [(not s.is_seat or category.group in _SEAT_GROUPS) and s.piece.instance_id not in twins for s in spots]
+            )
         if not allowed.any():
             allowed = np.ones(len(spots), bool)
         p = weights * allowed
@@ -881,7 +894,7 @@ def sample_room_scene(
     lights = tuple(_lights(rng, room))
     placeholder = Camera((0.0, 0.0, 1.5), ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)), 60.0, 16, 16)
     for _ in range(4):
-        small = _place_objects(rng, room_type, pieces, count)
+        small = _place_objects(rng, room_type, pieces, count, config)
         floor = _place_floor_objects(rng, room_type, layout, len(pieces) + len(small) + 1)
         scene = Scene(tuple(small + floor), pieces, room, lights, placeholder)
         camera, seen = _sample_camera(rng, scene, config, floor)

@@ -45,6 +45,10 @@ class TabletopConfig:
         distance_m: camera distance to its look-at point.
         fovy_deg: vertical field of view.
         scatter_half_extent_m: objects are placed within this half-size box around the table centre.
+        repeated_instances: range of the number of instances of one drawn category ((1, 1): every category once;
+            spatial removal asks for several, :meth:`~gsi_builders.operations.OperationGenerator.scene_config`).
+        group_repeats: unused on a tabletop (every object shares the table); rooms place repeated instances on one
+            piece of furniture with it.
     """
 
     min_objects: int = 3
@@ -55,6 +59,8 @@ class TabletopConfig:
     distance_m: tuple[float, float] = (0.75, 1.15)
     fovy_deg: tuple[float, float] = (40.0, 55.0)
     scatter_half_extent_m: tuple[float, float] = (0.30, 0.20)
+    repeated_instances: tuple[int, int] = (1, 1)
+    group_repeats: bool = False
 
 
 def _surface(
@@ -75,7 +81,8 @@ def _surface(
 def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = TabletopConfig()) -> Scene:
     """Draws an unsettled tabletop scene (objects released just above the table; see ``simulation.settle``).
 
-    Objects have distinct categories, so every object's display name is a unique referring expression.
+    Objects have distinct categories, so every object's display name is a unique referring expression, unless
+    ``config.repeated_instances`` asks for several instances of one category (spatial removal).
     """
     size_xy = (float(rng.uniform(0.9, 1.6)), float(rng.uniform(0.7, 1.0)))
     height = float(rng.uniform(0.70, 0.80))
@@ -89,7 +96,10 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
 
     categories = all_categories("tabletop")
     count = int(rng.integers(config.min_objects, config.max_objects + 1))
-    chosen = rng.choice(len(categories), size=min(count, len(categories)), replace=False)
+    chosen = list(rng.choice(len(categories), size=min(count, len(categories)), replace=False))
+    if config.repeated_instances != (1, 1):  # (no draw otherwise: the scenes of other operations stay as they were)
+        repeats = int(rng.integers(config.repeated_instances[0], config.repeated_instances[1] + 1))
+        chosen = [chosen[0]] * repeats + chosen[1 : max(count - repeats + 1, 1)]
     scene = Scene(objects=(), furniture=(table,), room=room, lights=(), camera=_placeholder_camera(config))
     half_x = min(config.scatter_half_extent_m[0], size_xy[0] / 2 - 0.1)
     half_y = min(config.scatter_half_extent_m[1], size_xy[1] / 2 - 0.1)

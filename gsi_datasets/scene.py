@@ -406,6 +406,10 @@ class Scene:
         objects = tuple(replacement if o.instance_id == replacement.instance_id else o for o in self.objects)
         return dataclasses.replace(self, objects=objects)
 
+    def has_object(self, instance_id: int) -> bool:
+        """Whether the scene has the object ``instance_id``."""
+        return any(o.instance_id == instance_id for o in self.objects)
+
     def without_object(self, instance_id: int) -> Scene:
         """A copy without the object ``instance_id`` (raises KeyError when there is none)."""
         self.object(instance_id)

@@ -71,6 +71,10 @@ class SourceView:
         reference_box: that object's 3D box in the source.
         reference_category: its category.
         receptacle_corners: the usable rectangle of the surface a placement puts the target on (RP), ``(4, 3)``.
+        distractor_ids: the other visible instances of the target's category (SR: the instances the instruction
+            chooses among; which one is meant is the instruction's to say, perception is told the target).
+        distractor_boxes: their 3D boxes in the source.
+        target_category: the target's category (None for camera operations).
     """
 
     sample_id: str
@@ -90,19 +94,32 @@ class SourceView:
     reference_box: Box3D | None = None
     reference_category: str | None = None
     receptacle_corners: np.ndarray | None = None
+    distractor_ids: tuple[int, ...] = ()
+    distractor_boxes: tuple[Box3D, ...] = ()
+    target_category: str | None = None
 
     def of_reference(self) -> SourceView:
         """The same view with the reference object as its target (to perceive what happened to it)."""
         if self.reference_id is None:
             raise ValueError(f"sample {self.sample_id} has no reference object")
+        return self._of_object(self.reference_id, self.reference_box, self.reference_category)
+
+    def of_distractor(self, index: int) -> SourceView:
+        """The same view with distractor ``index`` as its target (to perceive what happened to it)."""
+        return self._of_object(self.distractor_ids[index], self.distractor_boxes[index], self.target_category)
+
+    def _of_object(self, instance_id: int, box: Box3D | None, category: str | None) -> SourceView:
         return dataclasses.replace(
             self,
-            target_id=self.reference_id,
-            target_box=self.reference_box,
-            symmetry_order=_symmetry_order(self.reference_category),
+            target_id=instance_id,
+            target_box=box,
+            symmetry_order=_symmetry_order(category),
+            target_category=category,
             reference_id=None,
             reference_box=None,
             reference_category=None,
+            distractor_ids=(),
+            distractor_boxes=(),
         )
 
     @property
@@ -126,8 +143,9 @@ class EditTruth:
         command: the typed command of the instruction.
         expected_box: the target's 3D box after a correct edit (None for camera operations).
         expected_instances: instance ids of the rendered target image (None for real data).
-        expected_image: the rendered target view of a camera operation (what its EL, AC and ``paper`` view score
-            compare with; None for object operations, which never read it, and for real data).
+        expected_image: the rendered target view of a camera operation or a removal (what the camera operation's
+            EL, AC and ``paper`` view score, and the removal's AC of the vacated region, compare with; None for the
+            other operations, which never read it, and for real data).
         translation_m: asked centre displacement (camera frame).
         rotation: asked relative rotation (camera frame), ``after = rotation @ before``.
         rotation_deg: asked rotation angle.
@@ -188,8 +206,9 @@ class ScoringSample:
                 f"row {row['sample_id']}: operation {operation} edits an object but target_object is empty"
             )
         expected_instances = row.get("target_instances")
-        # Decoded only where a scorer reads it: the target view of a camera operation.
-        expected_image = None if object_target else row.get("target_image")
+        # Decoded only where a scorer reads it: the target view of a camera operation or of a removal.
+        expected_image = row.get("target_image") if spec.change in ("camera", "object_removed") else None
+        distractors = row.get("distractors") or []
         scene = json.loads(row["scene"]) if row.get("scene") else None
         view = SourceView(
             sample_id=row["sample_id"],
@@ -209,6 +228,9 @@ class ScoringSample:
             reference_box=Box3D.from_row(reference["box3d_before"]) if reference else None,
             reference_category=reference.get("category") if reference else None,
             receptacle_corners=np.array(receptacle["corners"], float) if receptacle else None,
+            distractor_ids=tuple(int(d["instance_id"]) for d in distractors),
+            distractor_boxes=tuple(Box3D.from_row(d["box3d_before"]) for d in distractors),
+            target_category=target.get("category") if object_target else None,
         )
         truth = EditTruth(
             command=spec.command_from_row(row["command"]),

@@ -14,7 +14,9 @@ Per sample, both profiles produce raw IC (0/1), SA, EL and AC in [0, 1]:
   change every pixel: their EL compares the edited image with the rendered target view over the whole frame
   (0 without one, i.e. on real data);
 - AC is :func:`~gsi_metrics.functional.appearance_consistency` of the target before and after (0 when
-  the target is not found); for camera operations, of the whole frame against the rendered target view. The
+  the target is not found); for camera operations, of the whole frame against the rendered target view; for a
+  removal, of the vacated region against the true background (the rendered target image; on real data, the source
+  inpainted there, :func:`removal_background`). The
   paper's multimodal judge is not available offline; both profiles use this weight-free measure and say so in
   their results.
 
@@ -37,9 +39,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
+from gsi_datasets.operations import get_operation
 from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import Perception, PerceptionBackend, create_backend, perceive
@@ -215,6 +219,16 @@ def _row_identity(row: Any) -> tuple[str, str]:
     return sample_id, operation
 
 
+def removal_background(sample: ScoringSample) -> np.ndarray:
+    """What the vacated region of a removal should look like: the rendered target image (synthetic rows, the true
+    background), else the source with the target's pixels inpainted from their surroundings (Telea), a plausible
+    fill when no truth exists."""
+    if sample.truth.expected_image is not None:
+        return sample.truth.expected_image
+    hole = dilate_mask(sample.view.target_mask, 2).astype(np.uint8)
+    return cv2.inpaint(np.ascontiguousarray(sample.view.image), hole, 5, cv2.INPAINT_TELEA)
+
+
 def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
     """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered."""
     view, truth = sample.view, sample.truth
@@ -223,11 +237,14 @@ def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perce
         region = dilate_mask(edit_region(sample, perception.target.mask, profile), EDIT_REGION_PAD_PX)
         locality = edit_locality(view.image, edited, region)
         found = perception.target.found
-        appearance = (
-            appearance_consistency(view.image, view.target_mask, edited, perception.target.mask)
-            if found and perception.target.mask is not None
-            else None
-        )
+        if get_operation(sample.operation).change == "object_removed":
+            # The vacated region against what was behind the target (or, without it, a plausible fill).
+            found = True
+            appearance = appearance_consistency(removal_background(sample), view.target_mask, edited, view.target_mask)
+        elif found and perception.target.mask is not None:
+            appearance = appearance_consistency(view.image, view.target_mask, edited, perception.target.mask)
+        else:
+            appearance = None
         missing = "target_not_found", "the target was not found in the edited image"
     else:
         # A camera operation changes every pixel: compare the whole frame with the rendered target view.

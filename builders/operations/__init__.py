@@ -57,6 +57,7 @@ class EditProposal:
         template: the template it was filled from.
         reference_id: instance id of the object the instruction places the target relative to (OP), if any.
         receptacle: the surface the instruction puts the target on and its regions (RP), if any.
+        distractor_ids: the other instances of the target's category that the instruction chooses among (SR).
     """
 
     operation: str
@@ -67,6 +68,7 @@ class EditProposal:
     template: str
     reference_id: int | None = None
     receptacle: Receptacle | None = None
+    distractor_ids: tuple[int, ...] = ()
 
     @property
     def intended_pose(self) -> Pose:
@@ -94,6 +96,10 @@ class OperationGenerator:
     @property
     def spec(self) -> OperationSpec:
         return get_operation(self.name)
+
+    def scene_config(self, config: Any) -> Any:
+        """The scene sampler's config for this operation's scenes (default: the subset's, unchanged)."""
+        return config
 
     def propose(self, scene: Scene, target: SceneObject | None, rng: np.random.Generator) -> EditProposal:
         """An intended edit of ``target`` (None for camera operations).

@@ -15,7 +15,9 @@ splat holes are closed; the vacated pixels are inpainted (Telea) and the moved o
 Only the visible surface is known (2.5D): a rotation guesses the hidden back as the visible surface
 turned by half a turn, so rotated objects show re-used texture, and shadows stay where they were. A camera view
 change moves every pixel instead: the whole depth image is re-projected into the moved camera and what the source
-never saw is inpainted.
+never saw is inpainted. A removal lifts every instance of the named object, picks the one at the asked position
+(:func:`removal_target`, the operation's own :func:`~gsi_datasets.operations.spatial_remove.extreme_instance`) and
+inpaints its pixels.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from gsi_bench.editors.instruction_parser import (
     MOVE,
     PLACE,
     RECEPTACLE,
+    REMOVE,
     ROTATE,
     SCALE,
     ParsedEdit,
@@ -42,6 +45,7 @@ from gsi_datasets.images import row_image
 from gsi_datasets.operations.camera_view_change import CameraCommand
 from gsi_datasets.operations.object_relative_place import RELATIONS
 from gsi_datasets.operations.receptacle_place import REGIONS
+from gsi_datasets.operations.spatial_remove import extreme_instance
 
 #: Pixels of dilation carried along with the object mask (anti-aliased rim) and inpainted behind it.
 CARRY_DILATION_PX = 1
@@ -79,10 +83,13 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
             may be PIL images or ``{"bytes": png, ...}`` dicts (rows straight from the generator).
 
     Returns:
-        ``(edited RGB image the size of the source, (H, W) bool mask of the pixels showing the edited object)``.
+        ``(edited RGB image the size of the source, (H, W) bool mask of the pixels showing the edited object)``;
+        a removal draws no object, so its mask is all False (the changed pixels are the removed instance's dilated
+        mask, inpainted).
 
     Raises:
-        ValueError: when the instruction cannot be parsed or its object has no pixels with depth.
+        ValueError: when the instruction cannot be parsed or its object has no pixels with depth (for a removal:
+            no instance of the object's name has pixels with depth).
     """
     rgb = np.asarray(row_image(row["source_image"]).convert("RGB"))
     depth_m = np.asarray(row_image(row["source_depth"]), dtype=np.float64) / 1000.0
@@ -98,6 +105,15 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
     edit = parse_instruction(row["instruction"], [n for n, i in names.items() if i not in (0, support_id)])
     if edit.operation == CAMERA:
         return _view_change(rgb, depth_m, intrinsics, normal, edit)
+    if edit.operation == REMOVE:
+        candidates = [
+            int(e["instance_id"])
+            for e in row["instances"]
+            if e["display_name"] == edit.object_name and int(e["instance_id"]) not in (0, support_id)
+        ]
+        removed = removal_target(edit, candidates, instances, depth_m, intrinsics, normal, offset_m)
+        hole = cv2.dilate((instances == removed).astype(np.uint8), _CROSS, iterations=INPAINT_DILATION_PX)
+        return Image.fromarray(_inpaint(rgb, hole), mode="RGB"), np.zeros(instances.shape, bool)
     object_id = _referent(row, edit.object_name)
     mask = instances == object_id
 
@@ -145,6 +161,44 @@ def _lifted(
     if not np.any(on_object):
         raise ValueError(f"the {name!r} (instance {object_id}) has no pixels with usable depth")
     return pixels, points, contact_point(points[on_object], normal, offset_m)
+
+
+def removal_target(
+    edit: ParsedEdit,
+    candidates: list[int],
+    instances: np.ndarray,
+    depth_m: np.ndarray,
+    intrinsics: np.ndarray,
+    normal: np.ndarray,
+    offset_m: float,
+) -> int:
+    """The instance a removal means: among ``candidates`` (the ids of the instances named ``edit.object_name``),
+    those with pixels with usable depth in ``instances`` are lifted (:func:`_object_points`) and ranked by
+    :func:`~gsi_datasets.operations.spatial_remove.extreme_instance` at ``edit.direction``, ``normal`` (the support's
+    up, camera frame) giving "up".
+
+    An instance's centre is the midpoint of its lifted points' extent along each camera axis (1st to 99th
+    percentile, robust to stray depth): only the visible surface is known, and the extent's middle is less tied
+    than the mean to which faces the camera sees most of.
+
+    Raises:
+        ValueError: when no candidate has pixels with usable depth.
+    """
+    centres = {}
+    for instance_id in candidates:
+        mask = instances == instance_id
+        if not np.any(mask):
+            continue
+        _, points, on_object = _object_points(mask, depth_m, intrinsics, normal, offset_m)
+        if np.any(on_object):
+            low, high = np.percentile(points[on_object], [1.0, 99.0], axis=0)
+            centres[instance_id] = (low + high) / 2.0
+    if not centres:
+        raise ValueError(
+            f"cannot remove the {edit.direction} {edit.object_name!r}: no instance of that name has pixels with"
+            f" usable depth (candidates {candidates})"
+        )
+    return extreme_instance(edit.direction, centres, up=normal)[0]
 
 
 def _referent(row: Mapping[str, Any], name: str) -> int:

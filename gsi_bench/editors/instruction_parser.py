@@ -19,6 +19,10 @@ obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "tr
   ("tilt", "look higher / lower", "viewing angle") up or down by an angle, a turn ("turn", "pan", "rotate")
   left or right by an angle, or a move by a distance forward (toward the scene) / back (away from it) / left /
   right.
+- ``spatial_remove``: a removal verb (remove, delete, take away, erase, get rid of), an object and the position of
+  the instance meant among those of its name: leftmost, rightmost, closest / nearest, farthest / furthest,
+  highest / topmost, lowest / bottommost, or a phrase of ``POSITION_PHRASES`` ("furthest to the left", "closest
+  to the camera", ...), read as a key of ``spatial_remove.POSITIONS``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from gsi_datasets.operations.spatial_remove import POSITION_PHRASES, POSITIONS
+
 MOVE = "camera_relative_move"
 PLACE = "object_relative_place"
 RECEPTACLE = "receptacle_place"
 ROTATE = "object_rotate"
 SCALE = "object_scale"
 CAMERA = "camera_view_change"
+REMOVE = "spatial_remove"
 
 _NUMBER = r"(\d+(?:\.\d+)?)"
 _UNITS_M = {"cm": 0.01, "centimeter": 0.01, "centimetre": 0.01, "mm": 0.001, "millimeter": 0.001,
@@ -65,6 +72,23 @@ _RELATION = re.compile(r"\b(to the left of|to the right of|in front of|behind)\s
 _RELATION_SIDES = {"to the left of": "left", "to the right of": "right", "in front of": "front", "behind": "behind"}
 #: Regions of a receptacle (RP), with the region each phrase names.
 _REGION = re.compile(r"\b(centre|center|middle|(?:nearest|farthest|leftmost|rightmost) edge) of the\b")
+#: A removal (SR): its verbs, searched in the text with the object name removed.
+_REMOVE_VERB = re.compile(r"\b(?:remove|delete|take away|erase|get rid of)\b")
+#: The cues of each removal position, phrases before single words (a phrase is blanked out once it matched, so that
+#: "furthest to the left" does not also read as "furthest").
+_POSITION_CUES: tuple[tuple[str, str], ...] = (
+    *((rf"\b{re.escape(phrase)}\b", position) for position, phrase in POSITION_PHRASES.items()),
+    (r"\b(?:furthest|farthest|most) to the left\b", "leftmost"),
+    (r"\b(?:furthest|farthest|most) to the right\b", "rightmost"),
+    (r"\b(?:closest|nearest) to the (?:camera|viewer)\b", "closest"),
+    (r"\b(?:farthest|furthest) (?:away )?from the (?:camera|viewer)\b", "farthest"),
+    (r"\bleft-?most\b", "leftmost"),
+    (r"\bright-?most\b", "rightmost"),
+    (r"\b(?:closest|nearest)\b", "closest"),
+    (r"\b(?:farthest|furthest)\b", "farthest"),
+    (r"\b(?:highest|top-?most|upper-?most)\b", "highest"),
+    (r"\b(?:lowest|bottom-?most)\b", "lowest"),
+)
 _CAMERA = re.compile(r"\b(?:camera|viewpoint|view)\b")
 _TILT = re.compile(r"\btilt|\blook\b|\bviewing angle\b")
 _UPWARD = re.compile(r"\b(?:up|upward|higher|raise)\b")
@@ -95,12 +119,13 @@ class ParsedEdit:
 
     Attributes:
         operation: ``camera_relative_move``, ``object_relative_place``, ``receptacle_place``, ``object_rotate``,
-            ``object_scale`` or ``camera_view_change``.
+            ``object_scale``, ``camera_view_change`` or ``spatial_remove``.
         object_name: the display name of the object to edit, as given in ``display_names`` ("camera" for a
-            camera view change).
+            camera view change; for a removal, the name shared by the instances among which ``direction`` picks).
         direction: left / right / forward / back (move), clockwise / counterclockwise (as seen from above),
             up / down (scale, tilt), the region of a receptacle (``centre``, ``nearest_edge``, ...; the builder's
-            ``command.direction``).
+            ``command.direction``), the position of the instance to remove (a key of ``spatial_remove.POSITIONS``:
+            ``leftmost``, ``rightmost``, ``closest``, ``farthest``, ``highest``, ``lowest``).
         distance_m: move distance in metres.
         angle_deg: rotation angle in degrees, positive (the sense is in ``direction``).
         scale_factor: uniform scale factor (new size / old size).
@@ -119,7 +144,7 @@ class ParsedEdit:
 
 
 def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
-    """Parses a camera-relative move, rotation or scaling instruction.
+    """Parses an object or camera edit instruction (the operations of the module docstring).
 
     Args:
         text: the instruction, e.g. ``"Move the coffee mug 12 cm to the left."``.
@@ -135,6 +160,8 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
     """
     lowered = text.lower()
     display_names = list(display_names)
+    if removal := _removal(text, lowered, display_names):
+        return removal
     if not _names_in(lowered, display_names) and _CAMERA.search(lowered):
         return _camera_edit(text, lowered)
     if placement := _placement(text, lowered, display_names):
@@ -155,6 +182,26 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
         return ParsedEdit(MOVE, object_name, _move_direction(text, rest), distance_m=_metres(distance))
     factor = _scale_factor(text, rest)
     return ParsedEdit(SCALE, object_name, "up" if factor > 1.0 else "down", scale_factor=factor)
+
+
+def _removal(text: str, lowered: str, display_names: list[str]) -> ParsedEdit | None:
+    """A removal of the instance at a position ("Remove the leftmost mug."), or None when the text has no removal
+    verb."""
+    names = _names_in(lowered, display_names)
+    # Drop the object's name so that words inside it cannot read as cues.
+    rest = re.sub(rf"\b{re.escape(max(names, key=len).lower())}\b", " ", lowered) if names else lowered
+    if not _REMOVE_VERB.search(rest):
+        return None
+    object_name = _find_object(text, lowered, display_names)
+    named = set()
+    for cue, position in _POSITION_CUES:
+        if re.search(cue, rest):
+            named.add(position)
+            rest = re.sub(cue, " ", rest)
+    if len(named) != 1:
+        reason = "no position" if not named else f"conflicting positions {sorted(named)}"
+        raise _error(text, f"a removal with {reason} (one of {', '.join(POSITIONS)})")
+    return ParsedEdit(REMOVE, object_name, named.pop())
 
 
 def _placement(text: str, lowered: str, display_names: list[str]) -> ParsedEdit | None:

@@ -16,18 +16,20 @@ Families and cases (``family/case``):
   scale the realised offset from the reference object, the directions put the target on the other side or a
   side at 90 degrees, and ``wrong_reference/other_object`` puts it at the right offset from another object;
   for RP the magnitudes (x0.5, x0.8, x1.2) stop short of or run past the asked point, and ``wrong_region/<region>``
-  puts the target at each other region's point;
-- ``wrong_target/other_object`` (object operations): another object changed as asked, the target untouched;
-- ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object moved 8-15 cm
-  on its support or removed;
+  puts the target at each other region's point; for SR ``wrong_instance/<id>`` removes another instance of the
+  category instead, ``two_removed`` removes another one too, and ``moved_instead`` moves the target 15 cm;
+- ``wrong_target/other_object`` (object operations but SR, which has its wrong instances): another object changed
+  as asked, the target untouched;
+- ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object (not an instance of
+  the target's category) moved 8-15 cm on its support or removed;
 - ``identity/source``: the source image (for OS this is also the "scale factor 1.0" case);
 - ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
 
 Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC
 asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still
-nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong direction and wrong
-kind do not.
+nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong direction, wrong
+kind, wrong instance, two removed and moved instead do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
 skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
@@ -66,6 +68,9 @@ FAMILIES = (
     "wrong_target",
     "wrong_reference",
     "wrong_region",
+    "wrong_instance",
+    "two_removed",
+    "moved_instead",
     "collateral",
     "identity",
     "camera_drift",
@@ -73,6 +78,17 @@ FAMILIES = (
 )
 #: Families in which the instruction was carried out (they should comply; SA should stay high).
 CORRECT_EDIT_FAMILIES = ("correct", "collateral", "camera_drift", "nuisance")
+#: Families that never comply, whatever their magnitude.
+INCORRECT_EDIT_FAMILIES = (
+    "identity",
+    "wrong_target",
+    "wrong_reference",
+    "wrong_region",
+    "kind",
+    "wrong_instance",
+    "two_removed",
+    "moved_instead",
+)
 #: Turns within this of "no turn" look unchanged (the scorer's noise floor and its 1/3 magnitude bound agree).
 UNCHANGED_TURN_DEG = 10.0
 _UP = np.array([0.0, 0.0, 1.0])
@@ -203,7 +219,7 @@ def _truth_change(
     of an object for camera operations)."""
     world_to_camera = source.camera.world_to_camera
     camera_delta = state.camera.world_to_camera @ np.linalg.inv(world_to_camera)
-    if target_id is None:
+    if target_id is None or not state.has_object(target_id):
         return np.zeros(3), np.eye(3), 1.0, camera_delta
     rotation_world = world_to_camera[:3, :3]
     before, after = source.object(target_id), state.object(target_id)
@@ -216,7 +232,7 @@ def should_comply(sample: ScoringSample, family: str, translation: np.ndarray, r
     """The truth label of a case (module docstring); None when it cannot be seen (ambiguous)."""
     if family in CORRECT_EDIT_FAMILIES:
         return True
-    if family in ("identity", "wrong_target", "wrong_reference", "wrong_region", "kind"):
+    if family in INCORRECT_EDIT_FAMILIES:
         return False
     view, truth = sample.view, sample.truth
     if sample.operation == "receptacle_place":  # short of or past the asked point: still in the asked region?
@@ -235,18 +251,28 @@ def should_comply(sample: ScoringSample, family: str, translation: np.ndarray, r
     return family == "magnitude"
 
 
-def _truth(
-    sample: ScoringSample, family: str, change: tuple[np.ndarray, np.ndarray, float, np.ndarray]
-) -> Truth | None:
-    translation, rotation, scale, camera_delta = change
+def _exact_recovery(source: Scene, state: Scene, instance_id: int) -> TargetRecovery:
+    """What perfect perception would recover of object ``instance_id`` in ``state``."""
+    if not state.has_object(instance_id):
+        return TargetRecovery(found=False, removed=True)
+    translation, rotation, scale, _ = _truth_change(source, state, instance_id)
+    return TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale)
+
+
+def _truth(sample: ScoringSample, family: str, source: Scene, state: Scene) -> Truth | None:
+    translation, rotation, scale, camera_delta = _truth_change(source, state, sample.view.target_id)
     label = should_comply(sample, family, translation, rotation)
     if label is None:
         return None
+    view = sample.view
     exact = Perception(
-        TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale),
+        _exact_recovery(source, state, view.target_id)
+        if view.target_id is not None
+        else TargetRecovery(found=True, translation_m=translation, rotation=rotation, scale_factor=scale),
         CameraRecovery(found=True, delta=camera_delta),
         # The counterfactuals never move the reference object of a placement.
-        reference=None if sample.view.reference_id is None else TargetRecovery(found=True),
+        reference=None if view.reference_id is None else TargetRecovery(found=True),
+        distractors={i: _exact_recovery(source, state, i) for i in view.distractor_ids},
     )
     error, magnitude = get_scoring(sample.operation).spatial_error(sample.view, sample.truth, exact)
     return Truth(label, translation, rotation, scale, camera_delta, error / magnitude)
@@ -268,7 +294,13 @@ def _scene_cases(
     """The rendered families: ``name -> (family, scene state)`` and the skipped ones with their reason."""
     target_id = sample.view.target_id
     visible_ids = set(np.unique(sample.view.instances).tolist())
-    others = [o for o in source.objects if o.instance_id != target_id and o.instance_id in visible_ids]
+    category = None if target_id is None else source.object(target_id).category
+    # Another instance of a removal's category changed is one of its own cases, not collateral.
+    others = [
+        o
+        for o in source.objects
+        if o.instance_id != target_id and o.instance_id in visible_ids and o.category != category
+    ]
     rng.shuffle(others)
     proposals = dict(
         get_generator(sample.operation).counterfactual_states(
@@ -276,7 +308,7 @@ def _scene_cases(
         )
     )
 
-    if target_id is not None:
+    if target_id is not None and oracle.has_object(target_id):
         change = ObjectChange.between(source.object(target_id), oracle.object(target_id))
         wrong = None
         for other in others:
@@ -323,7 +355,7 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
     result = Counterfactuals(cases=[])
 
     def add(family: str, case: str, image: np.ndarray, state: Scene) -> None:
-        truth = _truth(sample, family, _truth_change(source, state, sample.view.target_id))
+        truth = _truth(sample, family, source, state)
         if truth is None:
             result.skipped[f"{family}/{case}"] = "the sense of the turn cannot be seen (ambiguous)"
         else:
@@ -336,7 +368,7 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
             for index, (name, (family, scene)) in enumerate(scene_cases.items()):
                 view = renderer.render(index)
                 try:
-                    if sample.view.target_id is not None:
+                    if sample.view.target_id is not None and scene.has_object(sample.view.target_id):
                         check_visibility(view, renderer, index, sample.view.target_id, rules, "counterfactual")
                 except Rejected as rejection:
                     result.skipped[name] = rejection.reason

@@ -37,6 +37,8 @@ class TargetRecovery:
         confidence: in [0, 1].
         inliers: number of geometric correspondences supporting the estimate.
         mask: the target's pixels in the edited image as predicted by the recovered pose (or None).
+        removed: the edited image is best explained without the target (then ``found`` is False): it was removed,
+            as opposed to not located.
     """
 
     found: bool
@@ -46,6 +48,7 @@ class TargetRecovery:
     confidence: float = 0.0
     inliers: int = 0
     mask: np.ndarray | None = None
+    removed: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,14 @@ class CameraRecovery:
 
 @dataclass(frozen=True)
 class Perception:
-    """Everything recovered from one edited image: the target's change, the camera motion and, for a placement
-    relative to another object (OP), what happened to that reference object (None otherwise)."""
+    """Everything recovered from one edited image: the target's change, the camera motion, for a placement
+    relative to another object (OP) what happened to that reference object (None otherwise), and for a removal (SR)
+    what happened to each other instance of the target's category (by instance id)."""
 
     target: TargetRecovery
     camera: CameraRecovery
     reference: TargetRecovery | None = None
+    distractors: dict[int, TargetRecovery] = field(default_factory=dict)
 
 
 class PerceptionBackend(Protocol):
@@ -105,12 +110,18 @@ BACKENDS: dict[str, Callable[..., PerceptionBackend]] = {}
 
 def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -> Perception:
     """What ``backend`` recovers from ``edited``, with the reference object's change when the instruction names
-    one (a second recovery with the reference as the target; backends need not know about references)."""
+    one and each distractor's when the instruction chooses among instances (one more recovery each, with that object
+    as the target; backends need not know about references and distractors)."""
     perception = backend.perceive(view, edited)
-    if view.reference_id is None:
-        return perception
-    reference = backend.perceive(view.of_reference(), edited).target
-    return dataclasses.replace(perception, reference=reference)
+    if view.reference_id is not None:
+        perception = dataclasses.replace(perception, reference=backend.perceive(view.of_reference(), edited).target)
+    if view.distractor_ids:
+        distractors = {
+            instance_id: backend.perceive(view.of_distractor(index), edited).target
+            for index, instance_id in enumerate(view.distractor_ids)
+        }
+        perception = dataclasses.replace(perception, distractors=distractors)
+    return perception
 
 
 def register_backend(name: str) -> Callable[[Callable[..., PerceptionBackend]], Callable[..., PerceptionBackend]]:

@@ -26,6 +26,11 @@ pixels, and faces that were invisible in the source (e.g. the back of an object 
    (:mod:`gsi_metrics.perception.render_compare`); its result replaces the feature estimate. This is what
    makes rotations of bodies of revolution and faces hidden in the source recoverable, and keeps a slightly
    moved, zoomed or shifted output scorable.
+6. **Removal**: render-and-compare also renders the scene without the target; when that explains the edited image at
+   least as well as the best pose, or nearly as well while the best pose's target does not match the image where it
+   would show (or the best pose hides the target), the target was removed
+   (``TargetRecovery.removed``). Without a scene, a target that is not located and whose source pixels mostly
+   changed under a still camera counts as removed.
 
 Measured by the metric fidelity suite (``gsi-bench validate``, 837 counterfactual edits of 50 tabletop test scenes
 and 1,666 of 100 room scenes; README, "Validating the metrics"), without ever seeing the asked change: target not
@@ -40,6 +45,7 @@ wrong: their rotation-invariant parts agree on "no rotation".
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -302,7 +308,20 @@ class ClassicalBackend:
         )
         if self._config["render_compare"] and sample.scene is not None and camera.found:
             target = self._render_compare(sample, edited, target, camera)
+        elif not target.found:
+            target = dataclasses.replace(target, removed=self._vacated(sample, edited, camera))
         return Perception(target=target, camera=camera)
+
+    def _vacated(self, sample: SourceView, edited: np.ndarray, camera: CameraRecovery) -> bool:
+        """Without a scene to render: whether most of the target's source pixels changed (the target, not located,
+        is gone rather than hidden by a failed match). Only for a still camera."""
+        if not np.array_equal(camera.delta, np.eye(4)):
+            return False
+        inside = cv2.erode(sample.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        if not inside.any():
+            return False
+        difference = np.abs(edited.astype(np.int16) - sample.image.astype(np.int16)).max(axis=2)
+        return bool(np.mean(difference[inside] > self._config["change_threshold"]) >= 0.5)
 
     @staticmethod
     def _render_compare(
@@ -322,18 +341,22 @@ class ClassicalBackend:
                         features.translation_m, features.rotation, features.scale_factor
                     )
                 )
-            best, _ = comparer.search(starts)
+            best, cost = comparer.search(starts)
+            removed = comparer.removed(best, cost)
             translation, rotation, scale = comparer.to_camera_frame(best)
             mask = comparer.mask(best, sample.image.shape[:2])
         finally:
             comparer.close()
-        found = bool(mask.any())
+        # A target that the best pose hides (out of frame, behind another object) is gone from the image too.
+        removed = removed or not mask.any()
+        if removed:
+            return TargetRecovery(found=False, inliers=features.inliers, removed=True)
         return TargetRecovery(
-            found=found,
+            found=True,
             translation_m=translation,
             rotation=rotation,
             scale_factor=scale,
-            confidence=float(found),
+            confidence=1.0,
             inliers=features.inliers,
             mask=mask,
         )

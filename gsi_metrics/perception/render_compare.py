@@ -29,6 +29,10 @@ move, a global gain and offset per colour channel (a brightness or white-balance
 image first, and a blur of the edited image (a generator's softer output) is estimated and given to the source image
 and to every render. Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the
 model is compiled; every grid scale is one variant in a single compiled model.
+
+Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
+the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
+image where it would show (:meth:`RenderComparer.removed`), the target was removed.
 """
 
 from __future__ import annotations
@@ -115,6 +119,8 @@ class RenderComparer:
         min_improvement: float = 1e-3,
         tie_tolerance: float = 0.0025,
         camera_delta: np.ndarray | None = None,
+        removal_margin: float = 0.05,
+        presence_tolerance: float = 80.0,
     ) -> None:
         if sample.scene is None:
             raise ValueError(f"sample {sample.sample_id} has no stored scene to render")
@@ -169,6 +175,8 @@ class RenderComparer:
         # them one step at a time costs renders and buys nothing.
         self.min_improvement = min_improvement
         self.tie_tolerance = tie_tolerance
+        self.removal_margin = removal_margin
+        self.presence_tolerance = presence_tolerance
         self.support_height = source.support_height(source.object(sample.target_id))
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
@@ -235,11 +243,44 @@ class RenderComparer:
             exact,
         )
         if key not in self._costs:
-            predicted_change = self._predicted_change(self.state(hypothesis), exact)
-            distance = np.minimum(np.abs(predicted_change - self.observed_change).sum(axis=2), self.truncation)
             prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
-            self._costs[key] = float(distance.mean()) + prior
+            self._costs[key] = self._distance(self.state(hypothesis), exact) + prior
         return self._costs[key]
+
+    def _distance(self, state: Scene, exact: bool) -> float:
+        """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
+        change the editor made to the source image."""
+        predicted_change = self._predicted_change(state, exact)
+        return float(np.minimum(np.abs(predicted_change - self.observed_change).sum(axis=2), self.truncation).mean())
+
+    def removal_cost(self) -> float:
+        """The exact cost of "the target is gone" (no prior: a removal is no larger a change than an edit that
+        takes the target out of sight, and it should win against those)."""
+        return self._distance(self.view.without_object(self.target.instance_id), exact=True)
+
+    def target_residual(self, hypothesis: Hypothesis) -> float:
+        """Median L1 distance (summed over RGB) between the exact render of ``hypothesis`` and the edited image over
+        the pixels where the hypothesised target shows (infinite where it shows nowhere): small where the target
+        really is there, large where the hypothesis only explains some other change a little better than nothing."""
+        state = self.state(hypothesis)
+        shows = self.renderer.render_instances(state) == self.target.instance_id
+        shows = cv2.resize(shows.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_NEAREST) > 0
+        if not shows.any():
+            return float("inf")
+        return float(np.median(np.abs(self._render(state, exact=True) - self.edited).sum(axis=2)[shows]))
+
+    def removed(self, best: Hypothesis, cost: float) -> bool:
+        """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact
+        ``cost``): removal explains it at least as well, or nearly as well (within ``removal_margin`` cost units)
+        while the target drawn as ``best`` says does not match the image where it shows (median residual over
+        ``presence_tolerance``: a hypothesis that parks the target over another object's change)."""
+        removal = self.removal_cost()
+        if removal <= cost:
+            return True
+        return (
+            removal <= cost + self.removal_margin * self.cost_unit
+            and self.target_residual(best) > self.presence_tolerance
+        )
 
     def change(self, hypothesis: Hypothesis) -> float:
         """Size of the hypothesised change: yaw / 180 degrees + |ln scale| + shift / 30 cm."""
