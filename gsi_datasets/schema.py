@@ -73,8 +73,19 @@ SUBSETS: dict[str, SubsetSpec] = {
     ),
     "room": SubsetSpec(
         "room",
-        "furnished rooms: moves, rotations and scalings of objects on any furniture, and camera view changes",
-        {"camera_relative_move": 0.3, "object_rotate": 0.25, "object_scale": 0.2, "camera_view_change": 0.25},
+        "furnished rooms: moves, placements relative to objects and on receptacles, rotations and removals of objects "
+        "on any furniture, and camera view changes (the paper's room subset)",
+        {
+            operation: 1 / 6
+            for operation in (
+                "camera_relative_move",
+                "object_relative_place",
+                "receptacle_place",
+                "object_rotate",
+                "spatial_remove",
+                "camera_view_change",
+            )
+        },
         593,
         "robothor",
     ),

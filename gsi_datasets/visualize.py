@@ -2,6 +2,7 @@
 target's projected 3D box before (green, on the source) and after (orange, on the target; camera operations have
 no target box), and, when the instruction names one (OP), the reference object's box (blue, on both); for a
 placement in a region of a surface (RP), the surface's outline and its regions' points, the asked one filled
+(blue, on both); for a removal (SR), the removed instance's box on the source only and the other instances' boxes
 (blue, on both)."""
 
 from __future__ import annotations
@@ -54,11 +55,14 @@ def draw_receptacle(
         draw.ellipse((u - radius, v - radius, u + radius, v + radius), outline=REFERENCE_COLOUR, fill=filled)
 
 
+def _operation_name(row: Mapping[str, Any]) -> str:
+    operation = row["operation"]
+    return OPERATIONS[operation] if isinstance(operation, int) else operation
+
+
 def describe_parameters(row: Mapping[str, Any]) -> str:
     """One line with the operation's short id and the commanded and realised parameters."""
-    operation = row["operation"]
-    name = OPERATIONS[operation] if isinstance(operation, int) else operation
-    spec = get_operation(name)
+    spec = get_operation(_operation_name(row))
     command, transform = spec.command_from_row(row["command"]), row["transform"]
     parts = [spec.short_id, command.describe()]
     if spec.change == "camera":
@@ -74,6 +78,8 @@ def describe_parameters(row: Mapping[str, Any]) -> str:
         parts.append(f"realised x{transform['scale_factor']:.3f}")
     elif spec.change == "object_pose":
         parts.append(f"realised move {np.linalg.norm(transform['translation_m']) * 100:.1f} cm")
+    elif spec.change == "object_removed":
+        parts.append(f"{len(row.get('distractors') or [])} other instance(s) stay")
     if row["target_object"] is not None and row["support"]["category"]:
         parts.append(f"on the {row['support']['category'].replace('_', ' ')}")
     return " | ".join(parts)
@@ -115,10 +121,12 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
             (("source_image", "box3d_before", _BEFORE_COLOUR), ("target_image", "box3d_after", _AFTER_COLOUR))
         ):
             image = row[key].convert("RGB")
-            if row["target_object"] is not None:  # camera operations edit no object
+            removed_after = slot == 1 and get_operation(_operation_name(row)).change == "object_removed"
+            if row["target_object"] is not None and not removed_after:  # camera operations edit no object
                 draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
-            if row.get("reference_object") is not None:
-                draw_box3d(image, row["reference_object"][box_key], intrinsics, REFERENCE_COLOUR)
+            for other in [row.get("reference_object"), *(row.get("distractors") or [])]:
+                if other is not None:
+                    draw_box3d(image, other[box_key], intrinsics, REFERENCE_COLOUR)
             if row.get("receptacle") is not None:
                 draw_receptacle(image, row["receptacle"], row["command"]["direction"], intrinsics)
             sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))

@@ -123,6 +123,12 @@ class SourceView:
         )
 
     @property
+    def removal_asked(self) -> bool:
+        """Whether the instruction asks for an object to be removed (SR): then perception weighs "the target is
+        gone" as a hypothesis of its own."""
+        return get_operation(self.operation).change == "object_removed"
+
+    @property
     def object_target(self) -> bool:
         """Whether an object is edited (False for camera operations)."""
         return self.target_id is not None

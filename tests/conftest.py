@@ -54,7 +54,7 @@ def split_rows(built_split: Path) -> list[dict]:
     return [dataset[i] for i in range(len(dataset))]
 
 
-#: The shared room split: 8 samples (CM, OR, OS and PC, as the room mix spreads them).
+#: The shared room split: 8 samples (CM, OP, RP, OR, SR and PC, as the room mix spreads them).
 ROOM_SAMPLES = 8
 ROOM_SEED = 3
 

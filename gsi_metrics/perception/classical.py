@@ -30,7 +30,9 @@ pixels, and faces that were invisible in the source (e.g. the back of an object 
    least as well as the best pose, or nearly as well while the best pose's target does not match the image where it
    would show (or the best pose hides the target), the target was removed
    (``TargetRecovery.removed``). Without a scene, a target that is not located and whose source pixels mostly
-   changed under a still camera counts as removed.
+   changed under a still camera counts as removed. Removal is a hypothesis only where the instruction asks for one
+   (the operation is no secret; ``SourceView.removal_asked``): elsewhere a target that is gone is not found, and the
+   search's result is exactly what it was before removal existed.
 
 Measured by the metric fidelity suite (``gsi-bench validate``, 837 counterfactual edits of 50 tabletop test scenes
 and 1,666 of 100 room scenes; README, "Validating the metrics"), without ever seeing the asked change: target not
@@ -308,7 +310,7 @@ class ClassicalBackend:
         )
         if self._config["render_compare"] and sample.scene is not None and camera.found:
             target = self._render_compare(sample, edited, target, camera)
-        elif not target.found:
+        elif not target.found and sample.removal_asked:
             target = dataclasses.replace(target, removed=self._vacated(sample, edited, camera))
         return Perception(target=target, camera=camera)
 
@@ -342,23 +344,25 @@ class ClassicalBackend:
                     )
                 )
             best, cost = comparer.search(starts)
-            removed = comparer.removed(best, cost)
+            removed = sample.removal_asked and comparer.removed(best, cost)
             translation, rotation, scale = comparer.to_camera_frame(best)
             mask = comparer.mask(best, sample.image.shape[:2])
         finally:
             comparer.close()
-        # A target that the best pose hides (out of frame, behind another object) is gone from the image too.
-        removed = removed or not mask.any()
         if removed:
             return TargetRecovery(found=False, inliers=features.inliers, removed=True)
+        # A target that the best pose hides (out of frame, behind another object) is not found (gone, when a removal
+        # was asked).
+        found = bool(mask.any())
         return TargetRecovery(
-            found=True,
+            found=found,
             translation_m=translation,
             rotation=rotation,
             scale_factor=scale,
-            confidence=1.0,
+            confidence=float(found),
             inliers=features.inliers,
             mask=mask,
+            removed=sample.removal_asked and not found,
         )
 
     @staticmethod

@@ -71,6 +71,9 @@ def test_projected_3d_box_encloses_instance_mask(
     for row in object_rows:
         target = row["target_object"]
         mask = _mask(row, mask_key, target["instance_id"])
+        if when == "after" and OPERATIONS[row["operation"]] == "spatial_remove":
+            assert not mask.any() and target["visible_fraction_after"] == 0.0, row["sample_id"]  # removed
+            continue
         assert mask.sum() > 0, row["sample_id"]
         corners = project_points(np.array(row["camera"]["intrinsics"]), box_corners(*_box(target[f"box3d_{when}"])))
         rows, cols = np.nonzero(mask)
@@ -202,7 +205,8 @@ def test_scaled_objects_keep_standing_on_their_support(object_rows: list[dict]) 
 def test_target_is_visible_unoccluded_and_the_edit_is_visible(object_rows: list[dict]) -> None:
     for row in object_rows:
         target = row["target_object"]
-        assert target["visible_fraction_before"] >= 0.6 and target["visible_fraction_after"] >= 0.6
+        removal = OPERATIONS[row["operation"]] == "spatial_remove"
+        assert target["visible_fraction_before"] >= 0.6 and (removal or target["visible_fraction_after"] >= 0.6)
         before = np.array(row["source_image"]).astype(int)
         after = np.array(row["target_image"]).astype(int)
         assert (np.abs(before - after).max(axis=2) > 25).sum() >= 300
@@ -225,7 +229,12 @@ def test_referring_expressions_are_unique_and_human_readable(object_rows: list[d
         entries = {entry["instance_id"]: entry for entry in row["instances"]}
         target = entries[row["target_object"]["instance_id"]]
         assert target["support_id"] == row["support"]["instance_id"]
-        if names.count(display) > 1:  # a repeated category: "the <name> on the <support>" tells them apart
+        if OPERATIONS[row["operation"]] == "spatial_remove":  # the asked position tells the instances apart
+            from gsi_datasets.operations.spatial_remove import POSITION_PHRASES
+
+            position = row["command"]["direction"]
+            assert position in row["instruction"] or POSITION_PHRASES[position] in row["instruction"]
+        elif names.count(display) > 1:  # a repeated category: "the <name> on the <support>" tells them apart
             repeated += 1
             support_name = entries[target["support_id"]]["display_name"] if target["support_id"] else "floor"
             assert f"{display} on the {support_name}" in row["instruction"], row["instruction"]
