@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import cv2
 import numpy as np
 
 from gsi_metrics.sample import SourceView
@@ -116,12 +117,41 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     if view.reference_id is not None:
         perception = dataclasses.replace(perception, reference=backend.perceive(view.of_reference(), edited).target)
     if view.distractor_ids:
+        still = perception.camera.found and np.array_equal(perception.camera.delta, np.eye(4))
         distractors = {
-            instance_id: backend.perceive(view.of_distractor(index), edited).target
+            instance_id: TargetRecovery(found=True, confidence=1.0)
+            if still and unchanged_in_place(view.of_distractor(index), edited)
+            else backend.perceive(view.of_distractor(index), edited).target
             for index, instance_id in enumerate(view.distractor_ids)
         }
         perception = dataclasses.replace(perception, distractors=distractors)
     return perception
+
+
+#: :func:`unchanged_in_place`: a pixel changed when its RGB distance (summed) exceeds this, or 3 times the image's
+#: median distance, whichever is larger; an object is unchanged when under this fraction of its pixels changed.
+UNCHANGED_PIXEL_DISTANCE = 40.0
+UNCHANGED_MAX_FRACTION = 0.1
+
+
+def unchanged_in_place(view: SourceView, edited: np.ndarray) -> bool:
+    """Whether ``view``'s target looks exactly as in the source (a still camera assumed): after undoing a global
+    colour change and giving the source the edited image's blur, under a tenth of its pixels (eroded by 2 px) changed.
+    A removed, moved, turned or rescaled object changes most of its pixels; the distractors of a removal are checked
+    this way before a full recovery is spent on them."""
+    from gsi_metrics.perception.render_compare import estimated_blur, photometrically_matched
+
+    inside = cv2.erode(view.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if not inside.any():
+        return False
+    source = view.image.astype(np.float32)
+    matched = photometrically_matched(edited.astype(np.float32), source)
+    sigma = estimated_blur(matched, source)
+    if sigma > 0:
+        source = cv2.GaussianBlur(source, (0, 0), sigma)
+    distance = np.abs(matched - source).sum(axis=2)
+    threshold = max(UNCHANGED_PIXEL_DISTANCE, 3.0 * float(np.median(distance)))
+    return bool(np.mean(distance[inside] > threshold) < UNCHANGED_MAX_FRACTION)
 
 
 def register_backend(name: str) -> Callable[[Callable[..., PerceptionBackend]], Callable[..., PerceptionBackend]]:

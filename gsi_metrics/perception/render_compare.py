@@ -61,7 +61,7 @@ class Hypothesis:
     scale_index: int
 
 
-def _photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
+def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: float = 12.0) -> np.ndarray:
     """``edited`` with a global per-channel gain and offset towards ``source`` removed (a brightness or white-balance
     change of the whole image). The fit is least squares over the pixels that the fit itself explains to within
     ``tolerance``, refined twice, so the edited region does not pull it."""
@@ -78,7 +78,7 @@ def _photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: 
     return matched
 
 
-def _estimated_blur(
+def estimated_blur(
     edited: np.ndarray, source: np.ndarray, sigmas: tuple[float, ...] = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
 ) -> float:
     """The Gaussian blur (sigma in pixels, 0 for none) that takes ``source`` closest to ``edited``: a generator's
@@ -119,8 +119,8 @@ class RenderComparer:
         min_improvement: float = 1e-3,
         tie_tolerance: float = 0.0025,
         camera_delta: np.ndarray | None = None,
-        removal_margin: float = 0.05,
-        presence_tolerance: float = 80.0,
+        removal_margin: float = 1.0,
+        presence_tolerance: float = 100.0,
     ) -> None:
         if sample.scene is None:
             raise ValueError(f"sample {sample.sample_id} has no stored scene to render")
@@ -146,8 +146,8 @@ class RenderComparer:
         # still, undo the first and give the source image and every render the same blur.
         self.blur_sigma = 0.0
         if camera_delta is None:
-            edited = _photometrically_matched(edited, source_image)
-            self.blur_sigma = _estimated_blur(edited, source_image)
+            edited = photometrically_matched(edited, source_image)
+            self.blur_sigma = estimated_blur(edited, source_image)
         self.source_image = cv2.resize(self._blurred(source_image), size, interpolation=cv2.INTER_AREA)
         self.edited = cv2.resize(edited, size, interpolation=cv2.INTER_AREA)
         # Compare changes, not images: what the hypothesis changes in a render against what the editor

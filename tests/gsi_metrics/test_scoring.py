@@ -311,12 +311,12 @@ def test_a_softer_output_is_matched_by_blurring_the_renders_not_scored_as_an_edi
     import cv2
 
     from gsi_datasets.images import row_image
-    from gsi_metrics.perception.render_compare import _estimated_blur
+    from gsi_metrics.perception.render_compare import estimated_blur
 
     row, sample = samples["camera_relative_move"]
     source = sample.view.image.astype(np.float32)
-    assert _estimated_blur(source, source) == 0.0
-    assert _estimated_blur(cv2.GaussianBlur(source, (0, 0), 1.2), source) == pytest.approx(1.25)
+    assert estimated_blur(source, source) == 0.0
+    assert estimated_blur(cv2.GaussianBlur(source, (0, 0), 1.2), source) == pytest.approx(1.25)
     oracle = np.array(row_image(row["target_image"]).convert("RGB"))
     sharp, soft = score_sample(row, oracle), score_sample(row, cv2.GaussianBlur(oracle, (0, 0), 1.3))
     assert sharp.ic == soft.ic == 1.0
