@@ -219,3 +219,36 @@ def test_counterfactuals_have_the_removal_families(rows: list[dict[str, Any]]) -
     assert by_name["correct/oracle"].truth.relative_error == 0.0
     assert by_name["two_removed/target_and_other"].truth.relative_error == 1.0
     assert by_name[f"wrong_instance/{distractors[0]}"].truth.relative_error == 2.0
+
+
+def test_unchanged_in_place_tells_a_kept_instance_from_a_removed_one(rows: list[dict[str, Any]]) -> None:
+    import cv2
+
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+    from gsi_metrics.perception.base import unchanged_in_place
+
+    row = rows[1]
+    view = ScoringSample.from_row(row).view
+    cases = {case.name: case.image for case in make_counterfactuals(row).cases}
+    other = view.of_distractor(0)
+    source = view.image
+    brighter = np.clip(source.astype(int) + 15, 0, 255).astype(np.uint8)
+    for kept in (source, cases["correct/oracle"], brighter, cv2.GaussianBlur(source, (0, 0), 1.2)):
+        assert unchanged_in_place(other, kept)
+    assert not unchanged_in_place(other, cases[f"wrong_instance/{view.distractor_ids[0]}"])
+    assert not unchanged_in_place(view, cases["correct/oracle"])  # the removed target itself
+
+
+def test_removal_is_weighed_only_where_the_instruction_asks_for_one(rows: list[dict[str, Any]]) -> None:
+    from gsi_metrics.perception import create_backend
+
+    row = rows[0]
+    view = ScoringSample.from_row(row).view
+    oracle = png_image(row, "target_image")
+    backend = create_backend()
+    assert view.removal_asked
+    removal = backend.perceive(view, np.array(oracle))
+    assert removal.target.removed and not removal.target.found
+    as_a_move = dataclasses.replace(view, operation="camera_relative_move", distractor_ids=(), distractor_boxes=())
+    assert not as_a_move.removal_asked
+    assert not backend.perceive(as_a_move, np.array(oracle)).target.removed
