@@ -28,6 +28,8 @@ from gsi_metrics.sample import EditTruth, SourceView
 PAPER_REMOVED_IOU = 0.1
 #: Profile ``paper``: a detection whose 2D box is "same" as the original's (sum of squared differences below this).
 PAPER_SAME_BOX2D = 100.0
+#: Weight of each other instance removed or changed in SR's error (the asked instance's removal weighs 1).
+DISTURBED_WEIGHT = 0.5
 #: The camera of a single object's recovery (the distractors are judged on their own change).
 _STILL = CameraRecovery(found=True)
 
@@ -53,24 +55,25 @@ class SpatialRemoveScoring(OperationScoring):
     name = "spatial_remove"
 
     def spatial_error(self, view: SourceView, truth: EditTruth, perception: Perception) -> tuple[float, float]:
-        """``e = [target not removed] + (number of other instances removed or changed)`` and ``m = 1``: a clean removal
-        of the asked instance scores 1, anything else 0."""
+        """``e = [target not removed] + 0.5 (number of other instances removed or changed)`` and ``m = 1``: a clean
+        removal of the asked instance scores 1, the asked one and another removed 0.75, anything else 0."""
         missed = 0.0 if perception.target.removed else 1.0
         disturbed = sum(
             _disturbed(view.of_distractor(index), perception.distractors.get(instance_id, TargetRecovery(False)))
             for index, instance_id in enumerate(view.distractor_ids)
         )
-        return missed + float(disturbed), 1.0
+        return missed + DISTURBED_WEIGHT * float(disturbed), 1.0
 
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """``e = [target not removed] + (other instances of its category removed or changed)``, ``m = 1``. IC: the
-        target removed (the edited image is best explained without it) and every other instance found where it was
-        (no shift over 5 cm, turn over 30 degrees or scaling beyond x1.25). Removing the wrong instance, two of them,
-        none, or moving the target instead all score 0."""
+        """``e = [target not removed] + 0.5 (other instances of its category removed or changed)``, ``m = 1`` (the
+        asked instance removed with another one: SA 0.75). IC: the target removed (the edited image is best explained
+        without it) and every other instance found where it was (no shift over 5 cm, turn over 30 degrees or scaling
+        beyond x1.25). Removing the wrong instance, two of them, none, or moving the target instead all get IC 0."""
         error, magnitude = self.spatial_error(view, truth, perception)
+        missed = 0.0 if perception.target.removed else 1.0
         details = {
             "removed": bool(perception.target.removed),
-            "distractors_disturbed": int(error - (0.0 if perception.target.removed else 1.0)),
+            "distractors_disturbed": round((error - missed) / DISTURBED_WEIGHT),
         }
         return Compliance(float(error == 0.0), relative_quadratic(error, magnitude), details)
 
