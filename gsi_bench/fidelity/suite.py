@@ -40,7 +40,7 @@ def _recovery_errors(sample: ScoringSample, perception: Any, truth: Any) -> dict
     errors: dict[str, float | None] = dict.fromkeys(
         ("translation_cm", "rotation_deg", "scale_pct", "camera_translation_cm", "camera_rotation_deg")
     )
-    if target.found:
+    if target.found and not sample.view.removal_asked:  # a removal's target has no pose to recover
         errors["translation_cm"] = 100.0 * float(np.linalg.norm(target.translation_m - truth.translation_m))
         errors["rotation_deg"] = symmetric_geodesic_deg(
             target.rotation, truth.rotation, sample.view.support_normal, sample.view.symmetry_order
