@@ -41,7 +41,7 @@ from gsi_builders.operations import (
     get_generator,
 )
 from gsi_builders.simulation import SettleResult, settle
-from gsi_builders.subsets import scene_sampler
+from gsi_builders.subsets import SceneUnusable, scene_sampler
 from gsi_datasets.geometry import (
     axis_angle_from_rotation,
     geodesic_angle_deg,
@@ -176,9 +176,12 @@ def generate_sample(
     result = SampleResult(row=None)
     config = generator.scene_config(sampler.config if scene_config is None else scene_config)
     for _ in range(MAX_SCENE_ATTEMPTS):
-        source = _settled_source_scene(
-            sampler.sample(rng, config), getattr(config, "min_objects", 1), rules, result.rejections
-        )
+        try:
+            drawn = sampler.sample(rng, config)
+        except SceneUnusable:
+            result.rejections["scene_unframeable"] += 1
+            continue
+        source = _settled_source_scene(drawn, getattr(config, "min_objects", 1), rules, result.rejections)
         if source is None:
             continue
         if object_target:

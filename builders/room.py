@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import Point, Polygon, box
 
+from gsi_builders.subsets import SceneUnusable
 from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M
 from gsi_datasets.assets import Category, all_categories
 from gsi_datasets.assets.furniture import footprint_polygon, get_furniture_category, make_furniture, piece_height
@@ -800,7 +801,7 @@ def _sample_camera(
         if seen >= config.min_objects_in_view:
             break
     if best is None:
-        raise RuntimeError("found no camera position inside the room clear of the furniture")
+        raise SceneUnusable("found no camera position inside the room clear of the furniture")
     return best
 
 
@@ -861,6 +862,7 @@ def sample_room_scene(
 
     Raises:
         RoomTooSmallError: when a piece of furniture the room type requires does not fit (after retries).
+        SceneUnusable: when no camera inside the room frames enough objects (the sample generator draws again).
         ValueError: for an unknown ``room_type``.
     """
     if room_type is None:
@@ -900,6 +902,6 @@ def sample_room_scene(
         camera, seen = _sample_camera(rng, scene, config, floor)
         if seen >= config.min_objects_in_view:
             return dataclasses.replace(scene, camera=camera)
-    raise RuntimeError(
+    raise SceneUnusable(
         f"no camera in this {room_type.replace('_', ' ')} sees {config.min_objects_in_view} objects (best: {seen})"
     )

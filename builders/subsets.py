@@ -16,6 +16,11 @@ from gsi_datasets.scene import Scene
 from gsi_datasets.schema import get_subset
 
 
+class SceneUnusable(RuntimeError):
+    """A scene sampler could not finish this draw (no camera frames enough of it); the sample generator counts it
+    as a rejection and draws another scene."""
+
+
 @dataclass(frozen=True)
 class SceneSampler:
     """How a subset's scenes are drawn: ``sample(rng, config) -> Scene`` and its default ``config``."""

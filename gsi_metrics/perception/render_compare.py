@@ -44,8 +44,8 @@ import cv2
 import numpy as np
 
 from gsi_datasets.geometry import rotation_about_axis
-from gsi_datasets.rendering import StateRenderer
-from gsi_datasets.scene import Scene, changed_object
+from gsi_datasets.rendering import StateRenderer, asset_of
+from gsi_datasets.scene import Scene, SceneObject, changed_object
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -95,6 +95,11 @@ def estimated_blur(
         if candidate < best:
             best_sigma, best = sigma, candidate
     return best_sigma if best < 0.9 * unblurred else 0.0
+
+
+def _inner_radius(scene_object: SceneObject) -> float:
+    """Half the smaller horizontal side of an object's box: two objects closer than the sum of theirs interpenetrate."""
+    return 0.5 * float(min(asset_of(scene_object).size[:2]))
 
 
 def _yaw_gap(a_deg: float, b_deg: float) -> float:
@@ -178,6 +183,14 @@ class RenderComparer:
         self.removal_margin = removal_margin
         self.presence_tolerance = presence_tolerance
         self.support_height = source.support_height(source.object(sample.target_id))
+        # Another instance of the target's category is never where the target could be (they would interpenetrate):
+        # without this, a removed target is "found" standing inside its look-alike.
+        self._namesakes = [
+            (np.array(o.pose.position[:2]), _inner_radius(o))
+            for o in source.objects
+            if o.category == self.target.category and o.instance_id != self.target.instance_id
+        ]
+        self._target_radius = _inner_radius(self.target)
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
@@ -230,6 +243,7 @@ class RenderComparer:
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
             or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
+            or self._inside_namesake(hypothesis)
         ):
             return float("inf")
         # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg grid.
@@ -246,6 +260,12 @@ class RenderComparer:
             prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
             self._costs[key] = self._distance(self.state(hypothesis), exact) + prior
         return self._costs[key]
+
+    def _inside_namesake(self, hypothesis: Hypothesis) -> bool:
+        """Whether the hypothesised target would stand inside another instance of its category."""
+        centre = np.array(self.target.pose.position[:2]) + (hypothesis.dx_m, hypothesis.dy_m)
+        radius = self._target_radius * self.scales[hypothesis.scale_index]
+        return any(np.linalg.norm(centre - other) < radius + other_radius for other, other_radius in self._namesakes)
 
     def _distance(self, state: Scene, exact: bool) -> float:
         """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the

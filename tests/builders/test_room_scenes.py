@@ -216,3 +216,23 @@ def test_a_room_too_small_for_its_furniture_raises() -> None:
 def test_config_validation(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         RoomConfig(**kwargs)
+
+
+def test_a_scene_no_camera_can_frame_is_a_counted_rejection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sampler that cannot finish a draw (no camera framing enough objects) costs a scene attempt, not the build."""
+    from gsi_builders import subsets
+    from gsi_builders.generate import generate_sample
+    from gsi_builders.subsets import SceneSampler, SceneUnusable
+
+    real = subsets.SCENE_SAMPLERS["tabletop"]()
+    calls = []
+
+    def flaky(rng, config):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SceneUnusable("found no camera position inside the room clear of the furniture")
+        return real.sample(rng, config)
+
+    monkeypatch.setitem(subsets.SCENE_SAMPLERS, "tabletop", lambda: SceneSampler(flaky, real.config))
+    result = generate_sample("tabletop", "test", 0, 0)
+    assert result.row is not None and result.rejections["scene_unframeable"] == 1
