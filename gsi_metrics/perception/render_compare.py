@@ -184,13 +184,22 @@ class RenderComparer:
         self.presence_tolerance = presence_tolerance
         self.support_height = source.support_height(source.object(sample.target_id))
         # Another instance of the target's category is never where the target could be (they would interpenetrate):
-        # without this, a removed target is "found" standing inside its look-alike.
+        # without this, a removed target is "found" standing inside its look-alike. Only instances at the target's
+        # height count, and none that the target already "overlaps" in the source by this test (a pair it misjudges).
+        self._target_radius = _inner_radius(self.target)
+        target_z, target_height = self.target.pose.position[2], asset_of(self.target).size[2]
         self._namesakes = [
             (np.array(o.pose.position[:2]), _inner_radius(o))
             for o in source.objects
-            if o.category == self.target.category and o.instance_id != self.target.instance_id
+            if o.category == self.target.category
+            and o.instance_id != self.target.instance_id
+            and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
         ]
-        self._target_radius = _inner_radius(self.target)
+        self._namesakes = [
+            (centre, radius)
+            for centre, radius in self._namesakes
+            if np.linalg.norm(np.array(self.target.pose.position[:2]) - centre) >= self._target_radius + radius
+        ]
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
@@ -279,15 +288,17 @@ class RenderComparer:
         return self._distance(self.view.without_object(self.target.instance_id), exact=True)
 
     def target_residual(self, hypothesis: Hypothesis) -> float:
-        """Median L1 distance (summed over RGB) between the exact render of ``hypothesis`` and the edited image over
+        """Median distance (summed over RGB) between the change ``hypothesis`` predicts and the change observed, over
         the pixels where the hypothesised target shows (infinite where it shows nowhere): small where the target
-        really is there, large where the hypothesis only explains some other change a little better than nothing."""
+        really is as hypothesised, large where the hypothesis only explains some other change a little better than
+        nothing. Changes, not images, are compared, as in :meth:`cost` (the renders have no shadows)."""
         state = self.state(hypothesis)
         shows = self.renderer.render_instances(state) == self.target.instance_id
         shows = cv2.resize(shows.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_NEAREST) > 0
         if not shows.any():
             return float("inf")
-        return float(np.median(np.abs(self._render(state, exact=True) - self.edited).sum(axis=2)[shows]))
+        residual = np.abs(self._predicted_change(state, exact=True) - self.observed_change).sum(axis=2)
+        return float(np.median(residual[shows]))
 
     def removed(self, best: Hypothesis, cost: float) -> bool:
         """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact
