@@ -305,9 +305,10 @@ PAPER_REASONS = {
     "one missing instance too many costs 0.3 and keeps the score at 0.7",
     "moved_instead complying": "the remove score only asks that no detection overlaps the original box: a target "
     "moved off its box counts as removed",
-    "Spearman": "defect 1 (a wrong direction keeps a high move SA) and defect 2 (an unchanged output keeps a "
-    "high scale SA) break the ranking",
-    "IC accuracy": "wrong directions comply (defect 1), and some unmoved targets pass the move score",
+    "Spearman": "defect 1 (a wrong direction keeps a high move SA), defect 2 (an unchanged output keeps a high "
+    "scale SA) and the remove score's indifference to extra removals and moved targets break the ranking",
+    "IC accuracy": "wrong directions comply (defect 1), some unmoved targets pass the move score, and a removal "
+    "complies with a second instance gone or the target only moved off its box",
     "nuisance": "the locality gate (masked SSIM > 0.6 outside the boxes) fails on noise and shifts and zeroes "
     "IC and SA",
     "EL drop": "EL is measured outside 2D boxes, so the drop is smaller",
