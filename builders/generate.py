@@ -45,6 +45,7 @@ from gsi_builders.subsets import SceneUnusable, scene_sampler
 from gsi_datasets.geometry import (
     axis_angle_from_rotation,
     geodesic_angle_deg,
+    mask_box,
     projected_box_2d,
     transform_points,
     yaw_from_rotation,
@@ -331,11 +332,6 @@ def _camera_box(scene_object: SceneObject, camera: Camera) -> tuple[np.ndarray, 
     return centre, asset_of(scene_object).size, rotation
 
 
-def _mask_box(mask: np.ndarray) -> list[float]:
-    rows, cols = np.nonzero(mask)
-    return [float(cols.min()), float(rows.min()), float(cols.max() + 1), float(rows.max() + 1)]
-
-
 def check_visibility(
     view: RenderOutput,
     renderer: StateRenderer,
@@ -359,7 +355,7 @@ def check_visibility(
     fraction = visible / max(renderer.unoccluded_pixels(state, target_id), 1)
     if fraction < rules.min_visible_fraction:
         raise Rejected(f"{what}_occluded_{when}")
-    box = _mask_box(mask)
+    box = [float(v) for v in mask_box(mask)]
     margin = rules.border_margin_px
     if box[0] < margin or box[1] < margin or box[2] > mask.shape[1] - margin or box[3] > mask.shape[0] - margin:
         raise Rejected(f"{what}_touches_border_{when}")

@@ -168,6 +168,12 @@ def symmetric_geodesic_deg(
     )
 
 
+def mask_box(mask: np.ndarray) -> np.ndarray:
+    """Tight box ``[u_min, v_min, u_max, v_max]`` (pixel edges, float) around a non-empty boolean mask."""
+    rows, cols = np.nonzero(mask)
+    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], dtype=np.float64)
+
+
 def on_plane(vectors: np.ndarray, normal: np.ndarray) -> np.ndarray:
     """``vectors`` (``(3,)`` or ``(..., 3)``) with their component along the unit ``normal`` removed."""
     vectors = np.asarray(vectors, dtype=np.float64)

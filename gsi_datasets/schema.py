@@ -100,6 +100,11 @@ SPLITS: tuple[str, ...] = ("train", "validation", "test")
 REFERENCE_DATASET_KEYS: dict[str, str] = {"tabletop": "mesatask", "room": "robothor", "real": "fine"}
 
 
+def operation_name(value: int | str) -> str:
+    """An ``operation`` column value as its name (``datasets`` gives the ClassLabel index, raw rows the name)."""
+    return OPERATIONS[value] if isinstance(value, int) else str(value)
+
+
 def get_subset(name: str) -> SubsetSpec:
     """The subset ``name`` (ValueError naming the known ones when unknown)."""
     if name not in SUBSETS:

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from gsi_datasets.geometry import box_corners, project_points
 from gsi_datasets.operations import get_operation
-from gsi_datasets.schema import OPERATIONS
+from gsi_datasets.schema import operation_name
 
 # Corner indices of box_corners() joined by the 12 box edges (corners differ in exactly one sign).
 _BOX_EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
@@ -55,14 +55,9 @@ def draw_receptacle(
         draw.ellipse((u - radius, v - radius, u + radius, v + radius), outline=REFERENCE_COLOUR, fill=filled)
 
 
-def _operation_name(row: Mapping[str, Any]) -> str:
-    operation = row["operation"]
-    return OPERATIONS[operation] if isinstance(operation, int) else operation
-
-
 def describe_parameters(row: Mapping[str, Any]) -> str:
     """One line with the operation's short id and the commanded and realised parameters."""
-    spec = get_operation(_operation_name(row))
+    spec = get_operation(operation_name(row["operation"]))
     command, transform = spec.command_from_row(row["command"]), row["transform"]
     parts = [spec.short_id, command.describe()]
     if spec.change == "camera":
@@ -121,7 +116,7 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
             (("source_image", "box3d_before", _BEFORE_COLOUR), ("target_image", "box3d_after", _AFTER_COLOUR))
         ):
             image = row[key].convert("RGB")
-            removed_after = slot == 1 and get_operation(_operation_name(row)).change == "object_removed"
+            removed_after = slot == 1 and get_operation(operation_name(row["operation"])).change == "object_removed"
             if row["target_object"] is not None and not removed_after:  # camera operations edit no object
                 draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
             for other in [row.get("reference_object"), *(row.get("distractors") or [])]:

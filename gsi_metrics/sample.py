@@ -21,7 +21,7 @@ from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.images import row_image
 from gsi_datasets.operations import Command, get_operation
-from gsi_datasets.schema import OPERATIONS
+from gsi_datasets.schema import operation_name
 
 
 def _image_array(value: Any, field: str) -> np.ndarray:
@@ -201,8 +201,7 @@ class ScoringSample:
             ValueError: when the row's target has no pixel in its source instance map.
             KeyError: an unknown operation.
         """
-        operation = row["operation"]
-        operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
+        operation = operation_name(row["operation"])
         spec = get_operation(operation)
         transform, target, reference = row["transform"], row.get("target_object"), row.get("reference_object")
         receptacle = row.get("receptacle")

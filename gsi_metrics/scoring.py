@@ -205,15 +205,14 @@ def unscored(
 
 def _row_identity(row: Any) -> tuple[str, str]:
     """Sample id and operation name of a row that may be damaged (``?`` for what cannot be read)."""
-    from gsi_datasets.schema import OPERATIONS
+    from gsi_datasets.schema import operation_name
 
     try:
         sample_id = str(row["sample_id"])
     except Exception:  # noqa: BLE001
         sample_id = "?"
     try:
-        operation = row["operation"]
-        operation = OPERATIONS[operation] if isinstance(operation, int) else str(operation)
+        operation = operation_name(row["operation"])
     except Exception:  # noqa: BLE001
         operation = "?"
     return sample_id, operation

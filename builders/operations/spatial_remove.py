@@ -26,7 +26,7 @@ from gsi_builders.operations import (
     register_generator,
 )
 from gsi_builders.operations.object_relative_place import placed
-from gsi_datasets.geometry import transform_points
+from gsi_datasets.geometry import project_points, transform_points
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.spatial_remove import MIN_SEPARATION_M, POSITIONS, RemoveCommand, extreme_instance
 from gsi_datasets.rendering import RenderOutput
@@ -48,14 +48,10 @@ def instances_in_view(scene: Scene, target: SceneObject) -> list[SceneObject]:
     """The instances of ``target``'s category (itself included) whose centre projects into the image."""
     camera = scene.camera
     instances = [o for o in scene.objects if o.category == target.category]
-    centres = camera_centres(scene, instances)
-    in_view = []
-    for scene_object in instances:
-        x, y, z = centres[scene_object.instance_id]
-        u, v, _ = camera.intrinsics @ np.array([x, y, z]) / max(z, 1e-9)
-        if z > 0 and 0 <= u < camera.width and 0 <= v < camera.height:
-            in_view.append(scene_object)
-    return in_view
+    centres = np.array(list(camera_centres(scene, instances).values()))
+    (u, v), ahead = project_points(camera.intrinsics, centres).T, centres[:, 2] > 0
+    inside = ahead & (u >= 0) & (u < camera.width) & (v >= 0) & (v < camera.height)
+    return [scene_object for scene_object, seen in zip(instances, inside, strict=True) if seen]
 
 
 @register_generator

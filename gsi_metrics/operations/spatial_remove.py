@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gsi_datasets.geometry import iou3d_upright
+from gsi_datasets.geometry import iou3d_upright, mask_box
 from gsi_metrics.operations import (
     Compliance,
     OperationScoring,
@@ -43,11 +43,21 @@ def _disturbed(view: SourceView, recovery: TargetRecovery) -> bool:
     return not other_change_small(alone, view, translation=True, rotation=True, scale=True)
 
 
+def _disturbed_count(view: SourceView, perception: Perception) -> int:
+    """How many other instances of the target's category were removed or changed."""
+    return sum(
+        _disturbed(view.of_distractor(index), perception.distractors.get(instance_id, TargetRecovery(False)))
+        for index, instance_id in enumerate(view.distractor_ids)
+    )
+
+
+def _error(removed: bool, disturbed: int) -> float:
+    """SR's spatial error: 1 for a target not removed, ``DISTURBED_WEIGHT`` per other instance disturbed."""
+    return (0.0 if removed else 1.0) + DISTURBED_WEIGHT * disturbed
+
+
 def _mask_box(mask: np.ndarray | None) -> np.ndarray | None:
-    if mask is None or not mask.any():
-        return None
-    rows, cols = np.nonzero(mask)
-    return np.array([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1], float)
+    return None if mask is None or not mask.any() else mask_box(mask)
 
 
 @register_scoring
@@ -57,25 +67,17 @@ class SpatialRemoveScoring(OperationScoring):
     def spatial_error(self, view: SourceView, truth: EditTruth, perception: Perception) -> tuple[float, float]:
         """``e = [target not removed] + 0.5 (number of other instances removed or changed)`` and ``m = 1``: a clean
         removal of the asked instance scores 1, the asked one and another removed 0.75, anything else 0."""
-        missed = 0.0 if perception.target.removed else 1.0
-        disturbed = sum(
-            _disturbed(view.of_distractor(index), perception.distractors.get(instance_id, TargetRecovery(False)))
-            for index, instance_id in enumerate(view.distractor_ids)
-        )
-        return missed + DISTURBED_WEIGHT * float(disturbed), 1.0
+        return _error(perception.target.removed, _disturbed_count(view, perception)), 1.0
 
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """``e = [target not removed] + 0.5 (other instances of its category removed or changed)``, ``m = 1`` (the
         asked instance removed with another one: SA 0.75). IC: the target removed (the edited image is best explained
         without it) and every other instance found where it was (no shift over 5 cm, turn over 30 degrees or scaling
         beyond x1.25). Removing the wrong instance, two of them, none, or moving the target instead all get IC 0."""
-        error, magnitude = self.spatial_error(view, truth, perception)
-        missed = 0.0 if perception.target.removed else 1.0
-        details = {
-            "removed": bool(perception.target.removed),
-            "distractors_disturbed": round((error - missed) / DISTURBED_WEIGHT),
-        }
-        return Compliance(float(error == 0.0), relative_quadratic(error, magnitude), details)
+        removed, disturbed = bool(perception.target.removed), _disturbed_count(view, perception)
+        error = _error(removed, disturbed)
+        details = {"removed": removed, "distractors_disturbed": disturbed}
+        return Compliance(float(error == 0.0), relative_quadratic(error, 1.0), details)
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """Removed iff no detection of the category has IoU3D > 0.1 with the original box ``B0`` or a 2D box "same" as

@@ -118,9 +118,10 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
         perception = dataclasses.replace(perception, reference=backend.perceive(view.of_reference(), edited).target)
     if view.distractor_ids:
         still = perception.camera.found and np.array_equal(perception.camera.delta, np.eye(4))
+        distance = change_distance(view.image, edited) if still else None  # one image-wide map for every distractor
         distractors = {
             instance_id: TargetRecovery(found=True, confidence=1.0)
-            if still and unchanged_in_place(view.of_distractor(index), edited)
+            if still and unchanged_in_place(view.of_distractor(index), edited, distance)
             else backend.perceive(view.of_distractor(index), edited).target
             for index, instance_id in enumerate(view.distractor_ids)
         }
@@ -134,22 +135,29 @@ UNCHANGED_PIXEL_DISTANCE = 40.0
 UNCHANGED_MAX_FRACTION = 0.1
 
 
-def unchanged_in_place(view: SourceView, edited: np.ndarray) -> bool:
-    """Whether ``view``'s target looks exactly as in the source (a still camera assumed): after undoing a global
-    colour change and giving the source the edited image's blur, under a tenth of its pixels (eroded by 2 px) changed.
-    A removed, moved, turned or rescaled object changes most of its pixels; the distractors of a removal are checked
-    this way before a full recovery is spent on them."""
+def change_distance(source: np.ndarray, edited: np.ndarray) -> np.ndarray:
+    """Per-pixel RGB distance (summed) between ``edited`` and ``source`` after undoing a global colour change of the
+    edited image and giving the source its blur."""
     from gsi_metrics.perception.render_compare import estimated_blur, photometrically_matched
 
-    inside = cv2.erode(view.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-    if not inside.any():
-        return False
-    source = view.image.astype(np.float32)
+    source = source.astype(np.float32)
     matched = photometrically_matched(edited.astype(np.float32), source)
     sigma = estimated_blur(matched, source)
     if sigma > 0:
         source = cv2.GaussianBlur(source, (0, 0), sigma)
-    distance = np.abs(matched - source).sum(axis=2)
+    return np.abs(matched - source).sum(axis=2)
+
+
+def unchanged_in_place(view: SourceView, edited: np.ndarray, distance: np.ndarray | None = None) -> bool:
+    """Whether ``view``'s target looks exactly as in the source (a still camera assumed): under a tenth of its pixels
+    (eroded by 2 px) changed, by :func:`change_distance` (pass ``distance`` when it was computed for the image
+    already). A removed, moved, turned or rescaled object changes most of its pixels; the distractors of a removal are
+    checked this way before a full recovery is spent on them."""
+    inside = cv2.erode(view.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    if not inside.any():
+        return False
+    if distance is None:
+        distance = change_distance(view.image, edited)
     threshold = max(UNCHANGED_PIXEL_DISTANCE, 3.0 * float(np.median(distance)))
     return bool(np.mean(distance[inside] > threshold) < UNCHANGED_MAX_FRACTION)
 

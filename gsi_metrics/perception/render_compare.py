@@ -187,18 +187,15 @@ class RenderComparer:
         # without this, a removed target is "found" standing inside its look-alike. Only instances at the target's
         # height count, and none that the target already "overlaps" in the source by this test (a pair it misjudges).
         self._target_radius = _inner_radius(self.target)
-        target_z, target_height = self.target.pose.position[2], asset_of(self.target).size[2]
+        target_xy, target_z = np.array(self.target.pose.position[:2]), self.target.pose.position[2]
+        target_height = asset_of(self.target).size[2]
         self._namesakes = [
             (np.array(o.pose.position[:2]), _inner_radius(o))
             for o in source.objects
             if o.category == self.target.category
             and o.instance_id != self.target.instance_id
             and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
-        ]
-        self._namesakes = [
-            (centre, radius)
-            for centre, radius in self._namesakes
-            if np.linalg.norm(np.array(self.target.pose.position[:2]) - centre) >= self._target_radius + radius
+            and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
         ]
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
