@@ -113,6 +113,8 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     """What ``backend`` recovers from ``edited``, with the reference object's change when the instruction names
     one and each distractor's when the instruction chooses among instances (one more recovery each, with that object
     as the target; backends need not know about references and distractors)."""
+    if np.array_equal(edited, view.image):
+        return _unchanged(view)
     perception = backend.perceive(view, edited)
     if view.reference_id is not None:
         perception = dataclasses.replace(perception, reference=backend.perceive(view.of_reference(), edited).target)
@@ -127,6 +129,21 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
         }
         perception = dataclasses.replace(perception, distractors=distractors)
     return perception
+
+
+def _unchanged(view: SourceView) -> Perception:
+    """The perception of an edited image identical to the source (an editor that returned its input): every object
+    where it was, the camera still. No backend is asked; none could see anything else."""
+
+    def in_place(target_id: int) -> TargetRecovery:
+        return TargetRecovery(found=True, confidence=1.0, mask=view.instances == target_id)
+
+    return Perception(
+        target=in_place(view.target_id) if view.object_target else TargetRecovery(found=False),
+        camera=CameraRecovery(found=True, confidence=1.0),
+        reference=None if view.reference_id is None else in_place(view.reference_id),
+        distractors={instance_id: in_place(instance_id) for instance_id in view.distractor_ids},
+    )
 
 
 #: :func:`unchanged_in_place`: a pixel changed when its RGB distance (summed) exceeds this, or 3 times the image's

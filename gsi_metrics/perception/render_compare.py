@@ -18,17 +18,18 @@ the camera motion does not explain), sweeps of yaw every 15 degrees and of scale
 position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5
 degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one scale-grid
 step) from the best sweep hypothesis, from the best of each position's sweep, from the best region of change (placed
-along the line of sight on a small grid, no sweep) and, when it explains the image about as well, from the best one
-at least 60 degrees away (nearly symmetric objects have a second basin half a turn away). The asked change is never
-a start: perception does not know it. The search renders at the comparison size; the end points (and each of them
-without its yaw, its scale or its shift, for a component the image does not need) are then compared exactly,
-rendered at the image's size and reduced like the images. Costs closer than ``tie_tolerance`` are not resolved by
-the image; the smaller change wins. The prior towards no change and the tie tolerance are measured in units of the
-target's size in the image, so a small object far away is judged like a large one nearby. Where the camera did not
-move, a global gain and offset per colour channel (a brightness or white-balance change) is removed from the edited
-image first, and a blur of the edited image (a generator's softer output) is estimated and given to the source image
-and to every render. Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the
-model is compiled; every grid scale is one variant in a single compiled model.
+along its line of sight, over as far as the ray travels across the object's height, no sweep) and, when it explains
+the image about as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin
+half a turn away). The asked change is never a start: perception does not know it. The search renders at the
+comparison size; the end points (and each of them without its yaw, its scale or its shift, for a component the image
+does not need) are then compared exactly, rendered at the image's size and reduced like the images. Costs closer
+than ``tie_tolerance`` are not resolved by the image; the smaller change wins. The prior towards no change and the
+tie tolerance are measured in units of the target's size in the image, so a small object far away is judged like a
+large one nearby. Where the camera did not move, a global gain and offset per colour channel (a brightness or white-
+balance change) is removed from the edited image first, and a blur of the edited image (a generator's softer output)
+is estimated and given to the source image and to every render. Scales come from a geometric grid (``scale_ratio``)
+because a mesh's scale is fixed when the model is compiled; every grid scale is one variant in a single compiled
+model.
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
@@ -340,6 +341,10 @@ class RenderComparer:
             unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
             unexplained = unexplained - self._predicted_change(unchanged, exact=False)
         changed = (np.abs(unexplained).sum(axis=2) > 60).astype(np.uint8)
+        # A thin or see-through object (a glass, a lamp's stem, an hourglass's frame) changes only its outline: close
+        # the outline into one region before speckle is opened away, or the region falls apart into fragments whose
+        # centroids lie beside the object.
+        changed = cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
         changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         # Where the target newly appears: the change outside its source pixels (the vacated part is explained by
         # any move; with it, a region spanning both places has its centroid halfway).
@@ -398,9 +403,9 @@ class RenderComparer:
             second = None
         # The coarse sweep can rank a wrong position first (a region of change beside the object); the best of each
         # position's own sweep is descended too, so an in-place turn is found from the unchanged position. So is the
-        # best region of change, placed on a line-of-sight grid and descended at full size without a sweep: its
-        # centroid lies a few centimetres off (the object's shadow is part of the region), and a sweep there can
-        # settle on a shrunken object that no shift step improves on.
+        # best region of change, placed along its line of sight and descended at full size without a sweep: its
+        # centroid is some point of the object or of its shadow, not its centre, and a sweep there can settle on a
+        # shrunken object that no shift step improves on.
         seeds = [first, second, *(self._pick(position_sweep) for position_sweep in sweeps)]
         seeds = [h for index, h in enumerate(seeds) if h is not None and h not in seeds[:index]]
         ends = [self._descend(self._best_scale(h)) for h in seeds]
@@ -415,14 +420,28 @@ class RenderComparer:
         return best, self.cost(best, exact=True)
 
     def _placed(self, start: Hypothesis, step_m: float = 0.03) -> Hypothesis:
-        """The cheapest of ``start`` and its shifts by up to 3 ``step_m`` along the camera's forward direction and one
-        along its right: a region's centroid (with the object's shadow in it) says little about depth."""
-        right, forward = self.ground_axes
+        """The cheapest of ``start`` moved along its line of sight and by one ``step_m`` across it: a region's
+        centroid is some point of the object (its rim, its stem, its shadow), not its centre, so its depth is
+        uncertain by as much as the ray travels over the object's height (at least 3 steps either way); the points
+        along the line are ``step_m`` apart."""
+        camera = np.array(self.view.camera.position)
+        centre = np.array(self.target.pose.position) + (start.dx_m, start.dy_m, 0.0)
+        sight = centre[:2] - camera[:2]
+        distance = float(np.linalg.norm(sight))
+        if distance < 1e-6:
+            return start
+        along = sight / distance
+        across = np.array([-along[1], along[0]])
+        half_height = 0.5 * float(asset_of(self.target).size[2])
+        drop = camera[2] - centre[2]
+        # Ground distance the ray covers while descending half the object's height (capped: a nearly level ray).
+        span = min(half_height * distance / drop if drop > 0 else np.inf, 0.5)
+        steps = max(3, int(np.ceil(span / step_m)))
         grid = [
             dataclasses.replace(start, dx_m=start.dx_m + shift[0], dy_m=start.dy_m + shift[1])
             for i in (-1, 0, 1)
-            for j in (-3, -2, -1, 0, 1, 2, 3)
-            for shift in [step_m * (i * right + j * forward)]
+            for j in range(-steps, steps + 1)
+            for shift in [step_m * (j * along + i * across)]
         ]
         return min(grid, key=self.cost)
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from gsi_bench.evaluation import run_evaluation
@@ -80,3 +81,27 @@ def test_a_backend_defined_in_main_is_refused_for_workers_with_the_fix() -> None
     Local.__module__ = "__main__"
     with pytest.raises(ValueError, match="defined in __main__.*module:Class"):
         backend_spec(Local())
+
+
+def test_an_output_identical_to_the_source_is_perceived_as_unchanged_without_asking_the_backend(
+    split_rows: list[dict],
+) -> None:
+    from gsi_metrics.perception import perceive
+
+    class Blind:
+        name = "blind"
+
+        def config(self) -> dict:
+            return {}
+
+        def perceive(self, view: SourceView, edited):
+            raise AssertionError("an unchanged image needs no backend")
+
+    for row in split_rows:
+        view = ScoringSample.from_row(row).view
+        perception = perceive(Blind(), view, view.image.copy())
+        assert perception.camera.found and (perception.camera.delta == np.eye(4)).all()
+        assert perception.target.found == view.object_target
+        if view.object_target:
+            assert (perception.target.translation_m == 0).all() and perception.target.scale_factor == 1.0
+            assert (perception.target.mask == view.target_mask).all()
