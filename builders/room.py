@@ -20,6 +20,7 @@ from shapely.geometry import Point, Polygon, box
 
 from gsi_builders.subsets import SceneUnusable
 from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M
+from gsi_builders.tabletop import with_receptacle
 from gsi_datasets.assets import Category, all_categories
 from gsi_datasets.assets.furniture import footprint_polygon, get_furniture_category, make_furniture, piece_height
 from gsi_datasets.assets.surfaces import TEXTURE_SEEDS_PER_PATTERN
@@ -98,6 +99,8 @@ class RoomConfig:
         group_repeats: put the instances of a repeated category on the same piece of furniture where they fit (so
             they are seen together), and repeat one category even in rooms with few objects; by default they go on
             different furniture (then "the mug on the desk" tells them apart).
+        receptacle_object: make one of the objects a receptacle that others can be put on (a tray, a cutting board,
+            a storage box; ``Category.receiving_part``) when none is drawn (receptacle placement asks for it).
     """
 
     side_m: tuple[float, float] = (3.0, 6.0)
@@ -112,6 +115,7 @@ class RoomConfig:
     min_objects_in_view: int = 3
     repeated_instances: tuple[int, int] = (2, 2)
     group_repeats: bool = False
+    receptacle_object: bool = False
 
     def __post_init__(self) -> None:
         for name in ("side_m", "wall_height_m", "fovy_deg", "camera_height_m"):
@@ -619,7 +623,10 @@ def _choose_categories(rng: np.random.Generator, room_type: str, count: int, con
     low, high = config.repeated_instances
     copies = low if low == high else int(rng.integers(low, high + 1))
     distinct = min(count - repeats * (copies - 1), len(pool))
-    chosen = [pool[int(i)] for i in rng.choice(len(pool), size=distinct, replace=False, p=weights / weights.sum())]
+    indices = [int(i) for i in rng.choice(len(pool), size=distinct, replace=False, p=weights / weights.sum())]
+    if config.receptacle_object:  # (no draw otherwise)
+        indices = with_receptacle(rng, indices, [c.receiving_part is not None for c in pool])
+    chosen = [pool[i] for i in indices]
     return chosen[:repeats] * copies + chosen[repeats:]  # the repeated ones first, so they find room
 
 

@@ -32,8 +32,10 @@ class SettleResult:
         scene: the input scene with every object at its settled pose.
         displacement_m: instance id -> distance its centre moved while settling.
         rotation_deg: instance id -> angle its orientation changed while settling.
-        object_contacts: sorted pairs of object instance ids whose collision hulls touch or penetrate.
-        supports: object instance id -> ids of the furniture it touches (``FLOOR_ID`` for the floor).
+        object_contacts: sorted pairs of object instance ids whose collision hulls touch or penetrate (an object
+            touching the receptacle object it stands on is supported, not in contact).
+        supports: object instance id -> ids of the furniture it touches (``FLOOR_ID`` for the floor), and of the
+            receptacle object it stands on when it touches it.
         wall_contacts: ids of the objects touching a wall, a door or the ceiling.
         max_penetration_m: deepest penetration between any two objects (0 when none).
         speed_m_s: largest remaining linear speed of an object at the end (a settled scene is near 0).
@@ -103,10 +105,14 @@ def settle(scene: Scene, duration_s: float = 0.6) -> SettleResult:
     object_contacts, max_penetration = set(), 0.0
     supports: dict[int, set[int]] = {i: set() for i in object_ids}
     wall_contacts = set()
+    support_of = {o.instance_id: o.support_id for o in scene.objects}
     for contact in data.contact[: data.ncon]:
         a, b = int(geom_instance[contact.geom1]), int(geom_instance[contact.geom2])
         if a in object_ids and b in object_ids:
-            if a != b:
+            if support_of[a] == b or support_of[b] == a:  # standing on a receptacle object: its support
+                upper, lower = (a, b) if support_of[a] == b else (b, a)
+                supports[upper].add(lower)
+            elif a != b:
                 object_contacts.add((min(a, b), max(a, b)))
                 max_penetration = max(max_penetration, -float(contact.dist))
             continue

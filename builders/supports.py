@@ -59,7 +59,7 @@ def footprint_is_free(scene: Scene, scene_object: SceneObject, centre_xy: np.nda
         if not all(_clear_of_furniture(piece, centre_xy, radius) for piece in scene.furniture):
             return False
     else:
-        piece = scene.furniture_piece(scene_object.support_id)
+        piece = scene.support_piece(scene_object.support_id)
         if not _inside_rectangle(_local_xy(piece, centre_xy), surface.extent, radius + FOOTPRINT_MARGIN_M):
             return False
     for other in scene.objects:

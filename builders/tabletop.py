@@ -49,6 +49,8 @@ class TabletopConfig:
             spatial removal asks for several, :meth:`~gsi_builders.operations.OperationGenerator.scene_config`).
         group_repeats: unused on a tabletop (every object shares the table); rooms place repeated instances on one
             piece of furniture with it.
+        receptacle_object: make one of the objects a receptacle that others can be put on (a tray, a cutting
+            board; ``Category.receiving_part``) when none is drawn (receptacle placement asks for it).
     """
 
     min_objects: int = 3
@@ -61,6 +63,7 @@ class TabletopConfig:
     scatter_half_extent_m: tuple[float, float] = (0.30, 0.20)
     repeated_instances: tuple[int, int] = (1, 1)
     group_repeats: bool = False
+    receptacle_object: bool = False
 
 
 def _surface(
@@ -76,6 +79,14 @@ def _surface(
         rgb=tuple(float(c) for c in np.clip(colour, 0.0, 1.0)),
         texture_repeat=float(rng.uniform(*repeat)),
     )
+
+
+def with_receptacle(rng: np.random.Generator, chosen: list[int], receptacles: list[bool]) -> list[int]:
+    """``chosen`` (indices into a category list whose receptacles are flagged in ``receptacles``) with its last entry
+    replaced by a receptacle drawn uniformly, unless one is chosen already."""
+    if any(receptacles[i] for i in chosen):
+        return chosen
+    return [*chosen[:-1], int(rng.choice(np.flatnonzero(receptacles)))]
 
 
 def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = TabletopConfig()) -> Scene:
@@ -100,6 +111,8 @@ def sample_tabletop_scene(rng: np.random.Generator, config: TabletopConfig = Tab
     if config.repeated_instances != (1, 1):  # (no draw otherwise: the scenes of other operations stay as they were)
         repeats = int(rng.integers(config.repeated_instances[0], config.repeated_instances[1] + 1))
         chosen = [chosen[0]] * repeats + chosen[1 : max(count - repeats + 1, 1)]
+    if config.receptacle_object:  # (no draw otherwise, as above)
+        chosen = with_receptacle(rng, chosen, [c.receiving_part is not None for c in categories])
     scene = Scene(objects=(), furniture=(table,), room=room, lights=(), camera=_placeholder_camera(config))
     half_x = min(config.scatter_half_extent_m[0], size_xy[0] / 2 - 0.1)
     half_y = min(config.scatter_half_extent_m[1], size_xy[1] / 2 - 0.1)

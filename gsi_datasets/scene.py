@@ -76,7 +76,8 @@ class SceneObject:
         asset_seed: seed of the asset instance (shape and texture variant).
         scale: uniform scale applied to the generated asset.
         pose: pose of the asset's bounding-box centre.
-        support_id: instance id of the furniture it stands on (``FLOOR_ID`` for the floor).
+        support_id: instance id of the furniture, or of the receptacle object (:func:`receiving_surface`), it stands on
+            (``FLOOR_ID`` for the floor).
     """
 
     instance_id: int
@@ -85,6 +86,22 @@ class SceneObject:
     scale: float
     pose: Pose
     support_id: int = FLOOR_ID
+
+
+def receiving_surface(scene_object: SceneObject) -> SupportSurface | None:
+    """The flat top that other objects can be put on, for a receptacle category (``Category.receiving_part``: a tray's
+    floor, a cutting board, a box's lid), in the object's frame (origin at its box centre; it stands upright): the
+    receiving part's top over the part's footprint made symmetric about the origin (so a cutting board's handle tab
+    is left out). None for the other categories."""
+    from gsi_datasets.rendering import asset_of  # rendering imports this module
+
+    asset = asset_of(scene_object)
+    part_name = asset.category.receiving_part
+    if part_name is None:
+        return None
+    vertices = next(part.vertices for part in asset.parts if part.name == part_name)
+    half_x, half_y = np.minimum(-vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0))
+    return SupportSurface("top", float(vertices[:, 2].max()), (-half_x, -half_y, half_x, half_y))
 
 
 def changed_object(
@@ -361,6 +378,21 @@ class Scene:
                 return piece
         raise KeyError(f"scene has no furniture with instance id {instance_id}")
 
+    def support_piece(self, instance_id: int) -> Furniture:
+        """What objects with ``support_id == instance_id`` stand on: that furniture, or that receptacle object seen as
+        furniture without blocks (its pose, its :func:`receiving_surface`).
+
+        Raises:
+            KeyError: when no furniture or object has that id, or the object is no receptacle.
+        """
+        if any(piece.instance_id == instance_id for piece in self.furniture):
+            return self.furniture_piece(instance_id)
+        receptacle = self.object(instance_id)
+        surface = receiving_surface(receptacle)
+        if surface is None:
+            raise KeyError(f"{receptacle.category} {instance_id} is no receptacle: nothing stands on it")
+        return Furniture(instance_id, receptacle.category, receptacle.pose, (), (), (surface,))
+
     def category_of(self, instance_id: int) -> str:
         """Category of an object or piece of furniture; ``"floor"`` for ``FLOOR_ID``."""
         if instance_id == FLOOR_ID:
@@ -380,7 +412,7 @@ class Scene:
         if scene_object.support_id == FLOOR_ID:
             return None
         position = np.asarray(scene_object.pose.position if position is None else position, float)
-        piece = self.furniture_piece(scene_object.support_id)
+        piece = self.support_piece(scene_object.support_id)
         below = [
             surface
             for surface in piece.surfaces
@@ -398,7 +430,7 @@ class Scene:
         surface = self.support_surface(scene_object, position)
         if surface is None:
             return 0.0
-        return float(self.furniture_piece(scene_object.support_id).pose.position[2] + surface.height)
+        return float(self.support_piece(scene_object.support_id).pose.position[2] + surface.height)
 
     def with_object(self, replacement: SceneObject) -> Scene:
         """A copy in which the object with ``replacement.instance_id`` is replaced."""

@@ -176,15 +176,15 @@ def test_a_scene_without_a_second_object_on_the_surface_is_rejected(rows: list[d
         get_generator(OP).propose(alone, target, np.random.default_rng(0))
 
 
-@pytest.mark.parametrize("index", [79, 85])
-def test_a_thin_or_see_through_target_is_found_where_it_went(index: int) -> None:
-    """Room test seed 0 rows 79 (an hourglass: glass in a thin frame) and 85 (a desk lamp: a shade on a stem)
-    change little more than their outlines: the changed region falls apart into fragments unless it is closed
-    first, and its centroid, some point of the object rather than its centre, says little about its depth. The
-    correct edit complies."""
+@pytest.mark.parametrize(("index", "category"), [(3, "desk_lamp"), (25, "hourglass")])
+def test_a_thin_or_see_through_target_is_found_where_it_went(index: int, category: str) -> None:
+    """Room OP rows (test seed 0) of a desk lamp (a shade on a stem) and an hourglass (glass in a thin frame) change
+    little more than their outlines: the changed region falls apart into fragments unless it is closed first, and
+    its centroid, some point of the object rather than its centre, says little about its depth. The correct edit is
+    recovered to within a centimetre (3 and 7 cm off before both were handled)."""
     from gsi_metrics.scoring import score_profiles
 
-    row = generate_sample("room", "test", 0, index).row
-    assert row["operation"] == OP
+    row = generate_sample("room", "test", 0, index, operation_mix={OP: 1.0}).row
+    assert row["target_object"]["category"] == category  # (the catalog or the sampler changed: pick new rows)
     gsi = score_profiles(row, png_image(row, "target_image"))[0]
-    assert gsi.ic == 1.0 and gsi.details["error_m"] < 0.02, gsi.details
+    assert gsi.ic == 1.0 and gsi.details["error_m"] < 0.01, gsi.details

@@ -1,17 +1,24 @@
 """RP generation: the target goes to the centre or to an edge (nearest, farthest, leftmost, rightmost as seen from
-the camera) of the surface it stands on (a table top, a counter, a shelf board).
+the camera) of a receptacle: the surface it stands on (a table top, a counter, a shelf board) or a receptacle object
+standing on that surface (a tray, a cutting board, a lidded storage box: ``Category.receiving_part``).
 
-Regions (:mod:`gsi_datasets.operations.receptacle_place`) are computed on the surface's usable rectangle; an edge's
-point is the middle of the side facing the asked camera-relative direction, moved in by the target's footprint
-radius and the margin, so the whole target stays on the surface. Rules of its own: the target stands on a surface
-(not the floor: it has no edges) that it fits on with room to move (``receptacle_too_small``); the asked edge faces
-the asked direction within 35 degrees (an edge seen at 45 degrees is neither the nearest nor the leftmost;
-``edge_not_facing_camera_direction`` when no region is left); the target is not already in the asked region (then
-an unchanged image would look compliant) and moves at least 5 cm; the region's point is clear of other objects
-(``region_occupied``). Regions are tried in a random order until one is feasible.
+Regions (:mod:`gsi_datasets.operations.receptacle_place`) are computed on the receptacle's usable rectangle; an
+edge's point is the middle of the side facing the asked camera-relative direction, moved in by the target's footprint
+radius and the margin, so the whole target stays on the receptacle. Rules of its own: the target stands on a surface
+(not the floor: it has no edges) and fits on the receptacle (``receptacle_too_small``; the edges only with room to
+move between them); the asked edge faces the asked direction within 35 degrees (an edge seen at 45 degrees is neither
+the nearest nor the leftmost; ``edge_not_facing_camera_direction`` when no region is left); the target is not already
+in the asked region (then an unchanged image would look compliant) and moves at least 5 cm; the region's point is
+clear of other objects (``region_occupied``). The receptacle objects on the target's surface are tried first (in a
+random order), then the surface itself, each with its regions in a random order, until one is feasible; on a
+receptacle object the target is dropped onto its top and settles there (physics). Receptacle placement asks its
+scenes for a receptacle object (``scene_config``).
 """
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -23,37 +30,47 @@ from gsi_builders.operations import (
     Receptacle,
     Rejected,
     ground_directions,
+    moved_object,
     referring_expression,
     register_generator,
     support_name,
 )
 from gsi_builders.operations.object_relative_place import placed
-from gsi_builders.supports import FOOTPRINT_MARGIN_M, footprint_radius
+from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M, footprint_is_free, footprint_radius
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
-from gsi_datasets.scene import Scene, SceneObject
+from gsi_datasets.rendering import asset_of
+from gsi_datasets.scene import Scene, SceneObject, receiving_surface, surface_contains
 
 #: An edge counts as facing a camera-relative direction when its outward normal is within this angle of it.
 EDGE_FACING_TOLERANCE_DEG = 35.0
 MIN_MOVE_M = 0.05
 
 
-def receptacle_regions(scene: Scene, target: SceneObject) -> Receptacle:
-    """The surface ``target`` stands on, as a :class:`Receptacle` with the point of each region where the target's
-    centre goes (regions whose edge faces no camera-relative direction are left out).
+def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | None = None) -> Receptacle:
+    """The receptacle ``receptacle_id`` (default: the surface ``target`` stands on) as a :class:`Receptacle` with the
+    point of each region where the target's centre goes (regions whose edge faces no camera-relative direction are
+    left out; only the centre when the target fits but has no room to move between edges).
 
     Raises:
-        Rejected: ``no_receptacle_surface`` (the floor), ``receptacle_too_small`` (the target does not fit with
-            room to move).
+        Rejected: ``no_receptacle_surface`` (the floor), ``receptacle_too_small`` (the target does not fit).
     """
-    surface = scene.support_surface(target)
-    if surface is None:
-        raise Rejected("no_receptacle_surface")
-    piece = scene.furniture_piece(target.support_id)
+    own = receptacle_id is None or receptacle_id == target.support_id
+    if own:
+        surface = scene.support_surface(target)
+        if surface is None:
+            raise Rejected("no_receptacle_surface")
+        piece = scene.support_piece(target.support_id)
+        centre_z = target.pose.position[2] - piece.pose.position[2]  # the target's centre, in the piece's frame
+    else:
+        piece = scene.support_piece(receptacle_id)
+        (surface,) = piece.surfaces
+        centre_z = surface.height + asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M
     rotation, origin = piece.pose.rotation, np.array(piece.pose.position)
     x_min, y_min, x_max, y_max = surface.extent
     inset = footprint_radius(target) + FOOTPRINT_MARGIN_M
-    if min(x_max - x_min, y_max - y_min) < 2.0 * inset + MIN_MOVE_M:
+    room = min(x_max - x_min, y_max - y_min) - 2.0 * inset
+    if room < (MIN_MOVE_M if own else 0.0):
         raise Rejected("receptacle_too_small")
     height = surface.height
 
@@ -70,11 +87,12 @@ def receptacle_regions(scene: Scene, target: SceneObject) -> Receptacle:
         (-rotation[:, 1], (centre_x, y_min + inset)),
     ]
     directions = ground_directions(scene)
-    centre_z = target.pose.position[2] - origin[2]  # the target's centre, in the piece's frame
     points = {}
     for region, direction in REGIONS.items():
         if direction is None:
             points[region] = world(centre_x, centre_y, centre_z)
+            continue
+        if room < MIN_MOVE_M:
             continue
         normal, (x, y) = max(sides, key=lambda side: float(side[0] @ directions[direction]))
         if normal @ directions[direction] >= np.cos(np.deg2rad(EDGE_FACING_TOLERANCE_DEG)):
@@ -82,37 +100,74 @@ def receptacle_regions(scene: Scene, target: SceneObject) -> Receptacle:
     return Receptacle(piece.instance_id, corners, points)
 
 
+def receptacle_objects(scene: Scene, target: SceneObject) -> list[SceneObject]:
+    """The receptacle objects (``Category.receiving_part``) standing on the surface ``target`` stands on."""
+    surface = scene.support_surface(target)
+    return [
+        o
+        for o in scene.objects
+        if o.instance_id != target.instance_id
+        and o.support_id == target.support_id
+        and scene.support_surface(o) == surface
+        and receiving_surface(o) is not None
+    ]
+
+
+def placed_on(scene: Scene, target: SceneObject, receptacle_id: int, point: np.ndarray) -> Scene | None:
+    """``scene`` with ``target`` at ``point`` (its centre) on the receptacle ``receptacle_id`` (the surface it stands on
+    or a receptacle object), or None when its footprint does not fit there."""
+    if receptacle_id == target.support_id:
+        return placed(scene, target, point[:2])
+    moved = dataclasses.replace(moved_object(target, point), support_id=receptacle_id)
+    if not footprint_is_free(scene, moved, point[:2], footprint_radius(target)):
+        return None
+    return scene.with_object(moved)
+
+
 @register_generator
 class ReceptaclePlace(OperationGenerator):
     name = "receptacle_place"
 
+    def scene_config(self, config: Any) -> Any:
+        """The subset's scene config with a receptacle object in every scene (the target may go onto it)."""
+        return dataclasses.replace(config, receptacle_object=True)
+
     def propose(self, scene: Scene, target: SceneObject | None, rng: np.random.Generator) -> EditProposal:
-        receptacle = receptacle_regions(scene, target)
+        if scene.support_surface(target) is None:
+            raise Rejected("no_receptacle_surface")
+        # A receptacle object the target fits on first (in a random order), else the surface it stands on.
+        holders = [o.instance_id for o in receptacle_objects(scene, target)]
+        candidates = [*(holders[i] for i in rng.permutation(len(holders))), target.support_id]
         start = np.array(target.pose.position)
-        current = nearest_region(receptacle.points, start, UP)
         reason = "edge_not_facing_camera_direction"
-        for region in rng.permutation(list(REGIONS)):
-            region = str(region)
-            if region not in receptacle.points:
+        for receptacle_id in candidates:
+            try:
+                receptacle = receptacle_regions(scene, target, receptacle_id)
+            except Rejected as rejection:
+                reason = rejection.reason
                 continue
-            point = receptacle.points[region]
-            if region == current or np.linalg.norm(point[:2] - start[:2]) < MIN_MOVE_M:
-                reason = "already_in_region"
-                continue
-            target_scene = placed(scene, target, point[:2])
-            if target_scene is None:
-                reason = "region_occupied"
-                continue
-            command = RegionCommand(region)
-            instruction, template = self.spec.phrase(
-                command,
-                rng,
-                object=referring_expression(scene, target),
-                receptacle=support_name(scene, target),
-            )
-            return EditProposal(
-                self.name, target.instance_id, target_scene, command, instruction, template, receptacle=receptacle
-            )
+            own = receptacle_id == target.support_id
+            current = nearest_region(receptacle.points, start, UP) if own else None
+            for region in rng.permutation(list(REGIONS)):
+                region = str(region)
+                if region not in receptacle.points:
+                    continue
+                point = receptacle.points[region]
+                if region == current or np.linalg.norm(point[:2] - start[:2]) < MIN_MOVE_M:
+                    reason = "already_in_region"
+                    continue
+                target_scene = placed_on(scene, target, receptacle_id, point)
+                if target_scene is None:
+                    reason = "region_occupied"
+                    continue
+                command = RegionCommand(region)
+                name = support_name(scene, target) if own else referring_expression(scene, scene.object(receptacle_id))
+                instruction, template = self.spec.phrase(
+                    command, rng, object=referring_expression(scene, target), receptacle=name
+                )
+                return EditProposal(
+                    self.name, target.instance_id, target_scene, command, instruction, template, receptacle=receptacle
+                )
         raise Rejected(reason)
 
     def counterfactual_states(
@@ -124,17 +179,33 @@ class ReceptaclePlace(OperationGenerator):
         command: Command,
         rng: np.random.Generator,
     ) -> CounterfactualStates:
-        """The target at every other region's point (``wrong_region/<region>``), and short of or past the asked
-        point by 0.5 / 0.8 / 1.2 of the move (``magnitude/x<f>``: compliant only if that point is still nearest
-        to the asked region's)."""
+        """The target at every other region's point of the same receptacle (``wrong_region/<region>``); short of or
+        past the asked point by 0.5 / 0.8 / 1.2 of the move (``magnitude/x<f>``: compliant only if that point is still
+        nearest to the asked region's; on the receptacle object where the point is over it, else on the surface
+        beside it); for a receptacle object, the target put next to it instead of on it, on the surface they share, on
+        each side as seen from the camera (``next_to/<side>``: never compliant)."""
         target = source.object(target_id)
-        receptacle = receptacle_regions(source, target)
-        start, final = np.array(target.pose.position[:2]), np.array(oracle.object(target_id).pose.position[:2])
+        receptacle_id = oracle.object(target_id).support_id
+        receptacle = receptacle_regions(source, target, receptacle_id)
+        start, final = np.array(target.pose.position), np.array(oracle.object(target_id).pose.position)
+        piece = source.support_piece(receptacle_id)
+
+        def put(point: np.ndarray) -> Scene | None:
+            on_receptacle = (
+                surface_contains(piece, piece.surfaces[0], point) if receptacle_id != target.support_id else True
+            )
+            return placed_on(source, target, receptacle_id if on_receptacle else target.support_id, point)
+
         states: CounterfactualStates = {
-            f"magnitude/x{factor:g}": ("magnitude", placed(source, target, start + factor * (final - start)))
-            for factor in (0.5, 0.8, 1.2)
+            f"magnitude/x{factor:g}": ("magnitude", put(start + factor * (final - start))) for factor in (0.5, 0.8, 1.2)
         }
         for region, point in receptacle.points.items():
             if region != command.direction:
-                states[f"wrong_region/{region}"] = ("wrong_region", placed(source, target, point[:2]))
+                states[f"wrong_region/{region}"] = ("wrong_region", placed_on(source, target, receptacle_id, point))
+        if receptacle_id != target.support_id:
+            holder = source.object(receptacle_id)
+            gap = footprint_radius(holder) + footprint_radius(target) + FOOTPRINT_MARGIN_M
+            for side, direction in ground_directions(source).items():
+                beside = np.array(holder.pose.position[:2]) + gap * direction[:2]
+                states[f"next_to/{side}"] = ("next_to", placed(source, target, beside))
         return states

@@ -85,6 +85,10 @@ class Category:
         placement: where scenes put it: ``"tabletop"`` (small objects of tabletop scenes and room furniture
             tops), ``"surface"`` (small objects of rooms only, on furniture) or ``"floor"`` (room-scale
             objects standing on the floor).
+        receiving_part: for a receptacle that other objects can be put on (a tray, a cutting board, a lidded box),
+            the part whose flat top receives them (``gsi_datasets.scene.receiving_surface``); None for the others.
+            Only parts whose convex hull is their shape qualify: physics collides with hulls, so a plate's well or
+            a bowl's inside is solid to it.
     """
 
     name: str
@@ -93,6 +97,7 @@ class Category:
     symmetry_order: int
     build: Callable[[np.random.Generator], list[Part]]
     placement: str = "tabletop"
+    receiving_part: str | None = None
 
     def is_symmetry(self, angle_deg: float) -> bool:
         """Whether rotating by ``angle_deg`` about the vertical axis leaves the object looking the same."""
@@ -127,7 +132,12 @@ PLACEMENTS = ("tabletop", "surface", "floor")
 
 
 def register_category(
-    name: str, display_name: str, group: str, symmetry_order: int, placement: str = "tabletop"
+    name: str,
+    display_name: str,
+    group: str,
+    symmetry_order: int,
+    placement: str = "tabletop",
+    receiving_part: str | None = None,
 ) -> Callable[[Callable[[np.random.Generator], list[Part]]], Callable[[np.random.Generator], list[Part]]]:
     """Decorator that registers ``build(rng) -> list[Part]`` as a category."""
 
@@ -138,7 +148,7 @@ def register_category(
             raise ValueError(f"category {name!r}: placement {placement!r} is not one of {PLACEMENTS}")
         if any(existing.display_name == display_name for existing in CATEGORIES.values()):
             raise ValueError(f"display name {display_name!r} of {name!r} is already used by another category")
-        CATEGORIES[name] = Category(name, display_name, group, symmetry_order, build, placement)
+        CATEGORIES[name] = Category(name, display_name, group, symmetry_order, build, placement, receiving_part)
         return build
 
     return decorator

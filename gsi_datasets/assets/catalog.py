@@ -60,7 +60,12 @@ _TO_MINUS_Y = axis_rotation("x", np.pi / 2)
 
 
 def _category(
-    name: str, display_name: str, group: str, symmetry_order: int, placement: str = "tabletop"
+    name: str,
+    display_name: str,
+    group: str,
+    symmetry_order: int,
+    placement: str = "tabletop",
+    receiving_part: str | None = None,
 ) -> Callable[[Build], Build]:
     """Registers a builder; the registered build grounds the result (lowest vertex at z = 0)."""
 
@@ -76,7 +81,7 @@ def _category(
 
         grounded.__doc__ = build.__doc__
         grounded.__name__ = build.__name__
-        register_category(name, display_name, group, symmetry_order, placement)(grounded)
+        register_category(name, display_name, group, symmetry_order, placement, receiving_part)(grounded)
         return build
 
     return decorator
@@ -319,7 +324,7 @@ def saucepan(rng: np.random.Generator) -> list[Part]:
     ]
 
 
-@_category("cutting_board", "cutting board", "kitchenware", 1)
+@_category("cutting_board", "cutting board", "kitchenware", 1, receiving_part="board")
 def cutting_board(rng: np.random.Generator) -> list[Part]:
     """Wooden board 20-26 x 15-21 cm, 1.5-2.5 cm thick, with a handle tab on +x; wood grain along x."""
     sx, sy, h = _u(rng, 0.2, 0.26), _u(rng, 0.15, 0.21), _u(rng, 0.015, 0.025)
@@ -330,6 +335,28 @@ def cutting_board(rng: np.random.Generator) -> list[Part]:
     tint = _u(rng, 0.75, 1.1)  # from pale beech to dark walnut
     texture = tx.wood_grain(rng, np.array([205, 160, 110]) * tint, np.array([140, 95, 55]) * tint)
     return [_part("board", extrude(outline, h), "wood", texture=texture)]
+
+
+@_category("tray", "tray", "kitchenware", 1, receiving_part="floor")
+def tray(rng: np.random.Generator) -> list[Part]:
+    """Small serving tray 28-35 x 20-26 cm, 3-4.5 cm tall: a flat floor inside four low walls (five convex parts, so
+    what is put on it rests on the floor); wood or painted plastic."""
+    sx, sy, h = _u(rng, 0.28, 0.35), _u(rng, 0.20, 0.26), _u(rng, 0.03, 0.045)
+    wall, floor = 0.012, 0.008
+    inner_x, inner_y = sx - 2 * wall, sy - 2 * wall
+    if rng.random() < 0.5:
+        tint = _u(rng, 0.75, 1.1)
+        texture = tx.wood_grain(rng, np.array([205, 160, 110]) * tint, np.array([140, 95, 55]) * tint)
+        finish, colour = "wood", None
+    else:
+        texture, finish, colour = None, "plastic", tx.pick(rng, "bright" if rng.random() < 0.5 else "dark")
+    walls = [transform(box((sx, wall, h)), translation=(0.0, side * (sy - wall) / 2, 0.0)) for side in (-1, 1)] + [
+        transform(box((wall, inner_y, h)), translation=(side * (sx - wall) / 2, 0.0, 0.0)) for side in (-1, 1)
+    ]
+    return [
+        _part("floor", box((inner_x, inner_y, floor)), finish, colour, texture),
+        *(_part(f"wall {i}", mesh, finish, colour, texture) for i, mesh in enumerate(walls)),
+    ]
 
 
 # ------------------------------------------------------------------------------------------------------- food

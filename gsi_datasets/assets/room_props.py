@@ -175,7 +175,7 @@ def table_lamp(rng: np.random.Generator) -> list[Part]:
     ]
 
 
-@_category("storage_box", "storage box", "books_and_boxes", 1, placement="surface")
+@_category("storage_box", "storage box", "books_and_boxes", 1, placement="surface", receiving_part="lid")
 def storage_box(rng: np.random.Generator) -> list[Part]:
     """Fabric storage box 25-35 x 18-28 cm, 15-25 cm tall, with a lid and a label holder on the front (-y)."""
     sx, sy, h = _u(rng, 0.24, 0.33), _u(rng, 0.18, 0.26), _u(rng, 0.15, 0.25)

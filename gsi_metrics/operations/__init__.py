@@ -150,9 +150,10 @@ def formula_table(profile: str) -> str:
 
 
 def relative_quadratic(error: float, magnitude: float) -> float:
-    """``clip(1 - (error / magnitude)^2, 0, 1)``, rounded to 12 decimals (an unchanged output scores exactly 0,
-    not the rounding error of two routes to the same angle)."""
-    return round(float(np.clip(1.0 - (error / magnitude) ** 2, 0.0, 1.0)), 12) if magnitude > 0 else 0.0
+    """``clip(1 - (error / magnitude)^2, 0, 1)``, rounded to 9 decimals (an unchanged output scores exactly 0,
+    not the rounding error of two routes to the same angle or point, which labels stored in float32 can push to
+    1e-11)."""
+    return round(float(np.clip(1.0 - (error / magnitude) ** 2, 0.0, 1.0)), 9) if magnitude > 0 else 0.0
 
 
 def denoised(perception: Perception) -> Perception:

@@ -22,14 +22,15 @@ along its line of sight, over as far as the ray travels across the object's heig
 the image about as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin
 half a turn away). The asked change is never a start: perception does not know it. The search renders at the
 comparison size; the end points (and each of them without its yaw, its scale or its shift, for a component the image
-does not need) are then compared exactly, rendered at the image's size and reduced like the images. Costs closer
-than ``tie_tolerance`` are not resolved by the image; the smaller change wins. The prior towards no change and the
-tie tolerance are measured in units of the target's size in the image, so a small object far away is judged like a
-large one nearby. Where the camera did not move, a global gain and offset per colour channel (a brightness or white-
-balance change) is removed from the edited image first, and a blur of the edited image (a generator's softer output)
-is estimated and given to the source image and to every render. Scales come from a geometric grid (``scale_ratio``)
-because a mesh's scale is fixed when the model is compiled; every grid scale is one variant in a single compiled
-model.
+does not need) are then compared exactly, rendered at the image's size and reduced like the images; the best one
+also competes without its scale, and without its scale and yaw, with the rest fitted again (a turn or a scaling can
+stand in for a few millimetres of shift, a basin the descent does not leave). Costs closer than ``tie_tolerance``
+are not resolved by the image; the smaller change wins. The prior towards no change and the tie tolerance are
+measured in units of the target's size in the image, so a small object far away is judged like a large one nearby.
+Where the camera did not move, a global gain and offset per colour channel (a brightness or white- balance change)
+is removed from the edited image first, and a blur of the edited image (a generator's softer output) is estimated
+and given to the source image and to every render. Scales come from a geometric grid (``scale_ratio``) because a
+mesh's scale is fixed when the model is compiled; every grid scale is one variant in a single compiled model.
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
@@ -46,7 +47,7 @@ import numpy as np
 
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.rendering import StateRenderer, asset_of
-from gsi_datasets.scene import Scene, SceneObject, changed_object
+from gsi_datasets.scene import Scene, SceneObject, changed_object, receiving_surface, surface_contains
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -198,6 +199,12 @@ class RenderComparer:
             and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
             and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
         ]
+        # What the target could be put on besides its own support (source-side geometry, as every render here).
+        self._receptacles = [
+            source.support_piece(o.instance_id)
+            for o in source.objects
+            if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
+        ]
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
@@ -230,7 +237,8 @@ class RenderComparer:
         return self._render(state, exact) - self._references[exact]
 
     def state(self, hypothesis: Hypothesis) -> Scene:
-        """The source scene, seen from the edited image's camera, with the target changed as hypothesised."""
+        """The source scene, seen from the edited image's camera, with the target changed as hypothesised (standing on
+        the highest receptacle object under its new centre, if any, else on its own support)."""
         changed = changed_object(
             self.target,
             self.support_height,
@@ -238,7 +246,22 @@ class RenderComparer:
             hypothesis.yaw_deg,
             float(self.scales[hypothesis.scale_index]),
         )
+        lift = self._surface_under(np.array(changed.pose.position)) - self.support_height
+        if lift > 0.0:
+            x, y, z = changed.pose.position
+            changed = dataclasses.replace(changed, pose=dataclasses.replace(changed.pose, position=(x, y, z + lift)))
         return self.view.with_object(changed)
+
+    def _surface_under(self, position: np.ndarray) -> float:
+        """World height of what the target would stand on with its centre at ``position``: the highest receiving
+        surface of a receptacle object of the source scene over that point (a tray, a cutting board), else the
+        target's own support."""
+        tops = [
+            piece.pose.position[2] + piece.surfaces[0].height
+            for piece in self._receptacles
+            if surface_contains(piece, piece.surfaces[0], position)
+        ]
+        return max([self.support_height, *tops])
 
     def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
         """Mean truncated L1 distance (summed over RGB) between the change the hypothesis makes to the render
@@ -417,6 +440,16 @@ class RenderComparer:
             for dropped in ({"yaw_deg": 0.0}, {"scale_index": self.identity_index}, {"dx_m": 0.0, "dy_m": 0.0})
         ]
         best = self._pick(ends, exact=True)
+        # A turn or a scaling can stand in for a few millimetres of shift on a textured object (or a half turn for a
+        # nearly symmetric one), a basin the descent does not leave: the best end point also competes without its
+        # scale, and without its scale and yaw, each with the rest fitted again.
+        refits = []
+        if best.scale_index != self.identity_index:
+            refits.append(self._descend(dataclasses.replace(best, scale_index=self.identity_index), scale=False))
+        if best.scale_index != self.identity_index or best.yaw_deg % 360.0 != 0.0:
+            unturned = dataclasses.replace(best, yaw_deg=0.0, scale_index=self.identity_index)
+            refits.append(self._descend(unturned, yaw=False, scale=False))
+        best = self._pick([best, *refits], exact=True)
         return best, self.cost(best, exact=True)
 
     def _placed(self, start: Hypothesis, step_m: float = 0.03) -> Hypothesis:
@@ -455,17 +488,23 @@ class RenderComparer:
         """The best of a coarse sweep over the scale grid at ``best``'s pose."""
         return self._pick([best, *self._scale_sweep(best)])
 
-    def _descend(self, best: Hypothesis) -> Hypothesis:
-        """Coordinate descent with shrinking steps over yaw, table-plane shift and scale."""
+    def _descend(self, best: Hypothesis, yaw: bool = True, scale: bool = True) -> Hypothesis:
+        """Coordinate descent with shrinking steps over table-plane shift, yaw (unless ``yaw`` is False) and scale
+        (unless ``scale`` is False)."""
         for yaw_step, shift_step in ((10.0, 0.02), (5.0, 0.01), (2.5, 0.005)):
             improved = True
             while improved:
-                neighbours = [
-                    dataclasses.replace(best, yaw_deg=best.yaw_deg + yaw_step),
-                    dataclasses.replace(best, yaw_deg=best.yaw_deg - yaw_step),
-                    dataclasses.replace(best, scale_index=best.scale_index + 1),
-                    dataclasses.replace(best, scale_index=best.scale_index - 1),
-                ]
+                neighbours = []
+                if yaw:
+                    neighbours += [
+                        dataclasses.replace(best, yaw_deg=best.yaw_deg + yaw_step),
+                        dataclasses.replace(best, yaw_deg=best.yaw_deg - yaw_step),
+                    ]
+                if scale:
+                    neighbours += [
+                        dataclasses.replace(best, scale_index=best.scale_index + 1),
+                        dataclasses.replace(best, scale_index=best.scale_index - 1),
+                    ]
                 for axis in self.ground_axes:
                     for sign in (1.0, -1.0):
                         step = sign * shift_step * axis
