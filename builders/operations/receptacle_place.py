@@ -35,7 +35,7 @@ from gsi_builders.operations import (
     register_generator,
     support_name,
 )
-from gsi_builders.operations.object_relative_place import placed
+from gsi_builders.operations.object_relative_place import neighbours, placed
 from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M, footprint_is_free, footprint_radius
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
@@ -102,15 +102,7 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
 
 def receptacle_objects(scene: Scene, target: SceneObject) -> list[SceneObject]:
     """The receptacle objects (``Category.receiving_part``) standing on the surface ``target`` stands on."""
-    surface = scene.support_surface(target)
-    return [
-        o
-        for o in scene.objects
-        if o.instance_id != target.instance_id
-        and o.support_id == target.support_id
-        and scene.support_surface(o) == surface
-        and receiving_surface(o) is not None
-    ]
+    return [o for o in neighbours(scene, target) if receiving_surface(o) is not None]
 
 
 def placed_on(scene: Scene, target: SceneObject, receptacle_id: int, point: np.ndarray) -> Scene | None:
