@@ -17,20 +17,21 @@ Search: a few starting hypotheses (no change, the feature-based estimate, and on
 the camera motion does not explain), sweeps of yaw every 15 degrees and of scale over the grid at the object's own
 position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5
 degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one scale-grid
-step) from the best sweep hypothesis, from the best of each position's sweep, from the best region of change (placed
-along its line of sight, over as far as the ray travels across the object's height, no sweep) and, when it explains
-the image about as well, from the best one at least 60 degrees away (nearly symmetric objects have a second basin
-half a turn away). The asked change is never a start: perception does not know it. The search renders at the
-comparison size; the end points (and each of them without its yaw, its scale or its shift, for a component the image
-does not need) are then compared exactly, rendered at the image's size and reduced like the images; the best one
-also competes without its scale, and without its scale and yaw, with the rest fitted again (a turn or a scaling can
-stand in for a few millimetres of shift, a basin the descent does not leave). Costs closer than ``tie_tolerance``
-are not resolved by the image; the smaller change wins. The prior towards no change and the tie tolerance are
-measured in units of the target's size in the image, so a small object far away is judged like a large one nearby.
-Where the camera did not move, a global gain and offset per colour channel (a brightness or white- balance change)
-is removed from the edited image first, and a blur of the edited image (a generator's softer output) is estimated
-and given to the source image and to every render. Scales come from a geometric grid (``scale_ratio``) because a
-mesh's scale is fixed when the model is compiled; every grid scale is one variant in a single compiled model.
+step) from the best sweep hypothesis, from the best of each position's sweep, from the best region of change (every
+region placed along its line of sight, over as far as the ray travels across the object's height, and the best
+placed one descended, no sweep) and, when it explains the image about as well, from the best one at least 60 degrees
+away (nearly symmetric objects have a second basin half a turn away). The asked change is never a start: perception
+does not know it. The search renders at the comparison size; the end points (and each of them without its yaw, its
+scale or its shift, for a component the image does not need) are then compared exactly, rendered at the image's size
+and reduced like the images; the best one also competes polished with a finer step (yaw 1.25 degrees, shift 2.5 mm),
+and without its scale, and without its scale and yaw, with the rest fitted again (a turn or a scaling can stand in
+for a few millimetres of shift, a basin the descent does not leave). Costs closer than ``tie_tolerance`` are not
+resolved by the image; the smaller change wins. The prior towards no change and the tie tolerance are measured in
+units of the target's size in the image, so a small object far away is judged like a large one nearby. Where the
+camera did not move, a global gain and offset per colour channel (a brightness or white- balance change) is removed
+from the edited image first, and a blur of the edited image (a generator's softer output) is estimated and given to
+the source image and to every render. Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is
+fixed when the model is compiled; every grid scale is one variant in a single compiled model.
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
@@ -51,6 +52,9 @@ from gsi_datasets.scene import Scene, SceneObject, changed_object, receiving_sur
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
+#: Descent stages, ``(yaw step in degrees, shift step in metres)``: the search's, and the polish of its result.
+_STAGES = ((10.0, 0.02), (5.0, 0.01), (2.5, 0.005))
+_FINE_STAGES = ((1.25, 0.0025),)
 
 
 @dataclass(frozen=True)
@@ -428,11 +432,15 @@ class RenderComparer:
         # position's own sweep is descended too, so an in-place turn is found from the unchanged position. So is the
         # best region of change, placed along its line of sight and descended at full size without a sweep: its
         # centroid is some point of the object or of its shadow, not its centre, and a sweep there can settle on a
-        # shrunken object that no shift step improves on.
+        # shrunken object that no shift step improves on. A region's own cost ranks regions poorly (a tall object's
+        # centroid lands far from it), so every region is placed first and the best placed one wins.
         seeds = [first, second, *(self._pick(position_sweep) for position_sweep in sweeps)]
         seeds = [h for index, h in enumerate(seeds) if h is not None and h not in seeds[:index]]
         ends = [self._descend(self._best_scale(h)) for h in seeds]
-        ends += [self._descend(self._placed(region)) for region in sorted(regions, key=self.cost)[:1]]
+        # Each distinct region is placed along its line of sight; the best placed one is descended.
+        distinct = {(round(r.dx_m, 2), round(r.dy_m, 2)): r for r in regions}
+        if distinct:
+            ends.append(self._descend(min((self._placed(r) for r in distinct.values()), key=self.cost)))
         # A component the image cannot resolve is no change: each end point also competes without each one.
         ends += [
             dataclasses.replace(end, **dropped)
@@ -443,20 +451,22 @@ class RenderComparer:
         # A turn or a scaling can stand in for a few millimetres of shift on a textured object (or a half turn for a
         # nearly symmetric one), a basin the descent does not leave: the best end point also competes without its
         # scale, and without its scale and yaw, each with the rest fitted again.
-        refits = []
+        # All of them are polished with a finer step (a textured object's cost is sharp to a few millimetres).
+        refits = [self._descend(best, stages=_FINE_STAGES)]
         if best.scale_index != self.identity_index:
-            refits.append(self._descend(dataclasses.replace(best, scale_index=self.identity_index), scale=False))
+            unscaled = dataclasses.replace(best, scale_index=self.identity_index)
+            refits.append(self._descend(unscaled, scale=False, stages=_STAGES + _FINE_STAGES))
         if best.scale_index != self.identity_index or best.yaw_deg % 360.0 != 0.0:
             unturned = dataclasses.replace(best, yaw_deg=0.0, scale_index=self.identity_index)
-            refits.append(self._descend(unturned, yaw=False, scale=False))
+            refits.append(self._descend(unturned, yaw=False, scale=False, stages=_STAGES + _FINE_STAGES))
         best = self._pick([best, *refits], exact=True)
         return best, self.cost(best, exact=True)
 
     def _placed(self, start: Hypothesis, step_m: float = 0.03) -> Hypothesis:
-        """The cheapest of ``start`` moved along its line of sight and by one ``step_m`` across it: a region's
-        centroid is some point of the object (its rim, its stem, its shadow), not its centre, so its depth is
-        uncertain by as much as the ray travels over the object's height (at least 3 steps either way); the points
-        along the line are ``step_m`` apart."""
+        """The cheapest of ``start`` moved along its line of sight: a region's centroid is some point of the object
+        (its rim, its stem, its shadow), not its centre, so its depth is uncertain by as much as the ray travels over
+        the object's height (at least 3 steps either way); the points along the line are ``step_m`` apart, and the
+        descent that follows settles the rest."""
         camera = np.array(self.view.camera.position)
         centre = np.array(self.target.pose.position) + (start.dx_m, start.dy_m, 0.0)
         sight = centre[:2] - camera[:2]
@@ -464,19 +474,17 @@ class RenderComparer:
         if distance < 1e-6:
             return start
         along = sight / distance
-        across = np.array([-along[1], along[0]])
         half_height = 0.5 * float(asset_of(self.target).size[2])
         drop = camera[2] - centre[2]
         # Ground distance the ray covers while descending half the object's height (capped: a nearly level ray).
         span = min(half_height * distance / drop if drop > 0 else np.inf, 0.5)
         steps = max(3, int(np.ceil(span / step_m)))
-        grid = [
+        line = [
             dataclasses.replace(start, dx_m=start.dx_m + shift[0], dy_m=start.dy_m + shift[1])
-            for i in (-1, 0, 1)
             for j in range(-steps, steps + 1)
-            for shift in [step_m * (j * along + i * across)]
+            for shift in [step_m * j * along]
         ]
-        return min(grid, key=self.cost)
+        return min(line, key=self.cost)
 
     def _scale_sweep(self, hypothesis: Hypothesis) -> list[Hypothesis]:
         """``hypothesis`` at every fourth scale of the grid."""
@@ -488,10 +496,16 @@ class RenderComparer:
         """The best of a coarse sweep over the scale grid at ``best``'s pose."""
         return self._pick([best, *self._scale_sweep(best)])
 
-    def _descend(self, best: Hypothesis, yaw: bool = True, scale: bool = True) -> Hypothesis:
-        """Coordinate descent with shrinking steps over table-plane shift, yaw (unless ``yaw`` is False) and scale
-        (unless ``scale`` is False)."""
-        for yaw_step, shift_step in ((10.0, 0.02), (5.0, 0.01), (2.5, 0.005)):
+    def _descend(
+        self,
+        best: Hypothesis,
+        yaw: bool = True,
+        scale: bool = True,
+        stages: tuple[tuple[float, float], ...] = _STAGES,
+    ) -> Hypothesis:
+        """Coordinate descent over table-plane shift, yaw (unless ``yaw`` is False) and scale (unless ``scale`` is
+        False), with the ``(yaw step in degrees, shift step in metres)`` of each stage in turn."""
+        for yaw_step, shift_step in stages:
             improved = True
             while improved:
                 neighbours = []
