@@ -361,7 +361,7 @@ class RenderComparer:
     def changed_region_hypotheses(self, limit: int = 3) -> list[Hypothesis]:
         """One translation hypothesis per large region where the edited image differs from the source image (and
         per large such region outside the target's source pixels): the region's centroid ray meets the plane at
-        the target's centre height."""
+        the target's centre height (and, where it is over a receptacle object, that height on the receptacle)."""
         # What the camera motion alone (rendered for "no change") does not explain; all of it for a static camera.
         unexplained = self.observed_change
         if self.view is not self.source:
@@ -382,21 +382,27 @@ class RenderComparer:
         intrinsics, rotation = camera.intrinsics, np.array(camera.rotation)
         origin = np.array(camera.position)
         centre_height = self.target.pose.position[2]
+        # The target's centre height on its own support, and on each receptacle object's top (kept where the ray
+        # meets that height over the receptacle): a target put on a tray is seen higher, so nearer along the ray.
+        lifts = [0.0, *(p.pose.position[2] + p.surfaces[0].height - self.support_height for p in self._receptacles)]
         hypotheses = []
         for u, v in centroids:
             pixel = (np.array([u, v]) + 0.5) * reduction - 0.5
             ray = rotation @ np.linalg.solve(intrinsics, np.array([*pixel, 1.0]))
             if abs(ray[2]) < 1e-9:
                 continue
-            hit = origin + ray * (centre_height - origin[2]) / ray[2]
-            hypotheses.append(
-                Hypothesis(
-                    float(hit[0] - self.target.pose.position[0]),
-                    float(hit[1] - self.target.pose.position[1]),
-                    0.0,
-                    self.identity_index,
+            for lift in lifts:
+                hit = origin + ray * (centre_height + lift - origin[2]) / ray[2]
+                if lift > 0.0 and self._surface_under(hit) - self.support_height != lift:
+                    continue
+                hypotheses.append(
+                    Hypothesis(
+                        float(hit[0] - self.target.pose.position[0]),
+                        float(hit[1] - self.target.pose.position[1]),
+                        0.0,
+                        self.identity_index,
+                    )
                 )
-            )
         return hypotheses
 
     def search(self, starts: list[Hypothesis]) -> tuple[Hypothesis, float]:
