@@ -60,14 +60,10 @@ _TO_MINUS_Y = axis_rotation("x", np.pi / 2)
 
 
 def _category(
-    name: str,
-    display_name: str,
-    group: str,
-    symmetry_order: int,
-    placement: str = "tabletop",
-    receiving_part: str | None = None,
+    name: str, display_name: str, group: str, symmetry_order: int, **options: str
 ) -> Callable[[Build], Build]:
-    """Registers a builder; the registered build grounds the result (lowest vertex at z = 0)."""
+    """Registers a builder (``options``: ``register_category``'s placement and receiving part); the registered build
+    grounds the result (lowest vertex at z = 0)."""
 
     def decorator(build: Build) -> Build:
         def grounded(rng: np.random.Generator) -> list[Part]:
@@ -81,7 +77,7 @@ def _category(
 
         grounded.__doc__ = build.__doc__
         grounded.__name__ = build.__name__
-        register_category(name, display_name, group, symmetry_order, placement, receiving_part)(grounded)
+        register_category(name, display_name, group, symmetry_order, **options)(grounded)
         return build
 
     return decorator

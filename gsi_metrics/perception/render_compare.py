@@ -28,7 +28,7 @@ and without its scale, and without its scale and yaw, with the rest fitted again
 for a few millimetres of shift, a basin the descent does not leave). Costs closer than ``tie_tolerance`` are not
 resolved by the image; the smaller change wins. The prior towards no change and the tie tolerance are measured in
 units of the target's size in the image, so a small object far away is judged like a large one nearby. Where the
-camera did not move, a global gain and offset per colour channel (a brightness or white- balance change) is removed
+camera did not move, a global gain and offset per colour channel (a brightness or white-balance change) is removed
 from the edited image first, and a blur of the edited image (a generator's softer output) is estimated and given to
 the source image and to every render. Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is
 fixed when the model is compiled; every grid scale is one variant in a single compiled model.
@@ -204,10 +204,14 @@ class RenderComparer:
             and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
         ]
         # What the target could be put on besides its own support (source-side geometry, as every render here).
+        # Each as its piece and the world height of its top.
         self._receptacles = [
-            source.support_piece(o.instance_id)
-            for o in source.objects
-            if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
+            (piece, piece.pose.position[2] + piece.surfaces[0].height)
+            for piece in (
+                source.support_piece(o.instance_id)
+                for o in source.objects
+                if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
+            )
         ]
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
@@ -260,11 +264,7 @@ class RenderComparer:
         """World height of what the target would stand on with its centre at ``position``: the highest receiving
         surface of a receptacle object of the source scene over that point (a tray, a cutting board), else the
         target's own support."""
-        tops = [
-            piece.pose.position[2] + piece.surfaces[0].height
-            for piece in self._receptacles
-            if surface_contains(piece, piece.surfaces[0], position)
-        ]
+        tops = [top for piece, top in self._receptacles if surface_contains(piece, piece.surfaces[0], position)]
         return max([self.support_height, *tops])
 
     def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
@@ -384,7 +384,7 @@ class RenderComparer:
         centre_height = self.target.pose.position[2]
         # The target's centre height on its own support, and on each receptacle object's top (kept where the ray
         # meets that height over the receptacle): a target put on a tray is seen higher, so nearer along the ray.
-        lifts = [0.0, *(p.pose.position[2] + p.surfaces[0].height - self.support_height for p in self._receptacles)]
+        lifts = [0.0, *(top - self.support_height for _, top in self._receptacles)]
         hypotheses = []
         for u, v in centroids:
             pixel = (np.array([u, v]) + 0.5) * reduction - 0.5
