@@ -13,25 +13,26 @@ the source, bodies of revolution, untextured objects.
 When the edited image's camera moved (a recovered camera motion), hypotheses are rendered from the moved
 camera, so the motion's own change to the image is predicted rather than mistaken for an edit.
 
-Search: a few starting hypotheses (no change, the feature-based estimate, and one per large region of change that
-the camera motion does not explain), sweeps of yaw every 15 degrees and of scale over the grid at the object's own
-position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10 / 5 / 2.5
-degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one scale-grid
-step) from the best sweep hypothesis, from the best of each position's sweep, from the best region of change (every
-region placed along its line of sight, over as far as the ray travels across the object's height, and the best
+Search: a few starting hypotheses (no change, the feature-based estimate, one per large region of change that the camera
+motion does not explain, and where the target's own source pixels best match the edited image inside the change: a
+region can join the target to another change it touches), sweeps of yaw every 15 degrees and of scale over the grid at
+the object's own position and at the best other starting position, then coordinate descent with shrinking steps (yaw 10
+/ 5 / 2.5 degrees, translation 2 / 1 / 0.5 cm along the camera's right and forward directions on the support, one
+scale-grid step) from the best sweep hypothesis, from the best of each position's sweep, from the best region of change
+(every region placed along its line of sight, over as far as the ray travels across the object's height, and the best
 placed one descended, no sweep) and, when it explains the image about as well, from the best one at least 60 degrees
-away (nearly symmetric objects have a second basin half a turn away). The asked change is never a start: perception
-does not know it. The search renders at the comparison size; the end points (and each of them without its yaw, its
-scale or its shift, for a component the image does not need) are then compared exactly, rendered at the image's size
-and reduced like the images; the best one also competes polished with a finer step (yaw 1.25 degrees, shift 2.5 mm),
-and without its scale, and without its scale and yaw, with the rest fitted again (a turn or a scaling can stand in
-for a few millimetres of shift, a basin the descent does not leave). Costs closer than ``tie_tolerance`` are not
-resolved by the image; the smaller change wins. The prior towards no change and the tie tolerance are measured in
-units of the target's size in the image, so a small object far away is judged like a large one nearby. Where the
-camera did not move, a global gain and offset per colour channel (a brightness or white-balance change) is removed
-from the edited image first, and a blur of the edited image (a generator's softer output) is estimated and given to
-the source image and to every render. Scales come from a geometric grid (``scale_ratio``) because a mesh's scale is
-fixed when the model is compiled; every grid scale is one variant in a single compiled model.
+away (nearly symmetric objects have a second basin half a turn away). The asked change is never a start: perception does
+not know it. The search renders at the comparison size; the end points (and each of them without its yaw, its scale or
+its shift, for a component the image does not need) are then compared exactly, rendered at the image's size and reduced
+like the images; the best one also competes polished with a finer step (yaw 1.25 degrees, shift 2.5 mm), and without its
+scale, and without its scale and yaw, with the rest fitted again (a turn or a scaling can stand in for a few millimetres
+of shift, a basin the descent does not leave). Costs closer than ``tie_tolerance`` are not resolved by the image; the
+smaller change wins. The prior towards no change and the tie tolerance are measured in units of the target's size in the
+image, so a small object far away is judged like a large one nearby. Where the camera did not move, a global gain and
+offset per colour channel (a brightness or white-balance change) is removed from the edited image first, and a blur of
+the edited image (a generator's softer output) is estimated and given to the source image and to every render. Scales
+come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the model is compiled; every grid
+scale is one variant in a single compiled model.
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
@@ -174,6 +175,7 @@ class RenderComparer:
         ]
         target_small = cv2.resize(sample.target_mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         self.source_target_region = cv2.dilate(target_small, np.ones((5, 5), np.uint8))
+        self._target_small = target_small
         self.truncation = truncation
         # The cost of a change that moves every target pixel completely: the prior and the tie tolerance are
         # measured in it, so they weigh the same for a small object far away and a large one nearby.
@@ -376,7 +378,11 @@ class RenderComparer:
         # Where the target newly appears: the change outside its source pixels (the vacated part is explained by
         # any move; with it, a region spanning both places has its centroid halfway).
         elsewhere = changed & ~self.source_target_region
-        centroids = [*self._largest_regions(changed, limit), *self._largest_regions(elsewhere, limit)]
+        centroids = [
+            *self._largest_regions(changed, limit),
+            *self._largest_regions(elsewhere, limit),
+            *self._look_alikes(elsewhere),
+        ]
         camera = self.view.camera
         reduction = camera.width / self.compare_size[0]  # centroids are in reduced pixels
         intrinsics, rotation = camera.intrinsics, np.array(camera.rotation)
@@ -404,6 +410,45 @@ class RenderComparer:
                     )
                 )
         return hypotheses
+
+    def _look_alikes(
+        self, region: np.ndarray, sizes: tuple[float, ...] = (0.7, 0.85, 1.0, 1.2, 1.45)
+    ) -> list[tuple[float, float]]:
+        """Where the target's source pixels, drawn at each of ``sizes`` (it may have come nearer or gone farther),
+        best match the edited image with their centroid inside ``region``: the target's centroid ``(u, v)`` there,
+        for the best match overall. A region of change can join the target to another change it touches (an object
+        it was put beside, one revealed behind it), and that region's centroid lies off both; the target's own look
+        does not."""
+        rows, columns = np.nonzero(self._target_small)
+        if rows.size == 0 or not region.any():
+            return []
+        top, left = rows.min(), columns.min()
+        template = self.source_image[top : rows.max() + 1, left : columns.max() + 1]
+        mask = self._target_small[top : rows.max() + 1, left : columns.max() + 1].astype(np.float32)
+        centre = np.array([columns.mean() - left, rows.mean() - top])  # the target's centroid in the template
+        matches = []
+        for size in sizes:
+            width, height = (max(1, round(n * size)) for n in (template.shape[1], template.shape[0]))
+            if width * height < 9 or width > self.edited.shape[1] or height > self.edited.shape[0]:
+                continue
+            scaled = cv2.resize(template, (width, height), interpolation=cv2.INTER_AREA)
+            weights = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+            if weights.sum() < 4:
+                continue
+            # Mean squared difference over the target's pixels, per placement of the template's corner.
+            difference = cv2.matchTemplate(self.edited, scaled, cv2.TM_SQDIFF, mask=np.repeat(weights[..., None], 3, 2))
+            difference /= weights.sum()
+            offset = np.rint(centre * (width / template.shape[1], height / template.shape[0])).astype(int)
+            # Only placements whose centroid falls inside the region compete.
+            inside = region[offset[1] : offset[1] + difference.shape[0], offset[0] : offset[0] + difference.shape[1]]
+            allowed = np.zeros(difference.shape, bool)
+            allowed[: inside.shape[0], : inside.shape[1]] = inside > 0
+            if not allowed.any():
+                continue
+            difference[~allowed] = np.inf
+            v, u = np.unravel_index(int(np.argmin(difference)), difference.shape)
+            matches.append((float(difference[v, u]), (float(u + offset[0]), float(v + offset[1]))))
+        return [min(matches)[1]] if matches else []
 
     def search(self, starts: list[Hypothesis]) -> tuple[Hypothesis, float]:
         """Best hypothesis from ``starts`` (see module docstring) and its cost."""
