@@ -249,7 +249,8 @@ def add_object_body(spec: mujoco.MjSpec, name: str, asset: Asset, *, mocap: bool
     else:
         body.add_freejoint()
     geoms = []
-    for part in asset.parts:
+    # A mocap body is only drawn; a free body only collides (physics models are never drawn).
+    for part in (p for p in asset.parts if (p.shown if mocap else p.collides)):
         mesh = spec.add_mesh()
         mesh.name = f"{name}_{part.name}_mesh"
         mesh.uservert = part.vertices.ravel().tolist()

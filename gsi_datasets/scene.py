@@ -90,9 +90,12 @@ class SceneObject:
 
 def receiving_surface(scene_object: SceneObject) -> SupportSurface | None:
     """The flat top that other objects can be put on, for a receptacle category (``Category.receiving_part``: a tray's
-    floor, a cutting board, a box's lid), in the object's frame (origin at its box centre; it stands upright): the
-    receiving part's top over the part's footprint made symmetric about the origin (so a cutting board's handle tab
-    is left out). None for the other categories."""
+    floor, a cutting board, a box's lid, a plate's well), in the object's frame (origin at its box centre; it stands
+    upright): the receiving part's top over its footprint's bounding box made symmetric about the origin (so a cutting
+    board's handle tab is left out), shrunk about the origin until it lies inside the footprint (a round plate's well,
+    rounded corners). None for the other categories."""
+    from scipy.spatial import ConvexHull
+
     from gsi_datasets.rendering import asset_of  # rendering imports this module
 
     asset = asset_of(scene_object)
@@ -100,7 +103,11 @@ def receiving_surface(scene_object: SceneObject) -> SupportSurface | None:
     if part_name is None:
         return None
     vertices = next(part.vertices for part in asset.parts if part.name == part_name)
-    half_x, half_y = np.minimum(-vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0))
+    half = np.minimum(-vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0))
+    # Each hull edge is {p: normal . p <= offset}; the box's farthest corner along the normal reaches |normal| . half.
+    equations = ConvexHull(vertices[:, :2]).equations
+    reach = np.abs(equations[:, :2]) @ half
+    half_x, half_y = half * min(1.0, float(np.min(-equations[:, 2] / reach)))
     return SupportSurface("top", float(vertices[:, 2].max()), (-half_x, -half_y, half_x, half_y))
 
 

@@ -28,8 +28,8 @@ from tests.generated import decoded, operation_rows, png_image  # noqa: E402
 RP = "receptacle_place"
 #: Rows of tabletop test seed 0 with the mix forced to RP that use the table (three regions) ...
 INDICES = (0, 2, 3)
-#: ... and rows that put the target onto a receptacle object (a tray, two cutting boards).
-OBJECT_INDICES = (5, 9, 11)
+#: ... and rows that put the target onto a receptacle object (a cutting board, a tray, a plate).
+OBJECT_INDICES = (1, 9, 54)
 
 
 @pytest.fixture(scope="module")
@@ -228,19 +228,25 @@ def test_contact_sheets_outline_the_receptacle_and_mark_its_regions(rows: list[d
 def test_a_receptacle_object_receives_on_its_flat_top_and_other_objects_receive_nothing(
     object_rows: list[dict[str, Any]],
 ) -> None:
+    from scipy.spatial import ConvexHull
+
     from gsi_datasets.rendering import asset_of
     from gsi_datasets.scene import Pose, SceneObject, receiving_surface
 
-    for category, part in (("tray", "floor"), ("cutting_board", "board"), ("storage_box", "lid")):
+    for category, part in (("tray", "floor"), ("cutting_board", "board"), ("storage_box", "lid"), ("plate", "well")):
         for seed in range(3):
             holder = SceneObject(1, category, seed, 1.0, Pose((0.0, 0.0, 0.0)))
             surface = receiving_surface(holder)
             vertices = next(p.vertices for p in asset_of(holder).parts if p.name == part)
             assert surface.height == pytest.approx(vertices[:, 2].max())
             x_min, y_min, x_max, y_max = surface.extent
-            assert x_min == -x_max and y_min == -y_max and x_max > 0.05 and y_max > 0.05
-            assert x_min >= vertices[:, 0].min() and x_max <= vertices[:, 0].max()
-    for category in ("plate", "bowl", "coffee_mug", "basket"):  # a hull-solid well or inside receives nothing
+            assert x_min == -x_max and y_min == -y_max and x_max > 0.04 and y_max > 0.04
+            # Every corner lies on the part (inside its footprint), and the rectangle touches the footprint's outline.
+            corners = np.array([(x, y) for x in (x_min, x_max) for y in (y_min, y_max)])
+            equations = ConvexHull(vertices[:, :2]).equations
+            outside = corners @ equations[:, :2].T + equations[:, 2]
+            assert outside.max() <= 1e-9 and outside.max() > -1e-3, (category, seed)
+    for category in ("bowl", "coffee_mug", "basket"):  # an inside that a convex hull would fill receives nothing
         assert receiving_surface(SceneObject(1, category, 0, 1.0, _source(object_rows[0]).objects[0].pose)) is None
 
 
@@ -265,7 +271,7 @@ def test_a_target_put_on_a_receptacle_object_rests_on_its_top_at_the_asked_regio
         points = {r["region"]: np.array(r["point"]) for r in receptacle["regions"]}
         final = np.array(row["target_object"]["box3d_after"]["centre"])
         assert np.linalg.norm(final - points[row["command"]["direction"]]) < 0.011, row["instruction"]
-    assert categories == {"tray", "cutting_board"}
+    assert categories == {"tray", "cutting_board", "plate"}
 
 
 def test_on_a_receptacle_object_the_oracle_complies_and_next_to_it_never_does(

@@ -12,6 +12,7 @@ centred on the origin, so the object's 3D label box is ``centre = body position`
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,9 @@ class Part:
         faces: ``(M, 3)`` int32 vertex indices, counter-clockwise seen from outside.
         uv: ``(N, 2)`` texture coordinates in [0, 1], or None for an untextured part.
         material: the part's material.
+        shown: drawn in images (False: a convex piece that only physics sees, standing in for a hollow shape).
+        collides: physics collides with its convex hull (False: a hollow shape that one hull would fill, a dish's
+            well; convex pieces that collide stand in for it).
     """
 
     name: str
@@ -55,6 +59,8 @@ class Part:
     faces: np.ndarray
     uv: np.ndarray | None
     material: Material
+    shown: bool = True
+    collides: bool = True
 
     def __post_init__(self) -> None:
         if self.vertices.ndim != 2 or self.vertices.shape[1] != 3:
@@ -67,6 +73,8 @@ class Part:
             raise ValueError(f"part {self.name!r}: uv must be ({len(self.vertices)}, 2), got {self.uv.shape}")
         if self.material.texture is not None and self.uv is None:
             raise ValueError(f"part {self.name!r}: a textured material needs uv coordinates")
+        if not (self.shown or self.collides):
+            raise ValueError(f"part {self.name!r} is neither shown nor collided with")
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,8 @@ class Category:
             objects standing on the floor).
         receiving_part: for a receptacle that other objects can be put on (a tray, a cutting board, a lidded box),
             the part whose flat top receives them (``gsi_datasets.scene.receiving_surface``); None for the others.
-            Only parts whose convex hull is their shape qualify: physics collides with hulls, so a plate's well or
-            a bowl's inside is solid to it.
+            Physics collides with each part's convex hull, so a hollow receptacle (a plate) is drawn as one part
+            that does not collide and collides as convex parts that are not drawn, one of them the receiving part.
     """
 
     name: str
@@ -183,12 +191,10 @@ def make_asset(category: str, seed: int, scale: float = 1.0) -> Asset:
     vertices = np.concatenate([part.vertices for part in parts])
     centre = (vertices.max(axis=0) + vertices.min(axis=0)) / 2.0
     centred = tuple(
-        Part(
-            name=part.name,
+        dataclasses.replace(
+            part,
             vertices=np.ascontiguousarray((part.vertices - centre) * scale, dtype=np.float64),
             faces=np.ascontiguousarray(part.faces, dtype=np.int32),
-            uv=part.uv,
-            material=part.material,
         )
         for part in parts
     )

@@ -7,12 +7,14 @@ Conventions shared by every builder (so scenes and edits can rely on them):
 * the object's "front" (label, logo, face, screen top) faces -y, towards the default camera; handles sit on +x;
   vehicles and animals in profile face +x;
 * every part is a closed mesh, roughly convex where the object allows it (MuJoCo collides with each part's
-  convex hull), under 3000 vertices;
+  convex hull), under 3000 vertices; a hollow receptacle (a plate) is drawn as one part that does not collide and
+  collides as convex parts that are not drawn (``Part.shown`` / ``Part.collides``);
 * ``symmetry_order`` describes geometry *and* texture: 1 unless the whole look is rotation-invariant.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -27,6 +29,7 @@ from gsi_datasets.assets.primitives import (
     Mesh,
     axis_rotation,
     box,
+    convex_hull,
     ellipsoid,
     extrude,
     merge,
@@ -70,10 +73,7 @@ def _category(
             parts = build(rng)
             z_min = min(float(part.vertices[:, 2].min()) for part in parts)
             offset = np.array([0.0, 0.0, -z_min])
-            return [
-                Part(p.name, p.vertices + offset, p.faces, p.uv, p.material)  # parts are frozen: rebuild
-                for p in parts
-            ]
+            return [dataclasses.replace(p, vertices=p.vertices + offset) for p in parts]
 
         grounded.__doc__ = build.__doc__
         grounded.__name__ = build.__name__
@@ -96,14 +96,20 @@ def _rgb(colour: ArrayLike) -> tuple[float, float, float, float]:
 
 
 def _part(
-    name: str, mesh: Mesh, finish: str, colour: ArrayLike | None = None, texture: np.ndarray | None = None
+    name: str,
+    mesh: Mesh,
+    finish: str,
+    colour: ArrayLike | None = None,
+    texture: np.ndarray | None = None,
+    **uses: bool,
 ) -> Part:
-    """A Part with a material of the given finish; a texture is shown unmodulated (rgba white)."""
+    """A Part with a material of the given finish; a texture is shown unmodulated (rgba white). ``uses``: the Part's
+    ``shown`` / ``collides``."""
     specular, shininess = _FINISH[finish]
     rgba = (1.0, 1.0, 1.0, 1.0) if texture is not None or colour is None else _rgb(colour)
     material = Material(rgba=rgba, texture=texture, specular=specular, shininess=shininess)
     vertices, faces, uv = mesh
-    return Part(name, vertices, faces, uv, material)
+    return Part(name, vertices, faces, uv, material, **uses)
 
 
 def _circle(radius: float, n: int = 40) -> np.ndarray:
@@ -135,6 +141,30 @@ def _vessel(outer: ArrayLike, wall: float, floor: float, segments: int = 48) -> 
     inner = inner[inner[:, 1] > floor]
     inner_floor = [(max(inner[-1, 0], wall), floor), (0.0, floor)]
     return revolve(np.concatenate([outer, inner, inner_floor]), segments)
+
+
+def _pieces(mesh: Mesh, labels: np.ndarray) -> list[Mesh]:
+    """The faces of ``mesh`` grouped by ``labels`` (one per face), in label order, each group with its own vertices."""
+    vertices, faces, uv = mesh
+    pieces = []
+    for label in np.unique(labels):
+        used, remapped = np.unique(faces[labels == label], return_inverse=True)
+        pieces.append((vertices[used], remapped.reshape(-1, 3).astype(faces.dtype), None if uv is None else uv[used]))
+    return pieces
+
+
+def _round_pieces(mesh: Mesh, core_radius: float, sectors: int) -> tuple[Mesh, list[Mesh]]:
+    """A round dish as convex pieces for physics (MuJoCo collides with each part's convex hull, and one hull would fill
+    the dish): the hull of the faces within ``core_radius`` of the axis (its flat centre) and the hulls of the rest in
+    ``sectors`` equal angular sectors (the rim). Neighbouring sectors share their boundary vertices, so the hulls tile
+    the rim."""
+    vertices, faces, _ = mesh
+    centres = vertices[faces].mean(axis=1)
+    angle = np.arctan2(centres[:, 1], centres[:, 0]) % (2.0 * np.pi)
+    sector = np.minimum((angle / (2.0 * np.pi / sectors)).astype(int), sectors - 1)
+    labels = np.where(np.hypot(centres[:, 0], centres[:, 1]) < core_radius, -1, sector)
+    core, *rim = (convex_hull(piece) for piece in _pieces(mesh, labels))
+    return core, rim
 
 
 def _label_band(r_bottom: float, r_top: float, z0: float, z1: float) -> Mesh:
@@ -236,9 +266,11 @@ def bowl(rng: np.random.Generator) -> list[Part]:
     return [_part("body", _vessel(outer, 0.005, 0.012), "ceramic", colour, texture)]
 
 
-@_category("plate", "plate", "kitchenware", 0)
+@_category("plate", "plate", "kitchenware", 0, receiving_part="well")
 def plate(rng: np.random.Generator) -> list[Part]:
-    """Dinner plate 20-27 cm across, 1.5-2.5 cm tall, with a raised rim; plain or with a coloured rim ring."""
+    """Dinner plate 20-27 cm across, 1.5-2.5 cm tall, with a raised rim; plain or with a coloured rim ring. Physics
+    sees its flat well and the rim's 24 sectors as convex parts that are not drawn, so what is put on it rests in the
+    well."""
     r, h = _u(rng, 0.1, 0.135), _u(rng, 0.015, 0.025)
     well = r * _u(rng, 0.6, 0.7)
     profile = [(well * 0.8, 0.0), (well * 0.8, 0.004), (r, h), (r - 0.004, h), (well, 0.008), (0.0, 0.008)]
@@ -251,7 +283,13 @@ def plate(rng: np.random.Generator) -> list[Part]:
         arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(np.array(profile), axis=0), axis=1))])
         v = arc / arc[-1]
         texture[int((1 - v[4]) * 128) + 2 : int((1 - v[3]) * 128) - 1] = tx.pick(rng, "bright")
-    return [_part("body", revolve(profile, 64), "ceramic", colour, texture)]
+    body = revolve(profile, 64)
+    well_piece, rim = _round_pieces(body, well, 24)
+    return [
+        _part("body", body, "ceramic", colour, texture, collides=False),
+        _part("well", well_piece, "ceramic", colour, shown=False),
+        *(_part(f"rim {i}", piece, "ceramic", colour, shown=False) for i, piece in enumerate(rim)),
+    ]
 
 
 @_category("wine_glass", "wine glass", "kitchenware", 0)

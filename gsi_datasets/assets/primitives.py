@@ -397,3 +397,20 @@ def merge(meshes: Sequence[Mesh]) -> Mesh:
     faces = np.concatenate([m[1] + off for m, off in zip(meshes, offsets, strict=True)]).astype(np.int32)
     uv = np.concatenate([m[2] for m in meshes])
     return vertices, faces, uv
+
+
+def convex_hull(mesh: Mesh) -> Mesh:
+    """The convex hull of ``mesh``'s vertices as a closed, outward-wound mesh; each hull vertex keeps its texture
+    coordinate (a piece of a textured surface stays textured as it was)."""
+    from scipy.spatial import ConvexHull
+
+    vertices, _, uv = mesh
+    hull = ConvexHull(vertices)
+    used, faces = np.unique(hull.simplices, return_inverse=True)
+    faces = faces.reshape(-1, 3)
+    # Qhull's facets are unordered: turn each so its normal agrees with the facet's outward plane normal.
+    points = vertices[used]
+    a, b, c = (points[faces[:, k]] for k in range(3))
+    inward = np.einsum("ij,ij->i", np.cross(b - a, c - a), hull.equations[:, :3]) < 0
+    faces[inward] = faces[inward][:, ::-1]
+    return points, faces.astype(np.int32), uv[used]

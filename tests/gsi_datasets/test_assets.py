@@ -327,3 +327,44 @@ def test_part_rejects_texture_without_uv() -> None:
     vertices, faces, _ = prim.box((0.1, 0.1, 0.1))
     with pytest.raises(ValueError):
         Part("p", vertices, faces, None, Material(texture=np.zeros((8, 8, 3), dtype=np.uint8)))
+
+
+def test_part_rejects_being_neither_shown_nor_collided_with() -> None:
+    from gsi_datasets.assets import Material
+
+    vertices, faces, uv = prim.box((0.1, 0.1, 0.1))
+    with pytest.raises(ValueError, match="neither shown nor collided with"):
+        Part("p", vertices, faces, uv, Material(), shown=False, collides=False)
+
+
+def test_convex_hull_is_closed_outward_and_keeps_texture_coordinates() -> None:
+    # A hollow cup: its hull is the solid cylinder around it.
+    cup = prim.revolve([(0.05, 0.0), (0.05, 0.1), (0.045, 0.1), (0.045, 0.01)], 64)
+    vertices, _, uv = cup
+    hull = prim.convex_hull(cup)
+    assert _check_mesh(hull) == pytest.approx(np.pi * 0.05**2 * 0.1, rel=2e-2)
+    # Each hull vertex is a vertex of the mesh and carries that vertex's texture coordinate.
+    index = [int(np.flatnonzero(np.all(vertices == v, axis=1))[0]) for v in hull[0]]
+    np.testing.assert_array_equal(hull[2], uv[index])
+
+
+def test_a_plate_is_drawn_as_one_body_and_collides_as_a_flat_well_inside_a_rim() -> None:
+    from gsi_datasets.rendering import add_object_body, new_spec
+
+    plate = make_asset("plate", 0)
+    parts = {part.name: part for part in plate.parts}
+    assert [name for name, part in parts.items() if part.shown] == ["body"] and not parts["body"].collides
+    pieces = [part for part in plate.parts if part.collides]
+    assert len(pieces) == 25 and not any(part.shown for part in pieces)
+    # Drawn models get the body only, physics models the pieces only.
+    for mocap, count in ((True, 1), (False, 25)):
+        spec = new_spec(64, 64)
+        assert len(add_object_body(spec, "plate", plate, mocap=mocap)) == count
+        spec.compile()
+    # The pieces are the dish's shape: the well's top lies below the rim's, so a thing put on it sits in the dish,
+    # and together they cover the body's footprint.
+    rim_top = max(part.vertices[:, 2].max() for name, part in parts.items() if name.startswith("rim"))
+    assert parts["well"].vertices[:, 2].max() < rim_top - 0.005
+    body_radius = np.hypot(*parts["body"].vertices[:, :2].T).max()
+    pieces_radius = max(np.hypot(*part.vertices[:, :2].T).max() for part in pieces)
+    assert pieces_radius == pytest.approx(body_radius, rel=1e-6)
