@@ -196,6 +196,11 @@ class Furniture:
                 return surface
         raise KeyError(f"{self.category} {self.instance_id} has no support surface {name!r}")
 
+    @property
+    def top(self) -> SupportSurface:
+        """The highest surface: what a thing put "on" the piece stands on (a table's top, a bed's mattress)."""
+        return max(self.surfaces, key=lambda surface: surface.height)
+
     def local_box(self) -> tuple[np.ndarray, np.ndarray]:
         """``(centre, size)`` of the axis-aligned local box around every block."""
         low = np.min([np.subtract(b.centre, np.divide(b.size, 2)) for b in self.blocks], axis=0)

@@ -28,8 +28,11 @@ from tests.generated import decoded, operation_rows, png_image  # noqa: E402
 RP = "receptacle_place"
 #: Rows of tabletop test seed 0 with the mix forced to RP that use the table (three regions) ...
 INDICES = (0, 2, 3)
-#: ... and rows that put the target onto a receptacle object (a cutting board, a tray, a plate).
-OBJECT_INDICES = (1, 9, 54)
+#: ... and rows that put the target onto a receptacle object (a tray, a cutting board, a plate).
+OBJECT_INDICES = (9, 18, 54)
+#: Rows of room test seed 0 with the mix forced to RP that put the target on another piece of furniture (a bed, a side
+#: table).
+FURNITURE_INDICES = (0, 21)
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +43,11 @@ def rows() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def object_rows() -> list[dict[str, Any]]:
     return operation_rows(RP, OBJECT_INDICES)
+
+
+@pytest.fixture(scope="module")
+def furniture_rows() -> list[dict[str, Any]]:
+    return operation_rows(RP, FURNITURE_INDICES, config="room")
 
 
 def _source(row: dict[str, Any]) -> Scene:
@@ -181,6 +189,23 @@ def test_parser_reads_every_template_of_every_region(region: str) -> None:
         assert (parsed.operation, parsed.object_name, parsed.direction) == (RP, "coffee mug", region), text
 
 
+def test_parser_takes_the_object_before_the_region_and_the_receptacle_after_it() -> None:
+    from gsi_bench.editors.instruction_parser import parse_instruction
+
+    names = ["toy block", "cutting board", "writing desk"]
+    parsed = parse_instruction("Place the toy block in the middle of the cutting board.", names)
+    assert (parsed.operation, parsed.object_name, parsed.direction, parsed.reference_name) == (
+        RP,
+        "toy block",
+        "centre",
+        "cutting board",
+    )
+    # The surface the object stands on is no candidate: no receptacle is named.
+    text = "Put the toy block by the leftmost edge of the table's top, as seen from the camera."
+    parsed = parse_instruction(text, names)
+    assert (parsed.object_name, parsed.direction, parsed.reference_name) == ("toy block", "leftmost_edge", None)
+
+
 def test_oracle_identity_and_geometric_editor_in_both_profiles(rows: list[dict[str, Any]]) -> None:
     from gsi_bench.editors import get_editor
     from gsi_metrics.scoring import score_profiles
@@ -274,18 +299,29 @@ def test_a_target_put_on_a_receptacle_object_rests_on_its_top_at_the_asked_regio
     assert categories == {"tray", "cutting_board", "plate"}
 
 
+def _assert_reference_editors_put_it_on_the_receptacle(row: dict[str, Any]) -> None:
+    """The oracle complies, the unchanged image does not, and the geometric editor reads the receptacle's name and
+    puts the target on its top, in the asked region."""
+    from gsi_bench.editors import get_editor
+    from gsi_metrics.scoring import score_profiles
+
+    oracle = score_profiles(row, png_image(row, "target_image"))[0]
+    assert oracle.ic == 1.0 and oracle.sa > 0.95 and oracle.details["on_receptacle"], oracle.details
+    assert score_profiles(row, png_image(row, "source_image"))[0].ic == 0.0
+    geometric = score_profiles(row, get_editor("geometric")(row))[0]
+    assert geometric.details["on_receptacle"], (row["instruction"], geometric.details)
+    assert geometric.details["region"] == row["command"]["direction"], (row["instruction"], geometric.details)
+
+
 def test_on_a_receptacle_object_the_oracle_complies_and_next_to_it_never_does(
     object_rows: list[dict[str, Any]],
 ) -> None:
     from gsi_bench.fidelity.counterfactuals import make_counterfactuals
-    from gsi_metrics.scoring import score_profiles
 
     score = get_scorer(RP, "gsi")
     beside_seen = 0
     for row in object_rows:
-        oracle = score_profiles(row, png_image(row, "target_image"))[0]
-        assert oracle.ic == 1.0 and oracle.sa > 0.95 and oracle.details["on_receptacle"], oracle.details
-        assert score_profiles(row, png_image(row, "source_image"))[0].ic == 0.0
+        _assert_reference_editors_put_it_on_the_receptacle(row)
         sample = ScoringSample.from_row(row)
         edited = np.asarray(png_image(row, "target_image"))
         beside = [case for case in make_counterfactuals(row).cases if case.name.startswith("next_to/")]
@@ -295,3 +331,43 @@ def test_on_a_receptacle_object_the_oracle_complies_and_next_to_it_never_does(
             wrong = score(sample.view, sample.truth, _perception(case.truth.translation_m), edited)
             assert wrong.ic == 0.0 and wrong.details["on_receptacle"] is False, case.name
     assert beside_seen >= 2  # where the surface around the receptacle is free
+
+
+def test_a_target_put_on_another_piece_of_furniture_rests_on_its_top_which_shows_whole(
+    furniture_rows: list[dict[str, Any]],
+) -> None:
+    from gsi_builders.operations.receptacle_place import in_view, other_furniture
+    from gsi_builders.supports import lowest_point_z
+
+    for row in furniture_rows:
+        scenes = json.loads(row["scene"])
+        source, target_scene = Scene.from_dict(scenes["source"]), Scene.from_dict(scenes["target"])
+        target_id, receptacle = row["target_object"]["instance_id"], row["receptacle"]
+        piece = source.furniture_piece(receptacle["instance_id"])
+        moved = target_scene.object(target_id)
+        assert moved.support_id == piece.instance_id != source.object(target_id).support_id
+        assert piece.instance_id in [p.instance_id for p in other_furniture(source, source.object(target_id))]
+        assert abs(lowest_point_z(moved) - (piece.pose.position[2] + piece.top.height)) < 0.005, row["instruction"]
+        regions = receptacle_regions(source, source.object(target_id), piece.instance_id)
+        assert in_view(source, regions.corners)  # (the row's corners are in the camera frame)
+        assert receptacle["display_name"] in row["instruction"]
+        final = np.array(moved.pose.position)
+        assert np.linalg.norm(final[:2] - regions.points[row["command"]["direction"]][:2]) < 0.011, row["instruction"]
+
+
+def test_on_another_piece_of_furniture_the_oracle_complies_and_the_own_surface_never_does(
+    furniture_rows: list[dict[str, Any]],
+) -> None:
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+    from gsi_metrics.scoring import score_profiles
+
+    own_surface_seen = 0
+    for row in furniture_rows:
+        _assert_reference_editors_put_it_on_the_receptacle(row)
+        for case in make_counterfactuals(row).cases:
+            if case.name == "wrong_reference/own_surface":
+                own_surface_seen += 1
+                assert not case.truth.should_comply
+                wrong = score_profiles(row, case.image)[0]
+                assert wrong.ic == 0.0 and wrong.details["on_receptacle"] is False, wrong.details
+    assert own_surface_seen >= 1

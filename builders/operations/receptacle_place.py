@@ -1,6 +1,7 @@
 """RP generation: the target goes to the centre or to an edge (nearest, farthest, leftmost, rightmost as seen from
-the camera) of a receptacle: the surface it stands on (a table top, a counter, a shelf board) or a receptacle object
-standing on that surface (a tray, a cutting board, a lidded storage box: ``Category.receiving_part``).
+the camera) of a receptacle: the surface it stands on (a table top, a counter, a shelf board), a receptacle object
+standing on that surface (a tray, a cutting board, a plate, a lidded storage box: ``Category.receiving_part``) or the
+top of another piece of furniture (rooms).
 
 Regions (:mod:`gsi_datasets.operations.receptacle_place`) are computed on the receptacle's usable rectangle; an
 edge's point is the middle of the side facing the asked camera-relative direction, moved in by the target's footprint
@@ -9,10 +10,13 @@ radius and the margin, so the whole target stays on the receptacle. Rules of its
 move between them); the asked edge faces the asked direction within 35 degrees (an edge seen at 45 degrees is neither
 the nearest nor the leftmost; ``edge_not_facing_camera_direction`` when no region is left); the target is not already
 in the asked region (then an unchanged image would look compliant) and moves at least 5 cm; the region's point is
-clear of other objects (``region_occupied``). The receptacle objects on the target's surface are tried first (in a
-random order), then the surface itself, each with its regions in a random order, until one is feasible; on a
-receptacle object the target is dropped onto its top and settles there (physics). Receptacle placement asks its
-scenes for a receptacle object (``scene_config``).
+clear of other objects (``region_occupied``); a receptacle other than the target's own surface shows its whole top in
+the image (``receptacle_out_of_view``: a person judges its centre and edges on all of it), and another piece of
+furniture is one with an open top seen from above and a name of its own (:func:`other_furniture`). The receptacle
+objects on the target's surface are tried first (in a random order), then the surface itself and the other pieces
+of furniture (in a random order), each with its regions in a random order, until one is feasible; on a receptacle
+object or another piece of furniture the target is dropped onto its top and settles there (physics). Receptacle
+placement asks its scenes for a receptacle object (``scene_config``).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from gsi_builders.operations import (
     OperationGenerator,
     Receptacle,
     Rejected,
+    display_name,
     ground_directions,
     moved_object,
     referring_expression,
@@ -37,14 +42,19 @@ from gsi_builders.operations import (
 )
 from gsi_builders.operations.object_relative_place import neighbours, placed
 from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M, footprint_is_free, footprint_radius
+from gsi_datasets.geometry import project_points
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
 from gsi_datasets.rendering import asset_of
-from gsi_datasets.scene import Scene, SceneObject, receiving_surface, surface_contains
+from gsi_datasets.scene import Furniture, Scene, SceneObject, receiving_surface, surface_contains
 
 #: An edge counts as facing a camera-relative direction when its outward normal is within this angle of it.
 EDGE_FACING_TOLERANCE_DEG = 35.0
 MIN_MOVE_M = 0.05
+#: Another piece of furniture receives on its top when that is open above by this much (not a bookcase's board) ...
+OPEN_ABOVE_M = 1.0
+#: ... and the camera looks down on it from at least this much higher.
+MIN_VIEW_HEIGHT_M = 0.15
 
 
 def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | None = None) -> Receptacle:
@@ -64,7 +74,7 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
         centre_z = target.pose.position[2] - piece.pose.position[2]  # the target's centre, in the piece's frame
     else:
         piece = scene.support_piece(receptacle_id)
-        (surface,) = piece.surfaces
+        surface = piece.top
         centre_z = surface.height + asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M
     rotation, origin = piece.pose.rotation, np.array(piece.pose.position)
     x_min, y_min, x_max, y_max = surface.extent
@@ -105,6 +115,36 @@ def receptacle_objects(scene: Scene, target: SceneObject) -> list[SceneObject]:
     return [o for o in neighbours(scene, target) if receiving_surface(o) is not None]
 
 
+def other_furniture(scene: Scene, target: SceneObject) -> list[Furniture]:
+    """The pieces of furniture other than ``target``'s support whose top it could be put on: a top (not a seat: a
+    lamp put on a chair is no placement people ask for) open above (no board over it), seen from above (the camera at
+    least 15 cm higher), and the piece is the only one of its name (the instruction names it)."""
+    names = [display_name(scene, piece.instance_id) for piece in scene.furniture]
+    camera_z = scene.camera.position[2]
+    return [
+        piece
+        for piece, name in zip(scene.furniture, names, strict=True)
+        if piece.instance_id != target.support_id
+        and piece.surfaces
+        and piece.top.name == "top"
+        and piece.top.clearance >= OPEN_ABOVE_M
+        and piece.pose.position[2] + piece.top.height + MIN_VIEW_HEIGHT_M <= camera_z
+        and names.count(name) == 1
+    ]
+
+
+def in_view(scene: Scene, points: np.ndarray, margin: float = 0.04) -> bool:
+    """Whether every world point lies in front of the camera and inside the image, ``margin`` (a fraction of the
+    image size) in from its border."""
+    camera = scene.camera
+    local = (camera.world_to_camera @ np.c_[points, np.ones(len(points))].T)[:3].T
+    if np.any(local[:, 2] <= 0.0):
+        return False
+    pixels = project_points(camera.intrinsics, local)
+    size = np.array([camera.width, camera.height])
+    return bool(np.all((pixels >= margin * size) & (pixels <= (1.0 - margin) * size)))
+
+
 def placed_on(scene: Scene, target: SceneObject, receptacle_id: int, point: np.ndarray) -> Scene | None:
     """``scene`` with ``target`` at ``point`` (its centre) on the receptacle ``receptacle_id`` (the surface it stands on
     or a receptacle object), or None when its footprint does not fit there."""
@@ -127,9 +167,14 @@ class ReceptaclePlace(OperationGenerator):
     def propose(self, scene: Scene, target: SceneObject | None, rng: np.random.Generator) -> EditProposal:
         if scene.support_surface(target) is None:
             raise Rejected("no_receptacle_surface")
-        # A receptacle object the target fits on first (in a random order), else the surface it stands on.
+        # A receptacle object the target fits on first (in a random order), then the surface it stands on and the tops
+        # of the other pieces of furniture (in a random order).
         holders = [o.instance_id for o in receptacle_objects(scene, target)]
         candidates = [*(holders[i] for i in rng.permutation(len(holders))), target.support_id]
+        pieces = [piece.instance_id for piece in other_furniture(scene, target)]
+        if pieces:  # (no draw otherwise: a tabletop has one table)
+            surfaces = [target.support_id, *pieces]
+            candidates = [*candidates[:-1], *(surfaces[i] for i in rng.permutation(len(surfaces)))]
         start = np.array(target.pose.position)
         reason = "edge_not_facing_camera_direction"
         for receptacle_id in candidates:
@@ -139,6 +184,9 @@ class ReceptaclePlace(OperationGenerator):
                 reason = rejection.reason
                 continue
             own = receptacle_id == target.support_id
+            if not own and not in_view(scene, receptacle.corners):
+                reason = "receptacle_out_of_view"  # a person judges its centre and edges on the whole top
+                continue
             current = nearest_region(receptacle.points, start, UP) if own else None
             for region in rng.permutation(list(REGIONS)):
                 region = str(region)
@@ -153,7 +201,12 @@ class ReceptaclePlace(OperationGenerator):
                     reason = "region_occupied"
                     continue
                 command = RegionCommand(region)
-                name = support_name(scene, target) if own else referring_expression(scene, scene.object(receptacle_id))
+                if own:
+                    name = support_name(scene, target)
+                elif scene.has_object(receptacle_id):
+                    name = referring_expression(scene, scene.object(receptacle_id))
+                else:
+                    name = display_name(scene, receptacle_id)
                 instruction, template = self.spec.phrase(
                     command, rng, object=referring_expression(scene, target), receptacle=name
                 )
@@ -173,9 +226,11 @@ class ReceptaclePlace(OperationGenerator):
     ) -> CounterfactualStates:
         """The target at every other region's point of the same receptacle (``wrong_region/<region>``); short of or
         past the asked point by 0.5 / 0.8 / 1.2 of the move (``magnitude/x<f>``: compliant only if that point is still
-        nearest to the asked region's; on the receptacle object where the point is over it, else on the surface
-        beside it); for a receptacle object, the target put next to it instead of on it, on the surface they share, on
-        each side as seen from the camera (``next_to/<side>``: never compliant)."""
+        nearest to the asked region's; on the receptacle where the point is over it, else on the surface beside it);
+        for a receptacle object, the target put next to it instead of on it, on the surface they share, on each side
+        as seen from the camera (``next_to/<side>``: never compliant); for another piece of furniture, the target put
+        at the asked region of the surface it stands on, or at another region of it where the asked one has no room
+        (``wrong_reference/own_surface``: never compliant)."""
         target = source.object(target_id)
         receptacle_id = oracle.object(target_id).support_id
         receptacle = receptacle_regions(source, target, receptacle_id)
@@ -183,9 +238,7 @@ class ReceptaclePlace(OperationGenerator):
         piece = source.support_piece(receptacle_id)
 
         def put(point: np.ndarray) -> Scene | None:
-            on_receptacle = (
-                surface_contains(piece, piece.surfaces[0], point) if receptacle_id != target.support_id else True
-            )
+            on_receptacle = surface_contains(piece, piece.top, point) if receptacle_id != target.support_id else True
             return placed_on(source, target, receptacle_id if on_receptacle else target.support_id, point)
 
         states: CounterfactualStates = {
@@ -194,7 +247,20 @@ class ReceptaclePlace(OperationGenerator):
         for region, point in receptacle.points.items():
             if region != command.direction:
                 states[f"wrong_region/{region}"] = ("wrong_region", placed_on(source, target, receptacle_id, point))
-        if receptacle_id != target.support_id:
+        if receptacle_id != target.support_id and not source.has_object(receptacle_id):
+            try:
+                own = receptacle_regions(source, target).points
+            except Rejected:
+                own = {}
+            # The asked region of the surface it stands on, else another region of it where there is room.
+            order = sorted(own, key=lambda region: region != command.direction)
+            moves = (
+                placed(source, target, own[r][:2])
+                for r in order
+                if np.linalg.norm(own[r][:2] - start[:2]) >= MIN_MOVE_M
+            )
+            states["wrong_reference/own_surface"] = ("wrong_reference", next((s for s in moves if s is not None), None))
+        elif receptacle_id != target.support_id:
             holder = source.object(receptacle_id)
             gap = footprint_radius(holder) + footprint_radius(target) + FOOTPRINT_MARGIN_M
             for side, direction in ground_directions(source).items():

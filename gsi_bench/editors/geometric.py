@@ -5,20 +5,19 @@ what a depth-aware editor with an object detector would have: the instruction, t
 source instance map and its id -> display name table (the detector stand-in), the intrinsics and the
 supporting plane. It never reads the labels (``transform``, ``command``, ``target_*``, ``scene``, ...).
 
-Steps: the instruction gives the operation, object and value (:mod:`instruction_parser`); the object's
-instance mask (dilated, to carry its anti-aliased rim along) is lifted to camera-frame 3D points; the
-move / rotation / scaling is applied in 3D about the object's estimated contact point on the table (a placement
-relative to another object takes that point to the reference object's contact point plus the asked offset; a
-placement in a region of the surface, to the region's point on the surface's visible top, :func:`region_point`); the
-points are forward-splatted with a z-buffer (other objects in front still occlude the moved one); small
-splat holes are closed; the vacated pixels are inpainted (Telea) and the moved object is composited on top.
-Only the visible surface is known (2.5D): a rotation guesses the hidden back as the visible surface
-turned by half a turn, so rotated objects show re-used texture, and shadows stay where they were. A camera view
-change moves every pixel instead: the whole depth image is re-projected into the moved camera and what the source
-never saw is inpainted. A removal lifts every instance of the named object, picks the one at the asked position
+Steps: the instruction gives the operation, object and value (:mod:`instruction_parser`); the object's instance mask
+(dilated, to carry its anti-aliased rim along) is lifted to camera-frame 3D points; the move / rotation / scaling is
+applied in 3D about the object's estimated contact point on the table (a placement relative to another object takes
+that point to the reference object's contact point plus the asked offset; a placement in a region of a receptacle,
+to the region's point on the visible top of the named receptacle or of the object's support, :func:`region_point`,
+:func:`top_height`); the points are forward-splatted with a z-buffer (other objects in front still occlude the moved
+one); small splat holes are closed; the vacated pixels are inpainted (Telea) and the moved object is composited on
+top. Only the visible surface is known (2.5D): a rotation guesses the hidden back as the visible surface turned by
+half a turn, so rotated objects show re-used texture, and shadows stay where they were. A camera view change moves
+every pixel instead: the whole depth image is re-projected into the moved camera and what the source never saw is
+inpainted. A removal lifts every instance of the named object, picks the one at the asked position
 (:func:`removal_target`, the operation's own :func:`~gsi_datasets.operations.spatial_remove.extreme_instance`) and
-inpaints its pixels.
-"""
+inpaints its pixels."""
 
 from __future__ import annotations
 
@@ -131,8 +130,11 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
         )
         destination = reference_pivot + edit.distance_m * ground_direction(RELATIONS[edit.direction], normal)
     if edit.operation == RECEPTACLE:
-        surface = (instances == support_id) & (depth_m > 0)
-        destination = region_point(edit.direction, surface, depth_m, intrinsics, normal, offset_m, points)
+        # The named receptacle's top (a tray, another table) or the support's.
+        receptacle_id = support_id if edit.reference_name is None else _referent(row, edit.reference_name)
+        surface = (instances == receptacle_id) & (depth_m > 0)
+        height = 0.0 if receptacle_id == support_id else top_height(surface, depth_m, intrinsics, normal, offset_m)
+        destination = region_point(edit.direction, surface, depth_m, intrinsics, normal, offset_m - height, points)
     moved = apply_edit(edit, points, pivot, normal, destination)
     magnification = max(magnification, _magnification(points, moved))
 
@@ -313,6 +315,26 @@ def plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     right = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
     forward = np.array([0.0, 0.0, 1.0]) - normal[2] * normal
     return right / np.linalg.norm(right), forward / np.linalg.norm(forward)
+
+
+def top_height(
+    surface: np.ndarray, depth_m: np.ndarray, intrinsics: np.ndarray, normal: np.ndarray, offset_m: float
+) -> float:
+    """Height above the support plane of the top of a receptacle whose pixels are ``surface``: the height most of
+    its lifted pixels share (a flat top gathers its pixels at one height; sides and walls spread theirs), refined as
+    their median.
+
+    Raises:
+        ValueError: when the receptacle has no pixels with depth.
+    """
+    v, u = np.nonzero(surface)
+    if len(v) == 0:
+        raise ValueError("the receptacle shows no pixels with depth")
+    heights = unproject_pixels(intrinsics, np.column_stack([u, v]), depth_m[v, u]) @ normal + offset_m
+    bins = np.floor(heights / 0.005).astype(np.int64)
+    values, counts = np.unique(bins, return_counts=True)
+    mode = (values[np.argmax(counts)] + 0.5) * 0.005
+    return float(np.median(heights[np.abs(heights - mode) < 0.01]))
 
 
 def region_point(

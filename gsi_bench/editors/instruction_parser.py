@@ -9,8 +9,9 @@ obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "tr
 - ``object_relative_place``: two objects, a distance with a unit and a relation to the second one ("to the left
   of", "to the right of", "in front of", "behind"); the object named first is moved, the one after the relation
   is the reference.
-- ``receptacle_place``: an object and a region of the surface it stands on ("to the centre / middle of the",
-  "to the nearest / farthest / leftmost / rightmost edge of the").
+- ``receptacle_place``: an object, a region ("to the centre / middle of the", "to the nearest / farthest /
+  leftmost / rightmost edge of the") and the receptacle named after it (none among the candidates: the surface the
+  object stands on).
 - ``object_rotate``: "clockwise" / "counterclockwise" and an angle in degrees.
 - ``object_scale``: a resulting size ("twice", "half its size", "1.5 times", "three quarters of") or a
   change ("by 25%", "50% larger", "by half", "by a quarter") with its sense (up / larger / enlarge,
@@ -130,7 +131,8 @@ class ParsedEdit:
         angle_deg: rotation angle in degrees, positive (the sense is in ``direction``).
         scale_factor: uniform scale factor (new size / old size).
         motion: camera view changes: ``move``, ``turn`` or ``pitch``.
-        reference_name: placements relative to another object: that object's display name.
+        reference_name: placements relative to another object: that object's display name; placements on a
+            receptacle: its display name (None: the surface the object stands on).
     """
 
     operation: str
@@ -166,10 +168,18 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
         return _camera_edit(text, lowered)
     if placement := _placement(text, lowered, display_names):
         return placement
-    object_name = _find_object(text, lowered, display_names)
     if region := _REGION.search(lowered):
+        # The object is named before the region, the receptacle after it (none found: the surface the object
+        # stands on, whose name is no candidate).
         words = region.group(1)
-        return ParsedEdit(RECEPTACLE, object_name, "centre" if " " not in words else words.replace(" ", "_"))
+        receptacles = _names_in(lowered[region.end() :], display_names)
+        return ParsedEdit(
+            RECEPTACLE,
+            _find_object(text, lowered[: region.start()], display_names),
+            "centre" if " " not in words else words.replace(" ", "_"),
+            reference_name=max(receptacles, key=len) if receptacles else None,
+        )
+    object_name = _find_object(text, lowered, display_names)
     # Drop the object's name so that words inside it cannot read as cues.
     rest = re.sub(rf"\b{re.escape(object_name.lower())}\b", " ", lowered)
     if sense := _ROTATE_SENSE.search(rest):

@@ -49,7 +49,15 @@ import numpy as np
 
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.rendering import StateRenderer, asset_of
-from gsi_datasets.scene import Scene, SceneObject, changed_object, receiving_surface, surface_contains
+from gsi_datasets.scene import (
+    FLOOR_ID,
+    Furniture,
+    Scene,
+    SceneObject,
+    changed_object,
+    receiving_surface,
+    surface_contains,
+)
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -126,7 +134,7 @@ class RenderComparer:
         scale_range: tuple[float, float] = (0.4, 2.6),
         truncation: float = 150.0,
         prior_weight: float = 0.012,
-        max_shift_m: float = 1.5,
+        max_shift_m: float = 3.0,
         yaw_sweep_deg: int = 15,
         min_improvement: float = 1e-3,
         tie_tolerance: float = 0.0025,
@@ -205,16 +213,26 @@ class RenderComparer:
             and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
             and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
         ]
-        # What the target could be put on besides its own support (source-side geometry, as every render here).
-        # Each as its piece and the world height of its top.
-        self._receptacles = [
-            (piece, piece.pose.position[2] + piece.surfaces[0].height)
-            for piece in (
+
+        # What the target could be put on besides its own support (source-side geometry, as every render here): the
+        # receptacle objects and the tops of the other pieces of furniture, each as its piece and its top's height.
+        def tops(pieces: list[Furniture]) -> list[tuple[Furniture, float]]:
+            return [(piece, piece.pose.position[2] + piece.top.height) for piece in pieces]
+
+        self._receptacles = tops(
+            [
                 source.support_piece(o.instance_id)
                 for o in source.objects
                 if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
-            )
-        ]
+            ]
+        )
+        self._other_furniture = tops(
+            [piece for piece in source.furniture if piece.instance_id != self.target.support_id and piece.surfaces]
+        )
+        on_floor = self.target.support_id == FLOOR_ID
+        self._own_support = (
+            None if on_floor else (source.support_piece(self.target.support_id), source.support_surface(self.target))
+        )
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
     def close(self) -> None:
@@ -257,17 +275,24 @@ class RenderComparer:
             float(self.scales[hypothesis.scale_index]),
         )
         lift = self._surface_under(np.array(changed.pose.position)) - self.support_height
-        if lift > 0.0:
+        if lift != 0.0:
             x, y, z = changed.pose.position
             changed = dataclasses.replace(changed, pose=dataclasses.replace(changed.pose, position=(x, y, z + lift)))
         return self.view.with_object(changed)
 
     def _surface_under(self, position: np.ndarray) -> float:
         """World height of what the target would stand on with its centre at ``position``: the highest receiving
-        surface of a receptacle object of the source scene over that point (a tray, a cutting board), else the
-        target's own support."""
-        tops = [top for piece, top in self._receptacles if surface_contains(piece, piece.surfaces[0], position)]
-        return max([self.support_height, *tops])
+        surface of a receptacle object of the source scene over that point (a tray, a cutting board); else, off the
+        surface the target stands on, the highest top of another piece of furniture over that point; else that
+        surface (also where nothing is under the point: the search does not drop the target to the floor)."""
+        on_objects = [top for piece, top in self._receptacles if surface_contains(piece, piece.top, position)]
+        if on_objects:
+            return max(on_objects)
+        if self._own_support is not None and not surface_contains(*self._own_support, position):
+            on_furniture = [top for piece, top in self._other_furniture if surface_contains(piece, piece.top, position)]
+            if on_furniture:
+                return max(on_furniture)
+        return self.support_height
 
     def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
         """Mean truncated L1 distance (summed over RGB) between the change the hypothesis makes to the render
@@ -388,9 +413,10 @@ class RenderComparer:
         intrinsics, rotation = camera.intrinsics, np.array(camera.rotation)
         origin = np.array(camera.position)
         centre_height = self.target.pose.position[2]
-        # The target's centre height on its own support, and on each receptacle object's top (kept where the ray
-        # meets that height over the receptacle): a target put on a tray is seen higher, so nearer along the ray.
-        lifts = [0.0, *(top - self.support_height for _, top in self._receptacles)]
+        # The target's centre height on its own support, and on each receptacle object's or other piece of furniture's
+        # top (kept where the ray meets that height over it): a target put on a tray is seen higher, so nearer along
+        # the ray.
+        lifts = [0.0, *(top - self.support_height for _, top in [*self._receptacles, *self._other_furniture])]
         hypotheses = []
         for u, v in centroids:
             pixel = (np.array([u, v]) + 0.5) * reduction - 0.5
@@ -399,7 +425,7 @@ class RenderComparer:
                 continue
             for lift in lifts:
                 hit = origin + ray * (centre_height + lift - origin[2]) / ray[2]
-                if lift > 0.0 and self._surface_under(hit) - self.support_height != lift:
+                if lift != 0.0 and self._surface_under(hit) - self.support_height != lift:
                     continue
                 hypotheses.append(
                     Hypothesis(
