@@ -219,19 +219,22 @@ class RenderComparer:
         def tops(pieces: list[Furniture]) -> list[tuple[Furniture, float]]:
             return [(piece, piece.pose.position[2] + piece.top.height) for piece in pieces]
 
-        self._receptacles = tops(
+        own_id = self.target.support_id
+        receptacles = [
+            o for o in source.objects if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
+        ]
+        # Those standing on the target's own support; the rest, and the other pieces of furniture, are elsewhere.
+        self._receptacles_beside = tops(
+            [source.support_piece(o.instance_id) for o in receptacles if o.support_id == own_id]
+        )
+        self._elsewhere = tops(
             [
-                source.support_piece(o.instance_id)
-                for o in source.objects
-                if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
+                *(source.support_piece(o.instance_id) for o in receptacles if o.support_id != own_id),
+                *(piece for piece in source.furniture if piece.instance_id != own_id and piece.surfaces),
             ]
         )
-        self._other_furniture = tops(
-            [piece for piece in source.furniture if piece.instance_id != self.target.support_id and piece.surfaces]
-        )
-        on_floor = self.target.support_id == FLOOR_ID
         self._own_support = (
-            None if on_floor else (source.support_piece(self.target.support_id), source.support_surface(self.target))
+            None if own_id == FLOOR_ID else (source.support_piece(own_id), source.support_surface(self.target))
         )
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
@@ -282,16 +285,19 @@ class RenderComparer:
 
     def _surface_under(self, position: np.ndarray) -> float:
         """World height of what the target would stand on with its centre at ``position``: the highest receiving
-        surface of a receptacle object of the source scene over that point (a tray, a cutting board); else, off the
-        surface the target stands on, the highest top of another piece of furniture over that point; else that
-        surface (also where nothing is under the point: the search does not drop the target to the floor)."""
-        on_objects = [top for piece, top in self._receptacles if surface_contains(piece, piece.top, position)]
-        if on_objects:
-            return max(on_objects)
+        surface of a receptacle object standing beside it over that point (a tray, a cutting board); else, off the
+        surface the target stands on, the highest top over that point of another piece of furniture or of a receptacle
+        object on one; else that surface (also where nothing is under the point: the search does not drop the target
+        to the floor)."""
+
+        def over(tops: list[tuple[Furniture, float]]) -> list[float]:
+            return [top for piece, top in tops if surface_contains(piece, piece.top, position)]
+
+        if beside := over(self._receptacles_beside):
+            return max(beside)
         if self._own_support is not None and not surface_contains(*self._own_support, position):
-            on_furniture = [top for piece, top in self._other_furniture if surface_contains(piece, piece.top, position)]
-            if on_furniture:
-                return max(on_furniture)
+            if elsewhere := over(self._elsewhere):
+                return max(elsewhere)
         return self.support_height
 
     def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
@@ -416,7 +422,7 @@ class RenderComparer:
         # The target's centre height on its own support, and on each receptacle object's or other piece of furniture's
         # top (kept where the ray meets that height over it): a target put on a tray is seen higher, so nearer along
         # the ray.
-        lifts = [0.0, *(top - self.support_height for _, top in [*self._receptacles, *self._other_furniture])]
+        lifts = [0.0, *(top - self.support_height for _, top in [*self._receptacles_beside, *self._elsewhere])]
         hypotheses = []
         for u, v in centroids:
             pixel = (np.array([u, v]) + 0.5) * reduction - 0.5
