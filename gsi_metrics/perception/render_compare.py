@@ -401,6 +401,11 @@ class RenderComparer:
             unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
             unexplained = unexplained - self._predicted_change(unchanged, exact=False)
         changed = (np.abs(unexplained).sum(axis=2) > 60).astype(np.uint8)
+        if self.view is not self.source:
+            # A recovered camera motion is close, not exact (an image shift is no camera motion at all): every edge
+            # leaves a thin line of change. Open those away first, or the closing below joins them into regions that
+            # span the scene.
+            changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         # A thin or see-through object (a glass, a lamp's stem, an hourglass's frame) changes only its outline: close
         # the outline into one region before speckle is opened away, or the region falls apart into fragments whose
         # centroids lie beside the object.
