@@ -84,14 +84,25 @@ def _verify(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from datasets import load_dataset
 
+    from gsi_datasets.schema import OPERATIONS, operation_name
     from gsi_datasets.visualize import contact_sheet
 
     dataset = load_dataset(str(args.path), args.config, split=args.split)
+    which = ""
+    if args.operations:
+        unknown = sorted(set(args.operations) - set(OPERATIONS))
+        if unknown:
+            raise ValueError(f"unknown operation(s) {', '.join(unknown)}; known: {', '.join(OPERATIONS)}")
+        chosen = [i for i, value in enumerate(dataset["operation"]) if operation_name(value) in args.operations]
+        if not chosen:
+            raise ValueError(f"no sample of {args.config}/{args.split} has operation {' or '.join(args.operations)}")
+        dataset = dataset.select(chosen)
+        which = f" ({', '.join(args.operations)})"
     count = min(args.num, len(dataset))
     sheet = contact_sheet((dataset[i] for i in range(count)), columns=args.columns)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out)
-    print(f"Contact sheet of {count} samples of {args.config}/{args.split}: {args.out}")
+    print(f"Contact sheet of {count} samples of {args.config}/{args.split}{which}: {args.out}")
     return 0
 
 
@@ -300,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--split", default="test", help="split (default: test)")
     show.add_argument("--num", type=int, default=16, help="number of samples (default: 16)")
     show.add_argument("--columns", type=int, default=2, help="samples per sheet row (default: 2)")
+    show.add_argument(
+        "--operations", nargs="+", metavar="NAME", help="only samples of these operations (default: all), in order"
+    )
     show.add_argument("--out", default="sheet.png", help="output PNG (default: sheet.png)")
     show.set_defaults(handler=_show)
 

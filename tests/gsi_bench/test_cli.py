@@ -31,6 +31,27 @@ def test_show_writes_a_contact_sheet(built_split: Path, tmp_path: Path, capsys: 
     assert np.any(np.all(sheet == (40, 220, 80), axis=2))
 
 
+def test_show_keeps_the_asked_operations_and_names_unknown_ones(
+    built_split: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datasets import load_dataset
+
+    from gsi_datasets.schema import operation_name
+
+    operations = [operation_name(v) for v in load_dataset(str(built_split), "tabletop", split="test")["operation"]]
+    out = tmp_path / "sheet.png"
+    arguments = ["show", str(built_split), "--num", "100", "--columns", "1", "--out", str(out)]
+    assert main([*arguments, "--operations", "object_rotate"]) == 0
+    rotations = operations.count("object_rotate")
+    assert 0 < rotations < len(operations)
+    assert f"Contact sheet of {rotations} samples of tabletop/test (object_rotate)" in capsys.readouterr().out
+    assert Image.open(out).size[1] > rotations * 320  # one sample per sheet row
+    assert main([*arguments, "--operations", "spin"]) == 2
+    assert "unknown operation(s) spin; known: " in capsys.readouterr().err
+    assert main([*arguments, "--operations", "spatial_remove"]) == 2  # tabletop's default mix has no removal
+    assert "no sample of tabletop/test has operation spatial_remove" in capsys.readouterr().err
+
+
 def test_show_reports_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", str(tmp_path / "missing"), "--out", str(tmp_path / "s.png")]) == 2
     assert "gsi-bench show: error:" in capsys.readouterr().err
