@@ -131,3 +131,26 @@ def test_metric_cards_formula_tables_are_generated_from_the_scorers(card: str) -
     assert refresh_formula_tables(text) == text, (
         f"gsi_metrics/{card}/README.md is out of date: run gsi_metrics.operations.refresh_formula_tables on it"
     )
+
+
+def test_a_qualified_name_takes_the_of_form_of_a_possessive_and_still_parses() -> None:
+    from gsi_bench.editors.instruction_parser import parse_instruction
+    from gsi_datasets.operations import get_operation
+    from gsi_datasets.operations.object_relative_place import PlaceCommand
+
+    spec = get_operation("object_relative_place")
+    command = PlaceCommand("left", 0.2)
+    names = ["book", "teapot"]
+    for seed in range(16):  # every phrasing of "left" comes up
+        text, template = spec.phrase(
+            command, np.random.default_rng(seed), object="book on the desk", reference="teapot on the shelf"
+        )
+        assert "desk's" not in text and "shelf's" not in text, text
+        if "{reference}'s centre" in template:
+            assert "the centre of the teapot on the shelf" in text, text
+        parsed = parse_instruction(text, names)
+        assert (parsed.object_name, parsed.direction, parsed.reference_name) == ("book", "left", "teapot"), text
+    # Plain names keep the possessive.
+    for seed in range(16):
+        text, template = spec.phrase(command, np.random.default_rng(seed), object="book", reference="teapot")
+        assert ("{reference}'s centre" in template) == ("teapot's centre" in text), text

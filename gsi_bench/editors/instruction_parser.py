@@ -220,7 +220,8 @@ def _placement(text: str, lowered: str, display_names: list[str]) -> ParsedEdit 
     relation = _RELATION.search(lowered)
     if relation is None:
         return None
-    after = lowered[relation.end() :]
+    # "... to the left of the centre of the mug on the desk": the name follows "centre of the".
+    after = re.sub(r"^(?:centre|center) of the\s+", "", lowered[relation.end() :])
     references = [n for n in display_names if n and re.match(rf"{re.escape(n.lower())}\b", after)]
     if not references:
         return None

@@ -10,6 +10,7 @@ operation in the same way. Modules are discovered, so adding an operation never 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -93,11 +94,25 @@ class OperationSpec:
         except KeyError:
             raise KeyError(f"no instruction templates for {self.name} {command.template_key!r}") from None
         template = options[int(rng.integers(len(options)))]
-        return template.format(**values, **command.values()), template
+        return _with_qualified_possessives(template, values).format(**values, **command.values()), template
 
     def command_from_row(self, row: Mapping[str, Any]) -> Command:
         """The typed command of a row's ``command`` column."""
         return self.command_type.from_row(row)
+
+
+_POSSESSIVE = re.compile(r"\bthe \{(\w+)\}'s (\w+)")
+
+
+def _with_qualified_possessives(template: str, values: Mapping[str, Any]) -> str:
+    """``template`` with "the {x}'s centre" turned into "the centre of the {x}" where the name filled in for ``x``
+    carries a qualifier ("the centre of the mug on the desk", not "the mug on the desk's centre")."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        field, noun = match.groups()
+        return f"the {noun} of the {{{field}}}" if " on the " in str(values.get(field, "")) else match.group(0)
+
+    return _POSSESSIVE.sub(rewrite, template)
 
 
 #: The registered operations, by name (each module of this package registers one on import).
