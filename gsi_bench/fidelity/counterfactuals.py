@@ -21,7 +21,8 @@ Families and cases (``family/case``):
 - ``wrong_target/other_object`` (object operations but SR, which has its wrong instances): another object changed
   as asked, the target untouched;
 - ``collateral/moved_other``, ``collateral/removed_other``: the right edit plus another object (not an instance of
-  the target's category, nor the receptacle object the target was put on) moved 8-15 cm on its support or removed;
+  the target's category, nor the receptacle object the target was put on, nor a placement's reference object) moved
+  8-15 cm on its support or removed;
 - ``identity/source``: the source image (for OS this is also the "scale factor 1.0" case);
 - ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
@@ -298,12 +299,14 @@ def _scene_cases(
     visible_ids = set(np.unique(sample.view.instances).tolist())
     category = None if target_id is None else source.object(target_id).category
     # Another instance of a removal's category changed is one of its own cases, not collateral; nor is the
-    # receptacle object the edit put the target on (moving it would leave the target in the air).
+    # receptacle object the edit put the target on (moving it would leave the target in the air), nor the reference
+    # object of a placement (the asked offset is from where it stands).
     holder = oracle.object(target_id).support_id if target_id is not None and oracle.has_object(target_id) else None
+    untouchable = (target_id, holder, sample.view.reference_id)
     others = [
         o
         for o in source.objects
-        if o.instance_id not in (target_id, holder) and o.instance_id in visible_ids and o.category != category
+        if o.instance_id not in untouchable and o.instance_id in visible_ids and o.category != category
     ]
     rng.shuffle(others)
     proposals = dict(
