@@ -199,19 +199,23 @@ class RenderComparer:
         self.removal_margin = removal_margin
         self.presence_tolerance = presence_tolerance
         self.support_height = source.support_height(source.object(sample.target_id))
-        # Another instance of the target's category is never where the target could be (they would interpenetrate):
-        # without this, a removed target is "found" standing inside its look-alike. Only instances at the target's
-        # height count, and none that the target already "overlaps" in the source by this test (a pair it misjudges).
+        # The other objects the target would interpenetrate if it stood on their spot: those at the target's height,
+        # but none that the target already "overlaps" in the source by this test (a pair it misjudges). Another
+        # instance of its category is never where the target could be: without this, a removed target is "found"
+        # standing inside its look-alike. Any of them weighs in the choice between a removal and a move (removed).
         self._target_radius = _inner_radius(self.target)
         target_xy, target_z = np.array(self.target.pose.position[:2]), self.target.pose.position[2]
         target_height = asset_of(self.target).size[2]
-        self._namesakes = [
-            (np.array(o.pose.position[:2]), _inner_radius(o))
+        neighbours = [
+            o
             for o in source.objects
-            if o.category == self.target.category
-            and o.instance_id != self.target.instance_id
+            if o.instance_id != self.target.instance_id
             and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
             and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
+        ]
+        self._neighbours = [(np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours]
+        self._namesakes = [
+            (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if o.category == self.target.category
         ]
 
         # What the target could be put on besides its own support (source-side geometry, as every render here): the
@@ -310,7 +314,7 @@ class RenderComparer:
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
             or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
-            or self._inside_namesake(hypothesis)
+            or self._inside(hypothesis, self._namesakes)
         ):
             return float("inf")
         # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg grid.
@@ -328,11 +332,11 @@ class RenderComparer:
             self._costs[key] = self._distance(self.state(hypothesis), exact) + prior
         return self._costs[key]
 
-    def _inside_namesake(self, hypothesis: Hypothesis) -> bool:
-        """Whether the hypothesised target would stand inside another instance of its category."""
+    def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
+        """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius)."""
         centre = np.array(self.target.pose.position[:2]) + (hypothesis.dx_m, hypothesis.dy_m)
         radius = self._target_radius * self.scales[hypothesis.scale_index]
-        return any(np.linalg.norm(centre - other) < radius + other_radius for other, other_radius in self._namesakes)
+        return any(np.linalg.norm(centre - other) < radius + other_radius for other, other_radius in others)
 
     def _distance(self, state: Scene, exact: bool) -> float:
         """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
@@ -361,14 +365,14 @@ class RenderComparer:
     def removed(self, best: Hypothesis, cost: float) -> bool:
         """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact
         ``cost``): removal explains it at least as well, or nearly as well (within ``removal_margin`` cost units)
-        while the target drawn as ``best`` says does not match the image where it shows (median residual over
-        ``presence_tolerance``: a hypothesis that parks the target over another object's change)."""
+        while ``best`` parks the target over another object's change: the target drawn there does not match the
+        image where it shows (median residual over ``presence_tolerance``), or it stands inside another object of
+        the source (a shrunken white jug painted over a removed orange's spot on a white table)."""
         removal = self.removal_cost()
         if removal <= cost:
             return True
-        return (
-            removal <= cost + self.removal_margin * self.cost_unit
-            and self.target_residual(best) > self.presence_tolerance
+        return removal <= cost + self.removal_margin * self.cost_unit and (
+            self._inside(best, self._neighbours) or self.target_residual(best) > self.presence_tolerance
         )
 
     def change(self, hypothesis: Hypothesis) -> float:
