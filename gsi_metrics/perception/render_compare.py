@@ -36,7 +36,8 @@ scale is one variant in a single compiled model.
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
-image where it would show (:meth:`RenderComparer.removed`), the target was removed.
+image where it would show or stands inside another object of the source (:meth:`RenderComparer.removed`), the target
+was removed.
 """
 
 from __future__ import annotations
