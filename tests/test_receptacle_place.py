@@ -333,6 +333,19 @@ def test_on_a_receptacle_object_the_oracle_complies_and_next_to_it_never_does(
     assert beside_seen >= 2  # where the surface around the receptacle is free
 
 
+def test_a_move_short_of_a_receptacle_object_complies_only_once_it_is_over_it(
+    object_rows: list[dict[str, Any]],
+) -> None:
+    from gsi_bench.fidelity.counterfactuals import should_comply
+
+    for row in object_rows:
+        sample = ScoringSample.from_row(row)
+        asked = sample.truth.translation_m
+        assert should_comply(sample, "magnitude", asked, np.eye(3))
+        # Stopping a quarter of the way leaves the target on its own surface, beside the receptacle: not on it.
+        assert not should_comply(sample, "magnitude", 0.25 * asked, np.eye(3)), row["instruction"]
+
+
 def test_a_target_put_on_another_piece_of_furniture_rests_on_its_top_which_shows_whole(
     furniture_rows: list[dict[str, Any]],
 ) -> None:

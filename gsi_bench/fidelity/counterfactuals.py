@@ -27,10 +27,10 @@ Families and cases (``family/case``):
 - ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
 
-Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC
-asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still
-nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong direction, wrong
-kind, wrong instance, two removed and moved instead do not.
+Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC asks for
+the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still over the
+receptacle and nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong
+direction, wrong kind, wrong instance, two removed and moved instead do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
 skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
@@ -57,7 +57,7 @@ from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
 from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, get_scoring
 from gsi_metrics.operations.object_rotate import asked_yaw_deg, either_direction
-from gsi_metrics.operations.receptacle_place import region_reached
+from gsi_metrics.operations.receptacle_place import on_receptacle, region_reached
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery
 from gsi_metrics.sample import ScoringSample
 
@@ -238,8 +238,8 @@ def should_comply(sample: ScoringSample, family: str, translation: np.ndarray, r
     if family in INCORRECT_EDIT_FAMILIES:
         return False
     view, truth = sample.view, sample.truth
-    if sample.operation == "receptacle_place":  # short of or past the asked point: still in the asked region?
-        return region_reached(view, truth, translation) == truth.command.direction
+    if sample.operation == "receptacle_place":  # short of or past the asked point: still on it, in the asked region?
+        return on_receptacle(view, translation) and region_reached(view, truth, translation) == truth.command.direction
     if sample.operation == "object_rotate":
         order = view.symmetry_order
         turn = fold_angle_deg(twist_angle_deg(rotation, view.support_normal), order)

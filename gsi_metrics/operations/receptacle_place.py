@@ -34,6 +34,13 @@ def region_reached(view: SourceView, truth: EditTruth, translation_m: np.ndarray
     return nearest_region(truth.region_points, view.target_box.centre + translation_m, view.support_normal)
 
 
+def on_receptacle(view: SourceView, translation_m: np.ndarray) -> bool:
+    """Whether the target's centre, moved by ``translation_m``, lies over the receptacle's surface."""
+    normal = view.support_normal
+    final = on_plane(view.target_box.centre + translation_m, normal)
+    return inside_polygon(final, on_plane(view.receptacle_corners, normal), normal)
+
+
 @register_scoring
 class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
     name = "receptacle_place"
@@ -62,10 +69,8 @@ class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
         target = perception.target
         if not target.found:
             return Compliance(0.0, 0.0, {"found": False})
-        normal = view.support_normal
-        final = on_plane(view.target_box.centre + target.translation_m, normal)
         region = region_reached(view, truth, target.translation_m)
-        on_surface = inside_polygon(final, on_plane(view.receptacle_corners, normal), normal)
+        on_surface = on_receptacle(view, target.translation_m)
         error, magnitude = self.spatial_error(view, truth, perception)
         compliant = (
             on_surface
