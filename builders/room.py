@@ -24,7 +24,7 @@ from gsi_builders.tabletop import with_receptacle
 from gsi_datasets.assets import Category, all_categories
 from gsi_datasets.assets.furniture import footprint_polygon, get_furniture_category, make_furniture, piece_height
 from gsi_datasets.assets.surfaces import TEXTURE_SEEDS_PER_PATTERN
-from gsi_datasets.geometry import box_corners, matrix_to_quaternion, project_points, rotation_about_axis
+from gsi_datasets.geometry import box_corners, matrix_to_quaternion, rotation_about_axis
 from gsi_datasets.rendering import asset_of
 from gsi_datasets.scene import (
     FLOOR_ID,
@@ -734,16 +734,13 @@ def objects_in_view(
     only those whose centre the camera sees past the furniture blocks (geometry only: other objects do not
     occlude)."""
     camera = scene.camera
-    world_to_camera = camera.world_to_camera
-    intrinsics = camera.intrinsics
     position = np.array(camera.position)
     visible = []
     for scene_object in scene.objects:
         corners = box_corners(np.array(scene_object.pose.position), _size(scene_object), scene_object.pose.rotation)
-        in_camera = corners @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
-        if np.any(in_camera[:, 2] <= 0.05):
+        pixels, depth = camera.project(corners)
+        if np.any(depth <= 0.05):
             continue
-        pixels = project_points(intrinsics, in_camera)
         if np.any(pixels < margin_px) or np.any(pixels[:, 0] > camera.width - 1 - margin_px):
             continue
         if np.any(pixels[:, 1] > camera.height - 1 - margin_px):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ import numpy as np
 from gsi_datasets.geometry import (
     intrinsics_from_fovy,
     matrix_to_quaternion,
+    project_points,
     quaternion_to_matrix,
     rotation_about_axis,
 )
@@ -94,11 +96,17 @@ def receiving_surface(scene_object: SceneObject) -> SupportSurface | None:
     upright): the receiving part's top over its footprint's bounding box made symmetric about the origin (so a cutting
     board's handle tab is left out), shrunk about the origin until it lies inside the footprint (a round plate's well,
     rounded corners). None for the other categories."""
+    return _receiving_surface(scene_object.category, scene_object.asset_seed, scene_object.scale)
+
+
+@lru_cache(maxsize=256)
+def _receiving_surface(category: str, asset_seed: int, scale: float) -> SupportSurface | None:
+    """:func:`receiving_surface` of one asset variant, computed once per process (support lookups ask for it often)."""
     from scipy.spatial import ConvexHull
 
-    from gsi_datasets.rendering import asset_of  # rendering imports this module
+    from gsi_datasets.rendering import cached_asset  # rendering imports this module
 
-    asset = asset_of(scene_object)
+    asset = cached_asset(category, asset_seed, scale)
     part_name = asset.category.receiving_part
     if part_name is None:
         return None
@@ -325,6 +333,13 @@ class Camera:
         matrix[:3, :3] = rotation.T
         matrix[:3, 3] = -rotation.T @ np.array(self.position)
         return matrix
+
+    def project(self, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(pixels (N, 2), depth along the optical axis (N,))`` of world points ``(N, 3)``; pixels are meaningless
+        where the depth is not positive (behind the camera)."""
+        world_to_camera = self.world_to_camera
+        in_camera = np.asarray(points_world, float) @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
+        return project_points(self.intrinsics, in_camera), in_camera[:, 2]
 
     @classmethod
     def looking_at(cls, position: np.ndarray, target: np.ndarray, fovy_deg: float, width: int, height: int) -> Camera:

@@ -42,7 +42,6 @@ from gsi_builders.operations import (
 )
 from gsi_builders.operations.object_relative_place import neighbours, placed
 from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M, footprint_is_free, footprint_radius
-from gsi_datasets.geometry import project_points
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
 from gsi_datasets.rendering import asset_of
@@ -137,10 +136,9 @@ def in_view(scene: Scene, points: np.ndarray, margin: float = 0.04) -> bool:
     """Whether every world point lies in front of the camera and inside the image, ``margin`` (a fraction of the
     image size) in from its border."""
     camera = scene.camera
-    local = (camera.world_to_camera @ np.c_[points, np.ones(len(points))].T)[:3].T
-    if np.any(local[:, 2] <= 0.0):
+    pixels, depth = camera.project(points)
+    if np.any(depth <= 0.0):
         return False
-    pixels = project_points(camera.intrinsics, local)
     size = np.array([camera.width, camera.height])
     return bool(np.all((pixels >= margin * size) & (pixels <= (1.0 - margin) * size)))
 
@@ -170,11 +168,12 @@ class ReceptaclePlace(OperationGenerator):
         # A receptacle object the target fits on first (in a random order), then the surface it stands on and the tops
         # of the other pieces of furniture (in a random order).
         holders = [o.instance_id for o in receptacle_objects(scene, target)]
-        candidates = [*(holders[i] for i in rng.permutation(len(holders))), target.support_id]
+        holders = [holders[i] for i in rng.permutation(len(holders))]
         pieces = [piece.instance_id for piece in other_furniture(scene, target)]
+        surfaces = [target.support_id, *pieces]
         if pieces:  # (no draw otherwise: a tabletop has one table)
-            surfaces = [target.support_id, *pieces]
-            candidates = [*candidates[:-1], *(surfaces[i] for i in rng.permutation(len(surfaces)))]
+            surfaces = [surfaces[i] for i in rng.permutation(len(surfaces))]
+        candidates = [*holders, *surfaces]
         start = np.array(target.pose.position)
         reason = "edge_not_facing_camera_direction"
         for receptacle_id in candidates:

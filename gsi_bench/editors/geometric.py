@@ -17,7 +17,8 @@ half a turn, so rotated objects show re-used texture, and shadows stay where the
 every pixel instead: the whole depth image is re-projected into the moved camera and what the source never saw is
 inpainted. A removal lifts every instance of the named object, picks the one at the asked position
 (:func:`removal_target`, the operation's own :func:`~gsi_datasets.operations.spatial_remove.extreme_instance`) and
-inpaints its pixels."""
+inpaints its pixels.
+"""
 
 from __future__ import annotations
 

@@ -143,27 +143,19 @@ def _vessel(outer: ArrayLike, wall: float, floor: float, segments: int = 48) -> 
     return revolve(np.concatenate([outer, inner, inner_floor]), segments)
 
 
-def _pieces(mesh: Mesh, labels: np.ndarray) -> list[Mesh]:
-    """The faces of ``mesh`` grouped by ``labels`` (one per face), in label order, each group with its own vertices."""
-    vertices, faces, uv = mesh
-    pieces = []
-    for label in np.unique(labels):
-        used, remapped = np.unique(faces[labels == label], return_inverse=True)
-        pieces.append((vertices[used], remapped.reshape(-1, 3).astype(faces.dtype), None if uv is None else uv[used]))
-    return pieces
-
-
 def _round_pieces(mesh: Mesh, core_radius: float, sectors: int) -> tuple[Mesh, list[Mesh]]:
     """A round dish as convex pieces for physics (MuJoCo collides with each part's convex hull, and one hull would fill
     the dish): the hull of the faces within ``core_radius`` of the axis (its flat centre) and the hulls of the rest in
     ``sectors`` equal angular sectors (the rim). Neighbouring sectors share their boundary vertices, so the hulls tile
     the rim."""
-    vertices, faces, _ = mesh
+    vertices, faces, uv = mesh
     centres = vertices[faces].mean(axis=1)
     angle = np.arctan2(centres[:, 1], centres[:, 0]) % (2.0 * np.pi)
     sector = np.minimum((angle / (2.0 * np.pi / sectors)).astype(int), sectors - 1)
     labels = np.where(np.hypot(centres[:, 0], centres[:, 1]) < core_radius, -1, sector)
-    core, *rim = (convex_hull(piece) for piece in _pieces(mesh, labels))
+    # Each piece is the hull of the vertices of its faces (label -1, the centre, first).
+    used = (np.unique(faces[labels == label]) for label in np.unique(labels))
+    core, *rim = (convex_hull(vertices[indices], uv[indices]) for indices in used)
     return core, rim
 
 

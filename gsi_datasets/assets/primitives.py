@@ -399,12 +399,11 @@ def merge(meshes: Sequence[Mesh]) -> Mesh:
     return vertices, faces, uv
 
 
-def convex_hull(mesh: Mesh) -> Mesh:
-    """The convex hull of ``mesh``'s vertices as a closed, outward-wound mesh; each hull vertex keeps its texture
-    coordinate (a piece of a textured surface stays textured as it was)."""
+def convex_hull(vertices: np.ndarray, uv: np.ndarray) -> Mesh:
+    """The convex hull of ``vertices`` as a closed, outward-wound mesh; each hull vertex keeps its texture coordinate
+    from ``uv`` (a piece of a textured surface stays textured as it was)."""
     from scipy.spatial import ConvexHull
 
-    vertices, _, uv = mesh
     hull = ConvexHull(vertices)
     used, faces = np.unique(hull.simplices, return_inverse=True)
     faces = faces.reshape(-1, 3)

@@ -341,7 +341,7 @@ def test_convex_hull_is_closed_outward_and_keeps_texture_coordinates() -> None:
     # A hollow cup: its hull is the solid cylinder around it.
     cup = prim.revolve([(0.05, 0.0), (0.05, 0.1), (0.045, 0.1), (0.045, 0.01)], 64)
     vertices, _, uv = cup
-    hull = prim.convex_hull(cup)
+    hull = prim.convex_hull(vertices, uv)
     assert _check_mesh(hull) == pytest.approx(np.pi * 0.05**2 * 0.1, rel=2e-2)
     # Each hull vertex is a vertex of the mesh and carries that vertex's texture coordinate.
     index = [int(np.flatnonzero(np.all(vertices == v, axis=1))[0]) for v in hull[0]]
