@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import rotation_about_axis
+from gsi_datasets.geometry import box_corners, rotation_about_axis
 from gsi_datasets.rendering import StateRenderer, asset_of
 from gsi_datasets.scene import (
     FLOOR_ID,
@@ -65,6 +65,10 @@ _UP = np.array([0.0, 0.0, 1.0])
 #: Descent stages, ``(yaw step in degrees, shift step in metres)``: the search's, and the polish of its result.
 _STAGES = ((10.0, 0.02), (5.0, 0.01), (2.5, 0.005))
 _FINE_STAGES = ((1.25, 0.0025),)
+#: Change windows (comparison-size pixels) are snapped to this grid; this many renders of the source scene in a window
+#: are kept.
+_WINDOW_GRID = 8
+_WINDOW_REFERENCES = 64
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,17 @@ def _inner_radius(scene_object: SceneObject) -> float:
 def _yaw_gap(a_deg: float, b_deg: float) -> float:
     """Absolute difference of two yaws, in [0, 180]."""
     return abs((a_deg - b_deg + 180.0) % 360.0 - 180.0)
+
+
+@dataclass(frozen=True)
+class _Baseline:
+    """What every hypothesis is compared against, at one render size: the render of the source scene (``reference``),
+    and the summed-area table (:func:`cv2.integral`) of the per-pixel truncated distance between the unchanged view's
+    change to it (none for a still camera, the camera motion's otherwise) and the editor's change: a hypothesis's
+    distance, outside the pixels it changes."""
+
+    reference: np.ndarray
+    distance_integral: np.ndarray
 
 
 class RenderComparer:
@@ -189,7 +204,8 @@ class RenderComparer:
         # The cost of a change that moves every target pixel completely: the prior and the tie tolerance are
         # measured in it, so they weigh the same for a small object far away and a large one nearby.
         self.cost_unit = truncation * float(target_small.mean())
-        self._references: dict[bool, np.ndarray] = {}
+        self._baselines: dict[bool, _Baseline] = {}
+        self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
         self.prior_weight = prior_weight
         self.max_shift_m = max_shift_m
         self.yaw_sweep_deg = yaw_sweep_deg
@@ -246,8 +262,9 @@ class RenderComparer:
     def close(self) -> None:
         self.renderer.close()
 
-    def _render(self, state: Scene, exact: bool) -> np.ndarray:
-        """``state`` rendered without shadows at the comparison size (float32 RGB).
+    def _render(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """``state`` rendered without shadows at the comparison size (float32 RGB); only the comparison-size pixels
+        ``window = (left, top, right, bottom)`` of it when one is given.
 
         The search renders directly at that size (a quarter of the pixels to draw). ``exact`` renders at the image's
         size and reduces it like the images: a direct small render differs from a reduced full-size image along
@@ -255,10 +272,12 @@ class RenderComparer:
         the change to be explained; the final choice between the search's end points is made this way.
         """
         if not exact:
-            rendered = self.renderer.render_rgb(state, shadows=False, divisor=self.divisor).astype(np.float32)
-            return self._blurred(rendered, self.divisor)
-        rendered = self._blurred(self.renderer.render_rgb(state, shadows=False).astype(np.float32))
-        return cv2.resize(rendered, self.compare_size, interpolation=cv2.INTER_AREA)
+            rendered = self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window)
+            return self._blurred(rendered.astype(np.float32), self.divisor)
+        full_window = None if window is None else tuple(self.divisor * v for v in window)
+        rendered = self._blurred(self.renderer.render_rgb(state, shadows=False, window=full_window).astype(np.float32))
+        size = self.compare_size if window is None else (window[2] - window[0], window[3] - window[1])
+        return cv2.resize(rendered, size, interpolation=cv2.INTER_AREA)
 
     def _blurred(self, image: np.ndarray, divisor: int = 1) -> np.ndarray:
         """``image`` (drawn ``divisor`` times smaller than the edited image) with the edited image's blur."""
@@ -266,11 +285,50 @@ class RenderComparer:
             return image
         return cv2.GaussianBlur(image, (0, 0), self.blur_sigma / divisor)
 
+    def _baseline(self, exact: bool) -> _Baseline:
+        """The render of the source scene and the distances of the unchanged view (see :class:`_Baseline`)."""
+        if exact not in self._baselines:
+            reference = self._render(self.source, exact)
+            unchanged = reference if self.view is self.source else self._render(self.view, exact)
+            distance = np.minimum(np.abs(unchanged - reference - self.observed_change).sum(axis=2), self.truncation)
+            self._baselines[exact] = _Baseline(reference, cv2.integral(distance.astype(np.float64)))
+        return self._baselines[exact]
+
     def _predicted_change(self, state: Scene, exact: bool) -> np.ndarray:
         """What ``state`` changes in the render of the source scene."""
-        if exact not in self._references:
-            self._references[exact] = self._render(self.source, exact)
-        return self._render(state, exact) - self._references[exact]
+        return self._render(state, exact) - self._baseline(exact).reference
+
+    def _blur_reach(self) -> int:
+        """How far (comparison-size pixels) the edited image's blur spreads a change."""
+        return 0 if self.blur_sigma == 0.0 else int(np.ceil(4.0 * self.blur_sigma / self.divisor)) + 1
+
+    def _change_window(self, state: Scene) -> tuple[int, int, int, int]:
+        """The comparison-size pixels ``(left, top, right, bottom)`` outside which ``state`` renders exactly like the
+        unchanged view (the source scene seen from the edited image's camera): around the 3D boxes of the objects it
+        moves, rescales, adds or takes away, widened by the anti-aliasing and the blur; empty when it changes nothing,
+        the whole image when a box reaches behind the camera. Its sides lie on a grid of ``_WINDOW_GRID`` pixels."""
+        width, height = self.compare_size
+        before = {o.instance_id: o for o in self.view.objects}
+        after = {o.instance_id: o for o in state.objects}
+        changed = [
+            *(o for i, o in after.items() if before.get(i) != o),
+            *(o for i, o in before.items() if after.get(i) != o),
+        ]
+        if not changed:
+            return (0, 0, 0, 0)
+        corners = np.concatenate(
+            [box_corners(np.array(o.pose.position), asset_of(o).size, o.pose.rotation) for o in changed]
+        )
+        pixels, depth = self.view.camera.project(corners)
+        if np.any(depth <= 1e-3):
+            return (0, 0, width, height)
+        pixels = (pixels + 0.5) * (width / self.view.camera.width) - 0.5  # comparison-size pixels
+        margin = 2 + self._blur_reach()
+        low = (np.floor(pixels.min(axis=0)).astype(int) - margin) // _WINDOW_GRID * _WINDOW_GRID
+        high = -(-(np.ceil(pixels.max(axis=0)).astype(int) + 1 + margin) // _WINDOW_GRID) * _WINDOW_GRID
+        left, top = max(0, int(low[0])), max(0, int(low[1]))
+        right, bottom = min(width, int(high[0])), min(height, int(high[1]))
+        return (left, top, right, bottom) if left < right and top < bottom else (0, 0, 0, 0)
 
     def state(self, hypothesis: Hypothesis) -> Scene:
         """The source scene, seen from the edited image's camera, with the target changed as hypothesised (standing on
@@ -341,9 +399,38 @@ class RenderComparer:
 
     def _distance(self, state: Scene, exact: bool) -> float:
         """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
-        change the editor made to the source image."""
-        predicted_change = self._predicted_change(state, exact)
-        return float(np.minimum(np.abs(predicted_change - self.observed_change).sum(axis=2), self.truncation).mean())
+        change the editor made to the source image.
+
+        Only the pixels ``state`` changes in the unchanged view are drawn (:meth:`_change_window`), with the source
+        scene drawn in the same window: a narrowed view shades a few pixels slightly differently from the whole one,
+        and its own render of the source scene cancels that. Elsewhere the distance is the unchanged view's
+        (:class:`_Baseline`)."""
+        baseline = self._baseline(exact)
+        left, top, right, bottom = self._change_window(state)
+        integral = baseline.distance_integral
+        total = integral[-1, -1] - (
+            integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
+        )
+        if left < right and top < bottom:
+            # Drawn with room for the blur to see the same neighbours as in a whole render.
+            reach = self._blur_reach()
+            width, height = self.compare_size
+            outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
+            inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
+            predicted_change = (self._render(state, exact, outer) - self._window_reference(outer, exact))[inside]
+            distance = np.abs(predicted_change - self.observed_change[top:bottom, left:right]).sum(axis=2)
+            total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
+        return float(total) / (self.compare_size[0] * self.compare_size[1])
+
+    def _window_reference(self, window: tuple[int, int, int, int], exact: bool) -> np.ndarray:
+        """The source scene rendered in ``window`` (comparison-size pixels), kept for the next hypotheses: windows
+        are snapped to a grid, so neighbouring hypotheses share them."""
+        key = (window, exact)
+        if key not in self._window_references:
+            if len(self._window_references) >= _WINDOW_REFERENCES:
+                self._window_references.clear()
+            self._window_references[key] = self._render(self.source, exact, window)
+        return self._window_references[key]
 
     def removal_cost(self) -> float:
         """The exact cost of "the target is gone" (no prior: a removal is no larger a change than an edit that
