@@ -183,6 +183,7 @@ def _validate(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         operation_mix=_operation_mix(args.operations) if args.operations else None,
+        resume=args.resume,
     )
     if args.history:
         append_history(report, args.history, args.note)
@@ -372,6 +373,11 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--note", default="", help="note for the history line")
     validate.add_argument("--strict", action="store_true", help="exit 1 when a gsi target is missed")
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
+    validate.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the scenes an earlier run with the same options wrote into --out, validate the rest",
+    )
     validate.set_defaults(handler=_validate)
 
     leaderboard = commands.add_parser("leaderboard", help="compare results folders in Markdown tables and a chart")

@@ -158,10 +158,12 @@ def _validate_index(index: int) -> dict[str, Any]:
     return validate_row(row, backend)
 
 
-def validated_rows(job: _Job, num_scenes: int, workers: int, progress: bool = True) -> Iterator[dict[str, Any]]:
-    """:func:`validate_row` of rows ``0 .. num_scenes - 1``, in order, in this process or ``workers`` processes
+def validated_rows(
+    job: _Job, num_scenes: int, workers: int, progress: bool = True, start: int = 0
+) -> Iterator[dict[str, Any]]:
+    """:func:`validate_row` of rows ``start .. num_scenes - 1``, in order, in this process or ``workers`` processes
     (started from a forkserver, as in :mod:`gsi_bench.evaluation`)."""
-    indices = range(num_scenes)
+    indices = range(start, num_scenes)
     if workers <= 1:
         _start_worker(job)
         results: Iterator[dict[str, Any]] = map(_validate_index, indices)
@@ -173,7 +175,7 @@ def validated_rows(job: _Job, num_scenes: int, workers: int, progress: bool = Tr
     if progress:
         from tqdm.auto import tqdm
 
-        results = iter(tqdm(results, total=num_scenes, desc="validate", unit="scene"))
+        results = iter(tqdm(results, initial=start, total=num_scenes, desc="validate", unit="scene"))
     yield from results
 
 
@@ -194,9 +196,10 @@ def run_validation(
     workers: int = 1,
     progress: bool = True,
     operation_mix: Mapping[str, float] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
-    """Runs the suite and writes ``scenes.jsonl`` (one line per scene: its case records and skipped cases),
-    ``report.json``, ``report.md`` and the plots into ``out``.
+    """Runs the suite and writes ``run.json`` (what was asked), ``scenes.jsonl`` (one line per scene, as it is done:
+    its case records and skipped cases), ``report.json``, ``report.md`` and the plots into ``out``.
 
     Args:
         out: output folder (created).
@@ -210,13 +213,16 @@ def run_validation(
         workers: processes.
         progress: show a progress bar.
         operation_mix: generated scenes only: operations and their shares instead of the config's mix.
+        resume: keep the scenes an earlier run of the same suite (same ``run.json``) wrote into ``out`` and validate
+            only the rest (a long run that was stopped goes on where it stopped; a larger ``num_scenes`` extends it).
 
     Returns:
         The report (as written to ``report.json``).
 
     Raises:
         ValueError: ``num_scenes`` or ``workers`` below 1, an unknown config, an operation mix with ``data``, an
-            unknown operation or one without a generator in it, or shares that are not positive or do not sum to 1.
+            unknown operation or one without a generator in it, shares that are not positive or do not sum to 1, or
+            ``resume`` into a folder of another suite.
     """
     from gsi_bench.evaluation import load_eval_dataset
     from gsi_bench.fidelity.report import build_report, write_report
@@ -249,13 +255,6 @@ def run_validation(
         created.config(),
         None if operation_mix is None else dict(operation_mix),
     )
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with open(folder / "scenes.jsonl", "w") as scenes_file:
-        for row in validated_rows(job, num_scenes, workers, progress):
-            rows.append(row)
-            scenes_file.write(json.dumps(row) + "\n")
     source = {
         "data": str(data) if data is not None else None,
         "config": config,
@@ -263,6 +262,44 @@ def run_validation(
         "seed": seed,
         "operation_mix": job.operation_mix,
     }
-    report = build_report(rows, {**source, "num_scenes": num_scenes, "backend": created.name, **created.config()})
+    suite = {**source, "backend": created.name, **created.config()}
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = _earlier_rows(folder, suite)[:num_scenes] if resume else []
+    (folder / "run.json").write_text(json.dumps(suite, indent=2) + "\n")
+    with open(folder / "scenes.jsonl", "w") as scenes_file:
+        for row in rows:
+            scenes_file.write(json.dumps(row) + "\n")
+        for row in validated_rows(job, num_scenes, workers, progress, start=len(rows)):
+            rows.append(row)
+            scenes_file.write(json.dumps(row) + "\n")
+            scenes_file.flush()
+    report = build_report(rows, {**suite, "num_scenes": num_scenes})
     write_report(report, rows, folder)
     return report
+
+
+def _earlier_rows(folder: Path, suite: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The scenes an earlier run of ``suite`` wrote into ``folder`` (none when it wrote none; a last line cut off
+    when that run was stopped is dropped and done again).
+
+    Raises:
+        ValueError: when ``folder`` holds a run of another suite.
+    """
+    scenes = folder / "scenes.jsonl"
+    if not scenes.exists():
+        return []
+    asked = folder / "run.json"
+    earlier = json.loads(asked.read_text()) if asked.exists() else None
+    if earlier != json.loads(json.dumps(suite)):
+        raise ValueError(
+            f"{folder} holds a validation run of another suite ({asked.name}: {earlier}); resume it with the same "
+            f"options, or give another --out"
+        )
+    rows = []
+    for line in scenes.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return rows

@@ -102,3 +102,23 @@ def test_an_operation_mix_applies_to_generated_scenes_only(built_split, tmp_path
         run_validation(tmp_path / "a", data=built_split, operation_mix={"object_rotate": 1.0}, progress=False)
     with pytest.raises(ValueError, match="unknown operation .object_rotat.. Did you mean .object_rotate."):
         run_validation(tmp_path / "b", operation_mix={"object_rotat": 1.0}, progress=False)
+
+
+def test_a_stopped_validation_run_resumes_where_it_stopped(built_split, tmp_path) -> None:
+    from gsi_bench.fidelity.suite import run_validation
+
+    out = tmp_path / "fidelity"
+    run_validation(out, num_scenes=1, data=built_split, progress=False)
+    first = (out / "scenes.jsonl").read_text()
+    # A run stopped while writing its second scene: the cut-off line is done again.
+    (out / "scenes.jsonl").write_text(first + '{"sample_id": "cut')
+    report = run_validation(out, num_scenes=2, data=built_split, progress=False, resume=True)
+    lines = (out / "scenes.jsonl").read_text().splitlines()
+    assert len(lines) == 2 and lines[0] + "\n" == first
+    assert json.loads(lines[1])["sample_id"] != json.loads(lines[0])["sample_id"]
+    assert report["counts"]["scenes"] == 2
+    assert report["counts"]["cases"] == sum(len(json.loads(line)["cases"]) for line in lines)
+    with pytest.raises(ValueError, match="holds a validation run of another suite"):
+        run_validation(out, num_scenes=2, data=built_split, backend_config={"ratio": 0.7}, progress=False, resume=True)
+    with pytest.raises(ValueError, match="holds a validation run of another suite"):
+        run_validation(out, num_scenes=2, progress=False, resume=True)
