@@ -47,8 +47,8 @@ from gsi_datasets.geometry import (
     geodesic_angle_deg,
     mask_box,
     projected_box_2d,
+    reference_box,
     transform_points,
-    yaw_from_rotation,
 )
 from gsi_datasets.operations import get_operation
 from gsi_datasets.rendering import RenderOutput, StateRenderer, asset_of
@@ -383,8 +383,10 @@ def _box_dict(centre: np.ndarray, size: np.ndarray, rotation: np.ndarray) -> dic
     return {"centre": [float(v) for v in centre], "size": [float(v) for v in size], "rotation": _matrix(rotation)}
 
 
-def _reference_box(box: dict[str, Any]) -> list[float]:
-    return [*box["centre"], *box["size"], yaw_from_rotation(np.array(box["rotation"]))]
+def _reference_box(box: dict[str, Any]) -> tuple[list[float], list[list[float]]]:
+    """A label's 3D box in the reference format: ``[x, y, z, w, h, l, yaw]`` and its rotation matrix."""
+    values, rotation = reference_box(np.array(box["centre"]), np.array(box["size"]), np.array(box["rotation"]))
+    return values, _matrix(rotation)
 
 
 def _render_and_label(
@@ -508,13 +510,7 @@ def _render_and_label(
         source, source.object(target_id).support_id, source.support_height(source.object(target_id))
     )
     if removal:
-        row["reference_format"].update(
-            target=row["target_object"]["display_name"],
-            original_bbox_3d=_reference_box(row["target_object"]["box3d_before"]),
-            new_bbox_3d=_reference_box(row["target_object"]["box3d_after"]),
-            rotation_matrix=row["target_object"]["box3d_before"]["rotation"],
-            new_rotation_matrix=row["target_object"]["box3d_after"]["rotation"],
-        )
+        row["reference_format"].update(target=row["target_object"]["display_name"], **_reference_boxes(row))
         return row
     before_object, after_object = source.object(target_id), target.object(target_id)
     box_before, box_after = row["target_object"]["box3d_before"], row["target_object"]["box3d_after"]
@@ -527,14 +523,21 @@ def _render_and_label(
         rotation_deg=angle,
         scale_factor=float(after_object.scale / before_object.scale),
     )
-    row["reference_format"].update(
-        target=name,
-        original_bbox_3d=_reference_box(box_before),
-        new_bbox_3d=_reference_box(box_after),
-        rotation_matrix=box_before["rotation"],
-        new_rotation_matrix=box_after["rotation"],
-    )
+    row["reference_format"].update(target=name, **_reference_boxes(row))
     return row
+
+
+def _reference_boxes(row: dict[str, Any]) -> dict[str, Any]:
+    """The target's boxes before and after, in the reference format (``reference_format``'s box keys)."""
+    (before, rotation), (after, new_rotation) = (
+        _reference_box(row["target_object"][key]) for key in ("box3d_before", "box3d_after")
+    )
+    return {
+        "original_bbox_3d": before,
+        "new_bbox_3d": after,
+        "rotation_matrix": rotation,
+        "new_rotation_matrix": new_rotation,
+    }
 
 
 def _object_label(

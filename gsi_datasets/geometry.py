@@ -127,6 +127,24 @@ def yaw_from_rotation(rotation_camera: np.ndarray) -> float:
     return float(np.arctan2(-rotation_camera[2, 0], rotation_camera[0, 0]))
 
 
+#: From the reference format's box axes (``w``, ``h`` down, ``l``) to ours (x, y, z up): ``h`` is our -z, ``l`` our y.
+_REFERENCE_AXES = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+
+
+def reference_box(centre: np.ndarray, size: np.ndarray, rotation: np.ndarray) -> tuple[list[float], np.ndarray]:
+    """A camera-frame box (z-up sizes) in the reference format: ``[x, y, z, w, h, l, yaw]`` and its rotation matrix.
+
+    The reference's boxes have ``h`` along their own y axis, the camera's vertical for an upright box (its ``iou_3d``
+    takes the camera-y extent for the height and turns the footprint by ``yaw`` about the camera's y axis), so ``w`` is
+    our x size, ``h`` our z (up) size and ``l`` our y size, and the rotation's columns are our x, -z and y axes; both
+    give the same corners (:func:`box_corners`).
+    """
+    reference_rotation = np.asarray(rotation, float) @ _REFERENCE_AXES
+    width, length, height = (float(v) for v in size)
+    box = [*(float(v) for v in centre), width, height, length, yaw_from_rotation(reference_rotation)]
+    return box, reference_rotation
+
+
 def geodesic_angle_deg(rotation_a: np.ndarray, rotation_b: np.ndarray) -> float:
     """Angle of ``rotation_a^T rotation_b`` in degrees, in [0, 180]."""
     return axis_angle_from_rotation(np.asarray(rotation_a).T @ np.asarray(rotation_b))[1]

@@ -275,6 +275,30 @@ def scale(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detectio
     return ReferenceScore(float(np.linalg.norm(got - 1.0) > SCALE_MIN_CHANGE), sa, chosen)
 
 
+def viewpoint_unchanged(source: np.ndarray, edited: np.ndarray, max_angle_deg: float = 10.0) -> bool:
+    """The reference's ``check_viewpoint_similarity`` (rotate's extra gate): SIFT matches with Lowe's ratio 0.75, an
+    essential matrix (RANSAC, focal 1000 px, principal point at the image centre) and the recovered camera rotation
+    under ``max_angle_deg``; False with fewer than 10 matches."""
+    import cv2
+
+    sift = cv2.SIFT_create()
+    (points_a, descriptors_a), (points_b, descriptors_b) = (sift.detectAndCompute(i, None) for i in (source, edited))
+    if descriptors_a is None or descriptors_b is None or len(descriptors_b) < 2:
+        return False
+    pairs = cv2.BFMatcher().knnMatch(descriptors_a, descriptors_b, k=2)
+    good = [pair[0] for pair in pairs if len(pair) == 2 and pair[0].distance < 0.75 * pair[1].distance]
+    if len(good) < 10:
+        return False
+    a = np.float32([points_a[m.queryIdx].pt for m in good])
+    b = np.float32([points_b[m.trainIdx].pt for m in good])
+    centre = (source.shape[1] / 2, source.shape[0] / 2)
+    essential, _ = cv2.findEssentialMat(a, b, focal=1000.0, pp=centre, method=cv2.RANSAC, prob=0.999, threshold=1.0)
+    if essential is None or essential.shape != (3, 3):
+        return False
+    _, rotation, _, _ = cv2.recoverPose(essential, a, b)
+    return bool(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0))) < max_angle_deg)
+
+
 def locality_passes(ssim: float, lpips: float, real: bool) -> bool:
     """The reference's locality gate: masked SSIM > 0.6 and (synthetic data) / or (real data) masked LPIPS < 0.3."""
     if real:

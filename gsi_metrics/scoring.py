@@ -48,6 +48,7 @@ from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, di
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import Perception, PerceptionBackend, create_backend, perceive
 from gsi_metrics.predictions import INPUT_STATUSES, LoadedPrediction, check_value_range, load_prediction
+from gsi_metrics.reference_protocol import gated
 from gsi_metrics.sample import ScoringSample
 
 EDIT_REGION_PAD_PX = 5
@@ -281,11 +282,7 @@ def _headline(score: SampleScore, profile: str) -> dict[str, float] | None:
     if profile == "paper":
         if score.status in UNPERCEIVED_STATUSES:
             return None  # the reference silently skips these (SPEC 6.2, defect 4); counted in the summary
-        ic, sa, el, ac = score.ic, score.sa, score.el * (score.ic > 0), score.ac * (score.ic > 0)
-        if score.ac == 0.0:
-            ic, el = 0.0, 0.0  # reference: an AC of 0 zeroes IC, SA and EL
-            sa = 0.0
-        return {"IC": ic, "SA": sa, "EL": el, "AC": ac}
+        return dict(zip(AXES, gated(score.ic, score.sa, score.el, score.ac), strict=True))
     return {"IC": score.ic, "SA": score.sa, "EL": score.el * score.ic, "AC": score.ac * score.ic}
 
 

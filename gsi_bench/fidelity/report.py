@@ -293,22 +293,22 @@ def failed_targets(report: Mapping[str, Any], profile: str = "gsi") -> list[dict
 
 #: Why profile ``paper`` misses a target, by target-name fragment: the reference protocol's defects (SPEC 6.2).
 PAPER_REASONS = {
-    "direction complying": "defect 1: a move's direction is not scored (only its length), a rotation only has to "
-    "exist and a scaling only to change the size, so opposite, orthogonal and inverse edits comply",
-    "identity complying": "the move score keeps 0.3 IoU3D(expected box, unmoved box): a short move of a large "
-    "object leaves enough overlap to pass score > 0.05",
-    "wrong_target complying": "as for identity: the target did not move, and the IoU term of the move score "
-    "passes short moves of large objects",
+    "direction complying": "a rotation complies whenever its matrix changed, in either sense (defect 11), and a "
+    "scaling whenever ||k - 1|| > 0.2, the inverse factor too; a move's direction is not scored (defect 1)",
+    "identity complying": "the reference's rules kept a candidate for an unchanged target (a detection its 3D and "
+    "2D 'same' tests did not match to the source)",
+    "wrong_target complying": "as for identity: the target did not change, yet a candidate survived the 'same' tests",
     "wrong_region complying": "the move score compares only the length of the move with the asked one: a move of "
-    "about that length to another region of the receptacle passes",
+    "about that length to another region of the receptacle passes (when it is long enough to be a candidate)",
     "two_removed complying": "defect 12: the remove score only asks that no detection overlaps the original box; "
     "one missing instance too many costs 0.3 and keeps the score at 0.7",
     "moved_instead complying": "the remove score only asks that no detection overlaps the original box: a target "
     "moved off its box counts as removed",
-    "Spearman": "defect 1 (a wrong direction keeps a high move SA), defect 2 (an unchanged output keeps a high "
-    "scale SA) and the remove score's indifference to extra removals and moved targets break the ranking",
-    "IC accuracy": "wrong directions comply (defect 1), some unmoved targets pass the move score, and a removal "
-    "complies with a second instance gone or the target only moved off its box",
+    "Spearman": "defect 10 gives every move shorter than 32 cm SA ~0 (right or wrong), defect 2 keeps a high scale SA "
+    "for an unchanged output, and the remove score ignores extra removals and moved targets",
+    "IC accuracy": "defect 10: on exact detections a correct move shorter than 32 cm has no candidate and fails (CM, "
+    "OP and RP ask for 5-30 cm); rotations comply in either sense (defect 11); a removal complies with a second "
+    "instance gone or the target only moved off its box",
     "nuisance": "the locality gate (masked SSIM > 0.6 outside the boxes) fails on noise and shifts and zeroes "
     "IC and SA",
     "EL drop": "EL is measured outside 2D boxes, so the drop is smaller",

@@ -14,8 +14,10 @@ perception noise floor (5 mm, 3 degrees, 2% scale) count as no change. IC asks f
 kind of change and the right direction (SPEC 6); the magnitude only has to be of the asked order (realised /
 asked within ``MAGNITUDE_RATIO_RANGE`` = [1/3, 3]); how far off it is, is SA's job.
 
-Profile ``paper`` reproduces the reference formulas of SPEC 6.1 on our recovered boxes (candidate box = the
-source box moved, rotated and scaled as recovered) and views; see each operation's module.
+Profile ``paper`` applies the reference's rules (:mod:`gsi_metrics.reference_protocol`) to what an exact detector would
+report (:func:`reference_detections`): in the source, the dataset's boxes of the target and of the other labelled
+instances of its category; in the edited image, the boxes perception recovered for those still found (the source box
+moved, rotated and scaled as recovered), each with the 2D box around its pixels; see each operation's module.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from gsi_datasets.geometry import geodesic_angle_deg, symmetric_geodesic_deg
+from gsi_datasets.geometry import geodesic_angle_deg, mask_box, reference_box, symmetric_geodesic_deg
 from gsi_datasets.registry import Registry
-from gsi_metrics.perception import Perception
+from gsi_metrics import reference_protocol
+from gsi_metrics.perception import Perception, TargetRecovery
 from gsi_metrics.sample import EditTruth, SourceView
 
 PROFILES = ("gsi", "paper")
@@ -204,13 +207,61 @@ def magnitude_in_range(ratio: float) -> bool:
     return MAGNITUDE_RATIO_RANGE[0] <= ratio <= MAGNITUDE_RATIO_RANGE[1]
 
 
-def candidate_box(view: SourceView, perception: Perception) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The recovered box after the edit (profile ``paper``): the source box moved, rotated and scaled as perception
-    says."""
-    box, target = view.target_box, perception.target
-    return box.centre + target.translation_m, box.size * target.scale_factor, target.rotation @ box.rotation
+def recovered_box(view: SourceView, recovery: TargetRecovery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The box of ``view``'s target after the edit as ``recovery`` says: its source box moved, rotated and scaled."""
+    box = view.target_box
+    return box.centre + recovery.translation_m, box.size * recovery.scale_factor, recovery.rotation @ box.rotation
 
 
 def box_tuple(box: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(centre, size, rotation)`` of a :class:`~gsi_metrics.sample.Box3D`."""
     return box.centre, box.size, box.rotation
+
+
+def reference_edit(view: SourceView, truth: EditTruth) -> reference_protocol.EditMeta:
+    """The edit as the reference knows it: ``B0``, the expected box ``B1``, ``K`` and both rotations, in its format."""
+    (before, rotation), (after, new_rotation) = (
+        reference_box(*box_tuple(b)) for b in (view.target_box, truth.expected_box)
+    )
+    return reference_protocol.EditMeta(np.array(before), np.array(after), view.intrinsics, rotation, new_rotation)
+
+
+def _detection(
+    box: tuple[np.ndarray, np.ndarray, np.ndarray], pixels: np.ndarray | None, intrinsics: np.ndarray, frame: float
+) -> reference_protocol.Detection:
+    """A detection of ``box`` whose 2D box is the one around ``pixels`` (else around the box's projection), in the
+    detector's frame (``frame`` = its size / the image's)."""
+    values, rotation = reference_box(*box)
+    if pixels is not None and pixels.any():
+        box_2d = mask_box(pixels)
+    else:
+        box_2d = reference_protocol.projected_box_2d(values, rotation, intrinsics)
+    return reference_protocol.Detection(np.array(values), box_2d * frame, rotation)
+
+
+def reference_detections(
+    view: SourceView, perception: Perception
+) -> tuple[list[reference_protocol.Detection], list[reference_protocol.Detection]]:
+    """What an exact detector of the target's category would report in the source and in the edited image: the target
+    and the other labelled instances of its category (SR's distractors), from the dataset's boxes and pixels in the
+    source and from the recovered boxes and pixels of those still found in the edited image. Instances the sample
+    does not label are left out of both (the reference would find them unchanged; only its detection counts see
+    them)."""
+    frame = reference_protocol.DETECTOR_SIZE / max(view.image.shape[:2])
+    objects = [(view, perception.target)] + [
+        (view.of_distractor(index), perception.distractors.get(instance_id, TargetRecovery(False)))
+        for index, instance_id in enumerate(view.distractor_ids)
+    ]
+    source = [_detection(box_tuple(own.target_box), own.target_mask, view.intrinsics, frame) for own, _ in objects]
+    edited = [
+        _detection(recovered_box(own, recovery), recovery.mask, view.intrinsics, frame)
+        for own, recovery in objects
+        if recovery.found
+    ]
+    return source, edited
+
+
+def reference_details(score: reference_protocol.ReferenceScore, perception: Perception) -> dict[str, Any]:
+    """A ``paper`` score's details: the recovered change and whether the reference's rules kept a candidate."""
+    details = recovered_details(perception) if perception.target.found else {"found": False}
+    return {**details, "candidate": score.candidate is not None}

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from gsi_datasets.geometry import iou3d_upright
+from gsi_metrics import reference_protocol
 from gsi_metrics.operations import (
     DIRECTION_TOLERANCE_DEG,
     Compliance,
     OperationScoring,
-    box_tuple,
-    candidate_box,
     denoised,
     magnitude_in_range,
     other_change_small,
     recovered_details,
+    reference_details,
+    reference_detections,
+    reference_edit,
     register_scoring,
     relative_quadratic,
 )
@@ -57,17 +58,9 @@ class CameraRelativeMoveScoring(OperationScoring):
         )
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """``score = 0.3 IoU3D(B1, cand) + 0.7 exp(-(ln sqrt r)^2)``, ``r = |c_cand - c_B0| / |c_B1 - c_B0|``;
-        halved if the number of detections changed (no candidate: score 0); IC = score > 0.05; SA = score."""
-        if not perception.target.found:
-            return Compliance(0.0, 0.0, {"found": False})
-        candidate = candidate_box(view, perception)
-        ratio = float(
-            np.linalg.norm(candidate[0] - view.target_box.centre)
-            / np.linalg.norm(truth.expected_box.centre - view.target_box.centre)
-        )
-        iou = iou3d_upright(box_tuple(truth.expected_box), candidate, view.support_normal)
-        distance_term = float(np.exp(-(np.log(np.sqrt(ratio)) ** 2))) if ratio > 0 else 0.0
-        score = 0.3 * iou + 0.7 * distance_term
-        details = {**recovered_details(perception), "iou3d": iou, "distance_ratio": ratio}
-        return Compliance(float(score > 0.05), score, details)
+        """The reference's move rule on exact detections: ``score = 0.3 IoU3D(B1, cand) + 0.7 exp(-(ln(sqrt(r) +
+        1e-5))^2)``, ``r = |c_cand - c_B0| / (|c_B1 - c_B0| + 1e-5)``, halved if the number of detections changed; the
+        candidate is an edited detection not "the same" as a source one (squared 7-vector difference >= 0.1), so a
+        correct move shorter than ~32 cm has none and scores ~0 (defect 10); IC = score > 0.05; SA = score."""
+        score = reference_protocol.move(reference_edit(view, truth), *reference_detections(view, perception), True)
+        return Compliance(score.ic, score.sa, reference_details(score, perception))

@@ -11,6 +11,7 @@ from gsi_datasets.geometry import (
     symmetric_geodesic_deg,
     twist_angle_deg,
 )
+from gsi_metrics import reference_protocol
 from gsi_metrics.operations import (
     HALF_TURN_TOLERANCE_DEG,
     OTHER_CHANGE_MAX_ROTATION_DEG,
@@ -20,6 +21,9 @@ from gsi_metrics.operations import (
     magnitude_in_range,
     other_change_small,
     recovered_details,
+    reference_details,
+    reference_detections,
+    reference_edit,
     register_scoring,
     relative_quadratic,
 )
@@ -78,14 +82,11 @@ class ObjectRotateScoring(OperationScoring):
         )
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """``SA = 0.5 exp(-(ln(th_pred / th_gt))^2) + 0.5 exp(-dth)`` (geodesic angles from B0; dth in radians
-        between expected and predicted rotation), candidate within 0.5 m; IC = a rotated candidate exists
-        (``th_pred`` > 5 degrees)."""
-        target = perception.target
-        if not target.found or np.linalg.norm(target.translation_m) > 0.5:
-            return Compliance(0.0, 0.0, {"found": target.found})
-        predicted = geodesic_angle_deg(np.eye(3), target.rotation)
-        delta = np.deg2rad(geodesic_angle_deg(target.rotation, truth.rotation))
-        ratio_term = float(np.exp(-(np.log(predicted / truth.rotation_deg) ** 2))) if predicted > 0 else 0.0
-        score = 0.5 * ratio_term + 0.5 * float(np.exp(-delta))
-        return Compliance(float(predicted > 5.0), score, {**recovered_details(perception), "error_rad": float(delta)})
+        """The reference's rotate rule on exact detections: the candidate nearest ``B0`` (not "the same" as a source
+        detection: squared 7-vector difference >= 1e-3); ``SA = 0.5 exp(-(ln(th_pred / (th_gt + 1e-5) + 1e-5))^2) +
+        0.5 exp(-dth)`` when it is within 0.5 m of ``B0``; IC = its rotation matrix differs from the original's by a
+        squared sum over 1e-4, any turn (defect 11); 0 when the camera turned 10 degrees or more (the reference's SIFT
+        and essential-matrix check)."""
+        still = reference_protocol.viewpoint_unchanged(view.image, edited)
+        score = reference_protocol.rotate(reference_edit(view, truth), *reference_detections(view, perception), still)
+        return Compliance(score.ic, score.sa, {**reference_details(score, perception), "viewpoint_unchanged": still})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gsi_metrics import reference_protocol
 from gsi_metrics.operations import (
     OTHER_CHANGE_MAX_TRANSLATION_M,
     Compliance,
@@ -12,6 +13,9 @@ from gsi_metrics.operations import (
     magnitude_in_range,
     other_change_small,
     recovered_details,
+    reference_details,
+    reference_detections,
+    reference_edit,
     register_scoring,
     relative_quadratic,
 )
@@ -57,12 +61,9 @@ class ObjectScaleScoring(OperationScoring):
         )
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """Per-axis ratios ``k = size / size_B0``: ``SA = exp(-mean(ln(k_pred / k_gt)^2))`` with ``k_pred = 1``
-        when there is no candidate; IC = ``|k_pred - 1| > 0.2``. (An unchanged output earns exp(-(ln k_gt)^2):
-        the reference's scale loophole, kept here on purpose.)"""
-        target = perception.target
-        k_predicted = target.scale_factor if target.found else 1.0
-        k_asked = truth.expected_box.size / view.target_box.size
-        sa = float(np.exp(-np.mean(np.log(k_predicted / k_asked) ** 2)))
-        details = {**recovered_details(perception), "k_predicted": float(k_predicted)}
-        return Compliance(float(abs(k_predicted - 1.0) > 0.2), sa, details)
+        """The reference's scale rule on exact detections: the candidate nearest ``B1`` (not "the same" as a source
+        detection: squared 7-vector difference >= 1e-3); ``k = size / (size_B0 + 1e-5)`` per axis, ``k_pred = 1``
+        without a candidate; ``SA = exp(-mean(ln(k_pred / (k_gt + 1e-5) + 1e-5)^2))``; IC = ``||k_pred - 1|| > 0.2``
+        (the vector norm); 0 without any detection. An unchanged output earns ``exp(-(ln k_gt)^2)`` (defect 2)."""
+        score = reference_protocol.scale(reference_edit(view, truth), *reference_detections(view, perception), True)
+        return Compliance(score.ic, score.sa, reference_details(score, perception))

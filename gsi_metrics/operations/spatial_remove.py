@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from gsi_datasets.geometry import iou3d_upright, mask_box
+from gsi_metrics import reference_protocol
 from gsi_metrics.operations import (
     Compliance,
     OperationScoring,
-    box_tuple,
-    candidate_box,
     denoised,
     other_change_small,
+    reference_detections,
+    reference_edit,
     register_scoring,
     relative_quadratic,
 )
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery
 from gsi_metrics.sample import EditTruth, SourceView
 
-#: Profile ``paper``: a detection overlapping the original box by more than this IoU3D means "not removed".
-PAPER_REMOVED_IOU = 0.1
-#: Profile ``paper``: a detection whose 2D box is "same" as the original's (sum of squared differences below this).
-PAPER_SAME_BOX2D = 100.0
 #: Weight of each other instance removed or changed in SR's error (the asked instance's removal weighs 1).
 DISTURBED_WEIGHT = 0.5
 #: The camera of a single object's recovery (the distractors are judged on their own change).
@@ -56,10 +52,6 @@ def _error(removed: bool, disturbed: int) -> float:
     return (0.0 if removed else 1.0) + DISTURBED_WEIGHT * disturbed
 
 
-def _mask_box(mask: np.ndarray | None) -> np.ndarray | None:
-    return None if mask is None or not mask.any() else mask_box(mask)
-
-
 @register_scoring
 class SpatialRemoveScoring(OperationScoring):
     name = "spatial_remove"
@@ -80,27 +72,11 @@ class SpatialRemoveScoring(OperationScoring):
         return Compliance(float(error == 0.0), relative_quadratic(error, 1.0), details)
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """Removed iff no detection of the category has IoU3D > 0.1 with the original box ``B0`` or a 2D box "same" as
-        the original's (squared differences < 100); ``score = clip(1 - 0.3 (N_src - N_edit - 1), 0, 1)`` if removed,
-        else 0 (``N``: instances of the category found in the source and the edited image); IC = score >= 0.5; SA =
-        score."""
-        original = box_tuple(view.target_box)
-        original_2d = _mask_box(view.target_mask)
-        detections = [(view, perception.target)] + [
-            (view.of_distractor(index), perception.distractors.get(instance_id, TargetRecovery(False)))
-            for index, instance_id in enumerate(view.distractor_ids)
-        ]
-        present = [(own, recovery) for own, recovery in detections if recovery.found]
-        overlaps = [
-            iou3d_upright(original, candidate_box(own, Perception(recovery, _STILL)), view.support_normal)
-            for own, recovery in present
-        ]
-        same_2d = [
-            box is not None and float(np.sum((box - original_2d) ** 2)) < PAPER_SAME_BOX2D
-            for box in (_mask_box(recovery.mask) for _, recovery in present)
-        ]
-        removed = not any(iou > PAPER_REMOVED_IOU for iou in overlaps) and not any(same_2d)
-        n_source, n_edited = len(detections), len(present)
-        score = float(np.clip(1.0 - 0.3 * (n_source - n_edited - 1), 0.0, 1.0)) if removed else 0.0
-        details = {"removed": removed, "instances_source": n_source, "instances_edited": n_edited}
-        return Compliance(float(score >= 0.5), score, details)
+        """The reference's remove rule on exact detections: removed iff no edited detection of the category overlaps
+        ``B0`` by IoU3D > 0.1 or has a 2D box "the same" as the original's (squared differences < 100); ``score =
+        clip(1 - 0.3 (N_src - N_edit - 1), 0, 1)`` if removed, else 0 (extra detections are not penalised: defect 12);
+        IC = score >= 0.5; SA = score."""
+        source, edited_detections = reference_detections(view, perception)
+        score = reference_protocol.remove(reference_edit(view, truth), source, edited_detections, True)
+        details = {"removed": score.sa > 0, "instances_source": len(source), "instances_edited": len(edited_detections)}
+        return Compliance(score.ic, score.sa, details)

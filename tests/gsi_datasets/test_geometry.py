@@ -10,6 +10,7 @@ from gsi_datasets.geometry import (
     project_points,
     projected_box_2d,
     quaternion_to_matrix,
+    reference_box,
     rotation_about_axis,
     yaw_from_rotation,
 )
@@ -76,3 +77,27 @@ def test_twist_fold_and_symmetric_geodesic() -> None:
     assert symmetric_geodesic_deg(quarter, back, up, 1) == pytest.approx(180.0)
     assert symmetric_geodesic_deg(quarter, back, up, 2) == pytest.approx(0.0, abs=1e-6)
     assert symmetric_geodesic_deg(quarter @ tilt, back, up, 0) == pytest.approx(10.0, abs=1e-6)
+
+
+def test_reference_boxes_have_the_height_along_the_camera_vertical() -> None:
+    """An upright box (z up) seen by a level camera (y down): in the reference format ``h`` is its height and the
+    reference's yaw-based corners are its own corners, so the reference's IoU is the true one; a box exported the old
+    way (sizes in our x, y, z order) would read its depth as its height."""
+    from gsi_metrics.reference_protocol import box_corners as reference_corners
+    from gsi_metrics.reference_protocol import iou_3d
+
+    level = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # object axes in the camera frame
+    size = np.array([0.3, 0.1, 0.5])  # 30 cm wide, 10 cm deep, 50 cm tall
+    for yaw in (0.0, 30.0, -120.0):
+        rotation = level @ rotation_about_axis(np.array([0.0, 0.0, 1.0]), yaw)
+        centre = np.array([0.2, 0.1, 1.8])
+        box, reference_rotation = reference_box(centre, size, rotation)
+        assert box[3:6] == pytest.approx([0.3, 0.5, 0.1])  # w, h (the height), l
+        assert np.allclose(reference_rotation.T @ reference_rotation, np.eye(3))
+        ours = {tuple(np.round(c, 9)) for c in box_corners(centre, size, rotation)}
+        assert {tuple(np.round(c, 9)) for c in reference_corners(box)} == ours
+        assert {tuple(np.round(c, 9)) for c in reference_corners(box, reference_rotation)} == ours
+        assert iou_3d(box, box) == pytest.approx(1.0)
+        # Moved 10 cm up: the reference's IoU is the true one (the height overlaps 40 of 60 cm).
+        raised, _ = reference_box(centre + [0.0, -0.1, 0.0], size, rotation)
+        assert iou_3d(box, raised) == pytest.approx(0.4 / 0.6)

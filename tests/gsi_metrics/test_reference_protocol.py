@@ -84,6 +84,16 @@ def test_a_move_scores_its_distance_ratio_and_iou_and_is_halved_when_the_count_c
     assert rp.move(_meta(new), [_exact(_moved(-0.5))], [_exact(half_way)], local=True).sa == 0.0
 
 
+def test_a_move_in_the_opposite_direction_scores_like_the_right_one_but_for_the_iou() -> None:
+    """Defect 1: only the distance is scored. A 40 cm move (long enough to be a candidate on exact detections) done
+    the other way round keeps the distance term, 0.7, and complies."""
+    source, new = [_exact(B0)], _moved(0.4)
+    right = rp.move(_meta(new), source, [_exact(new)], local=True)
+    opposite = rp.move(_meta(new), source, [_exact(_moved(-0.4))], local=True)
+    assert right.sa == pytest.approx(1.0, abs=1e-4)
+    assert opposite.ic == 1.0 and opposite.sa == pytest.approx(0.7, abs=1e-4)
+
+
 def test_a_candidate_must_move_a_fifth_of_the_expected_2d_move_and_the_nearest_to_the_expected_box_wins() -> None:
     source, new = [_exact(B0)], _moved(0.5)
     # Another object of the category appears far from the expected box but moved enough: it is taken only when the

@@ -84,8 +84,13 @@ def test_defect_1_direction_is_scored(samples) -> None:
     gsi = _score(get_scorer("camera_relative_move", "gsi"), sample, opposite)
     paper = _score(get_scorer("camera_relative_move", "paper"), sample, opposite)
     assert gsi.ic == 0.0 and gsi.sa == 0.0
-    # The reference scores only the displacement magnitude: the opposite move looks almost perfect there.
-    assert paper.ic == 1.0 and paper.sa > 0.6
+    # The reference scores only the displacement magnitude (the opposite move of a long move scores 0.7 there:
+    # test_reference_protocol), but on exact detections a move shorter than 32 cm is no candidate at all (defect 10):
+    # the opposite move and the exact one both score ~0.
+    assert np.linalg.norm(sample.truth.translation_m) < np.sqrt(0.1)
+    exact = _score(get_scorer("camera_relative_move", "paper"), sample, _exact(sample))
+    assert paper.ic == exact.ic == 0.0 and paper.sa < 1e-6 and exact.sa < 1e-6
+    assert exact.details["candidate"] is False
     # Half the distance in the right direction: compliant, partial accuracy.
     half = _score(
         get_scorer("camera_relative_move", "gsi"), sample, _perceived(translation=0.6 * sample.truth.translation_m)
@@ -98,7 +103,8 @@ def test_defect_2_scale_loophole_is_closed(samples) -> None:
     unchanged = _perceived()
     assert _score(get_scorer("object_scale", "gsi"), sample, unchanged).sa == 0.0
     paper = _score(get_scorer("object_scale", "paper"), sample, unchanged)
-    assert paper.ic == 0.0 and paper.sa == pytest.approx(np.exp(-(np.log(sample.truth.scale_factor) ** 2)))
+    # The unchanged box is "the same" as its source box, so k_pred = 1: SA exp(-(ln k_gt)^2) (with the guards).
+    assert paper.ic == 0.0 and paper.sa == pytest.approx(np.exp(-(np.log(sample.truth.scale_factor) ** 2)), rel=1e-3)
     assert paper.sa > 0.6
     inverse = _score(get_scorer("object_scale", "gsi"), sample, _perceived(scale=1.0 / sample.truth.scale_factor))
     assert inverse.ic == 0.0 and inverse.sa == 0.0
