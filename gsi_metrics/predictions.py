@@ -43,9 +43,10 @@ Gray is repeated to RGB. Transparency (any alpha below 255) is read as an edit l
 image**: a transparent pixel shows the source, as it would under the source in an editing program (an
 output with every pixel transparent is the unchanged source). Predictions of another resolution with the
 source's aspect ratio (within 1%) are resized to the source's, bilinearly; another aspect ratio is
-``wrong_size``. More than :data:`MAX_PIXELS` pixels is ``too_large`` (checked from the file header, before
-decoding, so a decompression bomb is refused without being decoded). What was done to read a prediction
-(range, layout, resize, alpha, frames, orientation) is recorded in :attr:`LoadedPrediction.notes`.
+``wrong_size`` (profile ``paper`` stretches it instead: ``any_aspect_ratio``). More than :data:`MAX_PIXELS` pixels
+is ``too_large`` (checked from the file header, before decoding, so a decompression bomb is refused without being
+decoded). What was done to read a prediction (range, layout, resize, alpha, frames, orientation) is recorded in
+:attr:`LoadedPrediction.notes`.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ def load_prediction(
     size: tuple[int, int],
     background: np.ndarray | None = None,
     value_range: str = "auto",
+    any_aspect_ratio: bool = False,
 ) -> LoadedPrediction:
     """Reads an edited image as ``(H, W, 3)`` uint8 at the source ``size = (width, height)`` (module docstring).
 
@@ -161,12 +163,14 @@ def load_prediction(
         background: the source image (``(H, W, 3)`` uint8), shown through transparent pixels; without it,
             transparency is dropped (alpha ignored) and noted.
         value_range: one of :data:`VALUE_RANGES`.
+        any_aspect_ratio: stretch an image of another aspect ratio to the source size (bicubic, as the reference's
+            evaluation does; profile ``paper``) instead of refusing it as ``wrong_size``.
 
     Raises:
         ValueError: only for an unknown ``value_range`` (an argument error, not bad input).
     """
     loaded = read_pixels(prediction, value_range)
-    return loaded if loaded.image is None else fit_to_source(loaded, size, background)
+    return loaded if loaded.image is None else fit_to_source(loaded, size, background, any_aspect_ratio)
 
 
 def read_pixels(prediction: Any, value_range: str = "auto") -> LoadedPrediction:
@@ -375,20 +379,27 @@ def _with_opaque_alpha_dropped(pixels: np.ndarray, notes: dict[str, Any]) -> Loa
     return LoadedPrediction(pixels, "ok", "", notes)
 
 
-def fit_to_source(loaded: LoadedPrediction, size: tuple[int, int], background: np.ndarray | None) -> LoadedPrediction:
-    """A read prediction at the source ``size = (width, height)``, transparency composited over ``background``."""
+def fit_to_source(
+    loaded: LoadedPrediction, size: tuple[int, int], background: np.ndarray | None, any_aspect_ratio: bool = False
+) -> LoadedPrediction:
+    """A read prediction at the source ``size = (width, height)``, transparency composited over ``background``
+    (``any_aspect_ratio``: see :func:`load_prediction`)."""
     assert loaded.image is not None
     pixels, notes = loaded.image, dict(loaded.notes)
     width, height = size
     own_height, own_width = pixels.shape[:2]
     if (own_height, own_width) != (height, width):
-        if abs((own_width / own_height) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+        if abs((own_width / own_height) / (width / height) - 1.0) <= ASPECT_TOLERANCE:
+            pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_LINEAR)
+        elif any_aspect_ratio:
+            pixels = np.asarray(Image.fromarray(pixels).resize((width, height), Image.Resampling.BICUBIC))
+            notes["stretched"] = "another aspect ratio, stretched to the source's as the reference does"
+        else:
             return _failure(
                 "wrong_size",
                 f"prediction is {own_width}x{own_height}, the source is {width}x{height}: aspect ratios differ"
                 " (outputs are resized only when the aspect ratio matches within 1%)",
             )
-        pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_LINEAR)
         notes["resized_from"] = [own_width, own_height]
     if pixels.shape[2] == 4:
         alpha = pixels[..., 3:].astype(np.float32) / 255.0

@@ -169,8 +169,23 @@ def score_profiles(
         return unscored(row, profiles, "bad_reference", message)
     height, width = sample.view.image.shape[:2]
     loaded = load_prediction(prediction, (width, height), background=sample.view.image, value_range=value_range)
+    if loaded.status == "wrong_size" and "paper" in profiles:
+        # The reference stretches an output of another aspect ratio to the source's and scores it; profile gsi refuses
+        # it (an editor that changed the framing did not edit this image).
+        stretched = load_prediction(prediction, (width, height), sample.view.image, value_range, any_aspect_ratio=True)
+        scores = unscored(sample, profiles, loaded.status, loaded.message)
+        scores[list(profiles).index("paper")] = _perceived_scores(sample, stretched, backend, ("paper",))[0]
+        return scores
     if loaded.image is None:
         return unscored(sample, profiles, loaded.status, loaded.message)
+    return _perceived_scores(sample, loaded, backend, profiles)
+
+
+def _perceived_scores(
+    sample: ScoringSample, loaded: LoadedPrediction, backend: PerceptionBackend | None, profiles: Sequence[str]
+) -> list[SampleScore]:
+    """Perceives a read edited image once and scores it in each of ``profiles`` (``scoring_error`` if that raises)."""
+    assert loaded.image is not None
     try:
         perception = perceive(backend or create_backend(), sample.view, loaded.image)
         scores = [score_perceived(sample, loaded.image, perception, profile) for profile in profiles]

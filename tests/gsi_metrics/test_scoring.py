@@ -5,6 +5,7 @@ accuracy). One test per defect of the reference protocol (SPEC 6.2) that the def
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -22,6 +23,7 @@ from gsi_metrics.scoring import (  # noqa: E402
     EDIT_REGION_PAD_PX,
     SampleScore,
     edit_region,
+    score_profiles,
     score_sample,
     summarize,
 )
@@ -137,8 +139,21 @@ def test_defect_4_missing_and_unreadable_outputs_count_as_zero(samples, tmp_path
     assert summary["num_counted"] == 5 and summary["overall"]["IC"] == pytest.approx(20.0)
     assert summary["status_counts"] == {"missing": 2, "unreadable": 1, "wrong_size": 1, "ok": 1}
     # The paper profile reproduces the reference's silent skip, but still reports it.
-    paper = summarize(scores + [SampleScore("x", "camera_relative_move", "ok", 1.0, 1.0, 1.0, 1.0)], "paper")
+    paper = summarize(scores[:3] + [SampleScore("x", "camera_relative_move", "ok", 1.0, 1.0, 1.0, 1.0)], "paper")
     assert paper["num_counted"] == 1 and paper["status_counts"]["missing"] == 2
+
+
+def test_the_paper_profile_stretches_an_output_of_another_aspect_ratio_and_scores_it(samples) -> None:
+    """The reference resizes every output to the source size; profile gsi refuses another aspect ratio."""
+    row, sample = samples["object_scale"]
+    target = Image.open(io.BytesIO(row["target_image"]["bytes"])).convert("RGB")
+    widened = target.resize((target.width * 2, target.height), Image.Resampling.BICUBIC)
+    gsi, paper = score_profiles(row, widened)
+    assert gsi.status == "wrong_size" and gsi.ic == gsi.sa == 0.0
+    assert paper.status == "ok" and paper.details["input"]["resized_from"] == [target.width * 2, target.height]
+    assert "stretched" in paper.details["input"]
+    # Stretched back, it is (nearly) the rendered target: scored like it.
+    assert paper.ic == score_profiles(row, target)[1].ic
 
 
 def test_defect_6_edit_region_uses_full_resolution_instance_masks(samples) -> None:
