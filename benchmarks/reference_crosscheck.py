@@ -8,7 +8,14 @@ not "the same" as a source detection, 2D boxes that moved more or less than 0.2 
 and jittered detections, ``B0`` not among the source detections, a failed locality gate, other instances of the
 category, tilted boxes, and, for the aggregation, non-compliant samples, AC of 0 and unparsable judge answers.
 
-Usage: ``python benchmarks/reference_crosscheck.py --reference PATH/TO/GSI-Bench [--cases 600] [--seed 0]``.
+With ``--data``, it also applies the reference's own ``iou_3d`` to the boxes of a built split in the reference's format
+(:func:`gsi_datasets.geometry.reference_box`, what ``reference_format`` and ``gsi-bench export`` write): each original
+box against itself, which must give 1, and against the expected box, next to the true IoU of the two boxes (footprints
+on the support plane), for our format and for the one the exports used before (sizes in our x, y, z order with our
+rotation), whose ``h`` was the depth.
+
+Usage: ``python benchmarks/reference_crosscheck.py --reference PATH/TO/GSI-Bench [--cases 600] [--seed 0]
+[--data DIR --config tabletop --split test]``.
 """
 
 from __future__ import annotations
@@ -190,11 +197,45 @@ def compare_aggregation(reference: dict, rng: np.random.Generator) -> float:
     )
 
 
+def exported_boxes(reference: dict, data: str, config: str, split: str) -> int:
+    """Prints the reference's IoU on the split's boxes (module docstring); returns how many identical pairs miss 1."""
+    from datasets import load_dataset
+
+    from gsi_datasets.geometry import iou3d_upright, reference_box, yaw_from_rotation
+
+    rows = load_dataset(data, config, split=split)
+    identical, ours_off, before_off = [], [], []
+    for row in rows:
+        target = row["target_object"]
+        if target is None:
+            continue
+        boxes = [
+            tuple(np.array(target[k][f]) for f in ("centre", "size", "rotation"))
+            for k in ("box3d_before", "box3d_after")
+        ]
+        exported = [reference_box(*box)[0] for box in boxes]
+        previous = [[*c, *size, yaw_from_rotation(rotation)] for c, size, rotation in boxes]
+        truth = iou3d_upright(boxes[0], boxes[1], np.array(row["support"]["normal"]))
+        identical.append(reference["iou_3d"](np.array(exported[0]), np.array(exported[0])))
+        ours_off.append(abs(reference["iou_3d"](np.array(exported[0]), np.array(exported[1])) - truth))
+        before_off.append(abs(reference["iou_3d"](np.array(previous[0]), np.array(previous[1])) - truth))
+    misses = int(np.sum(np.abs(np.array(identical) - 1.0) > TOLERANCE))
+    print(f"\nThe reference's iou_3d on {len(identical)} rows of {config}/{split} ({data}):")
+    print(f"- original box against itself: {len(identical) - misses} of {len(identical)} give 1")
+    for name, values in (("reference format (ours)", ours_off), ("previous export (h = depth)", before_off)):
+        median, p90 = np.percentile(values, [50, 90])
+        print(f"- |IoU(B0, B1) - true IoU|, {name}: median {median:.4f}, 90th percentile {p90:.4f}")
+    return misses
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reference", required=True, type=Path, help="local checkout of aim-uofa/GSI-Bench")
     parser.add_argument("--cases", type=int, default=600, help="random cases per operation and for aggregation")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data", default=None, help="a built GSI-Syn folder: check the reference's IoU on its boxes")
+    parser.add_argument("--config", default="tabletop")
+    parser.add_argument("--split", default="test")
     args = parser.parse_args(argv)
     reference = load_reference(args.reference)
     rng = np.random.default_rng(args.seed)
@@ -213,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| aggregation (IC, SA, EL, AC, Avg) | {args.cases} | | {(differences <= TOLERANCE).sum()} | "
         f"{differences.max():.2e} |"
     )
+    if args.data is not None:
+        disagreements += exported_boxes(reference, args.data, args.config, args.split)
     return 1 if disagreements else 0
 
 

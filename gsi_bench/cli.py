@@ -106,6 +106,18 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from gsi_bench.evaluation import load_eval_dataset
+    from gsi_bench.reference_layout import export_reference_layout
+
+    dataset = load_eval_dataset(args.data, args.config, args.split)
+    rows = dataset if args.limit is None else dataset.select(range(min(args.limit, len(dataset))))
+    counts = export_reference_layout(rows, args.out)
+    for key, count in sorted(counts.items()):
+        print(f"Wrote {count} edits of {args.config}/{args.split} to {Path(args.out) / key} (the reference's layout)")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     from gsi_bench.evaluation import leaderboard_markdown, load_run, run_evaluation
 
@@ -317,6 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     show.add_argument("--out", default="sheet.png", help="output PNG (default: sheet.png)")
     show.set_defaults(handler=_show)
+
+    export = commands.add_parser(
+        "export", help="write a split in the reference implementation's folder layout (its scripts read it)"
+    )
+    export.add_argument("--data", default="gsi-bench/syn", help="dataset folder or Hub id (default: gsi-bench/syn)")
+    export.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    export.add_argument("--split", default="test", help="split (default: test)")
+    export.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    export.add_argument("--out", default="reference_layout", help="output folder (default: reference_layout)")
+    export.set_defaults(handler=_export)
 
     evaluate = commands.add_parser("eval", help="run an editor on a split and score it")
     evaluate.add_argument("--data", default="gsi-bench/syn", help="dataset folder or Hub id (default: gsi-bench/syn)")
