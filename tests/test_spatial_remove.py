@@ -21,9 +21,10 @@ from gsi_builders.operations import Rejected, get_generator, ground_directions  
 from gsi_builders.operations.spatial_remove import camera_centres  # noqa: E402
 from gsi_builders.room import RoomConfig, sample_room_scene  # noqa: E402
 from gsi_builders.tabletop import TabletopConfig, sample_tabletop_scene  # noqa: E402
+from gsi_datasets.geometry import mask_box  # noqa: E402
 from gsi_datasets.operations.spatial_remove import MIN_SEPARATION_M, POSITIONS, extreme_instance  # noqa: E402
 from gsi_datasets.scene import Scene  # noqa: E402
-from gsi_metrics.operations import get_scorer  # noqa: E402
+from gsi_metrics.operations import get_scorer, reference_detections  # noqa: E402
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery  # noqa: E402
 from gsi_metrics.sample import ScoringSample  # noqa: E402
 from tests.generated import operation_rows, png_image  # noqa: E402
@@ -189,6 +190,13 @@ def test_gsi_scores_the_right_instance_removed_and_the_others_kept(rows: list[di
     assert (two.ic, two.sa) == (1.0, pytest.approx(0.7))
     assert paper(view, truth, cases["nothing removed"], edited).sa == 0.0
     assert paper(view, truth, cases["moved instead"], edited).ic == 1.0  # 15 cm off its box: "removed"
+    # What the reference's rules see: every labelled instance in the source, those still found in the edited image, with
+    # 2D boxes around their pixels in the detector's frame (896 px on the longer side).
+    source, edited_detections = reference_detections(view, _perception(gone, {first: kept, second: gone}))
+    frame = 896 / max(view.image.shape[:2])
+    assert len(source) == 3 and len(edited_detections) == 1
+    assert np.allclose(source[0].bbox_2d, mask_box(view.target_mask) * frame)
+    assert np.allclose(edited_detections[0].bbox_3d, source[1].bbox_3d)  # the first other instance, unchanged
 
 
 def test_oracle_identity_and_geometric_editor_in_both_profiles(rows: list[dict[str, Any]]) -> None:
