@@ -299,6 +299,25 @@ def viewpoint_unchanged(source: np.ndarray, edited: np.ndarray, max_angle_deg: f
     return bool(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1) / 2, -1.0, 1.0))) < max_angle_deg)
 
 
+def locality_boxes(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detection]) -> list[np.ndarray]:
+    """The reference's edit region for EL and the locality gate (its ``eval_locality``), as 2D boxes in the detector's
+    frame: the original's (the source detection matching ``B0``) and that of the last edited detection not "the same"
+    as ``B0`` (3D threshold 0.1, or its 2D box within 100 of ``B0`` projected with the image's intrinsics)."""
+    boxes = []
+    origin_2d = original_box_2d(meta, source)
+    if origin_2d is not None:
+        boxes.append(origin_2d)
+    projected = projected_box_2d(meta.original_box, meta.rotation, meta.intrinsics)
+    new = None
+    for detection in edited:
+        if not (
+            is_same(detection.bbox_3d, meta.original_box, SAME_BOX_MOVE)
+            or is_same(detection.bbox_2d, projected, SAME_BOX_2D)
+        ):
+            new = detection.bbox_2d
+    return boxes if new is None else [*boxes, new]
+
+
 def locality_passes(ssim: float, lpips: float, real: bool) -> bool:
     """The reference's locality gate: masked SSIM > 0.6 and (synthetic data) / or (real data) masked LPIPS < 0.3."""
     if real:

@@ -10,7 +10,8 @@ Per sample, both profiles produce raw IC (0/1), SA, EL and AC in [0, 1]:
 - EL is :func:`~gsi_metrics.functional.edit_locality` outside the edit region. Profile ``gsi``: the
   target's source mask, its mask in the rendered target (synthetic rows) and its recovered mask in the
   edited image, each dilated by ``EDIT_REGION_PAD_PX`` px, at full resolution. Profile ``paper``: the
-  reference's region, the 2D boxes of the original target and of the recovered target. Camera operations
+  reference's region, the 2D boxes of the original target and of the last edited detection that is not "the same" as
+  it (:func:`~gsi_metrics.reference_protocol.locality_boxes`). Camera operations
   change every pixel: their EL compares the edited image with the rendered target view over the whole frame
   (0 without one, i.e. on real data);
 - AC is :func:`~gsi_metrics.functional.appearance_consistency` of the target before and after (0 when
@@ -44,11 +45,18 @@ import numpy as np
 from PIL import Image
 
 from gsi_datasets.operations import get_operation
+from gsi_metrics import reference_protocol
 from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
-from gsi_metrics.operations import PROFILES, get_scorer
-from gsi_metrics.perception import Perception, PerceptionBackend, create_backend, perceive
+from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
+from gsi_metrics.perception import (
+    CameraRecovery,
+    Perception,
+    PerceptionBackend,
+    TargetRecovery,
+    create_backend,
+    perceive,
+)
 from gsi_metrics.predictions import INPUT_STATUSES, LoadedPrediction, check_value_range, load_prediction
-from gsi_metrics.reference_protocol import gated
 from gsi_metrics.sample import ScoringSample
 
 EDIT_REGION_PAD_PX = 5
@@ -105,25 +113,30 @@ class SampleScore:
         return asdict(self)
 
 
-def _box_region(shape: tuple[int, int], masks: Iterable[np.ndarray | None]) -> np.ndarray:
-    region = np.zeros(shape, bool)
-    for mask in masks:
-        if mask is not None and mask.any():
-            rows, cols = np.nonzero(mask)
-            region[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1] = True
+def edit_region(sample: ScoringSample, perception: Perception | None, profile: str) -> np.ndarray:
+    """Pixels allowed to change (see module docstring), before padding; ``perception`` None: nothing recovered."""
+    view = sample.view
+    if profile == "paper":
+        return _reference_region(sample, perception)
+    region = view.target_mask | sample.truth.expected_target_mask(view.target_id)
+    if perception is not None and perception.target.mask is not None:
+        region |= perception.target.mask
     return region
 
 
-def edit_region(sample: ScoringSample, recovered_mask: np.ndarray | None, profile: str) -> np.ndarray:
-    """Pixels allowed to change (see module docstring), before padding."""
+def _reference_region(sample: ScoringSample, perception: Perception | None) -> np.ndarray:
+    """The reference's edit region (:func:`~gsi_metrics.reference_protocol.locality_boxes`), from the detector's frame
+    to the image's pixels."""
     view = sample.view
-    masks = [view.target_mask, recovered_mask]
-    if profile == "paper":
-        return _box_region(view.target_mask.shape, masks)
-    region = np.zeros(view.target_mask.shape, bool)
-    for mask in (*masks, sample.truth.expected_target_mask(view.target_id)):
-        if mask is not None:
-            region |= mask
+    if perception is None:
+        perception = Perception(TargetRecovery(False), CameraRecovery(False))
+    source, edited = reference_detections(view, perception)
+    height, width = view.target_mask.shape
+    frame = reference_protocol.DETECTOR_SIZE / max(height, width)
+    region = np.zeros((height, width), bool)
+    for box in reference_protocol.locality_boxes(reference_edit(view, sample.truth), source, edited):
+        left, top, right, bottom = (int(v) for v in np.floor(box / frame + 1e-6))  # the reference truncates too
+        region[max(0, top) : min(height, bottom), max(0, left) : min(width, right)] = True
     return region
 
 
@@ -249,7 +262,7 @@ def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perce
     view, truth = sample.view, sample.truth
     compliance = get_scorer(sample.operation, profile)(view, truth, perception, edited)
     if view.object_target:
-        region = dilate_mask(edit_region(sample, perception.target.mask, profile), EDIT_REGION_PAD_PX)
+        region = dilate_mask(edit_region(sample, perception, profile), EDIT_REGION_PAD_PX)
         locality = edit_locality(view.image, edited, region)
         found = perception.target.found
         if get_operation(sample.operation).change == "object_removed":
@@ -297,7 +310,7 @@ def _headline(score: SampleScore, profile: str) -> dict[str, float] | None:
     if profile == "paper":
         if score.status in UNPERCEIVED_STATUSES:
             return None  # the reference silently skips these (SPEC 6.2, defect 4); counted in the summary
-        return dict(zip(AXES, gated(score.ic, score.sa, score.el, score.ac), strict=True))
+        return dict(zip(AXES, reference_protocol.gated(score.ic, score.sa, score.el, score.ac), strict=True))
     return {"IC": score.ic, "SA": score.sa, "EL": score.el * score.ic, "AC": score.ac * score.ic}
 
 

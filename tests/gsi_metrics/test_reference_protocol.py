@@ -174,6 +174,16 @@ def test_the_aggregation_keeps_sa_of_non_compliant_samples_and_zeroes_a_complian
     assert summary["AC"] == pytest.approx(35.0) and summary["Avg"] == pytest.approx((50 + 60 + 45 + 35) / 4)
 
 
+def test_the_edit_region_is_the_original_box_and_the_last_detection_not_the_same_as_it() -> None:
+    source = [_exact(B0)]
+    assert [list(b) for b in rp.locality_boxes(_meta(_moved(0.4)), source, [_exact(B0)])] == [list(source[0].bbox_2d)]
+    # A 10 cm move is "the same" box: the region stays the original's (defect 10 again).
+    assert len(rp.locality_boxes(_meta(_moved(0.1)), source, [_exact(_moved(0.1))])) == 1
+    far, farther = _exact(_moved(0.4)), _exact(_moved(0.6))
+    boxes = rp.locality_boxes(_meta(_moved(0.4)), source, [far, farther])
+    assert len(boxes) == 2 and np.array_equal(boxes[1], farther.bbox_2d)  # the last one wins
+
+
 def test_the_locality_gate_is_and_on_synthetic_data_and_or_on_real_data() -> None:
     assert not rp.locality_passes(0.7, 0.4, real=False) and rp.locality_passes(0.7, 0.4, real=True)
     assert rp.locality_passes(0.7, 0.2, real=False) and not rp.locality_passes(0.5, 0.4, real=True)
