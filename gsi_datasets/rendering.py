@@ -457,7 +457,7 @@ class StateRenderer:
             self._model, self._data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene
         )
         if window is not None:
-            self._narrow_frustum(window, self.height // divisor)
+            self._narrow_frustum(window, self.width // divisor, self.height // divisor)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
@@ -511,15 +511,15 @@ class StateRenderer:
             instances=instances.copy(),
         )
 
-    def _narrow_frustum(self, window: tuple[int, int, int, int], height: int) -> None:
+    def _narrow_frustum(self, window: tuple[int, int, int, int], width: int, height: int) -> None:
         """Narrows the view frustum of the updated scene to the pixels ``window = (left, top, right, bottom)`` of the
-        full view drawn ``height`` pixels high, so that drawing into a ``right - left`` by ``bottom - top`` viewport
-        gives exactly those pixels of the full view."""
+        full view drawn ``width`` by ``height`` pixels, so that drawing into a ``right - left`` by ``bottom - top``
+        viewport gives exactly those pixels of the full view."""
         left, top, right, bottom = window
         for camera in self._scene.camera:
             # A pixel's side on the near plane; the full view is centred on the optical axis.
             pixel = (camera.frustum_top - camera.frustum_bottom) / height
-            full_left = camera.frustum_center - 0.5 * pixel * self.width * height / self.height
+            full_left = camera.frustum_center - 0.5 * pixel * width
             full_top = camera.frustum_top
             camera.frustum_center = full_left + 0.5 * (left + right) * pixel
             camera.frustum_width = 0.5 * (right - left) * pixel
