@@ -172,7 +172,6 @@ def _centre_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def candidate(
-    meta: EditMeta,
     source: Sequence[Detection],
     edited: Sequence[Detection],
     origin_2d: np.ndarray,
@@ -207,7 +206,7 @@ def move(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detection
     if not local or not edited or origin_2d is None:
         return _ZERO
     expected_2d = projected_box_2d(meta.new_box, meta.rotation, meta.intrinsics)
-    chosen = candidate(meta, source, edited, origin_2d, SAME_BOX_MOVE, expected_2d, meta.new_box)
+    chosen = candidate(source, edited, origin_2d, SAME_BOX_MOVE, expected_2d, meta.new_box)
     overlap = iou_3d(meta.new_box, chosen.bbox_3d) if chosen is not None else 0.0
     moved = _centre_distance(meta.original_box, chosen.bbox_3d) if chosen is not None else 0.0
     ratio = moved / (_centre_distance(meta.original_box, meta.new_box) + GUARD)
@@ -231,7 +230,7 @@ def rotate(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detecti
     if not local or not edited or origin_2d is None:
         return _ZERO
     expected_2d = projected_box_2d(meta.original_box, meta.new_rotation, meta.intrinsics)
-    chosen = candidate(meta, source, edited, origin_2d, SAME_BOX_TURN_OR_SCALE, expected_2d, meta.original_box)
+    chosen = candidate(source, edited, origin_2d, SAME_BOX_TURN_OR_SCALE, expected_2d, meta.original_box)
     if chosen is None:
         return _ZERO
     sa = 0.0
@@ -267,7 +266,7 @@ def scale(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detectio
     if not local or not edited or origin_2d is None:
         return _ZERO
     expected_2d = projected_box_2d(meta.new_box, meta.rotation, meta.intrinsics)
-    chosen = candidate(meta, source, edited, origin_2d, SAME_BOX_TURN_OR_SCALE, expected_2d, meta.new_box)
+    chosen = candidate(source, edited, origin_2d, SAME_BOX_TURN_OR_SCALE, expected_2d, meta.new_box)
     original_size = meta.original_box[3:6] + GUARD
     asked = meta.new_box[3:6] / original_size
     got = chosen.bbox_3d[3:6] / original_size if chosen is not None else np.ones(3)
