@@ -65,7 +65,8 @@ def test_an_exact_detector_fails_every_correct_move_shorter_than_about_32_cm() -
         else:
             assert score.sa < 1e-50 and score.candidate is None
     # An unchanged output of the 10 cm move: 0 / 0 as well.
-    assert rp.move(_meta(_moved(0.10)), source, [_exact(B0)], local=True).sa < 1e-50
+    unchanged = rp.move(_meta(_moved(0.10)), source, [_exact(B0)], local=True)
+    assert unchanged.ic == 0.0 and unchanged.sa < 1e-50
 
 
 def test_a_move_scores_its_distance_ratio_and_iou_and_is_halved_when_the_count_changes() -> None:
