@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from gsi_datasets.geometry import project_points
+
 #: Longer side of the image the reference's detector sees; detections' 2D boxes are in that frame.
 DETECTOR_SIZE = 896
 #: The reference's ``+ 1e-5`` guards.
@@ -153,10 +155,8 @@ def iou_3d(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> 
 def projected_box_2d(box: Sequence[float] | np.ndarray, rotation: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """The reference's ``bbox_3d_to_2d``: the 2D box around the projection (with ``intrinsics``) of a box turned by
     ``rotation``."""
-    corners = box_corners(box, rotation)
-    pixels = corners @ np.asarray(intrinsics, float).T
-    pixels = pixels[:, :2] / pixels[:, 2:3]
-    return np.array([pixels[:, 0].min(), pixels[:, 1].min(), pixels[:, 0].max(), pixels[:, 1].max()])
+    pixels = project_points(intrinsics, box_corners(box, rotation))
+    return np.concatenate([pixels.min(axis=0), pixels.max(axis=0)])
 
 
 def original_box_2d(meta: EditMeta, source: Sequence[Detection]) -> np.ndarray | None:

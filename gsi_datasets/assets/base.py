@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -125,11 +126,13 @@ class Asset:
     scale: float
     parts: tuple[Part, ...]
 
-    @property
+    @cached_property
     def size(self) -> np.ndarray:
-        """Full bounding-box extents ``(x, y, z)`` in metres, local frame."""
+        """Full bounding-box extents ``(x, y, z)`` in metres, local frame (computed once; read-only)."""
         vertices = np.concatenate([part.vertices for part in self.parts])
-        return vertices.max(axis=0) - vertices.min(axis=0)
+        size = vertices.max(axis=0) - vertices.min(axis=0)
+        size.setflags(write=False)
+        return size
 
 
 CATEGORIES: dict[str, Category] = {}
