@@ -324,6 +324,16 @@ def _settle_edit(source: Scene, proposal: EditProposal, rules: ValidityRules) ->
     return proposal.target_scene.with_poses({target_id: realised})
 
 
+def namesakes_in_view(source: Scene, view: RenderOutput, target_id: int) -> tuple[int, ...]:
+    """The other instances of the target's category that show at least one pixel in ``view``."""
+    category = source.object(target_id).category
+    return tuple(
+        o.instance_id
+        for o in source.objects
+        if o.category == category and o.instance_id != target_id and np.any(view.instances == o.instance_id)
+    )
+
+
 def _camera_box(scene_object: SceneObject, camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(centre, size, rotation)`` of an object's 3D box in ``camera``'s frame."""
     world_to_camera = camera.world_to_camera
@@ -349,17 +359,22 @@ def check_visibility(
             other instances a removal chooses among).
     """
     mask = view.instances == target_id
-    visible = int(mask.sum())
-    if visible < rules.min_visible_pixels:
+    if int(mask.sum()) < rules.min_visible_pixels:
         raise Rejected(f"{what}_too_small_{when}")
-    fraction = visible / max(renderer.unoccluded_pixels(state, target_id), 1)
+    box, fraction = visibility(view, renderer, state, target_id)
     if fraction < rules.min_visible_fraction:
         raise Rejected(f"{what}_occluded_{when}")
-    box = [float(v) for v in mask_box(mask)]
     margin = rules.border_margin_px
     if box[0] < margin or box[1] < margin or box[2] > mask.shape[1] - margin or box[3] > mask.shape[0] - margin:
         raise Rejected(f"{what}_touches_border_{when}")
-    return np.array(box), min(fraction, 1.0)
+    return box, fraction
+
+
+def visibility(view: RenderOutput, renderer: StateRenderer, state: int, instance_id: int) -> tuple[np.ndarray, float]:
+    """An object's 2D box and visible fraction in a rendered state, which must show it."""
+    mask = view.instances == instance_id
+    fraction = int(mask.sum()) / max(renderer.unoccluded_pixels(state, instance_id), 1)
+    return np.array([float(v) for v in mask_box(mask)]), min(fraction, 1.0)
 
 
 def _encode_png(image: np.ndarray) -> bytes:
@@ -420,6 +435,15 @@ def _render_and_label(
             ]
             for distractor_id in proposal.distractor_ids
         ]
+        # The other instances of the target's category in view, for every operation (an exact detector of the category
+        # reports them: profile ``paper`` chooses its candidate among them); a removal's are its distractors.
+        namesake_ids = () if target_id is None or removal else namesakes_in_view(source, before, target_id)
+        namesake_visibility = []
+        for namesake_id in namesake_ids:
+            seen_before = visibility(before, renderer, 0, namesake_id)
+            hidden_after = not np.any(after.instances == namesake_id)  # behind the moved target: the source box
+            seen_after = (seen_before[0], 0.0) if hidden_after else visibility(after, renderer, index, namesake_id)
+            namesake_visibility.append((seen_before, seen_after))
         reference_id = proposal.reference_id
         if reference_id is not None:
             reference_visibility = [
@@ -503,8 +527,10 @@ def _render_and_label(
     if proposal.receptacle is not None:
         row["receptacle"] = _receptacle_label(source, proposal.receptacle)
     row["distractors"] = [
-        _object_label(source, target, distractor_id, *visibility)
-        for distractor_id, visibility in zip(proposal.distractor_ids, distractor_visibility, strict=True)
+        _object_label(source, target, distractor_id, *seen)
+        for distractor_id, seen in zip(
+            [*proposal.distractor_ids, *namesake_ids], [*distractor_visibility, *namesake_visibility], strict=True
+        )
     ]
     row["support"] = _support_label(
         source, source.object(target_id).support_id, source.support_height(source.object(target_id))

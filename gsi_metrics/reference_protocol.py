@@ -107,11 +107,13 @@ class EditMeta:
 
 @dataclass(frozen=True)
 class ReferenceScore:
-    """IC (0 or 1) and SA of one sample as the reference computes them, and the candidate detection it chose."""
+    """IC (0 or 1) and SA of one sample as the reference computes them, the candidate detection it chose (move, rotate,
+    scale) and whether it counts the target as removed (remove; its score can be 0 all the same)."""
 
     ic: float
     sa: float
     candidate: Detection | None = None
+    removed: bool = False
 
 
 _ZERO = ReferenceScore(0.0, 0.0)
@@ -255,7 +257,7 @@ def remove(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detecti
         for d in edited
     )
     score = float(np.clip(1.0 - 0.3 * (len(source) - len(edited) - 1), 0.0, 1.0)) if removed else 0.0
-    return ReferenceScore(float(score >= REMOVE_MIN_SCORE), score)
+    return ReferenceScore(float(score >= REMOVE_MIN_SCORE), score, removed=removed)
 
 
 def scale(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detection], local: bool) -> ReferenceScore:

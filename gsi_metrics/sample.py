@@ -71,8 +71,9 @@ class SourceView:
         reference_box: that object's 3D box in the source.
         reference_category: its category.
         receptacle_corners: the usable rectangle of the surface a placement puts the target on (RP), ``(4, 3)``.
-        distractor_ids: the other visible instances of the target's category (SR: the instances the instruction
-            chooses among; which one is meant is the instruction's to say, perception is told the target).
+        distractor_ids: the other instances of the target's category in view (SR: the instances the instruction
+            chooses among; which one is meant is the instruction's to say, perception is told the target; other
+            operations: what a detector of the category would also report).
         distractor_boxes: their 3D boxes in the source.
         target_category: the target's category (None for camera operations).
     """

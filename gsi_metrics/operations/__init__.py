@@ -243,10 +243,8 @@ def reference_detections(
     view: SourceView, perception: Perception
 ) -> tuple[list[reference_protocol.Detection], list[reference_protocol.Detection]]:
     """What an exact detector of the target's category would report in the source and in the edited image: the target
-    and the other labelled instances of its category (SR's distractors), from the dataset's boxes and pixels in the
-    source and from the recovered boxes and pixels of those still found in the edited image. Instances the sample
-    does not label are left out of both (the reference would find them unchanged; only its detection counts see
-    them)."""
+    and the other instances of its category in view (the row's ``distractors``), from the dataset's boxes and pixels
+    in the source and from the recovered boxes and pixels of those still found in the edited image."""
     frame = reference_protocol.DETECTOR_SIZE / max(view.image.shape[:2])
     objects = [(view, perception.target)] + [
         (view.of_distractor(index), perception.distractors.get(instance_id, TargetRecovery(False)))

@@ -78,5 +78,9 @@ class SpatialRemoveScoring(OperationScoring):
         IC = score >= 0.5; SA = score."""
         source, edited_detections = reference_detections(view, perception)
         score = reference_protocol.remove(reference_edit(view, truth), source, edited_detections, True)
-        details = {"removed": score.sa > 0, "instances_source": len(source), "instances_edited": len(edited_detections)}
+        details = {
+            "removed": score.removed,
+            "instances_source": len(source),
+            "instances_edited": len(edited_detections),
+        }
         return Compliance(score.ic, score.sa, details)

@@ -140,13 +140,16 @@ def test_removal_ignores_extra_detections() -> None:
     source = [_exact(B0), other]
     clean = rp.remove(_meta(B0), source, [other], local=True)
     hallucinated = rp.remove(_meta(B0), source, [other, _exact(B0 + [-0.6, 0, 0.5, 0, 0, 0, 0])], local=True)
-    assert clean == hallucinated == rp.ReferenceScore(1.0, 1.0)
+    assert clean == hallucinated == rp.ReferenceScore(1.0, 1.0, removed=True)
     # Two removed: 1 - 0.3 = 0.7 (compliant); the target still there: 0.
     assert rp.remove(_meta(B0), source, [], local=True).sa == pytest.approx(0.7)
     assert rp.remove(_meta(B0), source, [_exact(B0), other], local=True).sa == 0.0
     # Three of four removed: 0.4, not compliant.
     four = [*source, _exact(B0 + [0, 0, 1, 0, 0, 0, 0]), _exact(B0 + [-0.5, 0, 0, 0, 0, 0, 0])]
-    assert rp.remove(_meta(B0), four, [four[3]], local=True) == rp.ReferenceScore(0.0, pytest.approx(0.4))
+    assert rp.remove(_meta(B0), four, [four[3]], local=True) == rp.ReferenceScore(0.0, pytest.approx(0.4), removed=True)
+    # Five of six gone: the score is clipped to 0, and the target still counts as removed.
+    six = [*four, _exact(B0 + [0, 0, 2, 0, 0, 0, 0]), _exact(B0 + [1, 0, 0, 0, 0, 0, 0])]
+    assert rp.remove(_meta(B0), six, [six[5]], local=True) == rp.ReferenceScore(0.0, 0.0, removed=True)
 
 
 def test_scale_uses_the_vector_norm_and_an_unchanged_output_earns_sa() -> None:

@@ -152,8 +152,10 @@ def test_the_paper_profile_stretches_an_output_of_another_aspect_ratio_and_score
     assert gsi.status == "wrong_size" and gsi.ic == gsi.sa == 0.0
     assert paper.status == "ok" and paper.details["input"]["resized_from"] == [target.width * 2, target.height]
     assert "stretched" in paper.details["input"]
-    # Stretched back, it is (nearly) the rendered target: scored like it.
-    assert paper.ic == score_profiles(row, target)[1].ic
+    # Stretched back, it is (nearly) the rendered target: scored like it (the oracle's scale score is far from 0).
+    unstretched = score_profiles(row, target)[1]
+    assert unstretched.sa > 0.5 and paper.sa == pytest.approx(unstretched.sa, abs=0.05)
+    assert paper.ic == unstretched.ic
 
 
 def test_defect_6_edit_region_uses_full_resolution_instance_masks(samples) -> None:
@@ -342,3 +344,30 @@ def test_a_softer_output_is_matched_by_blurring_the_renders_not_scored_as_an_edi
     sharp, soft = score_sample(row, oracle), score_sample(row, cv2.GaussianBlur(oracle, (0, 0), 1.3))
     assert sharp.ic == soft.ic == 1.0
     assert soft.sa == pytest.approx(sharp.sa, abs=0.03)
+
+
+def test_profile_paper_chooses_its_candidate_among_every_instance_of_the_targets_category_in_view() -> None:
+    """A room row whose target's category shows twice labels the other instance (``distractors``) on every operation;
+    the reference's candidate selection sees it: when it moved instead of the target, the reference takes it."""
+    from tests.generated import operation_rows
+
+    (row,) = operation_rows("camera_relative_move", (38,), "room")
+    target, others = row["target_object"], row["distractors"]
+    assert others and all(d["category"] == target["category"] for d in others)
+    assert all(d["box3d_before"] == d["box3d_after"] and d["visible_fraction_before"] > 0 for d in others)
+    view, truth = (sample := ScoringSample.from_row(row)).view, sample.truth
+    unchanged = TargetRecovery(found=True)
+    # 40 cm along the asked direction: a shorter move is "the same" box to the reference (defect 10).
+    far = 0.4 * truth.translation_m / np.linalg.norm(truth.translation_m)
+    namesake_moved = Perception(
+        unchanged,
+        CameraRecovery(found=True),
+        distractors={view.distractor_ids[0]: TargetRecovery(True, far)},
+    )
+    paper = get_scorer("camera_relative_move", "paper")
+    chosen = paper(view, truth, namesake_moved, view.image)
+    assert chosen.details["candidate"] is True  # the moved namesake (the target did not move)
+    alone = dataclasses.replace(view, distractor_ids=(), distractor_boxes=())
+    assert paper(alone, truth, namesake_moved, view.image).details["candidate"] is False
+    nothing_moved = Perception(unchanged, CameraRecovery(found=True), distractors={view.distractor_ids[0]: unchanged})
+    assert paper(view, truth, nothing_moved, view.image).details["candidate"] is False
