@@ -119,6 +119,66 @@ def _receiving_surface(category: str, asset_seed: int, scale: float) -> SupportS
     return SupportSurface("top", float(vertices[:, 2].max()), (-half_x, -half_y, half_x, half_y))
 
 
+#: Cell size of a container's inner surface map (metres).
+_INNER_SURFACE_CELL_M = 0.002
+
+
+def is_container(scene_object: SceneObject) -> bool:
+    """Whether the object is an open vessel things are put in (``Category.container``: a bowl)."""
+    from gsi_datasets.assets import get_category
+
+    return get_category(scene_object.category).container
+
+
+def resting_bottom(container: SceneObject, resting: SceneObject, position_xy: np.ndarray) -> float:
+    """World height of the bottom of ``resting`` (upright, with its yaw) put in ``container`` (:func:`is_container`;
+    upright) with its centre over ``position_xy``: the lowest height at which no point of its surface is under the
+    container's top-most surface seen from above (its inner wall and floor; outside it, the surface it stands on).
+    Physics settles it there (it may roll a little on a curved floor)."""
+    heights, low_corner = _inner_surface(container.category, container.asset_seed, container.scale)
+    offsets = _surface_points(resting.category, resting.asset_seed, resting.scale) @ np.asarray(resting.pose.rotation).T
+    rotation, origin = np.asarray(container.pose.rotation), np.asarray(container.pose.position)
+    world = np.column_stack([np.asarray(position_xy, float)[:2] + offsets[:, :2], np.full(len(offsets), origin[2])])
+    cells = np.floor((((world - origin) @ rotation)[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
+    inside = np.all((cells >= 0) & (cells < heights.shape), axis=1)
+    surface = np.full(len(cells), heights.min())  # the surface the container stands on, in its frame
+    surface[inside] = heights[cells[inside, 0], cells[inside, 1]]
+    above_bottom = offsets[:, 2] - offsets[:, 2].min()
+    return float(origin[2] + np.max(surface - above_bottom))
+
+
+@lru_cache(maxsize=64)
+def _surface_points(category: str, asset_seed: int, scale: float) -> np.ndarray:
+    """Points on the drawn surface of an asset variant, in its frame, no farther apart than half a cell of a
+    container's surface map (its triangles sampled on a barycentric grid; computed once per variant)."""
+    from gsi_datasets.rendering import cached_asset  # rendering imports this module
+
+    triangles = np.concatenate(
+        [p.vertices[p.faces] for p in cached_asset(category, asset_seed, scale).parts if p.shown]
+    )
+    edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
+    steps = np.maximum(np.ceil(edges / (0.5 * _INNER_SURFACE_CELL_M)).astype(int), 1)
+    points = [triangles.reshape(-1, 3)]
+    for n in np.unique(steps):
+        i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
+        keep = i + j <= n
+        weights = np.column_stack([i[keep], j[keep], n - i[keep] - j[keep]]) / n  # barycentric, (S, 3)
+        points.append(np.einsum("sk,tkd->tsd", weights, triangles[steps == n]).reshape(-1, 3))
+    return np.concatenate(points)
+
+
+@lru_cache(maxsize=64)
+def _inner_surface(category: str, asset_seed: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """A container's top-most surface seen from above, in its frame: the highest of its surface points in each
+    ``_INNER_SURFACE_CELL_M`` cell of a grid (its bottom where it has none), and the grid's low corner."""
+    points = _surface_points(category, asset_seed, scale)
+    low_corner = points[:, :2].min(axis=0)
+    cells = np.floor((points[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
+    heights = np.full(cells.max(axis=0) + 1, points[:, 2].min())
+    np.maximum.at(heights, (cells[:, 0], cells[:, 1]), points[:, 2])
+    return heights, low_corner
+
+
 def changed_object(
     scene_object: SceneObject,
     support_height: float,

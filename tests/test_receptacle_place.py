@@ -29,10 +29,12 @@ RP = "receptacle_place"
 #: Rows of tabletop test seed 0 with the mix forced to RP that use the table (three regions) ...
 INDICES = (0, 2, 3)
 #: ... and rows that put the target onto a receptacle object (a tray, a cutting board, a plate).
-OBJECT_INDICES = (9, 18, 54)
-#: Rows of room test seed 0 with the mix forced to RP that put the target on another piece of furniture (a bed, a side
-#: table).
-FURNITURE_INDICES = (0, 21)
+OBJECT_INDICES = (5, 8, 41)
+#: Rows of room test seed 0 with the mix forced to RP that put the target on another piece of furniture (a bed, a
+#: nightstand).
+FURNITURE_INDICES = (0, 38)
+#: Rows of tabletop test seed 0 with the mix forced to RP that put the target in a bowl.
+BOWL_INDICES = (1, 6, 15)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,11 @@ def rows() -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def object_rows() -> list[dict[str, Any]]:
     return operation_rows(RP, OBJECT_INDICES)
+
+
+@pytest.fixture(scope="module")
+def bowl_rows() -> list[dict[str, Any]]:
+    return operation_rows(RP, BOWL_INDICES)
 
 
 @pytest.fixture(scope="module")
@@ -182,11 +189,13 @@ def test_parser_reads_every_template_of_every_region(region: str) -> None:
     from gsi_bench.editors.instruction_parser import parse_instruction
 
     spec = get_operation(RP)
-    key = "centre" if region == "centre" else "edge"
+    key = region if region in ("centre", "inside") else "edge"
+    receptacle = "fruit bowl" if region == "inside" else "dining table"  # a container is named (a candidate)
     for template in spec.templates[key]:
-        text = template.format(object="coffee mug", receptacle="dining table", region=REGION_WORDS[region])
-        parsed = parse_instruction(text, ["mug", "coffee mug", "bowl"])
+        text = template.format(object="coffee mug", receptacle=receptacle, region=REGION_WORDS[region])
+        parsed = parse_instruction(text, ["mug", "coffee mug", "bowl", "fruit bowl"])
         assert (parsed.operation, parsed.object_name, parsed.direction) == (RP, "coffee mug", region), text
+        assert parsed.reference_name == (receptacle if region == "inside" else None), text
 
 
 def test_parser_takes_the_object_before_the_region_and_the_receptacle_after_it() -> None:
@@ -271,7 +280,7 @@ def test_a_receptacle_object_receives_on_its_flat_top_and_other_objects_receive_
             equations = ConvexHull(vertices[:, :2]).equations
             outside = corners @ equations[:, :2].T + equations[:, 2]
             assert outside.max() <= 1e-9 and outside.max() > -1e-3, (category, seed)
-    for category in ("bowl", "coffee_mug", "basket"):  # an inside that a convex hull would fill receives nothing
+    for category in ("coffee_mug", "basket"):  # an inside that a convex hull would fill receives nothing
         assert receiving_surface(SceneObject(1, category, 0, 1.0, _source(object_rows[0]).objects[0].pose)) is None
 
 
@@ -384,3 +393,60 @@ def test_on_another_piece_of_furniture_the_oracle_complies_and_the_own_surface_n
                 wrong = score_profiles(row, case.image)[0]
                 assert wrong.ic == 0.0 and wrong.details["on_receptacle"] is False, wrong.details
     assert own_surface_seen >= 1
+
+
+def test_a_target_put_in_a_bowl_rests_inside_it_on_its_inner_wall(bowl_rows: list[dict[str, Any]]) -> None:
+    """A bowl is an open container: its only region is its inside; what is put in it sinks below its rim, rests on
+    its inner wall or floor over the middle of its floor, and physics agrees (the bowl collides as convex pieces)."""
+    from gsi_builders.operations.receptacle_place import MIN_SINK_M
+    from gsi_builders.simulation import settle
+    from gsi_builders.supports import lowest_point_z
+    from gsi_datasets.rendering import asset_of
+    from gsi_datasets.scene import is_container, resting_bottom
+
+    for row in bowl_rows:
+        assert row["command"]["direction"] == "inside" and [r["region"] for r in row["receptacle"]["regions"]] == [
+            "inside"
+        ]
+        scenes = json.loads(row["scene"])
+        source, target_scene = Scene.from_dict(scenes["source"]), Scene.from_dict(scenes["target"])
+        target_id, bowl_id = row["target_object"]["instance_id"], row["receptacle"]["instance_id"]
+        moved, bowl = target_scene.object(target_id), target_scene.object(bowl_id)
+        assert bowl.category == "bowl" and is_container(bowl) and moved.support_id == bowl_id
+        assert bowl.pose == source.object(bowl_id).pose
+        rim = bowl.pose.position[2] + asset_of(bowl).size[2] / 2.0
+        bottom = lowest_point_z(moved)
+        base = bowl.pose.position[2] - asset_of(bowl).size[2] / 2.0
+        assert base < bottom <= rim - MIN_SINK_M + 0.005, row["instruction"]
+        # It rests where the bowl's inner surface holds it (physics moved it less than a centimetre from there) ...
+        assert abs(bottom - resting_bottom(bowl, moved, np.array(moved.pose.position[:2]))) < 0.01
+        assert np.linalg.norm(np.subtract(moved.pose.position[:2], bowl.pose.position[:2])) < 0.02
+        # ... and stays there: settled again, it touches the bowl and nothing else.
+        again = settle(target_scene)
+        assert again.displacement_m[target_id] < 0.005 and again.supports[target_id] == {bowl_id}
+        assert "bowl" in row["instruction"]
+
+
+def test_in_a_bowl_the_oracle_complies_next_to_it_never_does_and_the_parser_reads_it(
+    bowl_rows: list[dict[str, Any]],
+) -> None:
+    from gsi_bench.editors.instruction_parser import parse_instruction
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+    from gsi_metrics.scoring import score_profiles
+
+    score = get_scorer(RP, "gsi")
+    for row in bowl_rows:
+        names = [i["display_name"] for i in row["instances"]]
+        parsed = parse_instruction(row["instruction"], names)
+        assert (parsed.direction, parsed.reference_name) == ("inside", row["receptacle"]["display_name"])
+        assert parsed.object_name == row["target_object"]["display_name"]
+        oracle = score_profiles(row, png_image(row, "target_image"))[0]
+        assert oracle.ic == 1.0 and oracle.sa > 0.95 and oracle.details["on_receptacle"], oracle.details
+        assert score_profiles(row, png_image(row, "source_image"))[0].ic == 0.0
+        sample = ScoringSample.from_row(row)
+        edited = np.asarray(png_image(row, "target_image"))
+        for case in make_counterfactuals(row).cases:
+            if case.name.startswith("next_to/"):
+                assert not case.truth.should_comply
+                wrong = score(sample.view, sample.truth, _perception(case.truth.translation_m), edited)
+                assert wrong.ic == 0.0 and wrong.details["on_receptacle"] is False, case.name

@@ -1,7 +1,8 @@
 """RP generation: the target goes to the centre or to an edge (nearest, farthest, leftmost, rightmost as seen from
 the camera) of a receptacle: the surface it stands on (a table top, a counter, a shelf board), a receptacle object
 standing on that surface (a tray, a cutting board, a plate, a lidded storage box: ``Category.receiving_part``) or the
-top of another piece of furniture (rooms).
+top of another piece of furniture (rooms); or the inside of an open container standing on that surface (a bowl:
+``Category.container``; the target rests on its inner wall, at :func:`gsi_datasets.scene.resting_bottom`).
 
 Regions (:mod:`gsi_datasets.operations.receptacle_place`) are computed on the receptacle's usable rectangle; an
 edge's point is the middle of the side facing the asked camera-relative direction, moved in by the target's footprint
@@ -45,7 +46,15 @@ from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M, footprint_i
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
 from gsi_datasets.rendering import asset_of
-from gsi_datasets.scene import Furniture, Scene, SceneObject, receiving_surface, surface_contains
+from gsi_datasets.scene import (
+    Furniture,
+    Scene,
+    SceneObject,
+    is_container,
+    receiving_surface,
+    resting_bottom,
+    surface_contains,
+)
 
 #: An edge counts as facing a camera-relative direction when its outward normal is within this angle of it.
 EDGE_FACING_TOLERANCE_DEG = 35.0
@@ -54,6 +63,8 @@ MIN_MOVE_M = 0.05
 OPEN_ABOVE_M = 1.0
 #: ... and the camera looks down on it from at least this much higher.
 MIN_VIEW_HEIGHT_M = 0.15
+#: What is put in an open container sinks at least this much below its rim (else it would sit on it, not in it).
+MIN_SINK_M = 0.015
 
 
 def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | None = None) -> Receptacle:
@@ -65,6 +76,8 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
         Rejected: ``no_receptacle_surface`` (the floor), ``receptacle_too_small`` (the target does not fit).
     """
     own = receptacle_id is None or receptacle_id == target.support_id
+    if not own and scene.has_object(receptacle_id) and is_container(scene.object(receptacle_id)):
+        return _container_inside(scene, target, scene.object(receptacle_id))
     if own:
         surface = scene.support_surface(target)
         if surface is None:
@@ -98,6 +111,8 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
     directions = ground_directions(scene)
     points = {}
     for region, direction in REGIONS.items():
+        if region == "inside":  # an open container's only region (:func:`_container_inside`)
+            continue
         if direction is None:
             points[region] = world(centre_x, centre_y, centre_z)
             continue
@@ -107,6 +122,29 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
         if normal @ directions[direction] >= np.cos(np.deg2rad(EDGE_FACING_TOLERANCE_DEG)):
             points[region] = world(x, y, centre_z)
     return Receptacle(piece.instance_id, corners, points)
+
+
+def _container_inside(scene: Scene, target: SceneObject, container: SceneObject) -> Receptacle:
+    """An open container's only region, ``inside``: the target's centre over the container's, resting on its inner
+    wall (its rectangle: the square in its floor).
+
+    Raises:
+        Rejected: ``receptacle_too_small`` when the target would not sink at least ``MIN_SINK_M`` below the rim.
+    """
+    piece = scene.support_piece(container.instance_id)
+    centre = np.array(container.pose.position)
+    bottom = resting_bottom(container, target, centre[:2])
+    if bottom > centre[2] + asset_of(container).size[2] / 2.0 - MIN_SINK_M:
+        raise Rejected("receptacle_too_small")
+    x_min, y_min, x_max, y_max = piece.top.extent
+    corners = np.array(
+        [
+            piece.pose.position + piece.pose.rotation @ np.array([x, y, piece.top.height])
+            for x, y in ((x_min, y_min), (x_max, y_min), (x_max, y_max), (x_min, y_max))
+        ]
+    )
+    point = np.array([centre[0], centre[1], bottom + asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M])
+    return Receptacle(container.instance_id, corners, {"inside": point})
 
 
 def receptacle_objects(scene: Scene, target: SceneObject) -> list[SceneObject]:
@@ -148,6 +186,11 @@ def placed_on(scene: Scene, target: SceneObject, receptacle_id: int, point: np.n
     or a receptacle object), or None when its footprint does not fit there."""
     if receptacle_id == target.support_id:
         return placed(scene, target, point[:2])
+    if scene.has_object(receptacle_id) and is_container(container := scene.object(receptacle_id)):
+        # In an open container (empty in every scene), at the height it rests at there; physics tells the rest.
+        height = asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M
+        point = np.array([point[0], point[1], resting_bottom(container, target, point[:2]) + height])
+        return scene.with_object(dataclasses.replace(moved_object(target, point), support_id=receptacle_id))
     moved = dataclasses.replace(moved_object(target, point), support_id=receptacle_id)
     if not footprint_is_free(scene, moved, point[:2], footprint_radius(target)):
         return None

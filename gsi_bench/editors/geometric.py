@@ -134,8 +134,11 @@ def geometric_edit_with_mask(row: Mapping[str, Any]) -> tuple[Image.Image, np.nd
         # The named receptacle's top (a tray, another table) or the support's.
         receptacle_id = support_id if edit.reference_name is None else _referent(row, edit.reference_name)
         surface = (instances == receptacle_id) & (depth_m > 0)
-        height = 0.0 if receptacle_id == support_id else top_height(surface, depth_m, intrinsics, normal, offset_m)
-        destination = region_point(edit.direction, surface, depth_m, intrinsics, normal, offset_m - height, points)
+        if edit.direction == "inside":
+            destination = container_centre(surface, depth_m, intrinsics, normal, offset_m)
+        else:
+            height = 0.0 if receptacle_id == support_id else top_height(surface, depth_m, intrinsics, normal, offset_m)
+            destination = region_point(edit.direction, surface, depth_m, intrinsics, normal, offset_m - height, points)
     moved = apply_edit(edit, points, pivot, normal, destination)
     magnification = max(magnification, _magnification(points, moved))
 
@@ -336,6 +339,27 @@ def top_height(
     values, counts = np.unique(bins, return_counts=True)
     mode = (values[np.argmax(counts)] + 0.5) * 0.005
     return float(np.median(heights[np.abs(heights - mode) < 0.01]))
+
+
+def container_centre(
+    surface: np.ndarray, depth_m: np.ndarray, intrinsics: np.ndarray, normal: np.ndarray, offset_m: float
+) -> np.ndarray:
+    """Where an object put in an open container (a bowl) goes, from what the image shows: the middle of the extent,
+    on the support plane, of the container's rim (its lifted pixels within 1 cm of its highest), on the plane.
+
+    Raises:
+        ValueError: when the container has no pixels with depth.
+    """
+    v, u = np.nonzero(surface)
+    if len(v) == 0:
+        raise ValueError("the container shows no pixels with depth")
+    lifted = unproject_pixels(intrinsics, np.column_stack([u, v]), depth_m[v, u])
+    heights = lifted @ normal + offset_m
+    rim = lifted[heights >= np.percentile(heights, 99.0) - 0.01]
+    right, forward = plane_axes(normal)
+    flat = np.column_stack([rim @ right, rim @ forward])
+    middle = (flat.min(axis=0) + flat.max(axis=0)) / 2.0
+    return middle[0] * right + middle[1] * forward - offset_m * normal
 
 
 def region_point(

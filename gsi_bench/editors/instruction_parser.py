@@ -11,7 +11,7 @@ obvious variants (units in metres or millimetres, "anticlockwise", "bigger", "tr
   is the reference.
 - ``receptacle_place``: an object, a region ("to the centre / middle of the", "to the nearest / farthest /
   leftmost / rightmost edge of the") and the receptacle named after it (none among the candidates: the surface the
-  object stands on).
+  object stands on); or an object put "in / into / inside the" container named right after (region ``inside``).
 - ``object_rotate``: "clockwise" / "counterclockwise" and an angle in degrees.
 - ``object_scale``: a resulting size ("twice", "half its size", "1.5 times", "three quarters of") or a
   change ("by 25%", "50% larger", "by half", "by a quarter") with its sense (up / larger / enlarge,
@@ -73,6 +73,8 @@ _RELATION = re.compile(r"\b(to the left of|to the right of|in front of|behind)\s
 _RELATION_SIDES = {"to the left of": "left", "to the right of": "right", "in front of": "front", "behind": "behind"}
 #: Regions of a receptacle (RP), with the region each phrase names.
 _REGION = re.compile(r"\b(centre|center|middle|(?:nearest|farthest|leftmost|rightmost) edge) of the\b")
+#: Into an open container (RP's ``inside``): the phrase before the container's name.
+_INTO = re.compile(r"\b(?:into|inside|in)\s+the\s+")
 #: A removal (SR): its verbs, searched in the text with the object name removed.
 _REMOVE_VERB = re.compile(r"\b(?:remove|delete|take away|erase|get rid of)\b")
 #: The cues of each removal position, phrases before single words (a phrase is blanked out once it matched, so that
@@ -179,6 +181,8 @@ def parse_instruction(text: str, display_names: Iterable[str]) -> ParsedEdit:
             "centre" if " " not in words else words.replace(" ", "_"),
             reference_name=max(receptacles, key=len) if receptacles else None,
         )
+    if into := _into_container(text, lowered, display_names):
+        return into
     object_name = _find_object(text, lowered, display_names)
     # Drop the object's name so that words inside it cannot read as cues.
     rest = re.sub(rf"\b{re.escape(object_name.lower())}\b", " ", lowered)
@@ -246,6 +250,24 @@ def _metres(distance: re.Match[str]) -> float:
 
 def _error(text: str, reason: str) -> ValueError:
     return ValueError(f"cannot parse instruction {text!r}: {reason}")
+
+
+def _into_container(text: str, lowered: str, display_names: list[str]) -> ParsedEdit | None:
+    """A placement into an open container ("Put the lemon in the bowl."): a candidate's name right after "in / into /
+    inside the", and the object named before it; None when no such phrase names a candidate ("as seen in the
+    image")."""
+    for phrase in _INTO.finditer(lowered):
+        after = lowered[phrase.end() :]
+        containers = [name for name in display_names if name and re.match(rf"{re.escape(name.lower())}\b", after)]
+        if containers:
+            container = max(containers, key=len)
+            return ParsedEdit(
+                RECEPTACLE,
+                _find_object(text, lowered[: phrase.start()], display_names),
+                "inside",
+                reference_name=container,
+            )
+    return None
 
 
 def _names_in(lowered: str, display_names: Iterable[str]) -> list[str]:

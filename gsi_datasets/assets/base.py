@@ -98,6 +98,9 @@ class Category:
             the part whose flat top receives them (``gsi_datasets.scene.receiving_surface``); None for the others.
             Physics collides with each part's convex hull, so a hollow receptacle (a plate) is drawn as one part
             that does not collide and collides as convex parts that are not drawn, one of them the receiving part.
+        container: an open vessel that things are put *in* (a bowl), its receiving part the piece at its floor: what
+            is put in it rests on its inner walls (``gsi_datasets.scene.resting_bottom``), and its inside is its only
+            region (receptacle placement).
     """
 
     name: str
@@ -107,6 +110,7 @@ class Category:
     build: Callable[[np.random.Generator], list[Part]]
     placement: str = "tabletop"
     receiving_part: str | None = None
+    container: bool = False
 
     def is_symmetry(self, angle_deg: float) -> bool:
         """Whether rotating by ``angle_deg`` about the vertical axis leaves the object looking the same."""
@@ -149,6 +153,7 @@ def register_category(
     symmetry_order: int,
     placement: str = "tabletop",
     receiving_part: str | None = None,
+    container: bool = False,
 ) -> Callable[[Callable[[np.random.Generator], list[Part]]], Callable[[np.random.Generator], list[Part]]]:
     """Decorator that registers ``build(rng) -> list[Part]`` as a category."""
 
@@ -159,7 +164,11 @@ def register_category(
             raise ValueError(f"category {name!r}: placement {placement!r} is not one of {PLACEMENTS}")
         if any(existing.display_name == display_name for existing in CATEGORIES.values()):
             raise ValueError(f"display name {display_name!r} of {name!r} is already used by another category")
-        CATEGORIES[name] = Category(name, display_name, group, symmetry_order, build, placement, receiving_part)
+        if container and receiving_part is None:
+            raise ValueError(f"container {name!r} needs a receiving part (the piece at its floor)")
+        CATEGORIES[name] = Category(
+            name, display_name, group, symmetry_order, build, placement, receiving_part, container
+        )
         return build
 
     return decorator

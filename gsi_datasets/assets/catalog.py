@@ -63,9 +63,10 @@ _TO_MINUS_Y = axis_rotation("x", np.pi / 2)
 
 
 def _category(
-    name: str, display_name: str, group: str, symmetry_order: int, **options: str
+    name: str, display_name: str, group: str, symmetry_order: int, **options: str | bool
 ) -> Callable[[Build], Build]:
-    """Registers a builder (``options``: ``register_category``'s placement and receiving part); the registered build
+    """Registers a builder (``options``: ``register_category``'s placement, receiving part and container flag); the
+    registered build
     grounds the result (lowest vertex at z = 0)."""
 
     def decorator(build: Build) -> Build:
@@ -143,16 +144,19 @@ def _vessel(outer: ArrayLike, wall: float, floor: float, segments: int = 48) -> 
     return revolve(np.concatenate([outer, inner, inner_floor]), segments)
 
 
-def _round_pieces(mesh: Mesh, core_radius: float, sectors: int) -> tuple[Mesh, list[Mesh]]:
+def _round_pieces(mesh: Mesh, core_radius: float, sectors: int, bands: int = 1) -> tuple[Mesh, list[Mesh]]:
     """A round dish as convex pieces for physics (MuJoCo collides with each part's convex hull, and one hull would fill
     the dish): the hull of the faces within ``core_radius`` of the axis (its flat centre) and the hulls of the rest in
-    ``sectors`` equal angular sectors (the rim). Neighbouring sectors share their boundary vertices, so the hulls tile
-    the rim."""
+    ``sectors`` equal angular sectors (the rim), each cut into ``bands`` equal height bands (a bowl's curved wall:
+    the hull of a whole wall sector would cut across the curve into the bowl). Neighbouring pieces share their
+    boundary vertices, so the hulls tile the rim."""
     vertices, faces, uv = mesh
     centres = vertices[faces].mean(axis=1)
     angle = np.arctan2(centres[:, 1], centres[:, 0]) % (2.0 * np.pi)
     sector = np.minimum((angle / (2.0 * np.pi / sectors)).astype(int), sectors - 1)
-    labels = np.where(np.hypot(centres[:, 0], centres[:, 1]) < core_radius, -1, sector)
+    low, high = vertices[:, 2].min(), vertices[:, 2].max()
+    band = np.minimum(((centres[:, 2] - low) / (high - low) * bands).astype(int), bands - 1)
+    labels = np.where(np.hypot(centres[:, 0], centres[:, 1]) < core_radius, -1, sector * bands + band)
     # Each piece is the hull of the vertices of its faces (label -1, the centre, first).
     used = (np.unique(faces[labels == label]) for label in np.unique(labels))
     core, *rim = (convex_hull(vertices[indices], uv[indices]) for indices in used)
@@ -245,9 +249,11 @@ def teapot(rng: np.random.Generator) -> list[Part]:
     ]
 
 
-@_category("bowl", "bowl", "kitchenware", 0)
+@_category("bowl", "bowl", "kitchenware", 0, receiving_part="floor", container=True)
 def bowl(rng: np.random.Generator) -> list[Part]:
-    """Round bowl 12-18 cm across, 5-8 cm deep, on a foot ring; plain or with concentric bands (round-symmetric)."""
+    """Round bowl 12-18 cm across, 5-8 cm deep, on a foot ring; plain or with concentric bands (round-symmetric).
+    Physics sees its floor (the foot's disc up to the inner floor) and its wall in 16 sectors x 4 height bands as
+    convex parts that are not drawn, so what is put in it rests on its inner wall."""
     r, h = _u(rng, 0.06, 0.09), _u(rng, 0.05, 0.08)
     foot = r * _u(rng, 0.4, 0.5)
     s = np.linspace(0.0, 1.0, 10)
@@ -255,7 +261,13 @@ def bowl(rng: np.random.Generator) -> list[Part]:
     outer = np.concatenate([[(foot, 0.0)], outer])
     colour = tx.pick(rng, "light") if rng.random() < 0.6 else tx.pick(rng, "pastel")
     texture = tx.stripes(rng, [colour, tx.pick(rng, "bright")]) if rng.random() < 0.5 else None
-    return [_part("body", _vessel(outer, 0.005, 0.012), "ceramic", colour, texture)]
+    body = _vessel(outer, 0.005, 0.012)
+    floor, wall = _round_pieces(body, foot, 16, bands=4)
+    return [
+        _part("body", body, "ceramic", colour, texture, collides=False),
+        _part("floor", floor, "ceramic", colour, shown=False),
+        *(_part(f"wall {i}", piece, "ceramic", colour, shown=False) for i, piece in enumerate(wall)),
+    ]
 
 
 @_category("plate", "plate", "kitchenware", 0, receiving_part="well")

@@ -9,6 +9,9 @@ top surface as seen from the camera (documented in the README):
   from it, left, right; within 35 degrees, or the region is not asked), moved in so that the target's whole
   footprint stays on the surface with a margin.
 
+An open container (a bowl: ``Category.container``) has one region, ``inside``: the target goes in it, over the
+centre of its floor, and rests on its inner wall.
+
 The target's centre goes to the region's point; the target keeps its yaw and stands upright on the surface.
 """
 
@@ -29,6 +32,7 @@ REGIONS = {
     "farthest_edge": "forward",
     "leftmost_edge": "left",
     "rightmost_edge": "right",
+    "inside": None,
 }
 #: How the instructions name each region.
 REGION_WORDS = {
@@ -37,6 +41,7 @@ REGION_WORDS = {
     "farthest_edge": "farthest edge",
     "leftmost_edge": "leftmost edge",
     "rightmost_edge": "rightmost edge",
+    "inside": "inside",
 }
 
 
@@ -52,11 +57,11 @@ class RegionCommand(Command):
     """Put the target in region ``direction`` (a key of :data:`REGIONS`) of the receptacle."""
 
     def describe(self) -> str:
-        return f"to the {REGION_WORDS[self.direction]}"
+        return "inside" if self.direction == "inside" else f"to the {REGION_WORDS[self.direction]}"
 
     @property
     def template_key(self) -> str:
-        return "centre" if self.direction == "centre" else "edge"
+        return self.direction if self.direction in ("centre", "inside") else "edge"
 
     def values(self) -> dict[str, str]:
         return {"region": REGION_WORDS[self.direction]}
@@ -75,6 +80,12 @@ SPEC = register_operation_spec(
                 "Place the {object} in the middle of the {receptacle}.",
                 "Put the {object} at the centre of the {receptacle}'s top.",
                 "Set the {object} down right in the middle of the {receptacle}.",
+            ),
+            "inside": (
+                "Put the {object} in the {receptacle}.",
+                "Place the {object} into the {receptacle}.",
+                "Move the {object} into the {receptacle}.",
+                "Set the {object} down inside the {receptacle}.",
             ),
             "edge": (
                 "Move the {object} to the {region} of the {receptacle}.",

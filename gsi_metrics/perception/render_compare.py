@@ -56,7 +56,9 @@ from gsi_datasets.scene import (
     Scene,
     SceneObject,
     changed_object,
+    is_container,
     receiving_surface,
+    resting_bottom,
     surface_contains,
 )
 from gsi_metrics.sample import SourceView
@@ -230,15 +232,24 @@ class RenderComparer:
             and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
             and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
         ]
-        self._neighbours = [(np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours]
+        self._neighbours = [  # (what is put in an open container stands inside it)
+            (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if not is_container(o)
+        ]
         self._namesakes = [
             (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if o.category == self.target.category
         ]
 
         # What the target could be put on besides its own support (source-side geometry, as every render here): the
         # receptacle objects and the tops of the other pieces of furniture, each as its piece and its top's height.
+        # In an open container (a bowl), the target rests on its inner wall: the height its bottom rests at over the
+        # container's centre, for the whole of the container's floor.
+        def top(piece: Furniture) -> float:
+            if source.has_object(piece.instance_id) and is_container(holder := source.object(piece.instance_id)):
+                return resting_bottom(holder, self.target, np.array(holder.pose.position[:2]))
+            return piece.pose.position[2] + piece.top.height
+
         def tops(pieces: list[Furniture]) -> list[tuple[Furniture, float]]:
-            return [(piece, piece.pose.position[2] + piece.top.height) for piece in pieces]
+            return [(piece, top(piece)) for piece in pieces]
 
         own_id = self.target.support_id
         receptacles = [
