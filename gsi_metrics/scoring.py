@@ -15,7 +15,9 @@ Per sample, both profiles produce raw IC (0/1), SA, EL and AC in [0, 1]:
   change every pixel: their EL compares the edited image with the rendered target view over the whole frame
   (0 without one, i.e. on real data);
 - AC is :func:`~gsi_metrics.functional.appearance_consistency` of the target before and after (0 when
-  the target is not found); for camera operations, of the whole frame against the rendered target view; for a
+  the target is not found), after :func:`~gsi_metrics.functional.match_photometry` has undone the image-wide colour
+  change measured outside the edit region (a colour cast, exposure or white balance of the whole image is not a
+  change of the target's identity); for camera operations, of the whole frame against the rendered target view; for a
   removal, of the vacated region against the true background (the rendered target image; on real data, the source
   inpainted there, :func:`removal_background`). The
   paper's multimodal judge is not available offline; both profiles use this weight-free measure and say so in
@@ -46,7 +48,13 @@ from PIL import Image
 
 from gsi_datasets.operations import get_operation
 from gsi_metrics import reference_protocol
-from gsi_metrics.functional import appearance_consistency, bootstrap_mean_ci, dilate_mask, edit_locality
+from gsi_metrics.functional import (
+    appearance_consistency,
+    bootstrap_mean_ci,
+    dilate_mask,
+    edit_locality,
+    match_photometry,
+)
 from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
 from gsi_metrics.perception import (
     CameraRecovery,
@@ -265,12 +273,14 @@ def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perce
         region = dilate_mask(edit_region(sample, perception, profile), EDIT_REGION_PAD_PX)
         locality = edit_locality(view.image, edited, region)
         found = perception.target.found
+        # AC is judged relative to how the rest of the image changed: an image-wide colour change is undone first.
+        matched = match_photometry(view.image, edited, ~region)
         if get_operation(sample.operation).change == "object_removed":
             # The vacated region against what was behind the target (or, without it, a plausible fill).
             found = True
-            appearance = appearance_consistency(removal_background(sample), view.target_mask, edited, view.target_mask)
+            appearance = appearance_consistency(removal_background(sample), view.target_mask, matched, view.target_mask)
         elif found and perception.target.mask is not None:
-            appearance = appearance_consistency(view.image, view.target_mask, edited, perception.target.mask)
+            appearance = appearance_consistency(view.image, view.target_mask, matched, perception.target.mask)
         else:
             appearance = None
         missing = "target_not_found", "the target was not found in the edited image"

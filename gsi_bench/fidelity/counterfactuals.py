@@ -25,11 +25,15 @@ Families and cases (``family/case``):
   8-15 cm on its support or removed;
 - ``identity/source``: the source image (for OS this is also the "scale factor 1.0" case);
 - ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
-- ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`).
+- ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`);
+- ``appearance/<name>`` (object operations): the oracle image with an image-wide photometric change that is no change
+  of the target's identity (:data:`PHOTOMETRIC_CHANGES`: a colour cast, an exposure change, a white-balance shift),
+  or, where the target is still in the image, with the target itself re-coloured or re-textured
+  (:data:`TARGET_APPEARANCE_CHANGES`): the geometry is right in all of them, and AC should tell the two kinds apart.
 
-Should comply: correct edits (correct, collateral, camera drift, nuisance) and wrong magnitudes comply (IC asks for
-the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still over the
-receptacle and nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong
+Should comply: correct edits (correct, collateral, camera drift, nuisance, appearance) and wrong magnitudes comply
+(IC asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still
+over the receptacle and nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong
 direction, wrong kind, wrong instance, two removed and moved instead do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
@@ -77,9 +81,10 @@ FAMILIES = (
     "identity",
     "camera_drift",
     "nuisance",
+    "appearance",
 )
 #: Families in which the instruction was carried out (they should comply; SA should stay high).
-CORRECT_EDIT_FAMILIES = ("correct", "collateral", "camera_drift", "nuisance")
+CORRECT_EDIT_FAMILIES = ("correct", "collateral", "camera_drift", "nuisance", "appearance")
 #: Families that never comply, whatever their magnitude.
 INCORRECT_EDIT_FAMILIES = (
     "identity",
@@ -209,6 +214,68 @@ NUISANCES: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = 
     "zoom": _zoom,
     "shift": _shift,
     "resolution": _resolution,
+}
+
+
+# -- appearance changes ----------------------------------------------------------------------------------------
+
+
+def _linear(image: np.ndarray) -> np.ndarray:
+    return (image.astype(np.float64) / 255.0) ** 2.2
+
+
+def _encoded(linear: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(255.0 * np.clip(linear, 0.0, 1.0) ** (1.0 / 2.2)), 0, 255).astype(np.uint8)
+
+
+def _colour_cast(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    gains, offsets = rng.uniform(0.8, 1.2, size=3), rng.uniform(-12.0, 12.0, size=3)
+    return np.clip(np.rint(image * gains + offsets), 0, 255).astype(np.uint8)
+
+
+def _exposure(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    stops = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.3, 0.6))
+    return _encoded(_linear(image) * 2.0**stops)
+
+
+def _white_balance(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    warmth = float(rng.choice([-1.0, 1.0]) * rng.uniform(0.1, 0.2))
+    return _encoded(_linear(image) * np.array([1.0 + warmth, 1.0, 1.0 - warmth]))
+
+
+def _recoloured(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The target's chroma replaced: its Lab (a, b) moved by 45-60 units in a random direction, shading kept."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float64)
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    shift = rng.uniform(45.0, 60.0) * np.array([np.cos(angle), np.sin(angle)])
+    lab[mask, 1:] = lab[mask, 1:] + shift
+    recoloured = cv2.cvtColor(np.clip(np.rint(lab), 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+    return np.where(mask[..., None], recoloured, image)
+
+
+def _retextured(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The target's surface printed with a checkerboard of 4-8 px squares (every other square at 45-60% lightness)."""
+    period = int(rng.integers(4, 9))
+    rows, columns = np.indices(mask.shape)
+    dark = ((rows // period + columns // period) % 2).astype(bool) & mask
+    retextured = image.astype(np.float64)
+    retextured[dark] *= rng.uniform(0.45, 0.6)
+    return np.clip(np.rint(retextured), 0, 255).astype(np.uint8)
+
+
+#: Image-wide photometric changes of a correct edit (no change of the target's identity): per-channel gains 0.8-1.2
+#: with offsets of +-12 levels, an exposure change of 0.3-0.6 stops (in linear light), a white-balance shift warming or
+#: cooling by 10-20% (red up, blue down, or the reverse, in linear light).
+PHOTOMETRIC_CHANGES: dict[str, Callable[[np.ndarray, np.random.Generator], np.ndarray]] = {
+    "colour_cast": _colour_cast,
+    "exposure": _exposure,
+    "white_balance": _white_balance,
+}
+#: Changes of the target's own appearance in a correct edit (its pixels in the oracle image): a new colour, a new
+#: texture.
+TARGET_APPEARANCE_CHANGES: dict[str, Callable[[np.ndarray, np.ndarray, np.random.Generator], np.ndarray]] = {
+    "recoloured": _recoloured,
+    "retextured": _retextured,
 }
 
 
@@ -384,4 +451,12 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
     add("identity", "source", sample.view.image, source)
     for name, nuisance in NUISANCES.items():
         add("nuisance", name, nuisance(oracle_image, rng), oracle)
+    target_id = sample.view.target_id
+    if target_id is not None:
+        for name, change in PHOTOMETRIC_CHANGES.items():
+            add("appearance", name, change(oracle_image, rng), oracle)
+        target_mask = np.array(row_image(row["target_instances"], "target_instances")) == target_id
+        if target_mask.any():  # still there (not removed)
+            for name, target_change in TARGET_APPEARANCE_CHANGES.items():
+                add("appearance", name, target_change(oracle_image, target_mask, rng), oracle)
     return result

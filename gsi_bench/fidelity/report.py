@@ -15,7 +15,10 @@ Targets (profile ``gsi``, default backend; the same numbers are reported for pro
   (:data:`SPATIAL_ERROR_FAMILIES`); the ceiling exact perception would reach, the value with the error capped
   at 1 and the value over all cases are reported too;
 - each nuisance: IC >= 90% and mean SA within 0.05 of the clean (oracle) mean;
-- collateral damage lowers EL measurably: the 95% interval of the paired drop (oracle - collateral) is above 0.
+- collateral damage lowers EL measurably: the 95% interval of the paired drop (oracle - collateral) is above 0;
+- appearance (object operations): an image-wide photometric change (colour cast, exposure, white balance) of a correct
+  edit keeps IC >= 90% and moves mean AC by at most 5 points (paired with the oracle); a re-coloured or re-textured
+  target lowers mean AC by at least 15 points.
 """
 
 from __future__ import annotations
@@ -33,7 +36,12 @@ from typing import Any
 import numpy as np
 from scipy.stats import spearmanr
 
-from gsi_bench.fidelity.counterfactuals import INCORRECT_EDIT_FAMILIES, NUISANCES
+from gsi_bench.fidelity.counterfactuals import (
+    INCORRECT_EDIT_FAMILIES,
+    NUISANCES,
+    PHOTOMETRIC_CHANGES,
+    TARGET_APPEARANCE_CHANGES,
+)
 from gsi_bench.markdown import escape_markdown, table, table_row
 from gsi_datasets.operations import get_operation, short_id
 from gsi_metrics.functional import bootstrap_mean_ci
@@ -44,6 +52,12 @@ RECOVERY_KEYS = ("translation_cm", "rotation_deg", "scale_pct", "camera_translat
 FALSE_COMPLIANCE_FAMILIES = ("direction", *INCORRECT_EDIT_FAMILIES)
 COLLATERAL_CASES = ("collateral/moved_other", "collateral/removed_other")
 CLEAN_CASE = "correct/oracle"
+PHOTOMETRIC_CASES = tuple(f"appearance/{name}" for name in PHOTOMETRIC_CHANGES)
+APPEARANCE_CASES = (*PHOTOMETRIC_CASES, *(f"appearance/{name}" for name in TARGET_APPEARANCE_CHANGES))
+#: AC's bounds: how far an image-wide photometric change may move mean AC, and how far a change of the target's own
+#: appearance must lower it (paired with the oracle).
+PHOTOMETRIC_MAX_AC_SHIFT = 0.05
+TARGET_APPEARANCE_MIN_AC_DROP = 0.15
 #: Nuisances that warp the image plane: their camera "truth" is no motion, yet a camera motion explains them.
 IMAGE_WARPS = ("nuisance/zoom", "nuisance/shift")
 #: The families that vary the spatial error (SA's ranking is measured on them; the correct edits with nuisances,
@@ -148,6 +162,14 @@ def _profile_section(cases: Sequence[Mapping[str, Any]], profile: str) -> dict[s
         "per_case": per_case,
         "nuisance": _nuisance(cases, profile),
         "collateral_el_drop": {name: _paired_drop(cases, name, profile, "EL") for name in COLLATERAL_CASES},
+        "appearance": {
+            name: {
+                "IC": _mean([score(c, "IC") for c in by_case[name]]),
+                "AC_drop": _paired_drop(cases, name, profile, "AC"),
+            }
+            for name in APPEARANCE_CASES
+            if by_case[name]
+        },
     }
 
 
@@ -230,6 +252,12 @@ def _targets(report: Mapping[str, Any], profile: str) -> list[Target]:
             targets.append(Target(f"{name} |SA - clean SA|", abs(values["SA_delta"]), 0.05, True))
     for name, drop in section["collateral_el_drop"].items():
         targets.append(Target(f"{name} EL drop, 95% CI low", drop["ci95"][0], 0.0, False))
+    for name, values in section.get("appearance", {}).items():
+        if name in PHOTOMETRIC_CASES:
+            targets.append(Target(f"{name} IC", values["IC"], 0.90, False))
+            targets.append(Target(f"{name} |AC drop|", abs(values["AC_drop"]["mean"]), PHOTOMETRIC_MAX_AC_SHIFT, True))
+        else:
+            targets.append(Target(f"{name} AC drop", values["AC_drop"]["mean"], TARGET_APPEARANCE_MIN_AC_DROP, False))
     return targets
 
 
@@ -418,6 +446,28 @@ def markdown(report: Mapping[str, Any]) -> str:
             interval = f"[{_format(drop['ci95'][0], 4)}, {_format(drop['ci95'][1], 4)}]"
             rows.append([profile, name, str(drop["n"]), _format(drop["mean"], 4), interval, _format(drop["cohens_dz"])])
     lines += table(["profile", "case", "n", "mean drop", "95% CI", "Cohen's d_z"], rows)
+    lines += [
+        "",
+        "## Appearance: IC and the paired AC drop from the oracle",
+        "",
+        "Image-wide photometric changes (colour cast, exposure, white balance) are no change of the target's",
+        f"identity: AC should move by at most {PHOTOMETRIC_MAX_AC_SHIFT:g}. A re-coloured or re-textured target is: AC",
+        f"should drop by at least {TARGET_APPEARANCE_MIN_AC_DROP:g}. The geometry is right in all of them (they should",
+        "comply).",
+        "",
+    ]
+    rows = []
+    for profile in PROFILES:
+        for name, values in report["profiles"][profile].get("appearance", {}).items():
+            drop = values["AC_drop"]
+            interval = f"[{_format(drop['ci95'][0], 4)}, {_format(drop['ci95'][1], 4)}]"
+            rows.append(
+                [profile, name, str(drop["n"]), _format(values["IC"]), _format(drop["mean"], 4), interval]
+                + [_format(drop["cohens_dz"])]
+            )
+    lines += (
+        table(["profile", "case", "n", "IC", "mean AC drop", "95% CI", "Cohen's d_z"], rows) if rows else ["- none"]
+    )
     lines += ["", "## Skipped cases", ""]
     skipped = counts["skipped"]
     lines += [f"- `{name}`: {count}" for name, count in sorted(skipped.items())] or ["- none"]

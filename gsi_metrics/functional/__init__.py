@@ -1,11 +1,12 @@
 """Pure, weight-free metric functions of GSI-Bench (the functional half of the torchmetrics-style split).
 
 - :func:`edit_locality`, :func:`masked_ssim`, :func:`masked_psnr`, :func:`dilate_mask`: Edit Locality.
-- :func:`appearance_consistency`: Appearance Consistency without a judge.
+- :func:`appearance_consistency`: Appearance Consistency without a judge; :func:`match_photometry` undoes an
+  image-wide colour change before it.
 - :func:`bootstrap_mean_ci`: confidence intervals for aggregated scores.
 """
 
-from gsi_metrics.functional.appearance import AppearanceResult, appearance_consistency
+from gsi_metrics.functional.appearance import AppearanceResult, appearance_consistency, match_photometry
 from gsi_metrics.functional.bootstrap import bootstrap_mean_ci
 from gsi_metrics.functional.locality import (
     LocalityResult,
@@ -26,6 +27,7 @@ __all__ = [
     "dilate_mask",
     "edit_locality",
     "masked_psnr",
+    "match_photometry",
     "masked_ssim",
     "ssim_map",
 ]

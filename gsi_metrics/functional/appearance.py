@@ -27,7 +27,7 @@ import numpy as np
 
 from gsi_metrics.functional.locality import validate_mask, validate_rgb_image
 
-__all__ = ["AppearanceResult", "appearance_consistency"]
+__all__ = ["AppearanceResult", "appearance_consistency", "match_photometry"]
 
 #: Side, in pixels, of the square with the objects' common area above which both are shrunk (speed cap).
 MAX_COMMON_SIDE_PX = 96
@@ -42,6 +42,11 @@ LIGHTNESS_WEIGHT = 0.5
 #: Histogram of lightness gradient magnitudes: bin width and number of bins (the last bin takes all above).
 GRADIENT_BIN_LAB_PER_PX = 2.0
 GRADIENT_BINS = 30
+
+#: Fewest unchanged pixels from which :func:`match_photometry` estimates the image-wide colour mapping ...
+MIN_UNCHANGED_PIXELS = 2000
+#: ... and the median quantile difference (8-bit levels) up to which it leaves the image as it is.
+MATCHED_LEVELS = 1.0
 
 _EROSION_RADIUS_PX = 3
 _EROSION_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * _EROSION_RADIUS_PX + 1,) * 2)
@@ -175,3 +180,46 @@ def appearance_consistency(
         colour_distance_lab=colour_distance,
         found=True,
     )
+
+
+def match_photometry(reference: np.ndarray, edited: np.ndarray, unchanged: np.ndarray) -> np.ndarray:
+    """``edited`` with the image-wide colour change from ``reference`` undone: each RGB channel gets the gain and offset
+    that map the quantiles (2nd to 98th percentile) of its values over the ``unchanged`` pixels (those the edit should
+    leave alone) onto the reference's there, fitted robustly (Theil-Sen) over the quantile pairs that neither image
+    clips. A global colour cast, exposure or white-balance change is a change of the whole image, not of the edited
+    object's identity: mapped back, the object is compared with its source appearance relative to how the rest of the
+    image changed, and a change of its own colour or texture stays. The map is linear, so it extends to colours the
+    background does not show. When the quantiles already agree (median difference at most ``MATCHED_LEVELS`` in every
+    channel: a shadow or a small shift moves only a few of them), ``edited`` is returned as it is.
+
+    Args:
+        reference: RGB uint8 (H, W, 3), the image the object's appearance is compared against.
+        edited: RGB uint8 of the same size.
+        unchanged: Boolean (H, W), pixels outside the edit.
+
+    Returns:
+        The mapped ``edited`` (uint8); ``edited`` itself when it already matches, when fewer than
+        ``MIN_UNCHANGED_PIXELS`` are unchanged or when a channel has too few unclipped quantiles to fit.
+    """
+    from scipy.stats import theilslopes
+
+    validate_rgb_image(reference, "reference")
+    validate_rgb_image(edited, "edited")
+    validate_mask(unchanged, reference.shape[:2], "unchanged")
+    if edited.shape != reference.shape:
+        raise ValueError(f"edited {edited.shape} and reference {reference.shape} differ in size")
+    if np.count_nonzero(unchanged) < MIN_UNCHANGED_PIXELS:
+        return edited
+    percentiles = np.arange(2.0, 98.5, 2.0)
+    edited_q = np.percentile(edited[unchanged], percentiles, axis=0).T  # (3, Q)
+    reference_q = np.percentile(reference[unchanged], percentiles, axis=0).T
+    if np.all(np.median(np.abs(edited_q - reference_q), axis=1) <= MATCHED_LEVELS):
+        return edited
+    gains, offsets = np.ones(3), np.zeros(3)
+    for channel in range(3):
+        x, y = edited_q[channel], reference_q[channel]
+        usable = (x > 0) & (x < 255) & (y > 0) & (y < 255)
+        if np.count_nonzero(usable) < 5 or np.ptp(x[usable]) < 1.0:
+            return edited
+        gains[channel], offsets[channel] = theilslopes(y[usable], x[usable])[:2]
+    return np.clip(np.rint(edited * gains + offsets), 0, 255).astype(np.uint8)

@@ -13,7 +13,12 @@ import numpy as np
 import pytest
 
 from gsi_bench.cli import main
-from gsi_bench.fidelity.counterfactuals import NUISANCES, make_counterfactuals
+from gsi_bench.fidelity.counterfactuals import (
+    NUISANCES,
+    PHOTOMETRIC_CHANGES,
+    TARGET_APPEARANCE_CHANGES,
+    make_counterfactuals,
+)
 from gsi_metrics.sample import ScoringSample
 
 
@@ -51,9 +56,37 @@ def test_counterfactual_truth_follows_the_scene_changes(one_row_per_operation, o
     for name in NUISANCES:
         nuisance = cases[f"nuisance/{name}"]
         assert nuisance.truth.should_comply and not np.array_equal(nuisance.image, oracle.image)
+    target = np.array(row["target_instances"]) == sample.view.target_id
+    for name in PHOTOMETRIC_CHANGES:  # the whole image changes
+        changed = cases[f"appearance/{name}"]
+        assert changed.truth.should_comply and changed.truth.relative_error == pytest.approx(0.0, abs=1e-6)
+        assert np.mean(np.any(changed.image != oracle.image, axis=2)) > 0.5
+    for name in TARGET_APPEARANCE_CHANGES:  # the target's pixels only
+        changed = cases[f"appearance/{name}"]
+        assert changed.truth.should_comply
+        different = np.any(changed.image != oracle.image, axis=2)
+        assert not different[~target].any() and different[target].mean() > 0.3
     # Deterministic in the row.
     again = {case.name: case.image for case in make_counterfactuals(row).cases}
     assert all(np.array_equal(again[name], case.image) for name, case in cases.items())
+
+
+def test_ac_forgives_an_image_wide_colour_change_and_not_a_recoloured_target(one_row_per_operation) -> None:
+    """AC compares the target relative to how the rest of the image changed (the image-wide change is undone first)."""
+    from gsi_metrics.scoring import score_profiles
+
+    photometric_drops = []
+    for operation in ("camera_relative_move", "object_scale"):
+        row = one_row_per_operation[operation]
+        cases = {case.name: case for case in make_counterfactuals(row).cases}
+        ac = {name: score_profiles(row, cases[name].image)[0].ac for name in cases if name.startswith("appearance/")}
+        clean = score_profiles(row, cases["correct/oracle"].image)[0].ac
+        photometric_drops += [clean - ac[f"appearance/{name}"] for name in PHOTOMETRIC_CHANGES]
+        for name in TARGET_APPEARANCE_CHANGES:
+            assert ac[f"appearance/{name}"] <= clean - 0.15, (operation, name, ac, clean)
+    # On average within 5 points; a cast that clips the target's highlights loses them for good, so one case may
+    # drop further (up to 15 points).
+    assert abs(np.mean(photometric_drops)) <= 0.05 and max(np.abs(photometric_drops)) <= 0.15, photometric_drops
 
 
 def test_counterfactuals_need_a_synthetic_row(one_row_per_operation) -> None:

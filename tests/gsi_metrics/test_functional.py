@@ -17,6 +17,7 @@ from gsi_metrics.functional import (
     edit_locality,
     masked_psnr,
     masked_ssim,
+    match_photometry,
     ssim_map,
 )
 
@@ -306,6 +307,42 @@ def test_appearance_rejects_a_mask_of_the_wrong_size(source_object: tuple[np.nda
     image, mask = source_object
     with pytest.raises(ValueError, match="edited_mask has shape"):
         appearance_consistency(image, mask, image, mask[:100])
+
+
+def _cast(image: np.ndarray, gains: tuple[float, float, float], offsets: tuple[float, float, float]) -> np.ndarray:
+    return np.clip(np.rint(image * np.array(gains) + np.array(offsets)), 0, 255).astype(np.uint8)
+
+
+def test_match_photometry_undoes_an_image_wide_cast_and_keeps_a_change_inside_the_edit(
+    source_object: tuple[np.ndarray, np.ndarray],
+) -> None:
+    image, mask = source_object
+    unchanged = ~dilate_mask(mask, 4)
+    # Nothing changed outside the edit: the image comes back as it is, also where the object itself changed.
+    recoloured = _place(_textured_object("blobs", hue_shift_deg=90), 30, 40, background_seed=10)[0]
+    assert np.array_equal(match_photometry(image, recoloured, unchanged), recoloured)
+    # A colour cast of the whole image is undone (to rounding), on the object too ...
+    cast = _cast(image, (0.85, 1.1, 1.2), (8.0, -6.0, 0.0))
+    back = match_photometry(image, cast, unchanged)
+    assert np.abs(back.astype(int) - image.astype(int)).mean() < 1.5 and np.abs(cast.astype(int) - image).mean() > 10
+    # ... and AC after it is that of the unchanged image, while a recoloured object under the same cast stays low.
+    kept = appearance_consistency(image, mask, back, mask).score
+    assert kept == pytest.approx(appearance_consistency(image, mask, image, mask).score, abs=0.03)
+    assert appearance_consistency(image, mask, cast, mask).score < kept - 0.1
+    recast = match_photometry(image, _cast(recoloured, (0.85, 1.1, 1.2), (8.0, -6.0, 0.0)), unchanged)
+    assert appearance_consistency(image, mask, recast, mask).score < kept - 0.3
+
+
+def test_match_photometry_needs_unchanged_pixels_and_images_of_one_size(
+    source_object: tuple[np.ndarray, np.ndarray],
+) -> None:
+    image, mask = source_object
+    cast = _cast(image, (1.2, 1.2, 1.2), (0.0, 0.0, 0.0))
+    assert np.array_equal(match_photometry(image, cast, np.zeros_like(mask)), cast)  # nothing to estimate it from
+    with pytest.raises(ValueError, match="differ in size"):
+        match_photometry(image, cast[:100], mask)
+    with pytest.raises(ValueError, match="unchanged"):
+        match_photometry(image, cast, mask[:100])
 
 
 # --------------------------------------------------------------------------------------- bootstrap
