@@ -25,16 +25,19 @@ Families and cases (``family/case``):
   8-15 cm on its support or removed;
 - ``identity/source``: the source image (for OS this is also the "scale factor 1.0" case);
 - ``camera_drift/moved_camera``: the right edit seen from a camera moved 1.5-3 cm and turned 0.5-1.5 degrees;
+- ``near_correct/offset`` (object operations but SR): the realised change plus an offset of its own kind
+  (:func:`near_correct_offset`: 1-3 cm for moves and placements, 3-10 degrees for turns, 3-8% for scalings), so
+  the truth is no starting point of a search that starts from the asked change;
 - ``nuisance/<name>``: the oracle image with one generator-like nuisance (:data:`NUISANCES`);
 - ``appearance/<name>`` (object operations): the oracle image with an image-wide photometric change that is no change
   of the target's identity (:data:`PHOTOMETRIC_CHANGES`: a colour cast, an exposure change, a white-balance shift),
   or, where the target is still in the image, with the target itself re-coloured or re-textured
   (:data:`TARGET_APPEARANCE_CHANGES`): the geometry is right in all of them, and AC should tell the two kinds apart.
 
-Should comply: correct edits (correct, collateral, camera drift, nuisance, appearance) and wrong magnitudes comply
-(IC asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its point is still
-over the receptacle and nearest to the asked region's); identity, wrong target, wrong reference, wrong region, wrong
-direction, wrong kind, wrong instance, two removed and moved instead do not.
+Should comply: correct edits (correct, collateral, camera drift, nuisance, appearance), near-correct edits and wrong
+magnitudes comply (IC asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its
+point is still over the receptacle and nearest to the asked region's); identity, wrong target, wrong reference,
+wrong region, wrong direction, wrong kind, wrong instance, two removed and moved instead do not.
 Rotations are judged as they look on the target, modulo its symmetry: a turn that looks like no turn does not
 comply, and a case whose sense cannot be seen (a half turn of the symmetry where the asked one is not) is
 skipped as ambiguous, like any case that fails the dataset's own validity rules (footprint on the table and
@@ -57,6 +60,7 @@ from gsi_builders.generate import ValidityRules, check_visibility
 from gsi_builders.operations import ObjectChange, Rejected, get_generator
 from gsi_datasets.geometry import fold_angle_deg, rotation_about_axis, twist_angle_deg
 from gsi_datasets.images import row_image
+from gsi_datasets.operations import get_operation
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
 from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, get_scoring
@@ -82,6 +86,7 @@ FAMILIES = (
     "camera_drift",
     "nuisance",
     "appearance",
+    "near_correct",
 )
 #: Families in which the instruction was carried out (they should comply; SA should stay high).
 CORRECT_EDIT_FAMILIES = ("correct", "collateral", "camera_drift", "nuisance", "appearance")
@@ -254,12 +259,18 @@ def _recoloured(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
 
 
 def _retextured(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The target's surface printed with a checkerboard of 4-8 px squares (every other square at 45-60% lightness)."""
-    period = int(rng.integers(4, 9))
+    """The target's surface printed with a checkerboard of 5-8 squares across its width (at least 3 px): every other
+    square keeps 30-45% of its distance to black (a light target) or to white (a dark one)."""
+    columns_used = np.nonzero(mask.any(axis=0))[0]
+    period = max(3, round((columns_used[-1] - columns_used[0] + 1) / rng.uniform(5.0, 8.0)))
     rows, columns = np.indices(mask.shape)
-    dark = ((rows // period + columns // period) % 2).astype(bool) & mask
+    squares = ((rows // period + columns // period) % 2).astype(bool) & mask
+    keep = rng.uniform(0.3, 0.45)
     retextured = image.astype(np.float64)
-    retextured[dark] *= rng.uniform(0.45, 0.6)
+    if retextured[mask].mean() >= 100.0:
+        retextured[squares] *= keep
+    else:
+        retextured[squares] = 255.0 - (255.0 - retextured[squares]) * keep
     return np.clip(np.rint(retextured), 0, 255).astype(np.uint8)
 
 
@@ -318,7 +329,22 @@ def should_comply(sample: ScoringSample, family: str, translation: np.ndarray, r
         if order > 0 and abs(abs(turn) - 180.0 / order) < UNCHANGED_TURN_DEG and not direction_free:
             return None
         return bool(direction_free or np.sign(turn) == np.sign(asked_yaw_deg(view, truth)))
-    return family == "magnitude"
+    return family in ("magnitude", "near_correct")
+
+
+def near_correct_offset(operation: str, rng: np.random.Generator) -> ObjectChange | None:
+    """What a near-correct edit adds to the realised change, of the operation's own kind: a shift of 1-3 cm in a random
+    direction on the support (moves and placements), a turn of 3-10 degrees either way (turns), a scaling 3-8% larger
+    or smaller (scalings); None for removals and camera operations."""
+    if get_operation(operation).change not in ("object_pose", "object_scale"):
+        return None
+    sign = float(rng.choice([-1.0, 1.0]))
+    if operation == "object_rotate":
+        return ObjectChange(np.zeros(2), sign * rng.uniform(3.0, 10.0), 1.0)
+    if operation == "object_scale":
+        return ObjectChange(np.zeros(2), 0.0, 1.0 + sign * rng.uniform(0.03, 0.08))
+    angle = rng.uniform(0.0, 2.0 * np.pi)
+    return ObjectChange(rng.uniform(0.01, 0.03) * np.array([np.cos(angle), np.sin(angle)]), 0.0, 1.0)
 
 
 def _exact_recovery(source: Scene, state: Scene, instance_id: int) -> TargetRecovery:
@@ -407,6 +433,9 @@ def _scene_cases(
     )
     drifted = dataclasses.replace(oracle, camera=oracle.camera.moved(_camera_drift(rng)))
     proposals["camera_drift/moved_camera"] = ("camera_drift", drifted)
+    offset = near_correct_offset(sample.operation, rng)
+    if offset is not None and oracle.has_object(target_id):
+        proposals["near_correct/offset"] = ("near_correct", offset.applied(oracle, oracle.object(target_id)))
 
     cases = {name: (family, scene) for name, (family, scene) in proposals.items() if scene is not None}
     skipped = {name: "no valid placement" for name, (_, scene) in proposals.items() if scene is None}

@@ -56,6 +56,19 @@ def test_counterfactual_truth_follows_the_scene_changes(one_row_per_operation, o
     for name in NUISANCES:
         nuisance = cases[f"nuisance/{name}"]
         assert nuisance.truth.should_comply and not np.array_equal(nuisance.image, oracle.image)
+    near = cases["near_correct/offset"]  # the realised change plus an offset of its own kind
+    assert near.truth.should_comply and 0.0 < near.truth.relative_error < 0.5
+    offset = {
+        "camera_relative_move": np.linalg.norm(near.truth.translation_m - oracle.truth.translation_m),
+        "object_rotate": np.rad2deg(
+            np.arccos(np.clip((np.trace(near.truth.rotation.T @ oracle.truth.rotation) - 1) / 2, -1, 1))
+        ),
+        "object_scale": abs(near.truth.scale_factor / oracle.truth.scale_factor - 1.0),
+    }[operation]
+    low, high = {"camera_relative_move": (0.01, 0.03), "object_rotate": (3.0, 10.0), "object_scale": (0.03, 0.08)}[
+        operation
+    ]
+    assert low - 1e-6 <= offset <= high + 1e-6, offset
     target = np.array(row["target_instances"]) == sample.view.target_id
     for name in PHOTOMETRIC_CHANGES:  # the whole image changes
         changed = cases[f"appearance/{name}"]
