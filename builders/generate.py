@@ -453,7 +453,7 @@ def _render_and_label(
     changed = np.abs(before.rgb.astype(np.int16) - after.rgb.astype(np.int16)).max(axis=2)
     if int((changed > rules.changed_pixel_threshold).sum()) < rules.min_changed_pixels:
         raise Rejected("edit_not_visible")
-    get_generator(proposal.operation).check_views(source, before, after, proposal, rules)
+    get_generator(proposal.operation).check_views(source, before, after, proposal, rules, source_renderer)
 
     world_to_camera = source.camera.world_to_camera
     row: dict[str, Any] = {

@@ -23,7 +23,7 @@ from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import matrix_to_quaternion, twist_angle_deg
 from gsi_datasets.operations import Command, OperationSpec, get_operation
 from gsi_datasets.registry import Registry
-from gsi_datasets.rendering import RenderOutput
+from gsi_datasets.rendering import RenderOutput, StateRenderer
 from gsi_datasets.scene import FLOOR_ID, Pose, Scene, SceneObject, changed_object
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -110,9 +110,17 @@ class OperationGenerator:
         raise NotImplementedError
 
     def check_views(
-        self, source_scene: Scene, source: RenderOutput, target: RenderOutput, proposal: EditProposal, rules: Any
+        self,
+        source_scene: Scene,
+        source: RenderOutput,
+        target: RenderOutput,
+        proposal: EditProposal,
+        rules: Any,
+        renderer: StateRenderer,
     ) -> None:
-        """The operation's own validity rules on the rendered views (raise :class:`Rejected`); none by default."""
+        """The operation's own validity rules on the rendered views (raise :class:`Rejected`); ``renderer`` renders
+        the source scene and, through ``add_state``, other states of it made of its object variants where a rule
+        needs them. None by default."""
 
     def counterfactual_states(
         self,

@@ -22,7 +22,7 @@ from gsi_builders.operations import (
 )
 from gsi_datasets.geometry import transform_points, unproject_pixels
 from gsi_datasets.operations.camera_view_change import CAMERA_MOTIONS, CameraCommand
-from gsi_datasets.rendering import RenderOutput
+from gsi_datasets.rendering import RenderOutput, StateRenderer
 from gsi_datasets.scene import BACKGROUND_ID, Camera, Scene, SceneObject
 
 WALL_CLEARANCE_M = 0.25
@@ -91,7 +91,13 @@ class CameraViewChange(OperationGenerator):
         return self.proposal(scene, None, dataclasses.replace(scene, camera=moved), command, rng)
 
     def check_views(
-        self, source_scene: Scene, source: RenderOutput, target: RenderOutput, proposal: EditProposal, rules: object
+        self,
+        source_scene: Scene,
+        source: RenderOutput,
+        target: RenderOutput,
+        proposal: EditProposal,
+        rules: object,
+        renderer: StateRenderer,
     ) -> None:
         delta = proposal.target_scene.camera.world_to_camera @ np.linalg.inv(source_scene.camera.world_to_camera)
         if view_overlap(source, target, proposal.target_scene.camera.intrinsics, delta) < MIN_VIEW_OVERLAP:

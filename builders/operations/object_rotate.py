@@ -1,7 +1,11 @@
 """OR generation: a turn in place about the vertical by 45, 90 or 180 degrees, clockwise or counterclockwise (from
-above), never by a symmetry of the object."""
+above), never by a symmetry of the object, and only where the image can tell the asked turn apart from what it could
+be mistaken for (:meth:`ObjectRotate.check_views`): the unturned object, the opposite turn and the double turn
+(``turn_looks_unturned``, ``turn_looks_opposite``, ``turn_looks_doubled``)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +23,38 @@ from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.object_rotate import RotateCommand
+from gsi_datasets.rendering import RenderOutput, StateRenderer
 from gsi_datasets.scene import Scene, SceneObject
+
+#: A turn looks different from another when, on at least this fraction of the pixels where the target shows in either
+#: render, the two renders differ by more than ``DIFFERENT_LEVELS`` (8-bit) in some channel.
+MIN_VISIBLE_DIFFERENCE = 0.15
+DIFFERENT_LEVELS = 24
+
+
+def visible_difference(a: RenderOutput, b: RenderOutput, target_id: int) -> float:
+    """The fraction of the pixels where the target shows in either view that differ by more than
+    ``DIFFERENT_LEVELS`` in some channel (0 when it shows in neither)."""
+    shows = (a.instances == target_id) | (b.instances == target_id)
+    if not shows.any():
+        return 0.0
+    differs = np.abs(a.rgb.astype(np.int16) - b.rgb.astype(np.int16)).max(axis=2) > DIFFERENT_LEVELS
+    return float(differs[shows].mean())
+
+
+def turned(scene: Scene, target: SceneObject, signed_deg: float) -> Scene:
+    """``scene`` with ``target`` turned in place by ``signed_deg`` about the vertical (counterclockwise from above)."""
+    rotation = rotation_about_axis(UP, signed_deg) @ target.pose.rotation
+    return scene.with_object(moved_object(target, np.array(target.pose.position), rotation))
+
+
+def look_alikes(angle_deg: float, signed_deg: float) -> dict[str, float]:
+    """What an asked turn (``signed_deg``, of size ``angle_deg``) could be mistaken for, as signed turns from the
+    source: the unturned object, the opposite turn and the double turn (a half turn is its own opposite, and its double
+    is the unturned object)."""
+    if angle_deg >= 180.0:
+        return {"unturned": 0.0}
+    return {"unturned": 0.0, "opposite": -signed_deg, "doubled": 2.0 * signed_deg}
 
 
 @register_generator
@@ -35,9 +70,35 @@ class ObjectRotate(OperationGenerator):
         direction = str(rng.choice(["clockwise", "counterclockwise"]))
         # Seen from above (looking down -z), a positive right-handed turn about +z is counterclockwise.
         signed = angle if direction == "counterclockwise" else -angle
-        rotation = rotation_about_axis(UP, signed) @ target.pose.rotation
-        target_scene = scene.with_object(moved_object(target, np.array(target.pose.position), rotation))
+        target_scene = turned(scene, target, signed)
         return self.proposal(scene, target, target_scene, RotateCommand(direction, float(angle)), rng)
+
+    def check_views(
+        self,
+        source_scene: Scene,
+        source: RenderOutput,
+        target: RenderOutput,
+        proposal: EditProposal,
+        rules: Any,
+        renderer: StateRenderer,
+    ) -> None:
+        """The asked turn, rendered in place from the source, differs visibly (:func:`visible_difference` at least
+        ``MIN_VISIBLE_DIFFERENCE``) from each of its :func:`look_alikes` rendered alike: a turn that a person could
+        not tell from no turn, from the other sense or from twice the turn is not asked (``turn_looks_<look-alike>``;
+        a body whose turn shows little, such as a plain can seen from its side, or one that looks alike from the front
+        and the back)."""
+        command = proposal.command
+        signed = command.angle_deg if command.direction == "counterclockwise" else -command.angle_deg
+        original = source_scene.object(proposal.target_id)
+        asked = renderer.render(renderer.add_state(turned(source_scene, original, signed)))
+        for name, look_alike in look_alikes(command.angle_deg, signed).items():
+            other = (
+                source
+                if look_alike == 0.0
+                else renderer.render(renderer.add_state(turned(source_scene, original, look_alike)))
+            )
+            if visible_difference(asked, other, proposal.target_id) < MIN_VISIBLE_DIFFERENCE:
+                raise Rejected(f"turn_looks_{name}")
 
     def counterfactual_states(
         self,

@@ -29,7 +29,7 @@ from gsi_builders.operations.object_relative_place import placed
 from gsi_datasets.geometry import project_points, transform_points
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.spatial_remove import MIN_SEPARATION_M, POSITIONS, RemoveCommand, extreme_instance
-from gsi_datasets.rendering import RenderOutput
+from gsi_datasets.rendering import RenderOutput, StateRenderer
 from gsi_datasets.scene import Scene, SceneObject
 
 #: How many instances of one category the scene samplers put in an SR scene (at least two must be in view).
@@ -91,7 +91,13 @@ class SpatialRemove(OperationGenerator):
         )
 
     def check_views(
-        self, source_scene: Scene, source: RenderOutput, target: RenderOutput, proposal: EditProposal, rules: Any
+        self,
+        source_scene: Scene,
+        source: RenderOutput,
+        target: RenderOutput,
+        proposal: EditProposal,
+        rules: Any,
+        renderer: StateRenderer,
     ) -> None:
         """Every counted instance is clearly visible (``distractor_too_small`` / the usual visibility rules, checked
         when labelling); an instance that was not counted shows no pixel (``uncounted_instance_in_view``)."""

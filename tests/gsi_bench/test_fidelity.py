@@ -119,10 +119,9 @@ def test_small_validation_run_meets_the_fidelity_targets(built_split, one_row_pe
     # IC as a classifier against the truth; nothing that should not comply does.
     assert gsi["ic_accuracy"] >= 0.9
     assert all(rate == 0.0 for rate in gsi["false_compliance"].values())
-    # The reference protocol's loopholes, measured: its IC lets wrong edits comply (wrong directions, defect 1, where
-    # the scenes' counterfactuals have one; unchanged images and wrong targets otherwise).
+    # The reference protocol's loopholes, measured: its IC lets wrong edits comply (which ones depends on the scenes:
+    # a wrong direction, a wrong target, an unchanged image; each rule's own test pins its defect down).
     assert max(paper["false_compliance"].values()) > 0.0, paper["false_compliance"]
-    assert paper["false_compliance"].get("direction", 1.0) > 0.5
     for recovery in report["recovery"].values():
         assert recovery["correct_edits"]["not_found_rate"] == 0.0
         assert recovery["all"]["translation_cm"]["median"] <= 2.0
