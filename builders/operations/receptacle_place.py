@@ -65,6 +65,8 @@ OPEN_ABOVE_M = 1.0
 MIN_VIEW_HEIGHT_M = 0.15
 #: What is put in an open container sinks at least this much below its rim (else it would sit on it, not in it).
 MIN_SINK_M = 0.015
+#: ... and is at most this many times as tall as the container.
+MAX_HEIGHT_IN_CONTAINER = 2.0
 
 
 def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | None = None) -> Receptacle:
@@ -129,8 +131,12 @@ def _container_inside(scene: Scene, target: SceneObject, container: SceneObject)
     wall (its rectangle: the square in its floor).
 
     Raises:
-        Rejected: ``receptacle_too_small`` when the target would not sink at least ``MIN_SINK_M`` below the rim.
+        Rejected: ``receptacle_too_small`` when the target would not sink at least ``MIN_SINK_M`` below the rim,
+            ``target_too_tall_for_container`` when it is more than ``MAX_HEIGHT_IN_CONTAINER`` times as tall as the
+            container (a vase standing in a bowl is no placement people ask for).
     """
+    if asset_of(target).size[2] > MAX_HEIGHT_IN_CONTAINER * asset_of(container).size[2]:
+        raise Rejected("target_too_tall_for_container")
     piece = scene.support_piece(container.instance_id)
     centre = np.array(container.pose.position)
     bottom = resting_bottom(container, target, centre[:2])
