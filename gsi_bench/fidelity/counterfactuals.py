@@ -32,7 +32,9 @@ Families and cases (``family/case``):
 - ``appearance/<name>`` (object operations): the oracle image with an image-wide photometric change that is no change
   of the target's identity (:data:`PHOTOMETRIC_CHANGES`: a colour cast, an exposure change, a white-balance shift),
   or, where the target is still in the image, with the target itself re-coloured or re-textured
-  (:data:`TARGET_APPEARANCE_CHANGES`): the geometry is right in all of them, and AC should tell the two kinds apart.
+  (:data:`TARGET_APPEARANCE_CHANGES`): the geometry is right in all of them, and AC should tell the two kinds apart;
+  and the target re-drawn with its geometry right (:data:`REDRAWN_CASES`: mirrored in place, or for moves and
+  placements pasted flat), which IC should not hold against it;
 
 Should comply: correct edits (correct, collateral, camera drift, nuisance, appearance), near-correct edits and wrong
 magnitudes comply (IC asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its
@@ -274,6 +276,38 @@ def _retextured(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
     return np.clip(np.rint(retextured), 0, 255).astype(np.uint8)
 
 
+def _without_target(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` with the target's pixels (and 2 px around them) inpainted from their surroundings."""
+    hole = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8))
+    return cv2.inpaint(np.ascontiguousarray(image), hole, 5, cv2.INPAINT_TELEA)
+
+
+def _mirrored(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The target drawn mirrored left to right within its bounding box (where it was drawn, the background is
+    inpainted): a re-synthesised object, right in place and size, wrong in its details."""
+    rows, columns = np.nonzero(mask)
+    box = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
+    mirrored = _without_target(image, mask)
+    pixels, shows = image[box][:, ::-1], mask[box][:, ::-1]
+    mirrored[box][shows] = pixels[shows]
+    return mirrored
+
+
+def flat_pasted(source: np.ndarray, source_mask: np.ndarray, oracle: np.ndarray, oracle_mask: np.ndarray) -> np.ndarray:
+    """The source's target pixels shifted in the image plane onto where the oracle shows the target (mask centroids),
+    over the oracle image with its target inpainted: a move drawn as a 2D paste, without perspective."""
+    rows, columns = np.nonzero(source_mask)
+    to_rows, to_columns = np.nonzero(oracle_mask)
+    shift = np.rint([to_rows.mean() - rows.mean(), to_columns.mean() - columns.mean()]).astype(int)
+    pasted = _without_target(oracle, oracle_mask)
+    height, width = source_mask.shape
+    inside = (
+        (rows + shift[0] >= 0) & (rows + shift[0] < height) & (columns + shift[1] >= 0) & (columns + shift[1] < width)
+    )
+    pasted[rows[inside] + shift[0], columns[inside] + shift[1]] = source[rows[inside], columns[inside]]
+    return pasted
+
+
 #: Image-wide photometric changes of a correct edit (no change of the target's identity): per-channel gains 0.8-1.2
 #: with offsets of +-12 levels, an exposure change of 0.3-0.6 stops (in linear light), a white-balance shift warming or
 #: cooling by 10-20% (red up, blue down, or the reverse, in linear light).
@@ -288,6 +322,10 @@ TARGET_APPEARANCE_CHANGES: dict[str, Callable[[np.ndarray, np.ndarray, np.random
     "recoloured": _recoloured,
     "retextured": _retextured,
 }
+#: The target re-drawn rather than moved rigidly, its geometry right (IC should hold): mirrored in place
+#: (``appearance/mirrored``, every object operation but removals) and, for moves and placements, its source pixels
+#: pasted flat at the new place (``appearance/flat_pasted``, :func:`flat_pasted`).
+REDRAWN_CASES = ("mirrored", "flat_pasted")
 
 
 # -- scene changes ---------------------------------------------------------------------------------------------
@@ -488,4 +526,8 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
         if target_mask.any():  # still there (not removed)
             for name, target_change in TARGET_APPEARANCE_CHANGES.items():
                 add("appearance", name, target_change(oracle_image, target_mask, rng), oracle)
+            add("appearance", "mirrored", _mirrored(oracle_image, target_mask), oracle)
+            if get_operation(sample.operation).change == "object_pose" and sample.operation != "object_rotate":
+                pasted = flat_pasted(sample.view.image, sample.view.target_mask, oracle_image, target_mask)
+                add("appearance", "flat_pasted", pasted, oracle)
     return result

@@ -18,7 +18,8 @@ Targets (profile ``gsi``, default backend; the same numbers are reported for pro
 - collateral damage lowers EL measurably: the 95% interval of the paired drop (oracle - collateral) is above 0;
 - appearance (object operations): an image-wide photometric change (colour cast, exposure, white balance) of a correct
   edit keeps IC >= 90% and moves mean AC by at most 5 points (paired with the oracle); a re-coloured or re-textured
-  target lowers mean AC by at least 15 points.
+  target lowers mean AC by at least 15 points; a target re-drawn with its geometry right (mirrored, pasted flat)
+  keeps IC >= 90%.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from gsi_bench.fidelity.counterfactuals import (
     INCORRECT_EDIT_FAMILIES,
     NUISANCES,
     PHOTOMETRIC_CHANGES,
+    REDRAWN_CASES,
     TARGET_APPEARANCE_CHANGES,
 )
 from gsi_bench.markdown import escape_markdown, table, table_row
@@ -53,7 +55,8 @@ FALSE_COMPLIANCE_FAMILIES = ("direction", *INCORRECT_EDIT_FAMILIES)
 COLLATERAL_CASES = ("collateral/moved_other", "collateral/removed_other")
 CLEAN_CASE = "correct/oracle"
 PHOTOMETRIC_CASES = tuple(f"appearance/{name}" for name in PHOTOMETRIC_CHANGES)
-APPEARANCE_CASES = (*PHOTOMETRIC_CASES, *(f"appearance/{name}" for name in TARGET_APPEARANCE_CHANGES))
+TARGET_APPEARANCE_CASES = tuple(f"appearance/{name}" for name in TARGET_APPEARANCE_CHANGES)
+APPEARANCE_CASES = (*PHOTOMETRIC_CASES, *TARGET_APPEARANCE_CASES, *(f"appearance/{name}" for name in REDRAWN_CASES))
 #: AC's bounds: how far an image-wide photometric change may move mean AC, and how far a change of the target's own
 #: appearance must lower it (paired with the oracle).
 PHOTOMETRIC_MAX_AC_SHIFT = 0.05
@@ -253,11 +256,12 @@ def _targets(report: Mapping[str, Any], profile: str) -> list[Target]:
     for name, drop in section["collateral_el_drop"].items():
         targets.append(Target(f"{name} EL drop, 95% CI low", drop["ci95"][0], 0.0, False))
     for name, values in section.get("appearance", {}).items():
-        if name in PHOTOMETRIC_CASES:
-            targets.append(Target(f"{name} IC", values["IC"], 0.90, False))
-            targets.append(Target(f"{name} |AC drop|", abs(values["AC_drop"]["mean"]), PHOTOMETRIC_MAX_AC_SHIFT, True))
-        else:
+        if name in TARGET_APPEARANCE_CASES:
             targets.append(Target(f"{name} AC drop", values["AC_drop"]["mean"], TARGET_APPEARANCE_MIN_AC_DROP, False))
+            continue
+        targets.append(Target(f"{name} IC", values["IC"], 0.90, False))
+        if name in PHOTOMETRIC_CASES:
+            targets.append(Target(f"{name} |AC drop|", abs(values["AC_drop"]["mean"]), PHOTOMETRIC_MAX_AC_SHIFT, True))
     return targets
 
 

@@ -19,6 +19,7 @@ from gsi_bench.fidelity.counterfactuals import (
     TARGET_APPEARANCE_CHANGES,
     make_counterfactuals,
 )
+from gsi_metrics.functional import dilate_mask
 from gsi_metrics.sample import ScoringSample
 
 
@@ -79,6 +80,14 @@ def test_counterfactual_truth_follows_the_scene_changes(one_row_per_operation, o
         assert changed.truth.should_comply
         different = np.any(changed.image != oracle.image, axis=2)
         assert not different[~target].any() and different[target].mean() > 0.3
+    # Re-drawn: mirrored in place (its bounding box unchanged), and for a move its source pixels pasted flat.
+    mirrored = cases["appearance/mirrored"]
+    assert mirrored.truth.should_comply and not np.array_equal(mirrored.image, oracle.image)
+    rows, columns = np.nonzero(target)
+    in_box = np.zeros_like(target)
+    in_box[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1] = True
+    assert not np.any(mirrored.image != oracle.image, axis=2)[~(in_box | dilate_mask(target, 3))].any()
+    assert ("appearance/flat_pasted" in cases) == (operation == "camera_relative_move")
     # Deterministic in the row.
     again = {case.name: case.image for case in make_counterfactuals(row).cases}
     assert all(np.array_equal(again[name], case.image) for name, case in cases.items())
