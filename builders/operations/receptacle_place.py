@@ -50,6 +50,7 @@ from gsi_datasets.scene import (
     Furniture,
     Scene,
     SceneObject,
+    SupportSurface,
     is_container,
     receiving_surface,
     resting_bottom,
@@ -101,7 +102,7 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
     def world(local_x: float, local_y: float, z: float = height) -> np.ndarray:
         return origin + rotation @ np.array([local_x, local_y, z])
 
-    corners = np.array([world(x, y) for x, y in ((x_min, y_min), (x_max, y_min), (x_max, y_max), (x_min, y_max))])
+    corners = surface_corners(piece, surface)
     centre_x, centre_y = (x_min + x_max) / 2.0, (y_min + y_max) / 2.0
     # Each side: its outward normal (world) and its inset midpoint (local).
     sides = [
@@ -126,6 +127,15 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
     return Receptacle(piece.instance_id, corners, points)
 
 
+def surface_corners(piece: Furniture, surface: SupportSurface) -> np.ndarray:
+    """The corners of ``surface``'s usable rectangle on ``piece``, in world coordinates, in order around it."""
+    x_min, y_min, x_max, y_max = surface.extent
+    local = np.array(
+        [(x, y, surface.height) for x, y in ((x_min, y_min), (x_max, y_min), (x_max, y_max), (x_min, y_max))]
+    )
+    return np.asarray(piece.pose.position) + local @ np.asarray(piece.pose.rotation).T
+
+
 def _container_inside(scene: Scene, target: SceneObject, container: SceneObject) -> Receptacle:
     """An open container's only region, ``inside``: the target's centre over the container's, resting on its inner
     wall (its rectangle: the square in its floor).
@@ -142,13 +152,7 @@ def _container_inside(scene: Scene, target: SceneObject, container: SceneObject)
     bottom = resting_bottom(container, target, centre[:2])
     if bottom > centre[2] + asset_of(container).size[2] / 2.0 - MIN_SINK_M:
         raise Rejected("receptacle_too_small")
-    x_min, y_min, x_max, y_max = piece.top.extent
-    corners = np.array(
-        [
-            piece.pose.position + piece.pose.rotation @ np.array([x, y, piece.top.height])
-            for x, y in ((x_min, y_min), (x_max, y_min), (x_max, y_max), (x_min, y_max))
-        ]
-    )
+    corners = surface_corners(piece, piece.top)
     point = np.array([centre[0], centre[1], bottom + asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M])
     return Receptacle(container.instance_id, corners, {"inside": point})
 
