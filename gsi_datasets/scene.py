@@ -132,11 +132,11 @@ def is_container(scene_object: SceneObject) -> bool:
 
 def resting_bottom(container: SceneObject, resting: SceneObject, position_xy: np.ndarray) -> float:
     """World height of the bottom of ``resting`` (upright, with its yaw) put in ``container`` (:func:`is_container`;
-    upright) with its centre over ``position_xy``: the lowest height at which no point of its surface is under the
+    upright) with its centre over ``position_xy``: the lowest height at which no point of its underside is under the
     container's top-most surface seen from above (its inner wall and floor; outside it, the surface it stands on).
     Physics settles it there (it may roll a little on a curved floor)."""
     heights, low_corner = _inner_surface(container.category, container.asset_seed, container.scale)
-    offsets = _surface_points(resting.category, resting.asset_seed, resting.scale) @ np.asarray(resting.pose.rotation).T
+    offsets = _underside(resting.category, resting.asset_seed, resting.scale) @ np.asarray(resting.pose.rotation).T
     rotation, origin = np.asarray(container.pose.rotation), np.asarray(container.pose.position)
     world = np.column_stack([np.asarray(position_xy, float)[:2] + offsets[:, :2], np.full(len(offsets), origin[2])])
     cells = np.floor((((world - origin) @ rotation)[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
@@ -147,10 +147,10 @@ def resting_bottom(container: SceneObject, resting: SceneObject, position_xy: np
     return float(origin[2] + np.max(surface - above_bottom))
 
 
-@lru_cache(maxsize=64)
-def _surface_points(category: str, asset_seed: int, scale: float) -> np.ndarray:
+def _sampled_surface(category: str, asset_seed: int, scale: float) -> np.ndarray:
     """Points on the drawn surface of an asset variant, in its frame, no farther apart than half a cell of a
-    container's surface map (its triangles sampled on a barycentric grid; computed once per variant)."""
+    container's surface map (its triangles sampled on a barycentric grid). Millions for a large object: reduce them
+    before keeping them."""
     from gsi_datasets.rendering import cached_asset  # rendering imports this module
 
     triangles = np.concatenate(
@@ -168,10 +168,23 @@ def _surface_points(category: str, asset_seed: int, scale: float) -> np.ndarray:
 
 
 @lru_cache(maxsize=64)
+def _underside(category: str, asset_seed: int, scale: float) -> np.ndarray:
+    """The lowest surface point of an asset variant in each half-cell square of its own footprint, in its frame: the
+    points that can touch what it rests on (a higher point over the same spot never does; computed once per
+    variant, a few thousand points where the sampled surface has millions)."""
+    points = _sampled_surface(category, asset_seed, scale)
+    bins = np.floor((points[:, :2] - points[:, :2].min(axis=0)) / (0.5 * _INNER_SURFACE_CELL_M)).astype(np.int64)
+    key = bins[:, 0] * (bins[:, 1].max() + 1) + bins[:, 1]
+    order = np.lexsort((points[:, 2], key))
+    first = np.concatenate([[True], key[order][1:] != key[order][:-1]])
+    return points[order[first]]
+
+
+@lru_cache(maxsize=64)
 def _inner_surface(category: str, asset_seed: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """A container's top-most surface seen from above, in its frame: the highest of its surface points in each
     ``_INNER_SURFACE_CELL_M`` cell of a grid (its bottom where it has none), and the grid's low corner."""
-    points = _surface_points(category, asset_seed, scale)
+    points = _sampled_surface(category, asset_seed, scale)
     low_corner = points[:, :2].min(axis=0)
     cells = np.floor((points[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
     heights = np.full(cells.max(axis=0) + 1, points[:, 2].min())

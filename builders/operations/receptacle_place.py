@@ -42,7 +42,13 @@ from gsi_builders.operations import (
     support_name,
 )
 from gsi_builders.operations.object_relative_place import neighbours, placed
-from gsi_builders.supports import DROP_HEIGHT_M, FOOTPRINT_MARGIN_M, footprint_is_free, footprint_radius
+from gsi_builders.supports import (
+    DROP_HEIGHT_M,
+    FOOTPRINT_MARGIN_M,
+    footprint_is_free,
+    footprint_radius,
+    resting_pose,
+)
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
 from gsi_datasets.rendering import asset_of
@@ -152,9 +158,8 @@ def _container_inside(scene: Scene, target: SceneObject, container: SceneObject)
     bottom = resting_bottom(container, target, centre[:2])
     if bottom > centre[2] + asset_of(container).size[2] / 2.0 - MIN_SINK_M:
         raise Rejected("receptacle_too_small")
-    corners = surface_corners(piece, piece.top)
-    point = np.array([centre[0], centre[1], bottom + asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M])
-    return Receptacle(container.instance_id, corners, {"inside": point})
+    point = np.array(resting_pose(target, bottom, centre[:2], 0.0).position)  # (only its centre is used)
+    return Receptacle(container.instance_id, surface_corners(piece, piece.top), {"inside": point})
 
 
 def receptacle_objects(scene: Scene, target: SceneObject) -> list[SceneObject]:
@@ -198,8 +203,7 @@ def placed_on(scene: Scene, target: SceneObject, receptacle_id: int, point: np.n
         return placed(scene, target, point[:2])
     if scene.has_object(receptacle_id) and is_container(container := scene.object(receptacle_id)):
         # In an open container (empty in every scene), at the height it rests at there; physics tells the rest.
-        height = asset_of(target).size[2] / 2.0 + DROP_HEIGHT_M
-        point = np.array([point[0], point[1], resting_bottom(container, target, point[:2]) + height])
+        point = np.array(resting_pose(target, resting_bottom(container, target, point[:2]), point[:2], 0.0).position)
         return scene.with_object(dataclasses.replace(moved_object(target, point), support_id=receptacle_id))
     moved = dataclasses.replace(moved_object(target, point), support_id=receptacle_id)
     if not footprint_is_free(scene, moved, point[:2], footprint_radius(target)):
