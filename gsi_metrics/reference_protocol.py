@@ -54,6 +54,9 @@ SCALE_MIN_CHANGE = 0.2
 #: Locality gate: masked SSIM above this and (synthetic data) / or (real data) masked LPIPS below the other.
 LOCALITY_MIN_SSIM = 0.6
 LOCALITY_MAX_LPIPS = 0.3
+#: Rotate's viewpoint gate: matches whose median displacement is under this are an unmoved camera (our guard; the
+#: reference's five-point solver raises on them).
+STILL_CAMERA_PX = 0.5
 
 
 @dataclass(frozen=True)
@@ -292,8 +295,14 @@ def viewpoint_unchanged(source: np.ndarray, edited: np.ndarray, max_angle_deg: f
         return False
     a = np.float32([points_a[m.queryIdx].pt for m in good])
     b = np.float32([points_b[m.trainIdx].pt for m in good])
+    if np.median(np.linalg.norm(a - b, axis=1)) < STILL_CAMERA_PX:
+        return True  # no motion at all: the five-point solver has no solution to find (OpenCV raises), the view is same
     centre = (source.shape[1] / 2, source.shape[0] / 2)
-    essential, _ = cv2.findEssentialMat(a, b, focal=1000.0, pp=centre, method=cv2.RANSAC, prob=0.999, threshold=1.0)
+    cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's global generator: seed it so a sample's verdict ignores call order
+    try:
+        essential, _ = cv2.findEssentialMat(a, b, focal=1000.0, pp=centre, method=cv2.RANSAC, prob=0.999, threshold=1.0)
+    except cv2.error:  # a degenerate sample (e.g. most matches on one unmoved plane): no pose, as with no matrix
+        return False
     if essential is None or essential.shape != (3, 3):
         return False
     _, rotation, _, _ = cv2.recoverPose(essential, a, b)

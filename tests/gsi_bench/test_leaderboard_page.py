@@ -11,6 +11,7 @@ import contextlib
 import html
 import importlib.util
 import json
+import math
 import re
 import shutil
 from collections.abc import Iterator
@@ -115,7 +116,9 @@ def test_page_is_self_contained_and_embeds_the_records_as_data(page_file: Path, 
     assert document.count("</script") == 2  # the data element and the script: the labels' `</script>` is escaped
     start = document.index('id="gsi-data">') + len('id="gsi-data">')
     data = json.loads(document[start : document.index("</script>", start)])
-    assert data["records"] == json.loads(json.dumps(load_records(list(results.values()))))
+    # The records as JSON can carry them: NaN (an operation with no scored sample) becomes null.
+    records = json.loads(json.dumps(load_records(list(results.values()))), parse_constant=lambda _: None)
+    assert data["records"] == records
     assert data["columns"] == list(COLUMNS) and data["axes"] == list(AXES)
 
 
@@ -201,6 +204,16 @@ def _rows(page: Any, scope: str) -> list[dict[str, Any]]:
     )
 
 
+def _shown(text: str) -> float:
+    """A number as the page prints it; an en dash for none (an operation with no scored sample)."""
+    return math.nan if text.strip() == "\u2013" else float(text)
+
+
+def _number(value: float | None) -> float:
+    """A summary's number; NaN (``summary.json``) or null (the page's data) for none."""
+    return math.nan if value is None else value
+
+
 def _assert_rows_show(rows: list[dict[str, Any]], summaries: dict[str, dict[str, Any]], scope: str) -> None:
     assert sorted(row["name"] for row in rows) == sorted(summaries)
     for row in rows:
@@ -209,10 +222,11 @@ def _assert_rows_show(rows: list[dict[str, Any]], summaries: dict[str, dict[str,
         assert row["cells"]["n"][0] == str(axes["n"])
         for column in COLUMNS:
             value, interval = row["cells"][column]
-            assert float(value) == pytest.approx(axes[column], abs=0.005 + 1e-9)
+            assert _shown(value) == pytest.approx(_number(axes[column]), abs=0.005 + 1e-9, nan_ok=True)
             if column in AXES:
-                low, high = (float(bound) for bound in interval.strip("[]").split(","))
-                assert (low, high) == pytest.approx(axes[f"{column}_ci95"], abs=0.005 + 1e-9)
+                low, high = (_shown(bound) for bound in interval.strip("[]").split(","))
+                expected = [_number(bound) for bound in axes[f"{column}_ci95"]]
+                assert [low, high] == pytest.approx(expected, abs=0.005 + 1e-9, nan_ok=True)
             else:
                 assert interval is None
 
