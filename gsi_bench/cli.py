@@ -118,11 +118,33 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_backend_options(parser: argparse.ArgumentParser) -> None:
+    """The perception options of ``eval`` and ``validate``."""
+    parser.add_argument("--backend", default="classical", help="perception backend (default: classical)")
+    parser.add_argument(
+        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
+    )
+    parser.add_argument(
+        "--perception",
+        choices=["auto", "render-compare", "scene-free", "features"],  # gsi_metrics.perception.classical (not imported)
+        default=None,
+        help="the classical backend's path: auto (default: render-and-compare with a row's stored scene, scene-free "
+        "without one), render-compare, scene-free (how a photograph is scored) or features (SIFT and PnP only)",
+    )
+
+
+def _backend_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The perception backend's arguments: each ``--backend-option``, and ``--perception`` when given."""
+    config = dict(_option(text) for text in args.backend_option)
+    if args.perception is not None:
+        config["perception"] = args.perception
+    return config
+
+
 def _eval(args: argparse.Namespace) -> int:
     from gsi_bench.evaluation import leaderboard_markdown, load_run, run_evaluation
 
     out = args.out or Path("results") / _slug(args.editor)
-    backend_config = dict(_option(text) for text in args.backend_option)
     summary = run_evaluation(
         data=args.data,
         config=args.config,
@@ -134,7 +156,7 @@ def _eval(args: argparse.Namespace) -> int:
         limit=args.limit,
         workers=args.workers,
         progress=not args.quiet,
-        backend_config=backend_config,
+        backend_config=_backend_config(args),
         value_range=args.value_range,
         resume=not args.no_resume,
     )
@@ -191,7 +213,7 @@ def _validate(args: argparse.Namespace) -> int:
         split=args.split,
         seed=args.seed,
         backend=args.backend,
-        backend_config=dict(_option(text) for text in args.backend_option),
+        backend_config=_backend_config(args),
         workers=args.workers,
         progress=not args.quiet,
         operation_mix=_operation_mix(args.operations) if args.operations else None,
@@ -351,10 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--profile", choices=["gsi", "paper", "both"], default="gsi", help="scoring profile (default: gsi)"
     )
-    evaluate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
-    evaluate.add_argument(
-        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
-    )
+    _add_backend_options(evaluate)
     evaluate.add_argument("--limit", type=int, default=None, help="score only the first N rows")
     evaluate.add_argument("--workers", type=int, default=1, help="processes scoring rows (default: 1)")
     evaluate.add_argument(
@@ -386,10 +405,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME[=SHARE]",
         help="generated test scenes: operations and shares instead of the config's mix (as for build)",
     )
-    validate.add_argument("--backend", default="classical", help="perception backend (default: classical)")
-    validate.add_argument(
-        "--backend-option", action="append", default=[], metavar="KEY=VALUE", help="backend argument (repeatable)"
-    )
+    _add_backend_options(validate)
     validate.add_argument("--workers", type=int, default=1, help="processes (default: 1)")
     validate.add_argument("--history", default=None, help="append the headline numbers to this Markdown file")
     validate.add_argument("--note", default="", help="note for the history line")

@@ -77,12 +77,16 @@ STATUS_DESCRIPTIONS: dict[str, str] = {
     "camera_not_found": "the edited image was read, but its camera could not be located against the source view "
     "(a camera operation; the model's failure)",
     **INPUT_STATUSES,
+    "undecidable": "the source view cannot tell the asked change from one it could be mistaken for (a turn from no "
+    "turn, the opposite or the double turn; scene-free perception): not counted in the means",
     "bad_reference": "the dataset row could not be decoded (a damaged or malformed row; check the dataset)",
     "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details)",
 }
 STATUSES = tuple(STATUS_DESCRIPTIONS)
 #: Statuses of samples whose edited image was never perceived (profile ``paper`` skips them, as the reference).
 UNPERCEIVED_STATUSES = (*INPUT_STATUSES, "bad_reference", "scoring_error")
+#: Statuses of items the edited image cannot decide (``gsi``; never counted in the means).
+UNDECIDED_STATUSES = ("undecidable",)
 #: Statuses that are not the model's doing: the numbers of a run with any of them are a lower bound.
 BENCHMARK_SIDE_STATUSES = ("bad_reference", "scoring_error")
 AXES = ("IC", "SA", "EL", "AC")
@@ -305,18 +309,20 @@ def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perce
     return SampleScore(
         sample_id=sample.sample_id,
         operation=sample.operation,
-        status="ok" if found else missing[0],
+        status=compliance.status or ("ok" if found else missing[0]),
         ic=float(ic),
         sa=float(compliance.sa),
         el=float(locality.score) if locality is not None else 0.0,
         ac=float(appearance.score) if appearance is not None else 0.0,
-        message="" if found else missing[1],
+        message=STATUS_DESCRIPTIONS[compliance.status] if compliance.status else "" if found else missing[1],
         details=details,
     )
 
 
 def _headline(score: SampleScore, profile: str) -> dict[str, float] | None:
     """Per-sample headline values (in [0, 1]) after the profile's gating; None = not counted (paper skips)."""
+    if score.status in UNDECIDED_STATUSES:
+        return None  # no answer is right or wrong here; counted in the summary
     if profile == "paper":
         if score.status in UNPERCEIVED_STATUSES:
             return None  # the reference silently skips these (SPEC 6.2, defect 4); counted in the summary

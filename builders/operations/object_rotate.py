@@ -22,39 +22,20 @@ from gsi_builders.operations import (
 from gsi_datasets.assets import get_category
 from gsi_datasets.geometry import rotation_about_axis
 from gsi_datasets.operations import Command
-from gsi_datasets.operations.object_rotate import RotateCommand
+from gsi_datasets.operations.object_rotate import (
+    MIN_VISIBLE_DIFFERENCE,
+    RotateCommand,
+    look_alikes,
+    visible_difference,
+)
 from gsi_datasets.rendering import RenderOutput, StateRenderer
 from gsi_datasets.scene import Scene, SceneObject
-
-#: A turn looks different from another when, on at least this fraction of the pixels where the target shows in either
-#: render, the two renders differ by more than ``DIFFERENT_LEVELS`` (8-bit) in some channel.
-MIN_VISIBLE_DIFFERENCE = 0.15
-DIFFERENT_LEVELS = 24
-
-
-def visible_difference(a: RenderOutput, b: RenderOutput, target_id: int) -> float:
-    """The fraction of the pixels where the target shows in either view that differ by more than
-    ``DIFFERENT_LEVELS`` in some channel (0 when it shows in neither)."""
-    shows = (a.instances == target_id) | (b.instances == target_id)
-    if not shows.any():
-        return 0.0
-    differs = np.abs(a.rgb.astype(np.int16) - b.rgb.astype(np.int16)).max(axis=2) > DIFFERENT_LEVELS
-    return float(differs[shows].mean())
 
 
 def turned(scene: Scene, target: SceneObject, signed_deg: float) -> Scene:
     """``scene`` with ``target`` turned in place by ``signed_deg`` about the vertical (counterclockwise from above)."""
     rotation = rotation_about_axis(UP, signed_deg) @ target.pose.rotation
     return scene.with_object(moved_object(target, np.array(target.pose.position), rotation))
-
-
-def look_alikes(angle_deg: float, signed_deg: float) -> dict[str, float]:
-    """What an asked turn (``signed_deg``, of size ``angle_deg``) could be mistaken for, as signed turns from the
-    source: the unturned object, the opposite turn and the double turn (a half turn is its own opposite, and its double
-    is the unturned object)."""
-    if angle_deg >= 180.0:
-        return {"unturned": 0.0}
-    return {"unturned": 0.0, "opposite": -signed_deg, "doubled": 2.0 * signed_deg}
 
 
 @register_generator
@@ -97,7 +78,11 @@ class ObjectRotate(OperationGenerator):
                 if look_alike == 0.0
                 else renderer.render(renderer.add_state(turned(source_scene, original, look_alike)))
             )
-            if visible_difference(asked, other, proposal.target_id) < MIN_VISIBLE_DIFFERENCE:
+            target_id = proposal.target_id
+            difference = visible_difference(
+                asked.rgb, asked.instances == target_id, other.rgb, other.instances == target_id
+            )
+            if difference < MIN_VISIBLE_DIFFERENCE:
                 raise Rejected(f"turn_looks_{name}")
 
     def counterfactual_states(

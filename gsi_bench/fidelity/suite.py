@@ -107,6 +107,7 @@ def _case_record(sample: ScoringSample, case: Any, backend: PerceptionBackend) -
         "true_camera_translation_cm": 100.0 * float(np.linalg.norm(camera_centre_shift(truth.camera_delta))),
         "found": perception.target.found,
         "removed": perception.target.removed,
+        "method": perception.target.method,
         "camera_found": perception.camera.found,
         "errors": _recovery_errors(sample, perception, truth),
         "scores": {

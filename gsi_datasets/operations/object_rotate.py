@@ -5,7 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from gsi_datasets.operations import Command, OperationSpec, register_operation_spec
+
+#: A turn looks different from another when, on at least this fraction of the pixels where the target shows in either
+#: view, the two views differ by more than ``DIFFERENT_LEVELS`` (8-bit) in some channel. The generators ask only such
+#: turns (rendered from the stored scene); the scene-free scorer calls a turn it cannot tell apart ``undecidable``.
+MIN_VISIBLE_DIFFERENCE = 0.15
+DIFFERENT_LEVELS = 24
+
+
+def visible_difference(a: np.ndarray, a_shows: np.ndarray, b: np.ndarray, b_shows: np.ndarray) -> float:
+    """The fraction of the pixels where the target shows in either view (``a_shows | b_shows``) at which the RGB
+    images ``a`` and ``b`` differ by more than ``DIFFERENT_LEVELS`` in some channel (0 when it shows in neither)."""
+    shows = a_shows | b_shows
+    if not shows.any():
+        return 0.0
+    differs = np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).max(axis=2) > DIFFERENT_LEVELS
+    return float(differs[shows].mean())
+
+
+def look_alikes(angle_deg: float, signed_deg: float) -> dict[str, float]:
+    """What an asked turn (``signed_deg``, of size ``angle_deg``) could be mistaken for, as signed turns from the
+    source: the unturned object, the opposite turn and the double turn (a half turn is its own opposite, and its double
+    is the unturned object)."""
+    if angle_deg >= 180.0:
+        return {"unturned": 0.0}
+    return {"unturned": 0.0, "opposite": -signed_deg, "doubled": 2.0 * signed_deg}
 
 
 @dataclass(frozen=True)

@@ -57,11 +57,13 @@ NOISE_FLOOR_LOG_SCALE = 0.02
 
 @dataclass(frozen=True)
 class Compliance:
-    """IC (0 or 1) and SA (in [0, 1]) of one sample, with the quantities they were computed from."""
+    """IC (0 or 1) and SA (in [0, 1]) of one sample, with the quantities they were computed from; ``status`` names
+    an outcome other than a score (``undecidable``: the item cannot be judged from this view; None for a score)."""
 
     ic: float
     sa: float
     details: dict[str, Any] = field(default_factory=dict)
+    status: str | None = None
 
 
 #: ``scorer(view, truth, perception, edited) -> Compliance`` (``edited``: the edited image at the source size).
@@ -184,6 +186,7 @@ def recovered_details(perception: Perception) -> dict[str, Any]:
         "scale_factor": float(target.scale_factor),
         "inliers": int(target.inliers),
         "confidence": float(target.confidence),
+        "method": target.method,
     }
 
 

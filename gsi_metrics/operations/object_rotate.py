@@ -11,6 +11,7 @@ from gsi_datasets.geometry import (
     symmetric_geodesic_deg,
     twist_angle_deg,
 )
+from gsi_datasets.operations.object_rotate import MIN_VISIBLE_DIFFERENCE, look_alikes
 from gsi_metrics import reference_protocol
 from gsi_metrics.operations import (
     HALF_TURN_TOLERANCE_DEG,
@@ -43,6 +44,25 @@ def either_direction(view: SourceView, truth: EditTruth) -> bool:
     return order > 0 and abs(abs(asked_yaw_deg(view, truth)) - 180.0 / order) <= HALF_TURN_TOLERANCE_DEG
 
 
+def turn_undecidable(view: SourceView, truth: EditTruth, distinctness: np.ndarray | None) -> str | None:
+    """The look-alike (``unturned``, ``opposite`` or ``doubled``) that the source view cannot tell from the asked turn
+    by the scene-free drawings' :attr:`~gsi_metrics.perception.TargetRecovery.turn_distinctness` (the generators' rule
+    on rendered views, :data:`~gsi_datasets.operations.object_rotate.MIN_VISIBLE_DIFFERENCE`), or None when it tells
+    each apart or nothing was measured (render-and-compare: the generator ruled on the stored scene)."""
+    if distinctness is None:
+        return None
+    signed = twist_angle_deg(truth.rotation, view.support_normal)
+    step = 360.0 / len(distinctness)
+
+    def index(turn_deg: float) -> int:
+        return int(round(turn_deg / step)) % len(distinctness)
+
+    for name, look_alike in look_alikes(abs(signed), signed).items():
+        if distinctness[index(signed), index(look_alike)] < MIN_VISIBLE_DIFFERENCE:
+            return name
+    return None
+
+
 @register_scoring
 class ObjectRotateScoring(OperationScoring):
     name = "object_rotate"
@@ -64,6 +84,8 @@ class ObjectRotateScoring(OperationScoring):
         target = perception.target
         if not target.found:
             return Compliance(0.0, 0.0, {"found": False})
+        if (undecidable := turn_undecidable(view, truth, target.turn_distinctness)) is not None:
+            return Compliance(0.0, 0.0, {**recovered_details(perception), "undecidable": undecidable}, "undecidable")
         error, magnitude = self.spatial_error(view, truth, perception)
         asked = asked_yaw_deg(view, truth)
         twist = twist_angle_deg(target.rotation, view.support_normal)

@@ -40,6 +40,10 @@ class TargetRecovery:
         mask: the target's pixels in the edited image as predicted by the recovered pose (or None).
         removed: the edited image is best explained without the target (then ``found`` is False): it was removed,
             as opposed to not located.
+        method: which path produced the estimate (``render-compare``, ``scene-free`` or ``features``).
+        turn_distinctness: (scene-free, where a turn is asked) how well the source view tells the target's turns
+            apart, every ``TURN_GRID_DEG`` degrees (:meth:`~gsi_metrics.perception.scene_free.SceneFreeComparer.
+            turn_distinctness`); None elsewhere.
     """
 
     found: bool
@@ -50,6 +54,8 @@ class TargetRecovery:
     inliers: int = 0
     mask: np.ndarray | None = None
     removed: bool = False
+    method: str = "features"
+    turn_distinctness: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,14 @@ cm (room moves), rotation and scale errors 0.0 degrees and 0.6% (medians); camer
 0.09 degrees (90th percentile); camera view changes recovered to 0.25 / 0.68 cm and 0.07 / 0.21 degrees. Render-and-
 compare renders on the order of a hundred hypotheses per image (throughput: ``benchmarks/scoring_throughput.py``).
 These are renders of the stored scene, which the search re-renders exactly. Features alone
-(``render_compare=False``, the path for real data) miss more targets and get most rotations of bodies of revolution
-wrong: their rotation-invariant parts agree on "no rotation".
+(``perception="features"``) miss more targets and get most rotations of bodies of revolution wrong: their
+rotation-invariant parts agree on "no rotation".
+
+7. **Scene-free** (rows without a stored scene, such as photographs, or any row with ``perception="scene-free"``): the
+   same search, each hypothesis drawn in 2.5D from the source view's own pixels and depth
+   (:mod:`gsi_metrics.perception.scene_free`); where a turn is asked, it also reports how well the source view tells
+   turns apart (``TargetRecovery.turn_distinctness``), so that a turn no image could show is scored ``undecidable``.
+   ``TargetRecovery.method`` records the path of every estimate.
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ import numpy as np
 
 from gsi_datasets.geometry import box_corners, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
-from gsi_metrics.perception.render_compare import RenderComparer
+from gsi_metrics.perception.render_compare import PoseSearch, RenderComparer
+from gsi_metrics.perception.scene_free import SceneFreeComparer
 from gsi_metrics.sample import Box3D, SourceView
 
 
@@ -116,6 +123,12 @@ def resolve_scale_on_support(
     return motion, scale, camera_centre + scale * (moved_centre - camera_centre) - box.centre
 
 
+#: What the ``perception`` option chooses: ``auto`` (render-and-compare with the stored scene where a row has one,
+#: scene-free otherwise), ``render-compare``, ``scene-free`` (2.5D drawings of the source view,
+#: :mod:`gsi_metrics.perception.scene_free`: how a photograph is scored) or ``features`` (SIFT and PnP only).
+PERCEPTION_PATHS = ("auto", "render-compare", "scene-free", "features")
+
+
 @register_backend("classical")
 class ClassicalBackend:
     """SIFT + RANSAC PnP with the source depth, plus the support-plane constraint (see module docstring)."""
@@ -136,8 +149,10 @@ class ClassicalBackend:
         change_threshold: int = 25,
         max_search_pixels: int = 1_500_000,
         contrast_threshold: float = 0.005,
-        render_compare: bool = True,
+        perception: str = "auto",
     ) -> None:
+        if perception not in PERCEPTION_PATHS:
+            raise ValueError(f"unknown perception path {perception!r}; choose one of {list(PERCEPTION_PATHS)}")
         self._config = {
             "max_features": max_features,
             "ratio": ratio,
@@ -151,7 +166,7 @@ class ClassicalBackend:
             "change_threshold": change_threshold,
             "max_search_pixels": max_search_pixels,
             "contrast_threshold": contrast_threshold,
-            "render_compare": render_compare,
+            "perception": perception,
         }
         self._sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
@@ -308,8 +323,12 @@ class ClassicalBackend:
             self._selectable(sample, source_zoomed, on_target),
             camera,
         )
-        if self._config["render_compare"] and sample.scene is not None and camera.found:
-            target = self._render_compare(sample, edited, target, camera)
+        path = self._config["perception"]
+        if path == "auto":
+            path = "render-compare" if sample.scene is not None else "scene-free"
+        if path != "features" and camera.found:
+            comparer_type = RenderComparer if path == "render-compare" else SceneFreeComparer
+            target = self._render_compare(comparer_type, sample, edited, target, camera)
         elif not target.found and sample.removal_asked:
             target = dataclasses.replace(target, removed=self._vacated(sample, edited, camera))
         return Perception(target=target, camera=camera)
@@ -327,12 +346,17 @@ class ClassicalBackend:
 
     @staticmethod
     def _render_compare(
-        sample: SourceView, edited: np.ndarray, features: TargetRecovery, camera: CameraRecovery
+        comparer_type: type[PoseSearch],
+        sample: SourceView,
+        edited: np.ndarray,
+        features: TargetRecovery,
+        camera: CameraRecovery,
     ) -> TargetRecovery:
-        """Refines (or finds) the target change by re-rendering the stored scene (synthetic rows), seen from the
-        recovered camera."""
+        """Refines (or finds) the target change by drawing hypotheses (a re-render of the stored scene, or 2.5D
+        drawings of the source view), seen from the recovered camera."""
         static = np.array_equal(camera.delta, np.eye(4))
-        comparer = RenderComparer(sample, edited, camera_delta=None if static else camera.delta)
+        comparer = comparer_type(sample, edited, camera_delta=None if static else camera.delta)
+        method = "render-compare" if comparer_type is RenderComparer else "scene-free"
         try:
             # Starts: the feature estimate; the search adds "no change" and the changed regions, and the image
             # decides between them.
@@ -345,12 +369,18 @@ class ClassicalBackend:
                 )
             best, cost = comparer.search(starts)
             removed = sample.removal_asked and comparer.removed(best, cost)
+            # What the view can tell of a turn (the operation is no secret; the asked turn is, and is not used).
+            distinctness = (
+                comparer.turn_distinctness()
+                if isinstance(comparer, SceneFreeComparer) and sample.operation == "object_rotate"
+                else None
+            )
             translation, rotation, scale = comparer.to_camera_frame(best)
             mask = comparer.mask(best, sample.image.shape[:2])
         finally:
             comparer.close()
         if removed:
-            return TargetRecovery(found=False, inliers=features.inliers, removed=True)
+            return TargetRecovery(found=False, inliers=features.inliers, removed=True, method=method)
         # A target that the best pose hides (out of frame, behind another object) is not found (gone, when a removal
         # was asked).
         found = bool(mask.any())
@@ -363,6 +393,8 @@ class ClassicalBackend:
             inliers=features.inliers,
             mask=mask,
             removed=sample.removal_asked and not found,
+            method=method,
+            turn_distinctness=distinctness,
         )
 
     @staticmethod

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -140,8 +141,34 @@ class _Baseline:
     distance_integral: np.ndarray
 
 
-class RenderComparer:
-    """Scores hypotheses about the target by re-rendering the stored source scene (see module docstring)."""
+@dataclass(frozen=True)
+class ViewFrame:
+    """The edited image's camera in the search's world frame (z up along the support normal): its optical centre,
+    its world-from-camera rotation (OpenCV axes) and K."""
+
+    position: np.ndarray
+    rotation: np.ndarray
+    intrinsics: np.ndarray
+
+
+class PoseSearch:
+    """The search over the target's support-plane shift, yaw and scale that explains the edited image best, shared by
+    the comparers. A subclass says where things are (the attributes its ``__init__`` sets before this one's) and what
+    a hypothesis looks like (:meth:`_hypothesis_distance`, :meth:`_camera_motion_change`, :meth:`moved_centre`,
+    :meth:`removal_cost`, :meth:`target_residual`, :meth:`mask`); the search, its prior and its tie rule are this
+    class's (see the module docstring)."""
+
+    frame: ViewFrame
+    #: World-from-camera rotation of the source camera.
+    source_rotation: np.ndarray
+    #: The target's source box centre (world) and height (m), and the world height of the surface it stands on.
+    target_centre: np.ndarray
+    target_height: float
+    support_height: float
+    #: (centre xy, inner radius) of the objects the target cannot stand inside, and of its look-alikes.
+    _target_radius: float
+    _neighbours: list[tuple[np.ndarray, float]]
+    _namesakes: list[tuple[np.ndarray, float]]
 
     def __init__(
         self,
@@ -160,25 +187,18 @@ class RenderComparer:
         removal_margin: float = 1.0,
         presence_tolerance: float = 100.0,
     ) -> None:
-        if sample.scene is None:
-            raise ValueError(f"sample {sample.sample_id} has no stored scene to render")
-        source = Scene.from_dict(sample.scene["source"])
-        camera = source.camera
-        self.source = source
-        # Hypotheses are seen from the edited image's camera (the source camera unless it moved).
-        self.view = source if camera_delta is None else dataclasses.replace(source, camera=camera.moved(camera_delta))
-        self.target = self.source.object(sample.target_id)
+        """Subclasses set :attr:`frame`, :attr:`source_rotation`, :attr:`target_centre`, :attr:`target_height`,
+        :attr:`support_height` and the neighbour lists first."""
         low, high = (int(np.floor(np.log(v) / np.log(scale_ratio))) for v in scale_range)
         self.scales = scale_ratio ** np.arange(low, high + 1)
         self.identity_index = int(np.argmin(np.abs(np.log(self.scales))))
         self.scales[self.identity_index] = 1.0
-        variants = [
-            self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
-        ]
-        self.renderer = StateRenderer(variants)
+        self.camera_moved = camera_delta is not None
         self.divisor = divisor
-        size = (camera.width // divisor, camera.height // divisor)
+        height, width = sample.image.shape[:2]
+        size = (width // divisor, height // divisor)
         self.compare_size = size
+        self.image_width = width
         source_image, edited = sample.image.astype(np.float32), edited.astype(np.float32)
         # A global brightness or colour change, or a softer image, is not an edit of the target: where the camera is
         # still, undo the first and give the source image and every render the same blur.
@@ -194,7 +214,7 @@ class RenderComparer:
         self.observed_change = self.edited - self.source_image
         # Shifts are searched along the camera's right and forward directions on the table: the image resolves
         # the first much better than the second, and camera-relative moves lie along one of them.
-        rotation = np.array(self.view.camera.rotation)
+        rotation = self.frame.rotation
         self.ground_axes = [
             rotation[:2, 0] / np.linalg.norm(rotation[:2, 0]),
             rotation[:2, 2] / np.linalg.norm(rotation[:2, 2]),
@@ -206,8 +226,6 @@ class RenderComparer:
         # The cost of a change that moves every target pixel completely: the prior and the tie tolerance are
         # measured in it, so they weigh the same for a small object far away and a large one nearby.
         self.cost_unit = truncation * float(target_small.mean())
-        self._baselines: dict[bool, _Baseline] = {}
-        self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
         self.prior_weight = prior_weight
         self.max_shift_m = max_shift_m
         self.yaw_sweep_deg = yaw_sweep_deg
@@ -217,78 +235,7 @@ class RenderComparer:
         self.tie_tolerance = tie_tolerance
         self.removal_margin = removal_margin
         self.presence_tolerance = presence_tolerance
-        self.support_height = source.support_height(source.object(sample.target_id))
-        # The other objects the target would interpenetrate if it stood on their spot: those at the target's height,
-        # but none that the target already "overlaps" in the source by this test (a pair it misjudges). Another
-        # instance of its category is never where the target could be: without this, a removed target is "found"
-        # standing inside its look-alike. Any of them weighs in the choice between a removal and a move (removed).
-        self._target_radius = _inner_radius(self.target)
-        target_xy, target_z = np.array(self.target.pose.position[:2]), self.target.pose.position[2]
-        target_height = asset_of(self.target).size[2]
-        neighbours = [
-            o
-            for o in source.objects
-            if o.instance_id != self.target.instance_id
-            and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
-            and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
-        ]
-        self._neighbours = [  # (what is put in an open container stands inside it)
-            (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if not is_container(o)
-        ]
-        self._namesakes = [
-            (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if o.category == self.target.category
-        ]
-
-        # What the target could be put on besides its own support (source-side geometry, as every render here): the
-        # receptacle objects and the tops of the other pieces of furniture, each as its piece and its top's height.
-        # In an open container (a bowl), the target rests on its inner wall: the height its bottom rests at over the
-        # container's centre, for the whole of the container's floor.
-        def top(piece: Furniture) -> float:
-            if source.has_object(piece.instance_id) and is_container(holder := source.object(piece.instance_id)):
-                return resting_bottom(holder, self.target, np.array(holder.pose.position[:2]))
-            return piece.pose.position[2] + piece.top.height
-
-        def tops(pieces: list[Furniture]) -> list[tuple[Furniture, float]]:
-            return [(piece, top(piece)) for piece in pieces]
-
-        own_id = self.target.support_id
-        receptacles = [
-            o for o in source.objects if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
-        ]
-        # Those standing on the target's own support; the rest, and the other pieces of furniture, are elsewhere.
-        self._receptacles_beside = tops(
-            [source.support_piece(o.instance_id) for o in receptacles if o.support_id == own_id]
-        )
-        self._elsewhere = tops(
-            [
-                *(source.support_piece(o.instance_id) for o in receptacles if o.support_id != own_id),
-                *(piece for piece in source.furniture if piece.instance_id != own_id and piece.surfaces),
-            ]
-        )
-        self._own_support = (
-            None if own_id == FLOOR_ID else (source.support_piece(own_id), source.support_surface(self.target))
-        )
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
-
-    def close(self) -> None:
-        self.renderer.close()
-
-    def _render(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """``state`` rendered without shadows at the comparison size (float32 RGB); only the comparison-size pixels
-        ``window = (left, top, right, bottom)`` of it when one is given.
-
-        The search renders directly at that size (a quarter of the pixels to draw). ``exact`` renders at the image's
-        size and reduces it like the images: a direct small render differs from a reduced full-size image along
-        every edge, and for a small object, or a change that moves only edges, those differences are as large as
-        the change to be explained; the final choice between the search's end points is made this way.
-        """
-        if not exact:
-            rendered = self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window)
-            return self._blurred(rendered.astype(np.float32), self.divisor)
-        full_window = None if window is None else tuple(self.divisor * v for v in window)
-        rendered = self._blurred(self.renderer.render_rgb(state, shadows=False, window=full_window).astype(np.float32))
-        size = self.compare_size if window is None else (window[2] - window[0], window[3] - window[1])
-        return cv2.resize(rendered, size, interpolation=cv2.INTER_AREA)
 
     def _blurred(self, image: np.ndarray, divisor: int = 1) -> np.ndarray:
         """``image`` (drawn ``divisor`` times smaller than the edited image) with the edited image's blur."""
@@ -296,83 +243,38 @@ class RenderComparer:
             return image
         return cv2.GaussianBlur(image, (0, 0), self.blur_sigma / divisor)
 
-    def _baseline(self, exact: bool) -> _Baseline:
-        """The render of the source scene and the distances of the unchanged view (see :class:`_Baseline`)."""
-        if exact not in self._baselines:
-            reference = self._render(self.source, exact)
-            unchanged = reference if self.view is self.source else self._render(self.view, exact)
-            distance = np.minimum(np.abs(unchanged - reference - self.observed_change).sum(axis=2), self.truncation)
-            self._baselines[exact] = _Baseline(reference, cv2.integral(distance.astype(np.float64)))
-        return self._baselines[exact]
-
-    def _predicted_change(self, state: Scene, exact: bool) -> np.ndarray:
-        """What ``state`` changes in the render of the source scene."""
-        return self._render(state, exact) - self._baseline(exact).reference
-
     def _blur_reach(self) -> int:
         """How far (comparison-size pixels) the edited image's blur spreads a change."""
         return 0 if self.blur_sigma == 0.0 else int(np.ceil(4.0 * self.blur_sigma / self.divisor)) + 1
 
-    def _change_window(self, state: Scene) -> tuple[int, int, int, int]:
-        """The comparison-size pixels ``(left, top, right, bottom)`` outside which ``state`` renders exactly like the
-        unchanged view (the source scene seen from the edited image's camera): around the 3D boxes of the objects it
-        moves, rescales, adds or takes away, widened by the anti-aliasing and the blur; empty when it changes nothing,
-        the whole image when a box reaches behind the camera. Its sides lie on a grid of ``_WINDOW_GRID`` pixels."""
-        width, height = self.compare_size
-        before = {o.instance_id: o for o in self.view.objects}
-        after = {o.instance_id: o for o in state.objects}
-        changed = [
-            *(o for i, o in after.items() if before.get(i) != o),
-            *(o for i, o in before.items() if after.get(i) != o),
-        ]
-        if not changed:
-            return (0, 0, 0, 0)
-        corners = np.concatenate(
-            [box_corners(np.array(o.pose.position), asset_of(o).size, o.pose.rotation) for o in changed]
-        )
-        pixels, depth = self.view.camera.project(corners)
-        if np.any(depth <= 1e-3):
-            return (0, 0, width, height)
-        pixels = (pixels + 0.5) * (width / self.view.camera.width) - 0.5  # comparison-size pixels
-        margin = 2 + self._blur_reach()
-        low = (np.floor(pixels.min(axis=0)).astype(int) - margin) // _WINDOW_GRID * _WINDOW_GRID
-        high = -(-(np.ceil(pixels.max(axis=0)).astype(int) + 1 + margin) // _WINDOW_GRID) * _WINDOW_GRID
-        left, top = max(0, int(low[0])), max(0, int(low[1]))
-        right, bottom = min(width, int(high[0])), min(height, int(high[1]))
-        return (left, top, right, bottom) if left < right and top < bottom else (0, 0, 0, 0)
+    def _hypothesis_distance(self, hypothesis: Hypothesis, exact: bool) -> float:
+        """Mean truncated L1 distance between the change ``hypothesis`` predicts and the change the editor made."""
+        raise NotImplementedError
 
-    def state(self, hypothesis: Hypothesis) -> Scene:
-        """The source scene, seen from the edited image's camera, with the target changed as hypothesised (standing on
-        the highest receptacle object under its new centre, if any, else on its own support)."""
-        changed = changed_object(
-            self.target,
-            self.support_height,
-            (hypothesis.dx_m, hypothesis.dy_m),
-            hypothesis.yaw_deg,
-            float(self.scales[hypothesis.scale_index]),
-        )
-        lift = self._surface_under(np.array(changed.pose.position)) - self.support_height
-        if lift != 0.0:
-            x, y, z = changed.pose.position
-            changed = dataclasses.replace(changed, pose=dataclasses.replace(changed.pose, position=(x, y, z + lift)))
-        return self.view.with_object(changed)
+    def _camera_motion_change(self) -> np.ndarray:
+        """What the camera motion alone changes in the comparison-size image (zero for a still camera)."""
+        raise NotImplementedError
+
+    def moved_centre(self, hypothesis: Hypothesis) -> np.ndarray:
+        """The target's box centre (world) under ``hypothesis``."""
+        raise NotImplementedError
+
+    def _other_tops(self) -> list[float]:
+        """World heights of the other surfaces the target could be put on (none known: its own support only)."""
+        return []
 
     def _surface_under(self, position: np.ndarray) -> float:
-        """World height of what the target would stand on with its centre at ``position``: the highest receiving
-        surface of a receptacle object standing beside it over that point (a tray, a cutting board); else, off the
-        surface the target stands on, the highest top over that point of another piece of furniture or of a receptacle
-        object on one; else that surface (also where nothing is under the point: the search does not drop the target
-        to the floor)."""
-
-        def over(tops: list[tuple[Furniture, float]]) -> list[float]:
-            return [top for piece, top in tops if surface_contains(piece, piece.top, position)]
-
-        if beside := over(self._receptacles_beside):
-            return max(beside)
-        if self._own_support is not None and not surface_contains(*self._own_support, position):
-            if elsewhere := over(self._elsewhere):
-                return max(elsewhere)
+        """World height of what the target would stand on with its centre at ``position``."""
         return self.support_height
+
+    def removal_cost(self) -> float:
+        raise NotImplementedError
+
+    def target_residual(self, hypothesis: Hypothesis) -> float:
+        raise NotImplementedError
+
+    def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
+        raise NotImplementedError
 
     def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
         """Mean truncated L1 distance (summed over RGB) between the change the hypothesis makes to the render
@@ -399,67 +301,14 @@ class RenderComparer:
         )
         if key not in self._costs:
             prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
-            self._costs[key] = self._distance(self.state(hypothesis), exact) + prior
+            self._costs[key] = self._hypothesis_distance(hypothesis, exact) + prior
         return self._costs[key]
 
     def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
         """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius)."""
-        centre = np.array(self.target.pose.position[:2]) + (hypothesis.dx_m, hypothesis.dy_m)
+        centre = self.target_centre[:2] + (hypothesis.dx_m, hypothesis.dy_m)
         radius = self._target_radius * self.scales[hypothesis.scale_index]
         return any(np.linalg.norm(centre - other) < radius + other_radius for other, other_radius in others)
-
-    def _distance(self, state: Scene, exact: bool) -> float:
-        """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
-        change the editor made to the source image.
-
-        Only the pixels ``state`` changes in the unchanged view are drawn (:meth:`_change_window`), with the source
-        scene drawn in the same window: a narrowed view shades a few pixels slightly differently from the whole one,
-        and its own render of the source scene cancels that. Elsewhere the distance is the unchanged view's
-        (:class:`_Baseline`)."""
-        baseline = self._baseline(exact)
-        left, top, right, bottom = self._change_window(state)
-        integral = baseline.distance_integral
-        total = integral[-1, -1] - (
-            integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
-        )
-        if left < right and top < bottom:
-            # Drawn with room for the blur to see the same neighbours as in a whole render.
-            reach = self._blur_reach()
-            width, height = self.compare_size
-            outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
-            inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
-            predicted_change = (self._render(state, exact, outer) - self._window_reference(outer, exact))[inside]
-            distance = np.abs(predicted_change - self.observed_change[top:bottom, left:right]).sum(axis=2)
-            total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
-        return float(total) / (self.compare_size[0] * self.compare_size[1])
-
-    def _window_reference(self, window: tuple[int, int, int, int], exact: bool) -> np.ndarray:
-        """The source scene rendered in ``window`` (comparison-size pixels), kept for the next hypotheses: windows
-        are snapped to a grid, so neighbouring hypotheses share them."""
-        key = (window, exact)
-        if key not in self._window_references:
-            if len(self._window_references) >= _WINDOW_REFERENCES:
-                self._window_references.clear()
-            self._window_references[key] = self._render(self.source, exact, window)
-        return self._window_references[key]
-
-    def removal_cost(self) -> float:
-        """The exact cost of "the target is gone" (no prior: a removal is no larger a change than an edit that
-        takes the target out of sight, and it should win against those)."""
-        return self._distance(self.view.without_object(self.target.instance_id), exact=True)
-
-    def target_residual(self, hypothesis: Hypothesis) -> float:
-        """Median distance (summed over RGB) between the change ``hypothesis`` predicts and the change observed, over
-        the pixels where the hypothesised target shows (infinite where it shows nowhere): small where the target
-        really is as hypothesised, large where the hypothesis only explains some other change a little better than
-        nothing. Changes, not images, are compared, as in :meth:`cost` (the renders have no shadows)."""
-        state = self.state(hypothesis)
-        shows = self.renderer.render_instances(state) == self.target.instance_id
-        shows = cv2.resize(shows.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_NEAREST) > 0
-        if not shows.any():
-            return float("inf")
-        residual = np.abs(self._predicted_change(state, exact=True) - self.observed_change).sum(axis=2)
-        return float(np.median(residual[shows]))
 
     def removed(self, best: Hypothesis, cost: float) -> bool:
         """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact
@@ -499,12 +348,9 @@ class RenderComparer:
         per large such region outside the target's source pixels): the region's centroid ray meets the plane at
         the target's centre height (and, where it is over a receptacle object, that height on the receptacle)."""
         # What the camera motion alone (rendered for "no change") does not explain; all of it for a static camera.
-        unexplained = self.observed_change
-        if self.view is not self.source:
-            unchanged = self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index))
-            unexplained = unexplained - self._predicted_change(unchanged, exact=False)
+        unexplained = self.observed_change - self._camera_motion_change()
         changed = (np.abs(unexplained).sum(axis=2) > 60).astype(np.uint8)
-        if self.view is not self.source:
+        if self.camera_moved:
             # A recovered camera motion is close, not exact (an image shift is no camera motion at all): every edge
             # leaves a thin line of change. Open those away first, or the closing below joins them into regions that
             # span the scene.
@@ -522,15 +368,13 @@ class RenderComparer:
             *self._largest_regions(elsewhere, limit),
             *self._look_alikes(elsewhere),
         ]
-        camera = self.view.camera
-        reduction = camera.width / self.compare_size[0]  # centroids are in reduced pixels
-        intrinsics, rotation = camera.intrinsics, np.array(camera.rotation)
-        origin = np.array(camera.position)
-        centre_height = self.target.pose.position[2]
+        reduction = self.image_width / self.compare_size[0]  # centroids are in reduced pixels
+        intrinsics, rotation, origin = self.frame.intrinsics, self.frame.rotation, self.frame.position
+        centre_height = self.target_centre[2]
         # The target's centre height on its own support, and on each receptacle object's or other piece of furniture's
         # top (kept where the ray meets that height over it): a target put on a tray is seen higher, so nearer along
         # the ray.
-        lifts = [0.0, *(top - self.support_height for _, top in [*self._receptacles_beside, *self._elsewhere])]
+        lifts = [0.0, *(top - self.support_height for top in self._other_tops())]
         hypotheses = []
         for u, v in centroids:
             pixel = (np.array([u, v]) + 0.5) * reduction - 0.5
@@ -543,8 +387,8 @@ class RenderComparer:
                     continue
                 hypotheses.append(
                     Hypothesis(
-                        float(hit[0] - self.target.pose.position[0]),
-                        float(hit[1] - self.target.pose.position[1]),
+                        float(hit[0] - self.target_centre[0]),
+                        float(hit[1] - self.target_centre[1]),
                         0.0,
                         self.identity_index,
                     )
@@ -658,14 +502,14 @@ class RenderComparer:
         (its rim, its stem, its shadow), not its centre, so its depth is uncertain by as much as the ray travels over
         the object's height (at least 3 steps either way); the points along the line are ``step_m`` apart, and the
         descent that follows settles the rest."""
-        camera = np.array(self.view.camera.position)
-        centre = np.array(self.target.pose.position) + (start.dx_m, start.dy_m, 0.0)
+        camera = self.frame.position
+        centre = self.target_centre + (start.dx_m, start.dy_m, 0.0)
         sight = centre[:2] - camera[:2]
         distance = float(np.linalg.norm(sight))
         if distance < 1e-6:
             return start
         along = sight / distance
-        half_height = 0.5 * float(asset_of(self.target).size[2])
+        half_height = 0.5 * self.target_height
         drop = camera[2] - centre[2]
         # Ground distance the ray covers while descending half the object's height (capped: a nearly level ray).
         span = min(half_height * distance / drop if drop > 0 else np.inf, 0.5)
@@ -722,9 +566,8 @@ class RenderComparer:
 
     def to_camera_frame(self, hypothesis: Hypothesis) -> tuple[np.ndarray, np.ndarray, float]:
         """``(translation_m of the box centre, relative rotation, scale)`` in the source camera frame."""
-        world_to_camera = self.source.camera.world_to_camera[:3, :3]
-        moved = self.state(hypothesis).object(self.target.instance_id)
-        shift_world = np.subtract(moved.pose.position, self.target.pose.position)
+        world_to_camera = self.source_rotation.T
+        shift_world = self.moved_centre(hypothesis) - self.target_centre
         rotation_world = rotation_about_axis(_UP, hypothesis.yaw_deg)
         return (
             world_to_camera @ shift_world,
@@ -732,18 +575,260 @@ class RenderComparer:
             float(self.scales[hypothesis.scale_index]),
         )
 
-    def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
-        """The target's pixels under ``hypothesis``, at the full image ``shape``."""
-        instances = self.renderer.render_instances(self.state(hypothesis))
-        target = (instances == self.target.instance_id).astype(np.uint8)
-        return cv2.resize(target, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
-
     def hypothesis_from_camera_frame(self, translation_m: np.ndarray, rotation: np.ndarray, scale: float) -> Hypothesis:
         """The grid hypothesis closest to a camera-frame estimate (e.g. the feature-based one)."""
-        camera_to_world = self.source.camera.world_to_camera[:3, :3].T
+        camera_to_world = self.source_rotation
         shift_world = camera_to_world @ translation_m
         rotation_world = camera_to_world @ rotation @ camera_to_world.T
         yaw = float(np.rad2deg(np.arctan2(rotation_world[1, 0], rotation_world[0, 0])))
         index = int(np.argmin(np.abs(np.log(self.scales) - np.log(max(scale, 1e-6)))))
         # Only the table-plane part of the shift is a free parameter; the rise follows from the scale.
         return Hypothesis(float(shift_world[0]), float(shift_world[1]), yaw, index)
+
+
+class RenderComparer(PoseSearch):
+    """Scores hypotheses about the target by re-rendering the stored source scene (see module docstring)."""
+
+    def __init__(
+        self, sample: SourceView, edited: np.ndarray, camera_delta: np.ndarray | None = None, **search: Any
+    ) -> None:
+        """``search``: the options of :class:`PoseSearch`."""
+        if sample.scene is None:
+            raise ValueError(f"sample {sample.sample_id} has no stored scene to render")
+        source = Scene.from_dict(sample.scene["source"])
+        camera = source.camera
+        self.source = source
+        # Hypotheses are seen from the edited image's camera (the source camera unless it moved).
+        self.view = source if camera_delta is None else dataclasses.replace(source, camera=camera.moved(camera_delta))
+        self.target = self.source.object(sample.target_id)
+        self.frame = ViewFrame(
+            np.array(self.view.camera.position), np.array(self.view.camera.rotation), camera.intrinsics
+        )
+        self.source_rotation = np.array(camera.rotation)
+        self.target_centre = np.array(self.target.pose.position, float)
+        self.target_height = float(asset_of(self.target).size[2])
+        super().__init__(sample, edited, camera_delta=camera_delta, **search)
+        variants = [
+            self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
+        ]
+        self.renderer = StateRenderer(variants)
+        self._baselines: dict[bool, _Baseline] = {}
+        self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
+        self.support_height = source.support_height(source.object(sample.target_id))
+        # The other objects the target would interpenetrate if it stood on their spot: those at the target's height,
+        # but none that the target already "overlaps" in the source by this test (a pair it misjudges). Another
+        # instance of its category is never where the target could be: without this, a removed target is "found"
+        # standing inside its look-alike. Any of them weighs in the choice between a removal and a move (removed).
+        self._target_radius = _inner_radius(self.target)
+        target_xy, target_z = self.target_centre[:2], self.target_centre[2]
+        target_height = self.target_height
+        neighbours = [
+            o
+            for o in source.objects
+            if o.instance_id != self.target.instance_id
+            and abs(o.pose.position[2] - target_z) < 0.5 * (asset_of(o).size[2] + target_height)
+            and np.linalg.norm(target_xy - o.pose.position[:2]) >= self._target_radius + _inner_radius(o)
+        ]
+        self._neighbours = [  # (what is put in an open container stands inside it)
+            (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if not is_container(o)
+        ]
+        self._namesakes = [
+            (np.array(o.pose.position[:2]), _inner_radius(o)) for o in neighbours if o.category == self.target.category
+        ]
+
+        # What the target could be put on besides its own support (source-side geometry, as every render here): the
+        # receptacle objects and the tops of the other pieces of furniture, each as its piece and its top's height.
+        # In an open container (a bowl), the target rests on its inner wall: the height its bottom rests at over the
+        # container's centre, for the whole of the container's floor.
+        def top(piece: Furniture) -> float:
+            if source.has_object(piece.instance_id) and is_container(holder := source.object(piece.instance_id)):
+                return resting_bottom(holder, self.target, np.array(holder.pose.position[:2]))
+            return piece.pose.position[2] + piece.top.height
+
+        def tops(pieces: list[Furniture]) -> list[tuple[Furniture, float]]:
+            return [(piece, top(piece)) for piece in pieces]
+
+        own_id = self.target.support_id
+        receptacles = [
+            o for o in source.objects if o.instance_id != self.target.instance_id and receiving_surface(o) is not None
+        ]
+        # Those standing on the target's own support; the rest, and the other pieces of furniture, are elsewhere.
+        self._receptacles_beside = tops(
+            [source.support_piece(o.instance_id) for o in receptacles if o.support_id == own_id]
+        )
+        self._elsewhere = tops(
+            [
+                *(source.support_piece(o.instance_id) for o in receptacles if o.support_id != own_id),
+                *(piece for piece in source.furniture if piece.instance_id != own_id and piece.surfaces),
+            ]
+        )
+        self._own_support = (
+            None if own_id == FLOOR_ID else (source.support_piece(own_id), source.support_surface(self.target))
+        )
+
+    def close(self) -> None:
+        self.renderer.close()
+
+    def _render(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """``state`` rendered without shadows at the comparison size (float32 RGB); only the comparison-size pixels
+        ``window = (left, top, right, bottom)`` of it when one is given.
+
+        The search renders directly at that size (a quarter of the pixels to draw). ``exact`` renders at the image's
+        size and reduces it like the images: a direct small render differs from a reduced full-size image along
+        every edge, and for a small object, or a change that moves only edges, those differences are as large as
+        the change to be explained; the final choice between the search's end points is made this way.
+        """
+        if not exact:
+            rendered = self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window)
+            return self._blurred(rendered.astype(np.float32), self.divisor)
+        full_window = None if window is None else tuple(self.divisor * v for v in window)
+        rendered = self._blurred(self.renderer.render_rgb(state, shadows=False, window=full_window).astype(np.float32))
+        size = self.compare_size if window is None else (window[2] - window[0], window[3] - window[1])
+        return cv2.resize(rendered, size, interpolation=cv2.INTER_AREA)
+
+    def _baseline(self, exact: bool) -> _Baseline:
+        """The render of the source scene and the distances of the unchanged view (see :class:`_Baseline`)."""
+        if exact not in self._baselines:
+            reference = self._render(self.source, exact)
+            unchanged = reference if self.view is self.source else self._render(self.view, exact)
+            distance = np.minimum(np.abs(unchanged - reference - self.observed_change).sum(axis=2), self.truncation)
+            self._baselines[exact] = _Baseline(reference, cv2.integral(distance.astype(np.float64)))
+        return self._baselines[exact]
+
+    def _predicted_change(self, state: Scene, exact: bool) -> np.ndarray:
+        """What ``state`` changes in the render of the source scene."""
+        return self._render(state, exact) - self._baseline(exact).reference
+
+    def _change_window(self, state: Scene) -> tuple[int, int, int, int]:
+        """The comparison-size pixels ``(left, top, right, bottom)`` outside which ``state`` renders exactly like the
+        unchanged view (the source scene seen from the edited image's camera): around the 3D boxes of the objects it
+        moves, rescales, adds or takes away, widened by the anti-aliasing and the blur; empty when it changes nothing,
+        the whole image when a box reaches behind the camera. Its sides lie on a grid of ``_WINDOW_GRID`` pixels."""
+        width, height = self.compare_size
+        before = {o.instance_id: o for o in self.view.objects}
+        after = {o.instance_id: o for o in state.objects}
+        changed = [
+            *(o for i, o in after.items() if before.get(i) != o),
+            *(o for i, o in before.items() if after.get(i) != o),
+        ]
+        if not changed:
+            return (0, 0, 0, 0)
+        corners = np.concatenate(
+            [box_corners(np.array(o.pose.position), asset_of(o).size, o.pose.rotation) for o in changed]
+        )
+        pixels, depth = self.view.camera.project(corners)
+        if np.any(depth <= 1e-3):
+            return (0, 0, width, height)
+        pixels = (pixels + 0.5) * (width / self.view.camera.width) - 0.5  # comparison-size pixels
+        margin = 2 + self._blur_reach()
+        low = (np.floor(pixels.min(axis=0)).astype(int) - margin) // _WINDOW_GRID * _WINDOW_GRID
+        high = -(-(np.ceil(pixels.max(axis=0)).astype(int) + 1 + margin) // _WINDOW_GRID) * _WINDOW_GRID
+        left, top = max(0, int(low[0])), max(0, int(low[1]))
+        right, bottom = min(width, int(high[0])), min(height, int(high[1]))
+        return (left, top, right, bottom) if left < right and top < bottom else (0, 0, 0, 0)
+
+    def state(self, hypothesis: Hypothesis) -> Scene:
+        """The source scene, seen from the edited image's camera, with the target changed as hypothesised (standing on
+        the highest receptacle object under its new centre, if any, else on its own support)."""
+        changed = changed_object(
+            self.target,
+            self.support_height,
+            (hypothesis.dx_m, hypothesis.dy_m),
+            hypothesis.yaw_deg,
+            float(self.scales[hypothesis.scale_index]),
+        )
+        lift = self._surface_under(np.array(changed.pose.position)) - self.support_height
+        if lift != 0.0:
+            x, y, z = changed.pose.position
+            changed = dataclasses.replace(changed, pose=dataclasses.replace(changed.pose, position=(x, y, z + lift)))
+        return self.view.with_object(changed)
+
+    def moved_centre(self, hypothesis: Hypothesis) -> np.ndarray:
+        return np.array(self.state(hypothesis).object(self.target.instance_id).pose.position, float)
+
+    def _other_tops(self) -> list[float]:
+        return [top for _, top in [*self._receptacles_beside, *self._elsewhere]]
+
+    def _camera_motion_change(self) -> np.ndarray:
+        if not self.camera_moved:
+            return np.zeros_like(self.observed_change)
+        return self._predicted_change(self.state(Hypothesis(0.0, 0.0, 0.0, self.identity_index)), exact=False)
+
+    def _hypothesis_distance(self, hypothesis: Hypothesis, exact: bool) -> float:
+        return self._distance(self.state(hypothesis), exact)
+
+    def _surface_under(self, position: np.ndarray) -> float:
+        """World height of what the target would stand on with its centre at ``position``: the highest receiving
+        surface of a receptacle object standing beside it over that point (a tray, a cutting board); else, off the
+        surface the target stands on, the highest top over that point of another piece of furniture or of a receptacle
+        object on one; else that surface (also where nothing is under the point: the search does not drop the target
+        to the floor)."""
+
+        def over(tops: list[tuple[Furniture, float]]) -> list[float]:
+            return [top for piece, top in tops if surface_contains(piece, piece.top, position)]
+
+        if beside := over(self._receptacles_beside):
+            return max(beside)
+        if self._own_support is not None and not surface_contains(*self._own_support, position):
+            if elsewhere := over(self._elsewhere):
+                return max(elsewhere)
+        return self.support_height
+
+    def _distance(self, state: Scene, exact: bool) -> float:
+        """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
+        change the editor made to the source image.
+
+        Only the pixels ``state`` changes in the unchanged view are drawn (:meth:`_change_window`), with the source
+        scene drawn in the same window: a narrowed view shades a few pixels slightly differently from the whole one,
+        and its own render of the source scene cancels that. Elsewhere the distance is the unchanged view's
+        (:class:`_Baseline`)."""
+        baseline = self._baseline(exact)
+        left, top, right, bottom = self._change_window(state)
+        integral = baseline.distance_integral
+        total = integral[-1, -1] - (
+            integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
+        )
+        if left < right and top < bottom:
+            # Drawn with room for the blur to see the same neighbours as in a whole render.
+            reach = self._blur_reach()
+            width, height = self.compare_size
+            outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
+            inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
+            predicted_change = (self._render(state, exact, outer) - self._window_reference(outer, exact))[inside]
+            distance = np.abs(predicted_change - self.observed_change[top:bottom, left:right]).sum(axis=2)
+            total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
+        return float(total) / (self.compare_size[0] * self.compare_size[1])
+
+    def _window_reference(self, window: tuple[int, int, int, int], exact: bool) -> np.ndarray:
+        """The source scene rendered in ``window`` (comparison-size pixels), kept for the next hypotheses: windows
+        are snapped to a grid, so neighbouring hypotheses share them."""
+        key = (window, exact)
+        if key not in self._window_references:
+            if len(self._window_references) >= _WINDOW_REFERENCES:
+                self._window_references.clear()
+            self._window_references[key] = self._render(self.source, exact, window)
+        return self._window_references[key]
+
+    def removal_cost(self) -> float:
+        """The exact cost of "the target is gone" (no prior: a removal is no larger a change than an edit that
+        takes the target out of sight, and it should win against those)."""
+        return self._distance(self.view.without_object(self.target.instance_id), exact=True)
+
+    def target_residual(self, hypothesis: Hypothesis) -> float:
+        """Median distance (summed over RGB) between the change ``hypothesis`` predicts and the change observed, over
+        the pixels where the hypothesised target shows (infinite where it shows nowhere): small where the target
+        really is as hypothesised, large where the hypothesis only explains some other change a little better than
+        nothing. Changes, not images, are compared, as in :meth:`cost` (the renders have no shadows)."""
+        state = self.state(hypothesis)
+        shows = self.renderer.render_instances(state) == self.target.instance_id
+        shows = cv2.resize(shows.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_NEAREST) > 0
+        if not shows.any():
+            return float("inf")
+        residual = np.abs(self._predicted_change(state, exact=True) - self.observed_change).sum(axis=2)
+        return float(np.median(residual[shows]))
+
+    def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
+        """The target's pixels under ``hypothesis``, at the full image ``shape``."""
+        instances = self.renderer.render_instances(self.state(hypothesis))
+        target = (instances == self.target.instance_id).astype(np.uint8)
+        return cv2.resize(target, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0

@@ -11,12 +11,12 @@ from gsi_metrics.sample import SourceView
 
 
 class FeaturesOnlyBackend:
-    """The classical backend without render-and-compare, under another name."""
+    """The classical backend on features alone (SIFT and PnP), under another name."""
 
     name = "features-only"
 
     def __init__(self, min_target_inliers: int = 6) -> None:
-        self._inner = create_backend("classical", render_compare=False, min_target_inliers=min_target_inliers)
+        self._inner = create_backend("classical", perception="features", min_target_inliers=min_target_inliers)
         self._config = {"min_target_inliers": min_target_inliers}
 
     def config(self) -> dict[str, Any]:

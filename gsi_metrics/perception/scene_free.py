@@ -1,0 +1,372 @@
+"""Scene-free render-and-compare (any row with a source depth map: real RGB-D captures, or synthetic rows scored as
+if they were photographs): the search of :mod:`gsi_metrics.perception.render_compare` over the target's
+support-plane shift, yaw and scale, with each hypothesis drawn from the source view itself instead of a stored scene.
+
+What a hypothesis looks like (2.5D, at the comparison size):
+
+- **The target** is its own source pixels lifted with the source depth (one point per comparison pixel), completed
+  behind by the same surface turned half a turn about the box's vertical axis, where the source view could not have
+  seen it (the back of an object is unseen; its front is the likeliest guess for a turn that shows it, and it gives a
+  turned object its full footprint). The points are moved as hypothesised (turned about the vertical through the box
+  centre, scaled about the centre's foot on the support, shifted on the support), projected with K into the edited
+  image's camera and drawn nearest-first; pixels between the drawn points of an enlarged target are filled from their
+  neighbours.
+- **Everything else** is the source image with the target's pixels inpainted (Telea), at the depth of the source depth
+  map, the support plane where the target was: other objects in front of the target hide it. A moved camera sees it
+  re-projected point by point (holes inpainted).
+
+As with a stored scene, changes are compared, not images: the change a hypothesis makes to the drawing of "no change"
+against the change the editor made to the source image; the distance outside the pixels a hypothesis touches is the
+unchanged view's, so a hypothesis costs only its own window. The world frame of the search has z along the support
+normal, its origin at the foot of the target's box centre, and x along the camera's right.
+
+What it cannot see: surfaces the source view never showed (the mirror image stands in for them), the true background
+behind a moved target (the inpainting stands in for it), and other objects' exact shapes (only their depth in the
+source view). An edit that puts the target on another surface (a bowl, a shelf) is placed on the target's own support
+plane along the line of sight, so its position is off by how far that surface is above the support.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+from gsi_datasets.geometry import rotation_about_axis, unproject_pixels
+from gsi_datasets.operations.object_rotate import visible_difference
+from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
+from gsi_metrics.sample import Box3D, SourceView
+
+#: Extra depth (m) a target point may lie behind the source depth map and still show (the map's own noise).
+_DEPTH_TOLERANCE_M = 0.01
+#: The turns :meth:`SceneFreeComparer.turn_distinctness` compares, every this many degrees.
+TURN_GRID_DEG = 15.0
+
+
+def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
+    """``(W, foot)``: the world frame of a scene-free search as the rotation ``W`` (rows: world x, y, z in camera
+    coordinates; z is the support normal, x the camera's right along the support) and the origin ``foot`` (camera
+    frame), the foot of the target box centre on the support plane: ``world = W @ (camera - foot)``."""
+    normal = np.asarray(view.support_normal, float)
+    normal = normal / np.linalg.norm(normal)
+    right = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
+    right /= np.linalg.norm(right)
+    rotation = np.stack([right, np.cross(normal, right), normal])
+    centre = view.target_box.centre
+    foot = centre - (normal @ centre + view.support_offset_m) * normal
+    return rotation, foot
+
+
+def _height_along(box: Box3D, normal: np.ndarray) -> float:
+    """The box's extent along ``normal``."""
+    return float(np.sum(np.abs(box.size * (box.rotation.T @ normal))))
+
+
+def _inner_radius(box: Box3D, normal: np.ndarray) -> float:
+    """Half the smaller of the box's two sides across ``normal``."""
+    across = np.abs(box.rotation.T @ normal) < 0.7
+    sides = box.size[across] if across.sum() == 2 else np.sort(box.size)[:2]
+    return 0.5 * float(np.min(sides))
+
+
+def support_plane_depth(view: SourceView) -> np.ndarray:
+    """Depth (m) at which each pixel's ray meets the support plane (infinite where it never does)."""
+    height, width = view.depth_m.shape
+    columns, rows = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    rays = np.stack([columns, rows, np.ones_like(columns)], axis=-1) @ np.linalg.inv(view.intrinsics).T
+    along = rays @ view.support_normal
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = -view.support_offset_m / along
+    return np.where(np.isfinite(depth) & (depth > 0), depth, np.inf).astype(np.float32)
+
+
+class SceneFreeComparer(PoseSearch):
+    """Scores hypotheses about the target with 2.5D drawings of the source view (see module docstring)."""
+
+    def __init__(
+        self, sample: SourceView, edited: np.ndarray, camera_delta: np.ndarray | None = None, **search: Any
+    ) -> None:
+        """``search``: the options of :class:`~gsi_metrics.perception.render_compare.PoseSearch`."""
+        if sample.target_box is None:
+            raise ValueError(f"sample {sample.sample_id} has no target to search for")
+        world, foot = support_frame(sample)
+        self._world, self._foot = world, foot
+        motion = np.eye(4) if camera_delta is None else np.asarray(camera_delta, float)
+        edited_from_source = motion[:3, :3]
+        # The edited camera's centre in the source camera frame, and its rotation into the world.
+        centre = -edited_from_source.T @ motion[:3, 3]
+        self.frame = ViewFrame(world @ (centre - foot), world @ edited_from_source.T, np.asarray(sample.intrinsics))
+        self.source_rotation = world
+        box = sample.target_box
+        self.target_centre = world @ (box.centre - foot)
+        self.target_height = _height_along(box, sample.support_normal)
+        self.support_height = 0.0
+        self._target_radius = _inner_radius(box, sample.support_normal)
+        self._namesakes = [
+            ((world @ (other.centre - foot))[:2], _inner_radius(other, sample.support_normal))
+            for other in sample.distractor_boxes
+        ]
+        self._neighbours = list(self._namesakes)
+        super().__init__(sample, edited, camera_delta=camera_delta, **search)
+        self._motion = motion
+        self._intrinsics_small = np.asarray(sample.intrinsics, float).copy()
+        self._intrinsics_small[:2] /= self.divisor
+        self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
+        self._points, self._colours = self._target_points(sample)
+        background, background_depth = self._background(sample)
+        self._source_background, self._source_depth = background, background_depth
+        self._reference, shows = self._draw(background, background_depth, self._points, np.eye(4))
+        if camera_delta is None:
+            self._background_image, self._background_depth = background, background_depth
+            self._unchanged = self._reference
+        else:
+            self._background_image, self._background_depth = self._reprojected(background, background_depth)
+            self._unchanged, shows = self._draw(self._background_image, self._background_depth, self._points, motion)
+        # Where the unmoved target shows in the edited image's camera: every hypothesis changes these pixels.
+        self._unchanged_window = _bounds(shows)
+        distance = np.minimum(
+            np.abs(self._unchanged - self._reference - self.observed_change).sum(axis=2), self.truncation
+        )
+        self._distance_integral = cv2.integral(distance.astype(np.float64))
+
+    def close(self) -> None:
+        """Nothing to release (the method of every comparer)."""
+
+    # -- the drawing -------------------------------------------------------------------------------------------
+
+    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
+        """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
+        frame, with their colours (the source image as compared: blurred like the edited image)."""
+        step = self.divisor
+        mask = sample.target_mask & (sample.depth_m > 0)
+        rows, columns = np.nonzero(mask[::step, ::step])
+        rows, columns = rows * step + step // 2, columns * step + step // 2
+        rows, columns = np.minimum(rows, mask.shape[0] - 1), np.minimum(columns, mask.shape[1] - 1)
+        keep = mask[rows, columns]
+        rows, columns = rows[keep], columns[keep]
+        if rows.size == 0:
+            rows, columns = np.nonzero(mask)
+        pixels = np.column_stack([columns, rows]).astype(np.float64)
+        points = unproject_pixels(sample.intrinsics, pixels, sample.depth_m[rows, columns].astype(np.float64))
+        world = (points - self._foot) @ self._world.T
+        image = self._blurred(sample.image.astype(np.float32))
+        colours = image[rows, columns]
+        # The unseen back: the seen surface turned half a turn about the box's vertical axis (a box's footprint maps
+        # onto itself), kept where the source view could not have seen it (behind what it shows).
+        back = world * np.array([-1.0, -1.0, 1.0])
+        in_source = back @ self._world + self._foot
+        u, v, z, keep = _projected(in_source, np.asarray(sample.intrinsics, float), mask.shape[1], mask.shape[0])
+        hidden = np.ones(len(back), bool)
+        seen = sample.depth_m[v, u]
+        hidden[keep] = (seen <= 0) | (z > seen + _DEPTH_TOLERANCE_M)
+        world = np.concatenate([world, back[hidden]])
+        colours = np.concatenate([colours, colours[hidden]])
+        return world, colours.astype(np.float32)
+
+    def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
+        """The source view without the target (comparison size): the image inpainted where the target was, and the
+        depth map with the support plane there."""
+        hole = cv2.dilate(sample.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8))
+        image = cv2.inpaint(np.ascontiguousarray(sample.image), hole, 5, cv2.INPAINT_TELEA)
+        image = cv2.resize(self._blurred(image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA)
+        depth = np.where(hole > 0, support_plane_depth(sample), sample.depth_m).astype(np.float32)
+        depth = np.where(depth > 0, depth, np.inf).astype(np.float32)
+        small = cv2.resize(depth, self.compare_size, interpolation=cv2.INTER_NEAREST)
+        return image, small
+
+    def _reprojected(self, image: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The background seen from the moved camera: every comparison pixel re-projected, nearest first; the holes
+        inpainted (their depth: none, so the target shows there)."""
+        height, width = depth.shape
+        rows, columns = np.nonzero(np.isfinite(depth))
+        pixels = np.column_stack([columns, rows]).astype(np.float64)
+        points = unproject_pixels(self._intrinsics_small, pixels, depth[rows, columns].astype(np.float64))
+        moved = points @ self._motion[:3, :3].T + self._motion[:3, 3]
+        u, v, z, keep = _projected(moved, self._intrinsics_small, width, height)
+        order = np.argsort(-z)
+        warped = np.zeros_like(image)
+        warped_depth = np.full(depth.shape, np.inf, np.float32)
+        drawn = np.zeros(depth.shape, np.uint8)
+        source_rows, source_columns = rows[keep][order], columns[keep][order]
+        warped[v[order], u[order]] = image[source_rows, source_columns]
+        warped_depth[v[order], u[order]] = z[order]
+        drawn[v[order], u[order]] = 1
+        holes = (1 - drawn).astype(np.uint8)
+        if holes.any():
+            warped = cv2.inpaint(np.clip(warped, 0, 255).astype(np.uint8), holes, 3, cv2.INPAINT_TELEA)
+        return warped.astype(np.float32), warped_depth
+
+    def _moved_points(self, hypothesis: Hypothesis) -> np.ndarray:
+        """The target's points under ``hypothesis`` (world frame)."""
+        scale = float(self.scales[hypothesis.scale_index])
+        turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
+        # Turned about the vertical through the box centre (the origin's vertical), scaled about the origin (the
+        # centre's foot on the support), shifted on the support.
+        return scale * self._points @ turn.T + np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0])
+
+    def _camera_points(self, world: np.ndarray, motion: np.ndarray) -> np.ndarray:
+        """World points in the camera after ``motion`` (4x4, from the source camera)."""
+        source = world @ self._world + self._foot
+        return source @ motion[:3, :3].T + motion[:3, 3]
+
+    def _draw(
+        self,
+        background: np.ndarray,
+        depth: np.ndarray,
+        world: np.ndarray,
+        motion: np.ndarray,
+        window: tuple[int, int, int, int] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``background`` (or its ``window``) with the target's points ``world`` drawn over it where nothing nearer
+        hides them; and the pixels the target shows at."""
+        height, width = depth.shape
+        left, top, right, bottom = window or (0, 0, width, height)
+        image = background[top:bottom, left:right].copy()
+        shows = np.zeros((bottom - top, right - left), bool)
+        u, v, z, keep = _projected(self._camera_points(world, motion), self._intrinsics_small, width, height)
+        inside = (u >= left) & (u < right) & (v >= top) & (v < bottom)
+        u, v, z, colours = u[inside] - left, v[inside] - top, z[inside], self._colours[keep][inside]
+        visible = z <= depth[v + top, u + left] + _DEPTH_TOLERANCE_M
+        u, v, z, colours = u[visible], v[visible], z[visible], colours[visible]
+        if z.size == 0:
+            return image, shows
+        order = np.argsort(-z)
+        image[v[order], u[order]] = colours[order]
+        shows[v[order], u[order]] = True
+        # Close the gaps between the drawn points of an enlarged or turned target, colouring them from their drawn
+        # neighbours (only where no nearer surface is).
+        closed = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+        gaps = closed & ~shows
+        if gaps.any():
+            weight = cv2.blur(shows.astype(np.float32), (3, 3))
+            summed = cv2.blur(np.where(shows[..., None], image, 0.0).astype(np.float32), (3, 3))
+            filled = summed / np.maximum(weight, 1e-6)[..., None]
+            image[gaps] = filled[gaps]
+            shows = closed
+        return image, shows
+
+    # -- the search's questions ----------------------------------------------------------------------------------
+
+    def cost(self, hypothesis: Hypothesis, exact: bool = False) -> float:
+        """As the search's (a 2.5D drawing has one size: ``exact`` changes nothing)."""
+        return super().cost(hypothesis, False)
+
+    def _hypothesis_distance(self, hypothesis: Hypothesis, exact: bool) -> float:
+        return self._distance(self._moved_points(hypothesis))
+
+    def _distance(self, world: np.ndarray | None) -> float:
+        """Mean truncated L1 distance between the change of the drawing with the target's points ``world`` (None:
+        no target) and the observed change; outside the window the drawing changes, the unchanged view's."""
+        width, height = self.compare_size
+        boxes = [b for b in (self._unchanged_window,) if b is not None]
+        if world is not None:
+            u, v, _, _ = _projected(self._camera_points(world, self._motion), self._intrinsics_small, width, height)
+            if u.size:
+                boxes.append((int(u.min()), int(v.min()), int(u.max()) + 1, int(v.max()) + 1))
+        integral = self._distance_integral
+        if not boxes:
+            return float(integral[-1, -1]) / (width * height)
+        margin = 2 + self._blur_reach()
+        left = max(0, min(b[0] for b in boxes) - margin)
+        top = max(0, min(b[1] for b in boxes) - margin)
+        right = min(width, max(b[2] for b in boxes) + margin)
+        bottom = min(height, max(b[3] for b in boxes) + margin)
+        total = integral[-1, -1] - (
+            integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
+        )
+        window = (left, top, right, bottom)
+        if world is None:
+            drawn = self._background_image[top:bottom, left:right]
+        else:
+            drawn, _ = self._draw(self._background_image, self._background_depth, world, self._motion, window)
+        change = drawn - self._reference[top:bottom, left:right]
+        distance = np.abs(change - self.observed_change[top:bottom, left:right]).sum(axis=2)
+        total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
+        return float(total) / (width * height)
+
+    def _camera_motion_change(self) -> np.ndarray:
+        return self._unchanged - self._reference
+
+    def moved_centre(self, hypothesis: Hypothesis) -> np.ndarray:
+        scale = float(self.scales[hypothesis.scale_index])
+        return np.array([hypothesis.dx_m, hypothesis.dy_m, scale * self.target_centre[2]])
+
+    def removal_cost(self) -> float:
+        """The cost of "the target is gone": the inpainted background where it was."""
+        return self._distance(None)
+
+    def target_residual(self, hypothesis: Hypothesis) -> float:
+        """Median distance between predicted and observed change where the hypothesised target shows."""
+        width, height = self.compare_size
+        window = (0, 0, width, height)
+        drawn, shows = self._draw(
+            self._background_image, self._background_depth, self._moved_points(hypothesis), self._motion, window
+        )
+        if not shows.any():
+            return float("inf")
+        residual = np.abs(drawn - self._reference - self.observed_change).sum(axis=2)
+        return float(np.median(residual[shows]))
+
+    def turn_distinctness(self, step_deg: float = TURN_GRID_DEG) -> np.ndarray:
+        """How well the source view tells the target's turns apart: entry ``(i, j)`` is the
+        :func:`~gsi_datasets.operations.object_rotate.visible_difference` between the target turned in place by ``i``
+        and by ``j`` steps of ``step_deg`` (counterclockwise from above), drawn from the source camera. A property of
+        the source view alone (what a person shown this view could tell), never of the edit."""
+        turns = np.arange(0.0, 360.0, step_deg)
+        width, height = self.compare_size
+        drawings = [
+            self._draw(
+                self._source_background,
+                self._source_depth,
+                self._moved_points(Hypothesis(0.0, 0.0, float(turn), self.identity_index)),
+                np.eye(4),
+                (0, 0, width, height),
+            )
+            for turn in turns
+        ]
+        bounds = [b for b in (_bounds(shows) for _, shows in drawings) if b is not None]
+        distinctness = np.zeros((len(turns), len(turns)))
+        if not bounds:
+            return distinctness
+        rows = slice(min(b[1] for b in bounds), max(b[3] for b in bounds))
+        columns = slice(min(b[0] for b in bounds), max(b[2] for b in bounds))
+        crops = [(image[rows, columns], shows[rows, columns]) for image, shows in drawings]
+        for i in range(len(turns)):
+            for j in range(i + 1, len(turns)):
+                distinctness[i, j] = distinctness[j, i] = visible_difference(*crops[i], *crops[j])
+        return distinctness
+
+    def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
+        """The target's pixels under ``hypothesis``, at the full image ``shape``."""
+        width, height = self.compare_size
+        _, shows = self._draw(
+            self._background_image,
+            self._background_depth,
+            self._moved_points(hypothesis),
+            self._motion,
+            (0, 0, width, height),
+        )
+        return cv2.resize(shows.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
+
+
+def _projected(
+    points: np.ndarray, intrinsics: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(u, v, depth, keep)``: the integer pixels and depths of the camera-frame ``points`` in front of the camera
+    and inside a ``width`` x ``height`` image, and which points those are."""
+    in_front = points[:, 2] > 1e-6
+    projected = points @ intrinsics.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u = np.round(projected[:, 0] / projected[:, 2])
+        v = np.round(projected[:, 1] / projected[:, 2])
+    keep = in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height)
+    return u[keep].astype(int), v[keep].astype(int), points[keep, 2], keep
+
+
+def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
+    """``(left, top, right, bottom)`` of the true pixels of ``shows`` (None when there are none)."""
+    rows, columns = np.nonzero(shows)
+    if rows.size == 0:
+        return None
+    return (int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1)

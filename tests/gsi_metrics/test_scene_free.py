@@ -1,0 +1,113 @@
+"""Scene-free perception: hypotheses drawn from the source view (RGB-D) alone recover the edit without a stored scene,
+a hypothesis costs only its own window, and a turn the view cannot show is an ``undecidable`` item, never scored."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gsi_datasets.geometry import symmetric_geodesic_deg
+from gsi_metrics.operations import object_rotate
+from gsi_metrics.perception import create_backend, perceive
+from gsi_metrics.perception.render_compare import Hypothesis
+from gsi_metrics.perception.scene_free import SceneFreeComparer
+from gsi_metrics.sample import ScoringSample
+from gsi_metrics.scoring import score_sample, summarize
+from tests.generated import operation_rows, png_image
+
+
+def _without_scene(row: dict) -> ScoringSample:
+    """A row decoded as a photograph would be: no stored scene."""
+    sample = ScoringSample.from_row(row)
+    return dataclasses.replace(sample, view=dataclasses.replace(sample.view, scene=None))
+
+
+@pytest.mark.parametrize("operation", ["camera_relative_move", "object_rotate", "object_scale"])
+def test_the_oracle_edit_is_recovered_without_the_scene(operation: str) -> None:
+    backend = create_backend("classical")  # auto: scene-free for a row without a scene
+    for row in operation_rows(operation, (0, 1)):
+        sample = _without_scene(row)
+        edited = np.array(png_image(row, "target_image"))
+        target = perceive(backend, sample.view, edited).target
+        truth = sample.truth
+        assert target.found and target.method == "scene-free", row["instruction"]
+        assert np.linalg.norm(target.translation_m - truth.translation_m) < 0.03, row["instruction"]
+        turn_error = symmetric_geodesic_deg(
+            target.rotation, truth.rotation, sample.view.support_normal, sample.view.symmetry_order
+        )
+        assert turn_error < 15.0, (row["instruction"], turn_error)
+        assert abs(np.log(target.scale_factor / truth.scale_factor)) < np.log(1.15), row["instruction"]
+        assert (target.turn_distinctness is not None) == (operation == "object_rotate")
+
+
+def _whole_image_distance(comparer: SceneFreeComparer, hypothesis: Hypothesis | None) -> float:
+    """The distance of :meth:`SceneFreeComparer._distance`, from drawings of the whole image."""
+    width, height = comparer.compare_size
+    if hypothesis is None:
+        drawn = comparer._background_image
+    else:
+        drawn, _ = comparer._draw(
+            comparer._background_image,
+            comparer._background_depth,
+            comparer._moved_points(hypothesis),
+            comparer._motion,
+            (0, 0, width, height),
+        )
+    change = drawn - comparer._reference - comparer.observed_change
+    return float(np.minimum(np.abs(change).sum(axis=2), comparer.truncation).mean())
+
+
+def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[dict]) -> None:
+    """A hypothesis changes only the pixels of its target and of the target's unchanged place; drawn there alone, the
+    cost is the whole image's (moves, turns, scalings, a move out of the image, the removal), for a still and a moved
+    camera."""
+    rng = np.random.default_rng(0)
+    motion = np.eye(4)
+    motion[:3, 3] = (0.03, -0.01, 0.02)
+    for row in split_rows[:3]:
+        sample = _without_scene(row)
+        for edited, camera_delta in ((np.array(row["target_image"]), None), (np.array(row["source_image"]), motion)):
+            comparer = SceneFreeComparer(sample.view, edited, camera_delta=camera_delta)
+            hypotheses = [
+                Hypothesis(*rng.normal(0.0, 0.1, 2), rng.uniform(0.0, 360.0), int(rng.integers(len(comparer.scales))))
+                for _ in range(4)
+            ] + [Hypothesis(0.0, 0.0, 0.0, comparer.identity_index), Hypothesis(2.5, 0.0, 0.0, comparer.identity_index)]
+            for hypothesis in hypotheses:
+                assert comparer._distance(comparer._moved_points(hypothesis)) == pytest.approx(
+                    _whole_image_distance(comparer, hypothesis), rel=1e-6
+                )
+            assert comparer.removal_cost() == pytest.approx(_whole_image_distance(comparer, None), rel=1e-6)
+            # An unedited image is explained exactly by no change.
+            if camera_delta is not None:
+                continue
+            unedited = SceneFreeComparer(sample.view, np.array(row["source_image"]))
+            assert unedited.cost(Hypothesis(0.0, 0.0, 0.0, unedited.identity_index)) == 0.0
+
+
+def test_turn_distinctness_describes_the_view_and_an_indistinct_turn_is_undecidable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    row = operation_rows("object_rotate", (0,))[0]
+    sample = _without_scene(row)
+    edited = np.array(png_image(row, "target_image"))
+    comparer = SceneFreeComparer(sample.view, edited)
+    distinctness = comparer.turn_distinctness()
+    assert distinctness.shape == (24, 24) and np.allclose(distinctness, distinctness.T)
+    assert np.all(np.diag(distinctness) == 0.0) and distinctness.max() > 0.15
+    # The same whatever the edited image: a property of the source view.
+    other = SceneFreeComparer(sample.view, np.array(png_image(row, "source_image"))).turn_distinctness()
+    assert np.array_equal(distinctness, other)
+
+    decoded = {**row, "scene": None}
+    scored = score_sample(decoded, Image.fromarray(edited))
+    assert scored.status == "ok" and scored.ic == 1.0 and scored.details["method"] == "scene-free"
+    # A view that tells no two turns apart: the item is undecidable, whatever the edit, and no mean counts it.
+    monkeypatch.setattr(object_rotate, "MIN_VISIBLE_DIFFERENCE", 1.01)
+    undecided = score_sample(decoded, Image.fromarray(edited))
+    assert undecided.status == "undecidable" and undecided.details["undecidable"] == "unturned"
+    summary = summarize([scored, undecided])
+    assert summary["overall"]["n"] == 1 and summary["status_counts"] == {"ok": 1, "undecidable": 1}
+    assert summary["overall"]["IC"] == 100.0
