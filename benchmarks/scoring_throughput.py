@@ -2,7 +2,7 @@
 backend) on a built dataset folder.
 
 Usage: python benchmarks/scoring_throughput.py --data gsi-bench/syn [--editor oracle] [--limit 60]
-       [--workers 2] [--profile gsi]
+       [--workers 2] [--profile gsi] [--perception scene-free]
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--profile", default="gsi")
+    parser.add_argument("--perception", default="auto", help="the classical backend's path (as gsi-bench eval)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()
@@ -42,12 +43,16 @@ def main() -> None:
             limit=args.limit,
             workers=args.workers,
             progress=False,
+            backend_config={"perception": args.perception},
         )
         seconds = time.perf_counter() - started
     rows = summary["num_samples"]
     main_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"editor={args.editor} profile={args.profile} rows={rows} workers={args.workers} cpus={os.cpu_count()}")
+    print(
+        f"editor={args.editor} profile={args.profile} perception={args.perception} rows={rows} "
+        f"workers={args.workers} cpus={os.cpu_count()}"
+    )
     print(f"wall time      {seconds:.1f} s (including worker start-up)")
     print(f"throughput     {rows / seconds:.2f} samples/s (IC, SA, EL, AC)")
     print(f"peak memory    main {main_mb:.0f} MiB, largest worker {worker_mb:.0f} MiB")

@@ -108,6 +108,7 @@ def _case_record(sample: ScoringSample, case: Any, backend: PerceptionBackend) -
         "found": perception.target.found,
         "removed": perception.target.removed,
         "method": perception.target.method,
+        "evidence": dict(perception.target.evidence),
         "camera_found": perception.camera.found,
         "errors": _recovery_errors(sample, perception, truth),
         "scores": {

@@ -48,6 +48,9 @@ HALF_TURN_TOLERANCE_DEG = 10.0
 OTHER_CHANGE_MAX_ROTATION_DEG = 30.0
 OTHER_CHANGE_MAX_SCALE = 1.25
 OTHER_CHANGE_MAX_TRANSLATION_M = 0.05
+#: An unasked component beyond those limits fails IC only when the image needs it: dropping it costs at least this
+#: (:attr:`~gsi_metrics.perception.TargetRecovery.evidence`, in units of the target's size in the image).
+SIDE_CHANGE_MIN_EVIDENCE = 0.3
 #: Perception noise floor: recovered changes below these count as no change (an unchanged output then
 #: scores exactly SA = 0 instead of a few thousandths).
 NOISE_FLOOR_TRANSLATION_M = 0.005
@@ -187,21 +190,33 @@ def recovered_details(perception: Perception) -> dict[str, Any]:
         "inliers": int(target.inliers),
         "confidence": float(target.confidence),
         "method": target.method,
+        "evidence": dict(target.evidence),
     }
 
 
 def other_change_small(
     perception: Perception, view: SourceView, *, translation: bool, rotation: bool, scale: bool
 ) -> bool:
-    """Whether the target's recovered change has no unasked component: no turn over 30 degrees (compared modulo the
-    target's symmetry about the support normal: a round object turned any way is unturned), no scaling beyond
-    x1.25 and no shift over 5 cm, for the components named."""
+    """Whether the target's recovered change has no unasked component that is both large and plain, for the
+    components named: a turn over 30 degrees (compared modulo the target's symmetry about the support normal: a round
+    object turned any way is unturned), a scaling beyond x1.25, a shift over 5 cm; each counts only when the image
+    needs it (its :attr:`~gsi_metrics.perception.TargetRecovery.evidence` at least ``SIDE_CHANGE_MIN_EVIDENCE``). A
+    re-drawn, mirrored or flat-pasted object that the search can only explain as a turn or a scaling is no unasked
+    change; SA still pays for what it recovered."""
     target = perception.target
+
+    def plain(component: str) -> bool:
+        return target.evidence.get(component, np.inf) >= SIDE_CHANGE_MIN_EVIDENCE
+
     turn = symmetric_geodesic_deg(np.eye(3), target.rotation, view.support_normal, view.symmetry_order)
     return bool(
-        (not rotation or turn <= OTHER_CHANGE_MAX_ROTATION_DEG)
-        and (not scale or abs(np.log(target.scale_factor)) <= np.log(OTHER_CHANGE_MAX_SCALE))
-        and (not translation or np.linalg.norm(target.translation_m) <= OTHER_CHANGE_MAX_TRANSLATION_M)
+        (not rotation or turn <= OTHER_CHANGE_MAX_ROTATION_DEG or not plain("turn"))
+        and (not scale or abs(np.log(target.scale_factor)) <= np.log(OTHER_CHANGE_MAX_SCALE) or not plain("scale"))
+        and (
+            not translation
+            or np.linalg.norm(target.translation_m) <= OTHER_CHANGE_MAX_TRANSLATION_M
+            or not plain("shift")
+        )
     )
 
 

@@ -44,6 +44,9 @@ class TargetRecovery:
         turn_distinctness: (scene-free, where a turn is asked) how well the source view tells the target's turns
             apart, every ``TURN_GRID_DEG`` degrees (:meth:`~gsi_metrics.perception.scene_free.SceneFreeComparer.
             turn_distinctness`); None elsewhere.
+        evidence: (render-and-compare and scene-free) how much worse the image is explained without each component
+            of the estimate (``turn``, ``scale``, ``shift``), in units of the target's size in the image: how sure the
+            estimate is of that component. A component missing here is certain (features, an unchanged image).
     """
 
     found: bool
@@ -56,6 +59,7 @@ class TargetRecovery:
     removed: bool = False
     method: str = "features"
     turn_distinctness: np.ndarray | None = None
+    evidence: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

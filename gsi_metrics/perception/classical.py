@@ -63,6 +63,7 @@ import numpy as np
 
 from gsi_datasets.geometry import box_corners, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
+from gsi_metrics.perception.experts import TargetProposal, load_experts, target_proposals
 from gsi_metrics.perception.render_compare import PoseSearch, RenderComparer
 from gsi_metrics.perception.scene_free import SceneFreeComparer
 from gsi_metrics.sample import Box3D, SourceView
@@ -150,6 +151,7 @@ class ClassicalBackend:
         max_search_pixels: int = 1_500_000,
         contrast_threshold: float = 0.005,
         perception: str = "auto",
+        experts: str | None = None,
     ) -> None:
         if perception not in PERCEPTION_PATHS:
             raise ValueError(f"unknown perception path {perception!r}; choose one of {list(PERCEPTION_PATHS)}")
@@ -167,6 +169,7 @@ class ClassicalBackend:
             "max_search_pixels": max_search_pixels,
             "contrast_threshold": contrast_threshold,
             "perception": perception,
+            "experts": experts,
         }
         self._sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
@@ -328,7 +331,12 @@ class ClassicalBackend:
             path = "render-compare" if sample.scene is not None else "scene-free"
         if path != "features" and camera.found:
             comparer_type = RenderComparer if path == "render-compare" else SceneFreeComparer
-            target = self._render_compare(comparer_type, sample, edited, target, camera)
+            proposals = (
+                target_proposals(load_experts(self._config["experts"]), sample, edited)
+                if self._config["experts"]
+                else []
+            )
+            target = self._render_compare(comparer_type, sample, edited, target, camera, proposals)
         elif not target.found and sample.removal_asked:
             target = dataclasses.replace(target, removed=self._vacated(sample, edited, camera))
         return Perception(target=target, camera=camera)
@@ -351,11 +359,12 @@ class ClassicalBackend:
         edited: np.ndarray,
         features: TargetRecovery,
         camera: CameraRecovery,
+        proposals: list[TargetProposal],
     ) -> TargetRecovery:
         """Refines (or finds) the target change by drawing hypotheses (a re-render of the stored scene, or 2.5D
         drawings of the source view), seen from the recovered camera."""
         static = np.array_equal(camera.delta, np.eye(4))
-        comparer = comparer_type(sample, edited, camera_delta=None if static else camera.delta)
+        comparer = comparer_type(sample, edited, camera_delta=None if static else camera.delta, proposals=proposals)
         method = "render-compare" if comparer_type is RenderComparer else "scene-free"
         try:
             # Starts: the feature estimate; the search adds "no change" and the changed regions, and the image
@@ -377,6 +386,7 @@ class ClassicalBackend:
             )
             translation, rotation, scale = comparer.to_camera_frame(best)
             mask = comparer.mask(best, sample.image.shape[:2])
+            evidence = comparer.evidence(best) if not removed else {}
         finally:
             comparer.close()
         if removed:
@@ -395,6 +405,7 @@ class ClassicalBackend:
             removed=sample.removal_asked and not found,
             method=method,
             turn_distinctness=distinctness,
+            evidence=evidence,
         )
 
     @staticmethod

@@ -43,6 +43,7 @@ was removed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ from gsi_datasets.scene import (
     resting_bottom,
     surface_contains,
 )
+from gsi_metrics.perception.experts import TargetProposal
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -186,9 +188,11 @@ class PoseSearch:
         camera_delta: np.ndarray | None = None,
         removal_margin: float = 1.0,
         presence_tolerance: float = 100.0,
+        proposals: Sequence[TargetProposal] = (),
     ) -> None:
-        """Subclasses set :attr:`frame`, :attr:`source_rotation`, :attr:`target_centre`, :attr:`target_height`,
-        :attr:`support_height` and the neighbour lists first."""
+        """``proposals``: where learned experts say the target shows (:mod:`gsi_metrics.perception.experts`), more
+        starts for the search. Subclasses set :attr:`frame`, :attr:`source_rotation`, :attr:`target_centre`,
+        :attr:`target_height`, :attr:`support_height` and the neighbour lists first."""
         low, high = (int(np.floor(np.log(v) / np.log(scale_ratio))) for v in scale_range)
         self.scales = scale_ratio ** np.arange(low, high + 1)
         self.identity_index = int(np.argmin(np.abs(np.log(self.scales))))
@@ -235,6 +239,7 @@ class PoseSearch:
         self.tie_tolerance = tie_tolerance
         self.removal_margin = removal_margin
         self.presence_tolerance = presence_tolerance
+        self.proposals = tuple(proposals)
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
 
     def _blurred(self, image: np.ndarray, divisor: int = 1) -> np.ndarray:
@@ -368,6 +373,34 @@ class PoseSearch:
             *self._largest_regions(elsewhere, limit),
             *self._look_alikes(elsewhere),
         ]
+        return self._hypotheses_at(centroids) + self._proposed_hypotheses()
+
+    def _proposed_hypotheses(self) -> list[Hypothesis]:
+        """The experts' proposals: at their measured depth where they have one, else as the regions' centroids."""
+        reduction = self.image_width / self.compare_size[0]
+        at_depth, centroids = [], []
+        for proposal in self.proposals:
+            u, v = proposal.pixel
+            if proposal.depth_m is None:
+                centroids.append(((u + 0.5) / reduction - 0.5, (v + 0.5) / reduction - 0.5))
+                continue
+            point = self.frame.position + self.frame.rotation @ (
+                proposal.depth_m * np.linalg.solve(self.frame.intrinsics, np.array([u, v, 1.0]))
+            )
+            at_depth.append(
+                Hypothesis(
+                    float(point[0] - self.target_centre[0]),
+                    float(point[1] - self.target_centre[1]),
+                    0.0,
+                    self.identity_index,
+                )
+            )
+        return at_depth + self._hypotheses_at(centroids)
+
+    def _hypotheses_at(self, centroids: list[tuple[float, float]]) -> list[Hypothesis]:
+        """A translation hypothesis per centroid ``(u, v)`` (comparison-size pixels) of a region where the target may
+        show: its ray meets the plane at the target's centre height (and, where it is over a receptacle object or
+        another piece of furniture, that height on it)."""
         reduction = self.image_width / self.compare_size[0]  # centroids are in reduced pixels
         intrinsics, rotation, origin = self.frame.intrinsics, self.frame.rotation, self.frame.position
         centre_height = self.target_centre[2]
@@ -563,6 +596,22 @@ class PoseSearch:
                 if improved:
                     best = candidate
         return best
+
+    def evidence(self, best: Hypothesis) -> dict[str, float]:
+        """How much worse (exact cost, in cost units) ``best`` explains the image without its turn, its scaling and its
+        shift, each alone: near 0 for a component the image barely needs (a re-drawn or mirrored object read as a
+        turn), large for one it shows plainly."""
+        without = {
+            "turn": dataclasses.replace(best, yaw_deg=0.0),
+            "scale": dataclasses.replace(best, scale_index=self.identity_index),
+            "shift": dataclasses.replace(best, dx_m=0.0, dy_m=0.0),
+        }
+        cost = self.cost(best, exact=True)
+        unit = max(self.cost_unit, 1e-9)
+        return {
+            name: float(np.clip((self.cost(other, exact=True) - cost) / unit, 0.0, 100.0))
+            for name, other in without.items()
+        }
 
     def to_camera_frame(self, hypothesis: Hypothesis) -> tuple[np.ndarray, np.ndarray, float]:
         """``(translation_m of the box centre, relative rotation, scale)`` in the source camera frame."""

@@ -1,0 +1,86 @@
+"""Learned experts plug into scene-free perception through one interface: their proposals start the search, the
+image still decides, and a bad expert gets a clear error."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gsi_metrics.perception import create_backend, perceive
+from gsi_metrics.perception.experts import TargetProposal, load_experts, target_proposals
+from gsi_metrics.perception.scene_free import SceneFreeComparer
+from gsi_metrics.sample import ScoringSample
+from tests.generated import operation_rows, png_image
+from tests.gsi_metrics.external_backend import ChangeSegmenter
+
+
+class _Perfect:
+    """An expert that knows the edited target's pixels and depth (what a perfect segmenter and depth model give)."""
+
+    def __init__(self, mask: np.ndarray, depth: np.ndarray) -> None:
+        self.mask, self.depth = mask, depth
+
+    def segment(self, edited: np.ndarray, category: str) -> list[np.ndarray]:
+        return [self.mask]
+
+    def edited_depth(self, edited: np.ndarray) -> np.ndarray:
+        return self.depth
+
+
+def _row_without_scene() -> tuple[dict, ScoringSample]:
+    row = operation_rows("camera_relative_move", (0,))[0]
+    sample = ScoringSample.from_row(row)
+    return row, dataclasses.replace(sample, view=dataclasses.replace(sample.view, scene=None))
+
+
+def test_proposals_are_the_segments_centroids_at_the_measured_depth() -> None:
+    row, sample = _row_without_scene()
+    edited = np.array(png_image(row, "target_image"))
+    mask = sample.truth.expected_target_mask(sample.view.target_id)
+    depth = np.full(mask.shape, 0.8, np.float32)
+    (proposal,) = target_proposals(_Perfect(mask, depth), sample.view, edited)
+    rows, columns = np.nonzero(mask)
+    assert proposal.pixel == pytest.approx((columns.mean(), rows.mean())) and proposal.depth_m == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="mask of shape"):
+        target_proposals(_Perfect(mask[:10], depth), sample.view, edited)
+
+
+def test_a_proposal_at_the_target_starts_the_search_there() -> None:
+    """A proposal at the edited target's pixel, without depth, becomes a start on the support plane within a few
+    centimetres of the truth (with the true depth: within a few centimetres too)."""
+    row, sample = _row_without_scene()
+    edited = np.array(png_image(row, "target_image"))
+    mask = sample.truth.expected_target_mask(sample.view.target_id)
+    rows, columns = np.nonzero(mask)
+    pixel = (float(columns.mean()), float(rows.mean()))
+    truth = sample.truth.translation_m
+    target_depth = np.array(Image.open(io.BytesIO(row["target_depth"]["bytes"]))).astype(np.float32) / 1000.0
+    for depth in (None, float(np.median(target_depth[rows, columns]))):
+        comparer = SceneFreeComparer(sample.view, edited, proposals=[TargetProposal(pixel, depth)])
+        (start,) = comparer._proposed_hypotheses()
+        translation, _, _ = comparer.to_camera_frame(start)
+        assert np.linalg.norm((translation - truth)[[0, 2]]) < 0.04, (depth, translation, truth)
+
+
+def test_the_backend_loads_experts_by_import_path_and_records_them() -> None:
+    row, sample = _row_without_scene()
+    path = "tests.gsi_metrics.external_backend:change_segmenter"
+    backend = create_backend("classical", experts=path)
+    assert backend.config()["experts"] == path
+    before = ChangeSegmenter.calls
+    target = perceive(backend, sample.view, np.array(png_image(row, "target_image"))).target
+    assert ChangeSegmenter.calls == before + 1
+    assert target.found and np.linalg.norm(target.translation_m - sample.truth.translation_m) < 0.03
+
+
+def test_a_bad_experts_path_is_refused_with_the_reason() -> None:
+    with pytest.raises(ValueError, match="expected 'package.module:factory'"):
+        load_experts("no_colon")
+    with pytest.raises(ValueError, match="cannot be imported"):
+        load_experts("tests.gsi_metrics.external_backend:missing")
+    with pytest.raises(ValueError, match="none of edited_depth, segment, features"):
+        load_experts("builtins:object")
