@@ -229,7 +229,6 @@ def _load_external(name: str) -> None:
     Raises:
         KeyError: an import path whose module or attribute does not exist.
     """
-    from importlib import import_module
     from importlib.metadata import entry_points
 
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
@@ -237,14 +236,25 @@ def _load_external(name: str) -> None:
             BACKENDS[name] = entry_point.load()
             return
     if ":" in name:
-        module_name, _, attribute = name.partition(":")
         try:
-            factory: Any = import_module(module_name)
-            for part in attribute.split("."):
-                factory = getattr(factory, part)
+            BACKENDS[name] = imported(name)
         except (ImportError, AttributeError) as error:
             raise KeyError(f"perception backend {name!r} cannot be imported: {error}") from error
-        BACKENDS[name] = factory
+
+
+def imported(path: str) -> Any:
+    """The object at the import path ``"package.module:attribute"`` (the attribute may be dotted).
+
+    Raises:
+        ImportError, AttributeError: the module or the attribute does not exist.
+    """
+    from importlib import import_module
+
+    module_name, _, attribute = path.partition(":")
+    found: Any = import_module(module_name)
+    for part in attribute.split("."):
+        found = getattr(found, part)
+    return found
 
 
 def backend_spec(backend: PerceptionBackend) -> str:

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
 
+from gsi_metrics.perception.base import imported
 from gsi_metrics.sample import SourceView
 
 
@@ -71,9 +71,7 @@ def _load(path: str) -> PerceptionExperts:
     if not module_name or not attribute:
         raise ValueError(f"experts {path!r}: expected 'package.module:factory'")
     try:
-        factory: Any = import_module(module_name)
-        for part in attribute.split("."):
-            factory = getattr(factory, part)
+        factory = imported(path)
     except (ImportError, AttributeError) as error:
         raise ValueError(f"experts {path!r} cannot be imported: {error}") from error
     experts = factory()
