@@ -5,9 +5,10 @@ support-plane shift, yaw and scale, with each hypothesis drawn from the source v
 What a hypothesis looks like (2.5D, at the comparison size):
 
 - **The target** is its own source pixels lifted with the source depth (one point per comparison pixel), completed
-  behind by the same surface turned half a turn about the box's vertical axis, where the source view could not have
-  seen it (the back of an object is unseen; its front is the likeliest guess for a turn that shows it, and it gives a
-  turned object its full footprint). The points are moved as hypothesised (turned about the vertical through the box
+  behind by their mirror image through the box's vertical side plane that faces the camera most, where the source view
+  could not have seen it (the back of an object is unseen; its front mirrored is the likeliest guess for a turn that
+  shows it: a teapot turned half a turn shows its spout on the other side; and it gives a turned object its full
+  footprint). The points are moved as hypothesised (turned about the vertical through the box
   centre, scaled about the centre's foot on the support, shifted on the support), projected with K into the edited
   image's camera and drawn nearest-first; pixels between the drawn points of an enlarged target are filled from their
   neighbours.
@@ -85,7 +86,13 @@ class SceneFreeComparer(PoseSearch):
     """Scores hypotheses about the target with 2.5D drawings of the source view (see module docstring)."""
 
     def __init__(
-        self, sample: SourceView, edited: np.ndarray, camera_delta: np.ndarray | None = None, **search: Any
+        self,
+        sample: SourceView,
+        edited: np.ndarray,
+        camera_delta: np.ndarray | None = None,
+        smoothing_px: float = 1.5,
+        point_density: int = 2,
+        **search: Any,
     ) -> None:
         """``search``: the options of :class:`~gsi_metrics.perception.render_compare.PoseSearch`."""
         if sample.target_box is None:
@@ -113,6 +120,7 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small = np.asarray(sample.intrinsics, float).copy()
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
+        self.point_density = point_density
         self._points, self._colours = self._target_points(sample)
         background, background_depth = self._background(sample)
         self._source_background, self._source_depth = background, background_depth
@@ -125,20 +133,32 @@ class SceneFreeComparer(PoseSearch):
             self._unchanged, shows = self._draw(self._background_image, self._background_depth, self._points, motion)
         # Where the unmoved target shows in the edited image's camera: every hypothesis changes these pixels.
         self._unchanged_window = _bounds(shows)
+        # Changes are compared smoothed: a drawing from the source's own pixels is never registered to the pixel, and
+        # unsmoothed, any turned or rescaled drawing pays for that everywhere while "no change" pays nothing.
+        self.smoothing_px = smoothing_px
+        self._observed = self._smoothed(self.observed_change)
         distance = np.minimum(
-            np.abs(self._unchanged - self._reference - self.observed_change).sum(axis=2), self.truncation
+            np.abs(self._smoothed(self._unchanged - self._reference) - self._observed).sum(axis=2), self.truncation
         )
         self._distance_integral = cv2.integral(distance.astype(np.float64))
 
     def close(self) -> None:
         """Nothing to release (the method of every comparer)."""
 
+    def _smoothed(self, change: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(change, (0, 0), self.smoothing_px) if self.smoothing_px > 0 else change
+
+    @property
+    def _smoothing_reach(self) -> int:
+        """How far (comparison pixels) the smoothing spreads a change."""
+        return int(np.ceil(4.0 * self.smoothing_px))
+
     # -- the drawing -------------------------------------------------------------------------------------------
 
     def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
         frame, with their colours (the source image as compared: blurred like the edited image)."""
-        step = self.divisor
+        step = max(1, self.divisor // self.point_density)
         mask = sample.target_mask & (sample.depth_m > 0)
         rows, columns = np.nonzero(mask[::step, ::step])
         rows, columns = rows * step + step // 2, columns * step + step // 2
@@ -152,9 +172,15 @@ class SceneFreeComparer(PoseSearch):
         world = (points - self._foot) @ self._world.T
         image = self._blurred(sample.image.astype(np.float32))
         colours = image[rows, columns]
-        # The unseen back: the seen surface turned half a turn about the box's vertical axis (a box's footprint maps
-        # onto itself), kept where the source view could not have seen it (behind what it shows).
-        back = world * np.array([-1.0, -1.0, 1.0])
+        # The unseen back: the seen surface mirrored front to back, through the box's vertical side plane that faces
+        # the camera most (a box maps onto itself; a turned object shows its far side as its near side mirrored),
+        # kept where the source view could not have seen it (behind what it shows).
+        axes = self._world @ sample.target_box.rotation  # the box's axes in the world frame (columns)
+        horizontal = [axis for axis in axes.T if abs(axis[2]) < 0.7] or [np.array([1.0, 0.0, 0.0])]
+        sight = self.target_centre - self.frame.position
+        facing = max(horizontal, key=lambda axis: abs(float(axis @ sight)))
+        facing = np.array([facing[0], facing[1], 0.0]) / max(float(np.hypot(facing[0], facing[1])), 1e-9)
+        back = world - 2.0 * ((world - self.target_centre) @ facing)[:, None] * facing
         in_source = back @ self._world + self._foot
         u, v, z, keep = _projected(in_source, np.asarray(sample.intrinsics, float), mask.shape[1], mask.shape[0])
         hidden = np.ones(len(back), bool)
@@ -267,7 +293,7 @@ class SceneFreeComparer(PoseSearch):
         integral = self._distance_integral
         if not boxes:
             return float(integral[-1, -1]) / (width * height)
-        margin = 2 + self._blur_reach()
+        margin = 2 + self._blur_reach() + self._smoothing_reach  # the smoothing spreads the change this far
         left = max(0, min(b[0] for b in boxes) - margin)
         top = max(0, min(b[1] for b in boxes) - margin)
         right = min(width, max(b[2] for b in boxes) + margin)
@@ -275,13 +301,17 @@ class SceneFreeComparer(PoseSearch):
         total = integral[-1, -1] - (
             integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
         )
-        window = (left, top, right, bottom)
+        # Drawn with room for the smoothing to see the same neighbours as in a whole drawing.
+        reach = self._smoothing_reach
+        outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
+        rows, columns = slice(outer[1], outer[3]), slice(outer[0], outer[2])
         if world is None:
-            drawn = self._background_image[top:bottom, left:right]
+            drawn = self._background_image[rows, columns]
         else:
-            drawn, _ = self._draw(self._background_image, self._background_depth, world, self._motion, window)
-        change = drawn - self._reference[top:bottom, left:right]
-        distance = np.abs(change - self.observed_change[top:bottom, left:right]).sum(axis=2)
+            drawn, _ = self._draw(self._background_image, self._background_depth, world, self._motion, outer)
+        change = self._smoothed(drawn - self._reference[rows, columns])
+        inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
+        distance = np.abs(change[inside] - self._observed[top:bottom, left:right]).sum(axis=2)
         total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
         return float(total) / (width * height)
 
@@ -305,7 +335,7 @@ class SceneFreeComparer(PoseSearch):
         )
         if not shows.any():
             return float("inf")
-        residual = np.abs(drawn - self._reference - self.observed_change).sum(axis=2)
+        residual = np.abs(self._smoothed(drawn - self._reference) - self._observed).sum(axis=2)
         return float(np.median(residual[shows]))
 
     def turn_distinctness(self, step_deg: float = TURN_GRID_DEG) -> np.ndarray:

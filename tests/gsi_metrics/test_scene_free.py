@@ -56,7 +56,7 @@ def _whole_image_distance(comparer: SceneFreeComparer, hypothesis: Hypothesis | 
             comparer._motion,
             (0, 0, width, height),
         )
-    change = drawn - comparer._reference - comparer.observed_change
+    change = comparer._smoothed(drawn - comparer._reference) - comparer._smoothed(comparer.observed_change)
     return float(np.minimum(np.abs(change).sum(axis=2), comparer.truncation).mean())
 
 
