@@ -284,6 +284,37 @@ def test_an_unasked_turn_is_judged_modulo_the_targets_symmetry(samples, operatio
     assert _score(get_scorer(operation, "gsi"), view, turned).ic == float(complies)
 
 
+@pytest.mark.parametrize(("operation", "component", "change"), [
+    ("camera_relative_move", "turn", {"rotation": 90.0}),
+    ("camera_relative_move", "scale", {"scale_factor": 1.6}),
+    ("object_rotate", "shift", {"translation_m": (0.12, 0.0, 0.0)}),
+    ("object_scale", "turn", {"rotation": 120.0}),
+])  # fmt: skip
+def test_an_unasked_change_fails_ic_only_when_the_image_needs_it(samples, operation, component, change) -> None:
+    """A large unasked component fails IC when dropping it explains the image much worse (plain evidence, as a real
+    turn on a move gives), not when the image barely needs it (a re-drawn or mirrored object read as a turn); SA pays
+    for it either way."""
+    _, sample = samples[operation]
+    sample = _with(sample, view=dict(symmetry_order=1))  # a turn of an asymmetric object shows
+    exact = _exact(sample).target
+    extra = dict(change)
+    if "rotation" in extra:
+        extra["rotation"] = rotation_about_axis(sample.view.support_normal, extra["rotation"]) @ exact.rotation
+    if "translation_m" in extra:
+        extra["translation_m"] = exact.translation_m + np.asarray(extra["translation_m"])
+    if "scale_factor" in extra:
+        extra["scale_factor"] = exact.scale_factor * extra["scale_factor"]
+    scorer = get_scorer(operation, "gsi")
+    scores = {}
+    for evidence in (0.05, 1.0):
+        target = dataclasses.replace(
+            exact, **extra, evidence={"turn": 0.0, "scale": 0.0, "shift": 0.0, component: evidence}
+        )
+        scores[evidence] = _score(scorer, sample, Perception(target, CameraRecovery(True)))
+    assert scores[0.05].ic == 1.0 and scores[1.0].ic == 0.0
+    assert scores[0.05].sa == scores[1.0].sa
+
+
 @pytest.fixture(scope="module")
 def camera_samples() -> list[tuple[dict, ScoringSample]]:
     """Camera view changes of every kind (move, turn, tilt) on tabletop scenes."""
