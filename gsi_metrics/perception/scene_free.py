@@ -231,6 +231,22 @@ class SceneFreeComparer(PoseSearch):
         # centre's foot on the support), shifted on the support.
         return scale * self._points @ turn.T + np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0])
 
+    def _hypothesis_projection(self, hypothesis: Hypothesis) -> tuple[np.ndarray, ...]:
+        """:meth:`_projection` of the target's points under ``hypothesis``, as one affine map of the source points."""
+        scale = float(self.scales[hypothesis.scale_index])
+        turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
+        rotation = self._motion[:3, :3] @ self._world.T
+        linear = scale * rotation @ turn
+        offset = rotation @ np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0]) + self._motion[:3, :3] @ self._foot
+        width, height = self.compare_size
+        camera = self._points @ linear.T + (offset + self._motion[:3, 3])
+        return _projected(camera, self._intrinsics_small, width, height)
+
+    def _projection(self, world: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, ...]:
+        """:func:`_projected` of the world points ``world`` into the comparison image after ``motion``."""
+        width, height = self.compare_size
+        return _projected(self._camera_points(world, motion), self._intrinsics_small, width, height)
+
     def _camera_points(self, world: np.ndarray, motion: np.ndarray) -> np.ndarray:
         """World points in the camera after ``motion`` (4x4, from the source camera)."""
         source = world @ self._world + self._foot
@@ -240,17 +256,18 @@ class SceneFreeComparer(PoseSearch):
         self,
         background: np.ndarray,
         depth: np.ndarray,
-        world: np.ndarray,
+        world: np.ndarray | tuple[np.ndarray, ...],
         motion: np.ndarray,
         window: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``background`` (or its ``window``) with the target's points ``world`` drawn over it where nothing nearer
-        hides them; and the pixels the target shows at."""
+        hides them; and the pixels the target shows at. ``world`` may be the points already projected
+        (:meth:`_projection`)."""
         height, width = depth.shape
         left, top, right, bottom = window or (0, 0, width, height)
         image = background[top:bottom, left:right].copy()
         shows = np.zeros((bottom - top, right - left), bool)
-        u, v, z, keep = _projected(self._camera_points(world, motion), self._intrinsics_small, width, height)
+        u, v, z, keep = world if isinstance(world, tuple) else self._projection(world, motion)
         inside = (u >= left) & (u < right) & (v >= top) & (v < bottom)
         u, v, z, colours = u[inside] - left, v[inside] - top, z[inside], self._colours[keep][inside]
         visible = z <= depth[v + top, u + left] + _DEPTH_TOLERANCE_M
@@ -279,15 +296,16 @@ class SceneFreeComparer(PoseSearch):
         return super().cost(hypothesis, False)
 
     def _hypothesis_distance(self, hypothesis: Hypothesis, exact: bool) -> float:
-        return self._distance(self._moved_points(hypothesis))
+        return self._distance(self._hypothesis_projection(hypothesis))
 
-    def _distance(self, world: np.ndarray | None) -> float:
-        """Mean truncated L1 distance between the change of the drawing with the target's points ``world`` (None:
-        no target) and the observed change; outside the window the drawing changes, the unchanged view's."""
+    def _distance(self, projection: tuple[np.ndarray, ...] | None) -> float:
+        """Mean truncated L1 distance between the change of the drawing with the target's points as ``projection``
+        (:meth:`_projection`; None: no target) and the observed change; outside the window the drawing changes, the
+        unchanged view's."""
         width, height = self.compare_size
         boxes = [b for b in (self._unchanged_window,) if b is not None]
-        if world is not None:
-            u, v, _, _ = _projected(self._camera_points(world, self._motion), self._intrinsics_small, width, height)
+        if projection is not None:
+            u, v = projection[:2]
             if u.size:
                 boxes.append((int(u.min()), int(v.min()), int(u.max()) + 1, int(v.max()) + 1))
         integral = self._distance_integral
@@ -305,10 +323,10 @@ class SceneFreeComparer(PoseSearch):
         reach = self._smoothing_reach
         outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
         rows, columns = slice(outer[1], outer[3]), slice(outer[0], outer[2])
-        if world is None:
+        if projection is None:
             drawn = self._background_image[rows, columns]
         else:
-            drawn, _ = self._draw(self._background_image, self._background_depth, world, self._motion, outer)
+            drawn, _ = self._draw(self._background_image, self._background_depth, projection, self._motion, outer)
         change = self._smoothed(drawn - self._reference[rows, columns])
         inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
         distance = np.abs(change[inside] - self._observed[top:bottom, left:right]).sum(axis=2)

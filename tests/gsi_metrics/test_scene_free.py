@@ -76,7 +76,7 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
                 for _ in range(4)
             ] + [Hypothesis(0.0, 0.0, 0.0, comparer.identity_index), Hypothesis(2.5, 0.0, 0.0, comparer.identity_index)]
             for hypothesis in hypotheses:
-                assert comparer._distance(comparer._moved_points(hypothesis)) == pytest.approx(
+                assert comparer._distance(comparer._hypothesis_projection(hypothesis)) == pytest.approx(
                     _whole_image_distance(comparer, hypothesis), rel=1e-6
                 )
             assert comparer.removal_cost() == pytest.approx(_whole_image_distance(comparer, None), rel=1e-6)
