@@ -124,6 +124,10 @@ def _profile_section(cases: Sequence[Mapping[str, Any]], profile: str) -> dict[s
     def correct(group: Sequence[Mapping[str, Any]]) -> float:
         return _mean([score(c, "IC") == float(c["should_comply"]) for c in group])
 
+    # An undecidable item has no right answer (scene-free perception; status ``undecidable``): counted, not scored.
+    undecidable = sum(c["scores"][profile].get("status") == "undecidable" for c in cases)
+    cases = [c for c in cases if c["scores"][profile].get("status") != "undecidable"]
+
     by_case: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     by_family: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     by_operation: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
@@ -153,6 +157,7 @@ def _profile_section(cases: Sequence[Mapping[str, Any]], profile: str) -> dict[s
             "all_cases": _spearman(every_sa, -every_error),
         }
     return {
+        "undecidable_cases": undecidable,
         "ic_accuracy": correct(cases),
         "ic_accuracy_per_operation": {op: correct(group) for op, group in sorted(by_operation.items())},
         "false_compliance": {  # the families the run's operations have (wrong kind: camera operations)

@@ -176,3 +176,32 @@ def test_a_stopped_validation_run_resumes_where_it_stopped(built_split, tmp_path
         run_validation(out, num_scenes=2, data=built_split, backend_config={"ratio": 0.7}, progress=False, resume=True)
     with pytest.raises(ValueError, match="holds a validation run of another suite"):
         run_validation(out, num_scenes=2, progress=False, resume=True)
+
+
+def test_an_undecidable_case_is_counted_and_left_out_of_compliance() -> None:
+    """A case whose status is ``undecidable`` (no answer is right there) counts in the report, never as a miss."""
+    from gsi_bench.fidelity.report import _profile_section
+
+    def case(name: str, family: str, comply: bool, ic: float, status: str = "ok") -> dict:
+        scores = {"status": status, "IC": ic, "SA": ic, "EL": 1.0, "AC": 1.0}
+        return {
+            "sample_id": "a",
+            "operation": "object_rotate",
+            "case": name,
+            "family": family,
+            "should_comply": comply,
+            "correct_edit": comply,
+            "true_relative_error": 0.0,
+            "found": True,
+            "errors": {},
+            "scores": {"gsi": scores},
+        }
+
+    cases = [
+        case("correct/oracle", "correct", True, 1.0),
+        case("correct/oracle", "correct", True, 0.0, "undecidable"),
+        case("identity/source", "identity", False, 0.0),
+    ]
+    section = _profile_section(cases, "gsi")
+    assert section["undecidable_cases"] == 1 and section["ic_accuracy"] == 1.0
+    assert section["per_case"]["correct/oracle"]["n"] == 1
