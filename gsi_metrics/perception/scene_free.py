@@ -34,7 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import rotation_about_axis, unproject_pixels
+from gsi_datasets.geometry import on_plane, project_points, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_difference
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
 from gsi_metrics.sample import Box3D, SourceView
@@ -51,7 +51,7 @@ def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
     frame), the foot of the target box centre on the support plane: ``world = W @ (camera - foot)``."""
     normal = np.asarray(view.support_normal, float)
     normal = normal / np.linalg.norm(normal)
-    right = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
+    right = on_plane(np.array([1.0, 0.0, 0.0]), normal)
     right /= np.linalg.norm(right)
     rotation = np.stack([right, np.cross(normal, right), normal])
     centre = view.target_box.centre
@@ -124,13 +124,18 @@ class SceneFreeComparer(PoseSearch):
         self._points, self._colours = self._target_points(sample)
         background, background_depth = self._background(sample)
         self._source_background, self._source_depth = background, background_depth
-        self._reference, shows = self._draw(background, background_depth, self._points, np.eye(4))
+        unmoved = Hypothesis(0.0, 0.0, 0.0, self.identity_index)
+        self._reference, shows = self._draw(
+            background, background_depth, self._hypothesis_projection(unmoved, np.eye(4))
+        )
         if camera_delta is None:
             self._background_image, self._background_depth = background, background_depth
             self._unchanged = self._reference
         else:
             self._background_image, self._background_depth = self._reprojected(background, background_depth)
-            self._unchanged, shows = self._draw(self._background_image, self._background_depth, self._points, motion)
+            self._unchanged, shows = self._draw(
+                self._background_image, self._background_depth, self._hypothesis_projection(unmoved)
+            )
         # Where the unmoved target shows in the edited image's camera: every hypothesis changes these pixels.
         self._unchanged_window = _bounds(shows)
         # Changes are compared smoothed: a drawing from the source's own pixels is never registered to the pixel, and
@@ -223,51 +228,38 @@ class SceneFreeComparer(PoseSearch):
             warped = cv2.inpaint(np.clip(warped, 0, 255).astype(np.uint8), holes, 3, cv2.INPAINT_TELEA)
         return warped.astype(np.float32), warped_depth
 
-    def _moved_points(self, hypothesis: Hypothesis) -> np.ndarray:
-        """The target's points under ``hypothesis`` (world frame)."""
+    def _hypothesis_projection(
+        self, hypothesis: Hypothesis, motion: np.ndarray | None = None
+    ) -> tuple[np.ndarray, ...]:
+        """:func:`_projected` of the target's points under ``hypothesis`` into the comparison image of the camera
+        after ``motion`` (the edited image's by default): turned about the vertical through the box centre (the world
+        origin's vertical), scaled about the origin (the centre's foot on the support), shifted on the support, and
+        taken to that camera, all as one affine map of the points."""
+        motion = self._motion if motion is None else motion
         scale = float(self.scales[hypothesis.scale_index])
         turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
-        # Turned about the vertical through the box centre (the origin's vertical), scaled about the origin (the
-        # centre's foot on the support), shifted on the support.
-        return scale * self._points @ turn.T + np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0])
-
-    def _hypothesis_projection(self, hypothesis: Hypothesis) -> tuple[np.ndarray, ...]:
-        """:meth:`_projection` of the target's points under ``hypothesis``, as one affine map of the source points."""
-        scale = float(self.scales[hypothesis.scale_index])
-        turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
-        rotation = self._motion[:3, :3] @ self._world.T
+        rotation = motion[:3, :3] @ self._world.T
         linear = scale * rotation @ turn
-        offset = rotation @ np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0]) + self._motion[:3, :3] @ self._foot
+        offset = rotation @ np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0]) + motion[:3, :3] @ self._foot
         width, height = self.compare_size
-        camera = self._points @ linear.T + (offset + self._motion[:3, 3])
+        camera = self._points @ linear.T + (offset + motion[:3, 3])
         return _projected(camera, self._intrinsics_small, width, height)
-
-    def _projection(self, world: np.ndarray, motion: np.ndarray) -> tuple[np.ndarray, ...]:
-        """:func:`_projected` of the world points ``world`` into the comparison image after ``motion``."""
-        width, height = self.compare_size
-        return _projected(self._camera_points(world, motion), self._intrinsics_small, width, height)
-
-    def _camera_points(self, world: np.ndarray, motion: np.ndarray) -> np.ndarray:
-        """World points in the camera after ``motion`` (4x4, from the source camera)."""
-        source = world @ self._world + self._foot
-        return source @ motion[:3, :3].T + motion[:3, 3]
 
     def _draw(
         self,
         background: np.ndarray,
         depth: np.ndarray,
-        world: np.ndarray | tuple[np.ndarray, ...],
-        motion: np.ndarray,
+        projection: tuple[np.ndarray, ...],
         window: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """``background`` (or its ``window``) with the target's points ``world`` drawn over it where nothing nearer
-        hides them; and the pixels the target shows at. ``world`` may be the points already projected
-        (:meth:`_projection`)."""
+        """``background`` (or its ``window``) with the target's points, as ``projection``
+        (:meth:`_hypothesis_projection`), drawn over it where nothing nearer hides them; and the pixels the target shows
+        at."""
         height, width = depth.shape
         left, top, right, bottom = window or (0, 0, width, height)
         image = background[top:bottom, left:right].copy()
         shows = np.zeros((bottom - top, right - left), bool)
-        u, v, z, keep = world if isinstance(world, tuple) else self._projection(world, motion)
+        u, v, z, keep = projection
         inside = (u >= left) & (u < right) & (v >= top) & (v < bottom)
         u, v, z, colours = u[inside] - left, v[inside] - top, z[inside], self._colours[keep][inside]
         visible = z <= depth[v + top, u + left] + _DEPTH_TOLERANCE_M
@@ -326,7 +318,7 @@ class SceneFreeComparer(PoseSearch):
         if projection is None:
             drawn = self._background_image[rows, columns]
         else:
-            drawn, _ = self._draw(self._background_image, self._background_depth, projection, self._motion, outer)
+            drawn, _ = self._draw(self._background_image, self._background_depth, projection, outer)
         change = self._smoothed(drawn - self._reference[rows, columns])
         inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
         distance = np.abs(change[inside] - self._observed[top:bottom, left:right]).sum(axis=2)
@@ -349,7 +341,7 @@ class SceneFreeComparer(PoseSearch):
         width, height = self.compare_size
         window = (0, 0, width, height)
         drawn, shows = self._draw(
-            self._background_image, self._background_depth, self._moved_points(hypothesis), self._motion, window
+            self._background_image, self._background_depth, self._hypothesis_projection(hypothesis), window
         )
         if not shows.any():
             return float("inf")
@@ -367,8 +359,7 @@ class SceneFreeComparer(PoseSearch):
             self._draw(
                 self._source_background,
                 self._source_depth,
-                self._moved_points(Hypothesis(0.0, 0.0, float(turn), self.identity_index)),
-                np.eye(4),
+                self._hypothesis_projection(Hypothesis(0.0, 0.0, float(turn), self.identity_index), np.eye(4)),
                 (0, 0, width, height),
             )
             for turn in turns
@@ -391,8 +382,7 @@ class SceneFreeComparer(PoseSearch):
         _, shows = self._draw(
             self._background_image,
             self._background_depth,
-            self._moved_points(hypothesis),
-            self._motion,
+            self._hypothesis_projection(hypothesis),
             (0, 0, width, height),
         )
         return cv2.resize(shows.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
@@ -404,10 +394,8 @@ def _projected(
     """``(u, v, depth, keep)``: the integer pixels and depths of the camera-frame ``points`` in front of the camera
     and inside a ``width`` x ``height`` image, and which points those are."""
     in_front = points[:, 2] > 1e-6
-    projected = points @ intrinsics.T
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.round(projected[:, 0] / projected[:, 2])
-        v = np.round(projected[:, 1] / projected[:, 2])
+        u, v = np.round(project_points(intrinsics, points)).T
     keep = in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height)
     return u[keep].astype(int), v[keep].astype(int), points[keep, 2], keep
 

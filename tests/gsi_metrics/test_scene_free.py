@@ -52,8 +52,7 @@ def _whole_image_distance(comparer: SceneFreeComparer, hypothesis: Hypothesis | 
         drawn, _ = comparer._draw(
             comparer._background_image,
             comparer._background_depth,
-            comparer._moved_points(hypothesis),
-            comparer._motion,
+            comparer._hypothesis_projection(hypothesis),
             (0, 0, width, height),
         )
     change = comparer._smoothed(drawn - comparer._reference) - comparer._smoothed(comparer.observed_change)
