@@ -19,11 +19,17 @@ DIFFERENT_LEVELS = 24
 def visible_difference(a: np.ndarray, a_shows: np.ndarray, b: np.ndarray, b_shows: np.ndarray) -> float:
     """The fraction of the pixels where the target shows in either view (``a_shows | b_shows``) at which the RGB
     images ``a`` and ``b`` differ by more than ``DIFFERENT_LEVELS`` in some channel (0 when it shows in neither)."""
-    shows = a_shows | b_shows
-    if not shows.any():
-        return 0.0
-    differs = np.abs(np.asarray(a, np.float32) - np.asarray(b, np.float32)).max(axis=2) > DIFFERENT_LEVELS
-    return float(differs[shows].mean())
+    return float(visible_differences(a, a_shows, np.asarray(b)[None], np.asarray(b_shows)[None])[0])
+
+
+def visible_differences(a: np.ndarray, a_shows: np.ndarray, others: np.ndarray, others_shows: np.ndarray) -> np.ndarray:
+    """:func:`visible_difference` of view ``a`` against each of the views ``others`` (``(N, H, W, 3)``, with
+    ``others_shows`` ``(N, H, W)``) at once."""
+    shows = np.asarray(others_shows, bool) | np.asarray(a_shows, bool)
+    channels = np.abs(np.asarray(others, np.float32) - np.asarray(a, np.float32))
+    differs = channels.max(axis=-1) > DIFFERENT_LEVELS
+    counted = shows.sum(axis=(1, 2))
+    return np.where(counted > 0, (differs & shows).sum(axis=(1, 2)) / np.maximum(counted, 1), 0.0)
 
 
 def look_alikes(angle_deg: float, signed_deg: float) -> dict[str, float]:

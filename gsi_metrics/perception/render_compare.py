@@ -98,9 +98,20 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
             inliers = np.abs(y - (gain * x + offset)) < tolerance
             if inliers.sum() < 0.5 * len(x):
                 return edited  # no dominant global relation: leave the image alone
-            gain, offset = np.polyfit(x[inliers], y[inliers], 1)
+            gain, offset = _line_fit(x[inliers], y[inliers])
         matched[..., channel] = (edited[..., channel] - offset) / max(gain, 1e-3)
     return matched
+
+
+def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares ``(gain, offset)`` of ``y ~ gain * x + offset`` (closed form; a constant ``x`` keeps gain 1)."""
+    x_mean, y_mean = float(x.mean(dtype=np.float64)), float(y.mean(dtype=np.float64))
+    x_centred = x.astype(np.float64) - x_mean
+    spread = float(x_centred @ x_centred)
+    if spread <= 1e-9 * len(x):
+        return 1.0, y_mean - x_mean
+    gain = float(x_centred @ (y.astype(np.float64) - y_mean)) / spread
+    return gain, y_mean - gain * x_mean
 
 
 def estimated_blur(

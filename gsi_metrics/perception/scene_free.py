@@ -34,8 +34,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import on_plane, project_points, rotation_about_axis, unproject_pixels
-from gsi_datasets.operations.object_rotate import visible_difference
+from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
+from gsi_datasets.operations.object_rotate import visible_differences
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
 from gsi_metrics.sample import Box3D, SourceView
 
@@ -241,9 +241,11 @@ class SceneFreeComparer(PoseSearch):
         rotation = motion[:3, :3] @ self._world.T
         linear = scale * rotation @ turn
         offset = rotation @ np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0]) + motion[:3, :3] @ self._foot
+        # Straight to homogeneous pixels: K times the affine map, applied once to the points.
+        intrinsics = self._intrinsics_small
         width, height = self.compare_size
-        camera = self._points @ linear.T + (offset + motion[:3, 3])
-        return _projected(camera, self._intrinsics_small, width, height)
+        homogeneous = self._points @ (intrinsics @ linear).T + intrinsics @ (offset + motion[:3, 3])
+        return _pixels_of(homogeneous, width, height)
 
     def _draw(
         self,
@@ -260,22 +262,25 @@ class SceneFreeComparer(PoseSearch):
         image = background[top:bottom, left:right].copy()
         shows = np.zeros((bottom - top, right - left), bool)
         u, v, z, keep = projection
-        inside = (u >= left) & (u < right) & (v >= top) & (v < bottom)
-        u, v, z, colours = u[inside] - left, v[inside] - top, z[inside], self._colours[keep][inside]
-        visible = z <= depth[v + top, u + left] + _DEPTH_TOLERANCE_M
-        u, v, z, colours = u[visible], v[visible], z[visible], colours[visible]
-        if z.size == 0:
+        # The drawn points (indices into the projection) and, at each pixel, the nearest of them (a depth buffer).
+        drawn = np.flatnonzero((u >= left) & (u < right) & (v >= top) & (v < bottom))
+        drawn = drawn[z[drawn] <= depth[v[drawn], u[drawn]] + _DEPTH_TOLERANCE_M]
+        if drawn.size == 0:
             return image, shows
-        order = np.argsort(-z)
-        image[v[order], u[order]] = colours[order]
-        shows[v[order], u[order]] = True
+        pixels = (v[drawn] - top) * (right - left) + (u[drawn] - left)
+        nearest_depth = np.full(shows.size, np.inf)
+        np.minimum.at(nearest_depth, pixels, z[drawn])
+        nearest = z[drawn] == nearest_depth[pixels]
+        pixels = pixels[nearest]
+        image.reshape(-1, image.shape[2])[pixels] = self._colours[np.flatnonzero(keep)[drawn[nearest]]]
+        shows.reshape(-1)[pixels] = True
         # Close the gaps between the drawn points of an enlarged or turned target, colouring them from their drawn
         # neighbours (only where no nearer surface is).
         closed = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
         gaps = closed & ~shows
         if gaps.any():
             weight = cv2.blur(shows.astype(np.float32), (3, 3))
-            summed = cv2.blur(np.where(shows[..., None], image, 0.0).astype(np.float32), (3, 3))
+            summed = cv2.blur(image * shows[..., None], (3, 3))
             filled = summed / np.maximum(weight, 1e-6)[..., None]
             image[gaps] = filled[gaps]
             shows = closed
@@ -370,10 +375,12 @@ class SceneFreeComparer(PoseSearch):
             return distinctness
         rows = slice(min(b[1] for b in bounds), max(b[3] for b in bounds))
         columns = slice(min(b[0] for b in bounds), max(b[2] for b in bounds))
-        crops = [(image[rows, columns], shows[rows, columns]) for image, shows in drawings]
-        for i in range(len(turns)):
-            for j in range(i + 1, len(turns)):
-                distinctness[i, j] = distinctness[j, i] = visible_difference(*crops[i], *crops[j])
+        images = np.stack([image[rows, columns] for image, _ in drawings])
+        shows = np.stack([shows[rows, columns] for _, shows in drawings])
+        for i in range(len(turns) - 1):
+            distinctness[i, i + 1 :] = distinctness[i + 1 :, i] = visible_differences(
+                images[i], shows[i], images[i + 1 :], shows[i + 1 :]
+            )
         return distinctness
 
     def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
@@ -393,11 +400,20 @@ def _projected(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(u, v, depth, keep)``: the integer pixels and depths of the camera-frame ``points`` in front of the camera
     and inside a ``width`` x ``height`` image, and which points those are."""
-    in_front = points[:, 2] > 1e-6
+    return _pixels_of(np.asarray(points, np.float64) @ np.asarray(intrinsics, np.float64).T, width, height)
+
+
+def _pixels_of(
+    homogeneous: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_projected` of points given as their homogeneous pixels ``K p`` (the third coordinate is the depth)."""
+    depth = homogeneous[:, 2]
+    in_front = depth > 1e-6
     with np.errstate(divide="ignore", invalid="ignore"):
-        u, v = np.round(project_points(intrinsics, points)).T
+        u = np.round(homogeneous[:, 0] / depth)
+        v = np.round(homogeneous[:, 1] / depth)
     keep = in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    return u[keep].astype(int), v[keep].astype(int), points[keep, 2], keep
+    return u[keep].astype(int), v[keep].astype(int), depth[keep], keep
 
 
 def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
