@@ -42,7 +42,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -54,6 +53,7 @@ from gsi_metrics.functional import (
     dilate_mask,
     edit_locality,
     match_photometry,
+    without_object,
 )
 from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
 from gsi_metrics.perception import (
@@ -265,8 +265,7 @@ def removal_background(sample: ScoringSample) -> np.ndarray:
     fill when no truth exists."""
     if sample.truth.expected_image is not None:
         return sample.truth.expected_image
-    hole = dilate_mask(sample.view.target_mask, 2).astype(np.uint8)
-    return cv2.inpaint(np.ascontiguousarray(sample.view.image), hole, 5, cv2.INPAINT_TELEA)
+    return without_object(sample.view.image, sample.view.target_mask)
 
 
 def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:

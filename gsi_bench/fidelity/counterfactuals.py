@@ -65,6 +65,7 @@ from gsi_datasets.images import row_image
 from gsi_datasets.operations import get_operation
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
+from gsi_metrics.functional import without_object
 from gsi_metrics.operations import NOISE_FLOOR_ROTATION_DEG, get_scoring
 from gsi_metrics.operations.object_rotate import asked_yaw_deg, either_direction
 from gsi_metrics.operations.receptacle_place import on_receptacle, region_reached
@@ -276,18 +277,12 @@ def _retextured(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -
     return np.clip(np.rint(retextured), 0, 255).astype(np.uint8)
 
 
-def _without_target(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``image`` with the target's pixels (and 2 px around them) inpainted from their surroundings."""
-    hole = cv2.dilate(mask.astype(np.uint8), np.ones((5, 5), np.uint8))
-    return cv2.inpaint(np.ascontiguousarray(image), hole, 5, cv2.INPAINT_TELEA)
-
-
 def _mirrored(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The target drawn mirrored left to right within its bounding box (where it was drawn, the background is
     inpainted): a re-synthesised object, right in place and size, wrong in its details."""
     rows, columns = np.nonzero(mask)
     box = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
-    mirrored = _without_target(image, mask)
+    mirrored = without_object(image, mask)
     pixels, shows = image[box][:, ::-1], mask[box][:, ::-1]
     mirrored[box][shows] = pixels[shows]
     return mirrored
@@ -299,7 +294,7 @@ def flat_pasted(source: np.ndarray, source_mask: np.ndarray, oracle: np.ndarray,
     rows, columns = np.nonzero(source_mask)
     to_rows, to_columns = np.nonzero(oracle_mask)
     shift = np.rint([to_rows.mean() - rows.mean(), to_columns.mean() - columns.mean()]).astype(int)
-    pasted = _without_target(oracle, oracle_mask)
+    pasted = without_object(oracle, oracle_mask)
     height, width = source_mask.shape
     inside = (
         (rows + shift[0] >= 0) & (rows + shift[0] < height) & (columns + shift[1] >= 0) & (columns + shift[1] < width)

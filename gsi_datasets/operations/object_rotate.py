@@ -32,11 +32,15 @@ def visible_differences(a: np.ndarray, a_shows: np.ndarray, others: np.ndarray, 
     return np.where(counted > 0, (differs & shows).sum(axis=(1, 2)) / np.maximum(counted, 1), 0.0)
 
 
+#: A turn at least this large is a half turn (a turn read back from a rotation matrix is 180 degrees only to rounding).
+HALF_TURN_DEG = 179.5
+
+
 def look_alikes(angle_deg: float, signed_deg: float) -> dict[str, float]:
     """What an asked turn (``signed_deg``, of size ``angle_deg``) could be mistaken for, as signed turns from the
     source: the unturned object, the opposite turn and the double turn (a half turn is its own opposite, and its double
     is the unturned object)."""
-    if angle_deg >= 180.0:
+    if angle_deg >= HALF_TURN_DEG:
         return {"unturned": 0.0}
     return {"unturned": 0.0, "opposite": -signed_deg, "doubled": 2.0 * signed_deg}
 

@@ -1,6 +1,7 @@
 """Pure, weight-free metric functions of GSI-Bench (the functional half of the torchmetrics-style split).
 
-- :func:`edit_locality`, :func:`masked_ssim`, :func:`masked_psnr`, :func:`dilate_mask`: Edit Locality.
+- :func:`edit_locality`, :func:`masked_ssim`, :func:`masked_psnr`, :func:`dilate_mask`: Edit Locality;
+  :func:`without_object` inpaints an object away.
 - :func:`appearance_consistency`: Appearance Consistency without a judge; :func:`match_photometry` undoes an
   image-wide colour change before it.
 - :func:`bootstrap_mean_ci`: confidence intervals for aggregated scores.
@@ -16,6 +17,7 @@ from gsi_metrics.functional.locality import (
     masked_psnr,
     masked_ssim,
     ssim_map,
+    without_object,
 )
 
 __all__ = [
@@ -30,4 +32,5 @@ __all__ = [
     "match_photometry",
     "masked_ssim",
     "ssim_map",
+    "without_object",
 ]

@@ -252,6 +252,20 @@ def dilate_mask(mask: np.ndarray, radius_px: int) -> np.ndarray:
     return cv2.dilate(mask.view(np.uint8), kernel).view(bool)
 
 
+#: :func:`without_object` fills the object's pixels and this many around them (its anti-aliased edge), with an
+#: inpainting radius of ``INPAINT_RADIUS_PX``.
+OBJECT_PAD_PX = 2
+INPAINT_RADIUS_PX = 5
+
+
+def without_object(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``image`` (RGB uint8) with an object's pixels (``mask``, padded by ``OBJECT_PAD_PX``) inpainted from their
+    surroundings (Telea): a plausible view of what was behind the object where no truth exists (the background a
+    removal should leave, the background a scene-free drawing moves the object over)."""
+    hole = dilate_mask(np.asarray(mask, bool), OBJECT_PAD_PX).astype(np.uint8)
+    return cv2.inpaint(np.ascontiguousarray(image), hole, INPAINT_RADIUS_PX, cv2.INPAINT_TELEA)
+
+
 def edit_locality(
     source: np.ndarray,
     edited: np.ndarray,

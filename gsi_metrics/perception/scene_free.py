@@ -36,6 +36,7 @@ import numpy as np
 
 from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
+from gsi_metrics.functional.locality import OBJECT_PAD_PX, dilate_mask, without_object
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
 from gsi_metrics.sample import Box3D, SourceView
 
@@ -198,10 +199,10 @@ class SceneFreeComparer(PoseSearch):
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): the image inpainted where the target was, and the
         depth map with the support plane there."""
-        hole = cv2.dilate(sample.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8))
-        image = cv2.inpaint(np.ascontiguousarray(sample.image), hole, 5, cv2.INPAINT_TELEA)
+        hole = dilate_mask(sample.target_mask, OBJECT_PAD_PX)
+        image = without_object(sample.image, sample.target_mask)
         image = cv2.resize(self._blurred(image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA)
-        depth = np.where(hole > 0, support_plane_depth(sample), sample.depth_m).astype(np.float32)
+        depth = np.where(hole, support_plane_depth(sample), sample.depth_m).astype(np.float32)
         depth = np.where(depth > 0, depth, np.inf).astype(np.float32)
         small = cv2.resize(depth, self.compare_size, interpolation=cv2.INTER_NEAREST)
         return image, small

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from gsi_datasets.geometry import symmetric_geodesic_deg
+from gsi_datasets.operations.object_rotate import look_alikes
 from gsi_metrics.operations import object_rotate
 from gsi_metrics.perception import create_backend, perceive
 from gsi_metrics.perception.render_compare import Hypothesis
@@ -110,3 +111,16 @@ def test_turn_distinctness_describes_the_view_and_an_indistinct_turn_is_undecida
     summary = summarize([scored, undecided])
     assert summary["overall"]["n"] == 1 and summary["status_counts"] == {"ok": 1, "undecidable": 1}
     assert summary["overall"]["IC"] == 100.0
+
+
+
+def test_a_half_turn_is_judged_against_the_unturned_object_only() -> None:
+    """A half turn is its own opposite. Read back from a rotation matrix it may come out a hair under 180 degrees; it
+    is still judged against the unturned object alone, never against "the other sense" (itself), which once made
+    every such row of the seed-0 split ``undecidable`` (row 37, an apple turned half a turn, was one)."""
+    assert look_alikes(179.99, -179.99) == look_alikes(180.0, 180.0) == {"unturned": 0.0}
+    assert set(look_alikes(90.0, -90.0)) == {"unturned", "opposite", "doubled"}
+    (row,) = operation_rows("object_rotate", (37,))
+    assert "apple" in row["instruction"] and "180" in row["instruction"]
+    scored = score_sample({**row, "scene": None}, png_image(row, "target_image"))
+    assert scored.status == "ok" and "undecidable" not in scored.details and scored.details["method"] == "scene-free"
