@@ -113,7 +113,6 @@ def test_turn_distinctness_describes_the_view_and_an_indistinct_turn_is_undecida
     assert summary["overall"]["IC"] == 100.0
 
 
-
 def test_a_half_turn_is_judged_against_the_unturned_object_only() -> None:
     """A half turn is its own opposite. Read back from a rotation matrix it may come out a hair under 180 degrees; it
     is still judged against the unturned object alone, never against "the other sense" (itself), which once made
