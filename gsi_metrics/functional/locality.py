@@ -258,11 +258,16 @@ OBJECT_PAD_PX = 2
 INPAINT_RADIUS_PX = 5
 
 
+def object_hole(mask: np.ndarray) -> np.ndarray:
+    """The pixels :func:`without_object` fills: the object's ``mask`` padded by ``OBJECT_PAD_PX``."""
+    return dilate_mask(np.asarray(mask, bool), OBJECT_PAD_PX)
+
+
 def without_object(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """``image`` (RGB uint8) with an object's pixels (``mask``, padded by ``OBJECT_PAD_PX``) inpainted from their
-    surroundings (Telea): a plausible view of what was behind the object where no truth exists (the background a
-    removal should leave, the background a scene-free drawing moves the object over)."""
-    hole = dilate_mask(np.asarray(mask, bool), OBJECT_PAD_PX).astype(np.uint8)
+    """``image`` (RGB uint8) with an object's :func:`object_hole` inpainted from its surroundings (Telea): a plausible
+    view of what was behind the object where no truth exists (the background a removal should leave, the background a
+    scene-free drawing moves the object over)."""
+    hole = object_hole(mask).astype(np.uint8)
     return cv2.inpaint(np.ascontiguousarray(image), hole, INPAINT_RADIUS_PX, cv2.INPAINT_TELEA)
 
 

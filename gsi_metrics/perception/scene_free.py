@@ -36,7 +36,7 @@ import numpy as np
 
 from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
-from gsi_metrics.functional.locality import OBJECT_PAD_PX, dilate_mask, without_object
+from gsi_metrics.functional.locality import object_hole, without_object
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
 from gsi_metrics.sample import Box3D, SourceView
 
@@ -188,10 +188,10 @@ class SceneFreeComparer(PoseSearch):
         facing = np.array([facing[0], facing[1], 0.0]) / max(float(np.hypot(facing[0], facing[1])), 1e-9)
         back = world - 2.0 * ((world - self.target_centre) @ facing)[:, None] * facing
         in_source = back @ self._world + self._foot
-        u, v, z, keep = _projected(in_source, np.asarray(sample.intrinsics, float), mask.shape[1], mask.shape[0])
+        u, v, z, shown = _projected(in_source, np.asarray(sample.intrinsics, float), mask.shape[1], mask.shape[0])
         hidden = np.ones(len(back), bool)
         seen = sample.depth_m[v, u]
-        hidden[keep] = (seen <= 0) | (z > seen + _DEPTH_TOLERANCE_M)
+        hidden[shown] = (seen <= 0) | (z > seen + _DEPTH_TOLERANCE_M)
         world = np.concatenate([world, back[hidden]])
         colours = np.concatenate([colours, colours[hidden]])
         return world, colours.astype(np.float32)
@@ -199,7 +199,7 @@ class SceneFreeComparer(PoseSearch):
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): the image inpainted where the target was, and the
         depth map with the support plane there."""
-        hole = dilate_mask(sample.target_mask, OBJECT_PAD_PX)
+        hole = object_hole(sample.target_mask)
         image = without_object(sample.image, sample.target_mask)
         image = cv2.resize(self._blurred(image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA)
         depth = np.where(hole, support_plane_depth(sample), sample.depth_m).astype(np.float32)
@@ -215,12 +215,12 @@ class SceneFreeComparer(PoseSearch):
         pixels = np.column_stack([columns, rows]).astype(np.float64)
         points = unproject_pixels(self._intrinsics_small, pixels, depth[rows, columns].astype(np.float64))
         moved = points @ self._motion[:3, :3].T + self._motion[:3, 3]
-        u, v, z, keep = _projected(moved, self._intrinsics_small, width, height)
+        u, v, z, shown = _projected(moved, self._intrinsics_small, width, height)
         order = np.argsort(-z)
         warped = np.zeros_like(image)
         warped_depth = np.full(depth.shape, np.inf, np.float32)
         drawn = np.zeros(depth.shape, np.uint8)
-        source_rows, source_columns = rows[keep][order], columns[keep][order]
+        source_rows, source_columns = rows[shown][order], columns[shown][order]
         warped[v[order], u[order]] = image[source_rows, source_columns]
         warped_depth[v[order], u[order]] = z[order]
         drawn[v[order], u[order]] = 1
@@ -262,18 +262,19 @@ class SceneFreeComparer(PoseSearch):
         left, top, right, bottom = window or (0, 0, width, height)
         image = background[top:bottom, left:right].copy()
         shows = np.zeros((bottom - top, right - left), bool)
-        u, v, z, keep = projection
+        u, v, z, shown = projection
         # The drawn points (indices into the projection) and, at each pixel, the nearest of them (a depth buffer).
         drawn = np.flatnonzero((u >= left) & (u < right) & (v >= top) & (v < bottom))
         drawn = drawn[z[drawn] <= depth[v[drawn], u[drawn]] + _DEPTH_TOLERANCE_M]
         if drawn.size == 0:
             return image, shows
         pixels = (v[drawn] - top) * (right - left) + (u[drawn] - left)
+        drawn_depth = z[drawn]
         nearest_depth = np.full(shows.size, np.inf)
-        np.minimum.at(nearest_depth, pixels, z[drawn])
-        nearest = z[drawn] == nearest_depth[pixels]
+        np.minimum.at(nearest_depth, pixels, drawn_depth)
+        nearest = drawn_depth == nearest_depth[pixels]
         pixels = pixels[nearest]
-        image.reshape(-1, image.shape[2])[pixels] = self._colours[np.flatnonzero(keep)[drawn[nearest]]]
+        image.reshape(-1, image.shape[2])[pixels] = self._colours[shown[drawn[nearest]]]
         shows.reshape(-1)[pixels] = True
         # Close the gaps between the drawn points of an enlarged or turned target, colouring them from their drawn
         # neighbours (only where no nearer surface is).
@@ -399,8 +400,8 @@ class SceneFreeComparer(PoseSearch):
 def _projected(
     points: np.ndarray, intrinsics: np.ndarray, width: int, height: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(u, v, depth, keep)``: the integer pixels and depths of the camera-frame ``points`` in front of the camera
-    and inside a ``width`` x ``height`` image, and which points those are."""
+    """``(u, v, depth, shown)``: the integer pixels and depths of the camera-frame ``points`` in front of the camera
+    and inside a ``width`` x ``height`` image, and which points those are (their indices)."""
     return _pixels_of(np.asarray(points, np.float64) @ np.asarray(intrinsics, np.float64).T, width, height)
 
 
@@ -413,8 +414,8 @@ def _pixels_of(
     with np.errstate(divide="ignore", invalid="ignore"):
         u = np.round(homogeneous[:, 0] / depth)
         v = np.round(homogeneous[:, 1] / depth)
-    keep = in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height)
-    return u[keep].astype(int), v[keep].astype(int), depth[keep], keep
+    shown = np.flatnonzero(in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height))
+    return u[shown].astype(int), v[shown].astype(int), depth[shown], shown
 
 
 def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
