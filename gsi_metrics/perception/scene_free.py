@@ -23,8 +23,10 @@ normal, its origin at the foot of the target's box centre, and x along the camer
 
 What it cannot see: surfaces the source view never showed (the mirror image stands in for them), the true background
 behind a moved target (the inpainting stands in for it), and other objects' exact shapes (only their depth in the
-source view). An edit that puts the target on another surface (a bowl, a shelf) is placed on the target's own support
-plane along the line of sight, so its position is off by how far that surface is above the support.
+source view). The surfaces a target can stand on are its own support and, for a placement on a receptacle (RP), the
+receptacle's usable surface from the row (a source-side fact, like the target's box); an edit that puts the target on
+any other raised surface (a shelf nobody named) is placed on the support plane along the line of sight, so its
+position is off by how far that surface is above the support.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from gsi_metrics.sample import Box3D, SourceView
 _DEPTH_TOLERANCE_M = 0.01
 #: The turns :meth:`SceneFreeComparer.turn_distinctness` compares, every this many degrees.
 TURN_GRID_DEG = 15.0
+#: A receptacle's surface at most this far (m) above or below the target's own support is that support.
+_SAME_SURFACE_M = 0.01
 
 
 def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
@@ -116,6 +120,7 @@ class SceneFreeComparer(PoseSearch):
             for other in sample.distractor_boxes
         ]
         self._neighbours = list(self._namesakes)
+        self._receptacle = _receptacle_surface(sample, world, foot, self._target_radius)
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._motion = motion
         self._intrinsics_small = np.asarray(sample.intrinsics, float).copy()
@@ -241,7 +246,8 @@ class SceneFreeComparer(PoseSearch):
         turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
         rotation = motion[:3, :3] @ self._world.T
         linear = scale * rotation @ turn
-        offset = rotation @ np.array([hypothesis.dx_m, hypothesis.dy_m, 0.0]) + motion[:3, :3] @ self._foot
+        shift = np.array([hypothesis.dx_m, hypothesis.dy_m, self._lift(hypothesis)])
+        offset = rotation @ shift + motion[:3, :3] @ self._foot
         # Straight to homogeneous pixels: K times the affine map, applied once to the points.
         intrinsics = self._intrinsics_small
         width, height = self.compare_size
@@ -337,7 +343,23 @@ class SceneFreeComparer(PoseSearch):
 
     def moved_centre(self, hypothesis: Hypothesis) -> np.ndarray:
         scale = float(self.scales[hypothesis.scale_index])
-        return np.array([hypothesis.dx_m, hypothesis.dy_m, scale * self.target_centre[2]])
+        return np.array([hypothesis.dx_m, hypothesis.dy_m, scale * self.target_centre[2] + self._lift(hypothesis)])
+
+    def _other_tops(self) -> list[float]:
+        return [] if self._receptacle is None else [self._receptacle[1]]
+
+    def _surface_under(self, position: np.ndarray) -> float:
+        """The receptacle's surface height where ``position`` is over it, else the target's own support (0)."""
+        if self._receptacle is None:
+            return self.support_height
+        outline, height, margin = self._receptacle
+        return height if _over_polygon(outline, np.asarray(position)[:2], margin) else self.support_height
+
+    def _lift(self, hypothesis: Hypothesis) -> float:
+        """How far above its own support the target stands under ``hypothesis`` (on the receptacle's surface)."""
+        if self._receptacle is None:
+            return 0.0
+        return self._surface_under(self.target_centre[:2] + (hypothesis.dx_m, hypothesis.dy_m)) - self.support_height
 
     def removal_cost(self) -> float:
         """The cost of "the target is gone": the inpainted background where it was."""
@@ -362,14 +384,16 @@ class SceneFreeComparer(PoseSearch):
         the source view alone (what a person shown this view could tell), never of the edit."""
         turns = np.arange(0.0, 360.0, step_deg)
         width, height = self.compare_size
-        drawings = [
-            self._draw(
-                self._source_background,
-                self._source_depth,
-                self._hypothesis_projection(Hypothesis(0.0, 0.0, float(turn), self.identity_index), np.eye(4)),
-                (0, 0, width, height),
-            )
+        projections = [
+            self._hypothesis_projection(Hypothesis(0.0, 0.0, float(turn), self.identity_index), np.eye(4))
             for turn in turns
+        ]
+        # Drawn in one window around every turn's points, with room for the gap closing (a drawing never leaves it).
+        window = _bounds_of(projections, width, height, margin=2)
+        if window is None:
+            return np.zeros((len(turns), len(turns)))
+        drawings = [
+            self._draw(self._source_background, self._source_depth, projection, window) for projection in projections
         ]
         bounds = [b for b in (_bounds(shows) for _, shows in drawings) if b is not None]
         distinctness = np.zeros((len(turns), len(turns)))
@@ -397,6 +421,36 @@ class SceneFreeComparer(PoseSearch):
         return cv2.resize(shows.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
 
+def _receptacle_surface(
+    sample: SourceView, world: np.ndarray, foot: np.ndarray, margin_m: float
+) -> tuple[np.ndarray, float, float] | None:
+    """The surface an RP instruction names, when it is not the target's own support: its usable rectangle on the
+    ground (world xy corners), its height above the target's support (world z), and how far (m) outside the rectangle
+    the target's centre may still be over the surface (``margin_m``: the rectangle is where the target's centre may
+    go; the target stands over the surface up to its own half width beyond). A source-side fact, like the target's
+    box: which receptacle the instruction names, not where on it the target should go."""
+    if sample.receptacle_corners is None:
+        return None
+    corners = (np.asarray(sample.receptacle_corners, float) - foot) @ world.T
+    height = float(np.mean(corners[:, 2]))
+    if abs(height) <= _SAME_SURFACE_M:
+        return None
+    return corners[:, :2], height, margin_m
+
+
+def _over_polygon(polygon: np.ndarray, point: np.ndarray, margin: float) -> bool:
+    """Whether ``point`` lies inside the convex ``polygon`` (corners in order around it) widened by ``margin``."""
+    centre = polygon.mean(axis=0)
+    for a, b in zip(polygon, np.roll(polygon, -1, axis=0), strict=True):
+        edge = b - a
+        inward = np.array([-edge[1], edge[0]]) / max(float(np.linalg.norm(edge)), 1e-12)
+        if inward @ (centre - a) < 0:
+            inward = -inward
+        if inward @ (point - a) < -margin:
+            return False
+    return True
+
+
 def _projected(
     points: np.ndarray, intrinsics: np.ndarray, width: int, height: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -416,6 +470,22 @@ def _pixels_of(
         v = np.round(homogeneous[:, 1] / depth)
     shown = np.flatnonzero(in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height))
     return u[shown].astype(int), v[shown].astype(int), depth[shown], shown
+
+
+def _bounds_of(
+    projections: list[tuple[np.ndarray, ...]], width: int, height: int, margin: int
+) -> tuple[int, int, int, int] | None:
+    """``(left, top, right, bottom)`` around the pixels of every projection (:func:`_pixels_of`), widened by
+    ``margin`` and clipped to the ``width`` x ``height`` image (None when no point shows)."""
+    shown = [(u, v) for u, v, *_ in projections if u.size]
+    if not shown:
+        return None
+    return (
+        max(0, min(int(u.min()) for u, _ in shown) - margin),
+        max(0, min(int(v.min()) for _, v in shown) - margin),
+        min(width, max(int(u.max()) for u, _ in shown) + 1 + margin),
+        min(height, max(int(v.max()) for _, v in shown) + 1 + margin),
+    )
 
 
 def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -403,3 +403,16 @@ def test_bootstrap_rejects_bad_arguments(kwargs: dict, message: str) -> None:
 def test_bootstrap_rejects_non_finite_values() -> None:
     with pytest.raises(ValueError, match="1 NaN or infinite of 3"):
         bootstrap_mean_ci([0.1, math.nan, 0.3])
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 4096, 250_001])
+def test_photometry_quantiles_from_histograms_are_numpys_percentiles(count: int) -> None:
+    from gsi_metrics.functional.appearance import _channel_percentiles
+
+    rng = np.random.default_rng(count)
+    values = np.concatenate(
+        [rng.integers(0, 256, (count, 1)), np.clip(rng.normal(128, 9, (count, 1)), 0, 255), np.full((count, 1), 7)],
+        axis=1,
+    ).astype(np.uint8)
+    percentiles = np.arange(2.0, 98.5, 2.0)
+    assert np.array_equal(_channel_percentiles(values, percentiles), np.percentile(values, percentiles, axis=0).T)
