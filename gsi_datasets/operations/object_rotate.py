@@ -26,8 +26,9 @@ def visible_differences(a: np.ndarray, a_shows: np.ndarray, others: np.ndarray, 
     """:func:`visible_difference` of view ``a`` against each of the views ``others`` (``(N, H, W, 3)``, with
     ``others_shows`` ``(N, H, W)``) at once."""
     shows = np.asarray(others_shows, bool) | np.asarray(a_shows, bool)
-    channels = np.abs(np.asarray(others, np.float32) - np.asarray(a, np.float32))
-    differs = channels.max(axis=-1) > DIFFERENT_LEVELS
+    # A pixel differs where any channel does (three planes or-ed: numpy reduces a last axis of three slowly).
+    channels = np.abs(np.asarray(others, np.float32) - np.asarray(a, np.float32)) > DIFFERENT_LEVELS
+    differs = channels[..., 0] | channels[..., 1] | channels[..., 2]
     counted = shows.sum(axis=(1, 2))
     return np.where(counted > 0, (differs & shows).sum(axis=(1, 2)) / np.maximum(counted, 1), 0.0)
 

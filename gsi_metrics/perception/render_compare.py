@@ -64,6 +64,7 @@ from gsi_datasets.scene import (
     surface_contains,
 )
 from gsi_metrics.perception.experts import TargetProposal
+from gsi_metrics.perception.kernels import inlier_sums
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -95,22 +96,22 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
         x, y = source[..., channel].ravel(), edited[..., channel].ravel()
         gain, offset = 1.0, float(np.median(y - x))
         for _ in range(3):
-            inliers = np.abs(y - (gain * x + offset)) < tolerance
-            if inliers.sum() < 0.5 * len(x):
+            count, sum_x, sum_y, sum_xx, sum_xy = inlier_sums(x, y, gain, offset, tolerance)
+            if count < 0.5 * len(x):
                 return edited  # no dominant global relation: leave the image alone
-            gain, offset = _line_fit(x[inliers], y[inliers])
+            gain, offset = _line_fit(count, sum_x, sum_y, sum_xx, sum_xy)
         matched[..., channel] = (edited[..., channel] - offset) / max(gain, 1e-3)
     return matched
 
 
-def _line_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Least-squares ``(gain, offset)`` of ``y ~ gain * x + offset`` (closed form; a constant ``x`` keeps gain 1)."""
-    x_mean, y_mean = float(x.mean(dtype=np.float64)), float(y.mean(dtype=np.float64))
-    x_centred = x.astype(np.float64) - x_mean
-    spread = float(x_centred @ x_centred)
-    if spread <= 1e-9 * len(x):
+def _line_fit(count: int, sum_x: float, sum_y: float, sum_xx: float, sum_xy: float) -> tuple[float, float]:
+    """Least-squares ``(gain, offset)`` of ``y ~ gain * x + offset`` from the sums over ``count`` points (closed form;
+    a constant ``x`` keeps gain 1)."""
+    x_mean, y_mean = sum_x / count, sum_y / count
+    spread = sum_xx - sum_x * x_mean
+    if spread <= 1e-9 * count:
         return 1.0, y_mean - x_mean
-    gain = float(x_centred @ (y.astype(np.float64) - y_mean)) / spread
+    gain = (sum_xy - sum_x * y_mean) / spread
     return gain, y_mean - gain * x_mean
 
 
@@ -122,7 +123,9 @@ def estimated_blur(
     a sigma must explain a tenth of the unblurred distance to be chosen."""
 
     def distance(image: np.ndarray) -> float:
-        return float(np.minimum(np.abs(edited - image).sum(axis=2), 30.0).mean())
+        difference = cv2.absdiff(edited, image)
+        summed = difference[..., 0] + difference[..., 1] + difference[..., 2]  # numpy sums a last axis of three slowly
+        return float(np.minimum(summed, 30.0).mean())
 
     best_sigma, best = 0.0, distance(source)
     unblurred = best

@@ -39,6 +39,7 @@ import numpy as np
 from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
 from gsi_metrics.functional.locality import object_hole, without_object
+from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps, pixels_of
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
 from gsi_metrics.sample import Box3D, SourceView
 
@@ -147,6 +148,7 @@ class SceneFreeComparer(PoseSearch):
         # Changes are compared smoothed: a drawing from the source's own pixels is never registered to the pixel, and
         # unsmoothed, any turned or rescaled drawing pays for that everywhere while "no change" pays nothing.
         self.smoothing_px = smoothing_px
+        self._smoothing_taps = gaussian_taps(smoothing_px)
         self._observed = self._smoothed(self.observed_change)
         distance = np.minimum(
             np.abs(self._smoothed(self._unchanged - self._reference) - self._observed).sum(axis=2), self.truncation
@@ -251,8 +253,7 @@ class SceneFreeComparer(PoseSearch):
         # Straight to homogeneous pixels: K times the affine map, applied once to the points.
         intrinsics = self._intrinsics_small
         width, height = self.compare_size
-        homogeneous = self._points @ (intrinsics @ linear).T + intrinsics @ (offset + motion[:3, 3])
-        return _pixels_of(homogeneous, width, height)
+        return pixels_of(self._points, intrinsics @ linear, intrinsics @ (offset + motion[:3, 3]), width, height)
 
     def _draw(
         self,
@@ -262,37 +263,15 @@ class SceneFreeComparer(PoseSearch):
         window: tuple[int, int, int, int] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``background`` (or its ``window``) with the target's points, as ``projection``
-        (:meth:`_hypothesis_projection`), drawn over it where nothing nearer hides them; and the pixels the target shows
-        at."""
+        (:meth:`_hypothesis_projection`), drawn over it where nothing nearer hides them, nearest first, the gaps between
+        the drawn points of an enlarged or turned target closed and coloured from their drawn neighbours; and the pixels
+        the target shows at (:func:`~gsi_metrics.perception.kernels.draw_points`)."""
         height, width = depth.shape
         left, top, right, bottom = window or (0, 0, width, height)
-        image = background[top:bottom, left:right].copy()
-        shows = np.zeros((bottom - top, right - left), bool)
         u, v, z, shown = projection
-        # The drawn points (indices into the projection) and, at each pixel, the nearest of them (a depth buffer).
-        drawn = np.flatnonzero((u >= left) & (u < right) & (v >= top) & (v < bottom))
-        drawn = drawn[z[drawn] <= depth[v[drawn], u[drawn]] + _DEPTH_TOLERANCE_M]
-        if drawn.size == 0:
-            return image, shows
-        pixels = (v[drawn] - top) * (right - left) + (u[drawn] - left)
-        drawn_depth = z[drawn]
-        nearest_depth = np.full(shows.size, np.inf)
-        np.minimum.at(nearest_depth, pixels, drawn_depth)
-        nearest = drawn_depth == nearest_depth[pixels]
-        pixels = pixels[nearest]
-        image.reshape(-1, image.shape[2])[pixels] = self._colours[shown[drawn[nearest]]]
-        shows.reshape(-1)[pixels] = True
-        # Close the gaps between the drawn points of an enlarged or turned target, colouring them from their drawn
-        # neighbours (only where no nearer surface is).
-        closed = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
-        gaps = closed & ~shows
-        if gaps.any():
-            weight = cv2.blur(shows.astype(np.float32), (3, 3))
-            summed = cv2.blur(image * shows[..., None], (3, 3))
-            filled = summed / np.maximum(weight, 1e-6)[..., None]
-            image[gaps] = filled[gaps]
-            shows = closed
-        return image, shows
+        return draw_points(
+            background, depth, u, v, z, shown, self._colours, left, top, right, bottom, _DEPTH_TOLERANCE_M
+        )
 
     # -- the search's questions ----------------------------------------------------------------------------------
 
@@ -332,10 +311,15 @@ class SceneFreeComparer(PoseSearch):
             drawn = self._background_image[rows, columns]
         else:
             drawn, _ = self._draw(self._background_image, self._background_depth, projection, outer)
-        change = self._smoothed(drawn - self._reference[rows, columns])
-        inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
-        distance = np.abs(change[inside] - self._observed[top:bottom, left:right]).sum(axis=2)
-        total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
+        total += change_distance(
+            drawn,
+            self._reference[rows, columns],
+            self._observed[top:bottom, left:right],
+            self._smoothing_taps,
+            top - outer[1],
+            left - outer[0],
+            self.truncation,
+        )
         return float(total) / (width * height)
 
     def _camera_motion_change(self) -> np.ndarray:
@@ -456,26 +440,14 @@ def _projected(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(u, v, depth, shown)``: the integer pixels and depths of the camera-frame ``points`` in front of the camera
     and inside a ``width`` x ``height`` image, and which points those are (their indices)."""
-    return _pixels_of(np.asarray(points, np.float64) @ np.asarray(intrinsics, np.float64).T, width, height)
-
-
-def _pixels_of(
-    homogeneous: np.ndarray, width: int, height: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_projected` of points given as their homogeneous pixels ``K p`` (the third coordinate is the depth)."""
-    depth = homogeneous[:, 2]
-    in_front = depth > 1e-6
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = np.round(homogeneous[:, 0] / depth)
-        v = np.round(homogeneous[:, 1] / depth)
-    shown = np.flatnonzero(in_front & (u >= 0) & (u < width) & (v >= 0) & (v < height))
-    return u[shown].astype(int), v[shown].astype(int), depth[shown], shown
+    points = np.ascontiguousarray(points, np.float64)
+    return pixels_of(points, np.asarray(intrinsics, np.float64), np.zeros(3), width, height)
 
 
 def _bounds_of(
     projections: list[tuple[np.ndarray, ...]], width: int, height: int, margin: int
 ) -> tuple[int, int, int, int] | None:
-    """``(left, top, right, bottom)`` around the pixels of every projection (:func:`_pixels_of`), widened by
+    """``(left, top, right, bottom)`` around the pixels of every projection (:func:`_projected`), widened by
     ``margin`` and clipped to the ``width`` x ``height`` image (None when no point shows)."""
     shown = [(u, v) for u, v, *_ in projections if u.size]
     if not shown:

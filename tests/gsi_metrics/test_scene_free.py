@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,6 +14,8 @@ from gsi_datasets.geometry import symmetric_geodesic_deg
 from gsi_datasets.operations.object_rotate import look_alikes
 from gsi_metrics.operations import object_rotate
 from gsi_metrics.perception import create_backend, perceive
+from gsi_metrics.perception.classical import unchanged_background
+from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps
 from gsi_metrics.perception.render_compare import Hypothesis
 from gsi_metrics.perception.scene_free import SceneFreeComparer
 from gsi_metrics.sample import ScoringSample
@@ -134,3 +137,71 @@ def test_a_half_turn_is_judged_against_the_unturned_object_only() -> None:
     assert "apple" in row["instruction"] and "180" in row["instruction"]
     scored = score_sample({**row, "scene": None}, png_image(row, "target_image"))
     assert scored.status == "ok" and "undecidable" not in scored.details and scored.details["method"] == "scene-free"
+
+
+def _opencv_drawing(background, depth, u, v, z, colours, window):  # noqa: ANN001, ANN202
+    """The drawing of :func:`~gsi_metrics.perception.kernels.draw_points` with numpy and OpenCV."""
+    left, top, right, bottom = window
+    image = background[top:bottom, left:right].copy()
+    shows = np.zeros((bottom - top, right - left), bool)
+    inside = (u >= left) & (u < right) & (v >= top) & (v < bottom)
+    drawn = np.flatnonzero(inside)
+    drawn = drawn[z[drawn] <= depth[v[drawn], u[drawn]] + np.float32(0.01)]
+    order = sorted(drawn, key=lambda i: (-z[i], i))  # painter's order: nearer (and, at equal depth, later) wins
+    for i in order:
+        image[v[i] - top, u[i] - left] = colours[i]
+        shows[v[i] - top, u[i] - left] = True
+    closed = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    gaps = closed & ~shows
+    weight = cv2.blur(shows.astype(np.float32), (3, 3))
+    filled = cv2.blur(image * shows[..., None], (3, 3)) / np.maximum(weight, 1e-6)[..., None]
+    image[gaps] = filled[gaps]
+    return image, closed
+
+
+def test_the_compiled_drawing_and_comparison_are_opencvs() -> None:
+    """The scene-free search's compiled inner loop draws and compares exactly as the same steps in numpy and OpenCV:
+    points nearest first where the depth map does not hide them, gaps closed and filled, Gaussian-smoothed change."""
+    rng = np.random.default_rng(3)
+    height, width = 60, 80
+    background = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    depth = rng.uniform(0.5, 2.0, (height, width)).astype(np.float32)
+    count = 900
+    u, v = rng.integers(5, 75, count), rng.integers(3, 50, count)
+    z = np.round(rng.uniform(0.4, 2.2, count), 2)  # repeated depths: ties resolved alike
+    colours = rng.uniform(0, 255, (count, 3)).astype(np.float32)
+    for window in ((0, 0, width, height), (10, 6, 70, 44), (40, 30, 41, 50)):
+        image, shows = draw_points(background, depth, u, v, z, np.arange(count), colours, *window, 0.01)
+        expected_image, expected_shows = _opencv_drawing(background, depth, u, v, z, colours, window)
+        assert np.array_equal(shows, expected_shows)
+        np.testing.assert_allclose(image, expected_image, rtol=1e-5, atol=1e-3)
+    reference = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+    observed = rng.uniform(-40, 40, (height, width, 3)).astype(np.float32)
+    image, _ = draw_points(background, depth, u, v, z, np.arange(count), colours, 0, 0, width, height, 0.01)
+    smoothed = cv2.GaussianBlur(image - reference, (0, 0), 1.5)
+    for top, left, bottom, right in ((0, 0, height, width), (7, 9, 50, 61)):
+        expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), 150.0)[top:bottom, left:right].sum()
+        distance = change_distance(
+            image, reference, observed[top:bottom, left:right], gaussian_taps(1.5), top, left, 150.0
+        )
+        assert distance == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_an_unchanged_background_is_a_still_camera_and_a_moved_one_is_not() -> None:
+    """The shortcut before any feature is computed: an edit (also under a colour cast of a few percent) leaves the
+    background as it was; a shift of the whole image by two pixels, or a camera view change, does not."""
+    (row,) = operation_rows("camera_relative_move", (0,))
+    sample = ScoringSample.from_row(row)
+    source, oracle = sample.view.image, np.array(png_image(row, "target_image"))
+    away = ~cv2.dilate(sample.view.target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+    assert unchanged_background(source, oracle, away, 25)
+    cast = np.clip(np.rint(oracle * np.array([1.06, 0.97, 0.94]) + 5.0), 0, 255).astype(np.uint8)
+    assert unchanged_background(source, cast, away, 25)
+    assert not unchanged_background(source, np.roll(oracle, 2, axis=1), away, 25)
+    (view_change,) = operation_rows("camera_view_change", (0,), config="room")
+    moved = ScoringSample.from_row(view_change).view
+    everywhere = np.ones(moved.image.shape[:2], bool)
+    assert not unchanged_background(moved.image, np.array(png_image(view_change, "target_image")), everywhere, 25)
+    # A still camera is recovered without a feature match: the camera of the oracle edit is exactly still.
+    camera = perceive(create_backend("classical"), sample.view, oracle).camera
+    assert camera.found and np.array_equal(camera.delta, np.eye(4))
