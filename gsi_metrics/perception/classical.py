@@ -29,8 +29,10 @@ pixels, and faces that were invisible in the source (e.g. the back of an object 
    makes rotations of bodies of revolution and faces hidden in the source recoverable, and keeps a slightly
    moved, zoomed or shifted output scorable.
 6. **Removal**: render-and-compare also renders the scene without the target; when that explains the edited image at
-   least as well as the best pose, or nearly as well while the best pose's target does not match the image where it
-   would show (or the best pose hides the target), the target was removed
+   least as well as the best pose (to within a tenth of what the target's own pixels weigh: a target that is there
+   explains them all, and a pose that gains less is fitting the scene-free inpainting's errors), or nearly as well
+   while the best pose's target does not match the image where it would show (or the best pose hides the target),
+   the target was removed
    (``TargetRecovery.removed``). Without a scene, a target that is not located and whose source pixels mostly
    changed under a still camera counts as removed. Removal is a hypothesis only where the instruction asks for one
    (the operation is no secret; ``SourceView.removal_asked``): elsewhere a target that is gone is not found, and the

@@ -201,6 +201,7 @@ class PoseSearch:
         tie_tolerance: float = 0.0025,
         camera_delta: np.ndarray | None = None,
         removal_margin: float = 1.0,
+        removal_tie: float = 0.1,
         presence_tolerance: float = 100.0,
         proposals: Sequence[TargetProposal] = (),
     ) -> None:
@@ -252,6 +253,7 @@ class PoseSearch:
         self.min_improvement = min_improvement
         self.tie_tolerance = tie_tolerance
         self.removal_margin = removal_margin
+        self.removal_tie = removal_tie
         self.presence_tolerance = presence_tolerance
         self.proposals = tuple(proposals)
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
@@ -331,12 +333,14 @@ class PoseSearch:
 
     def removed(self, best: Hypothesis, cost: float) -> bool:
         """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact
-        ``cost``): removal explains it at least as well, or nearly as well (within ``removal_margin`` cost units)
-        while ``best`` parks the target over another object's change: the target drawn there does not match the
-        image where it shows (median residual over ``presence_tolerance``), or it stands inside another object of
-        the source (a shrunken white jug painted over a removed orange's spot on a white table)."""
+        ``cost``): removal explains it as well to within ``removal_tie`` cost units, or nearly as well (within
+        ``removal_margin`` cost units) while ``best`` parks the target over another object's change: the target drawn
+        there does not match the image where it shows (median residual over ``presence_tolerance``), or it stands inside
+        another object of the source (a shrunken white jug painted over a removed orange's spot on a white table)."""
         removal = self.removal_cost()
-        if removal <= cost:
+        # A target that is there explains its own pixels: a best pose that explains barely more than the removal (less
+        # than ``removal_tie`` of a target's worth of pixels) is fitting the inpainting's errors, not the target.
+        if removal <= cost + self.removal_tie * self.cost_unit:
             return True
         return removal <= cost + self.removal_margin * self.cost_unit and (
             self._inside(best, self._neighbours) or self.target_residual(best) > self.presence_tolerance
