@@ -41,7 +41,9 @@ def _reflected(index: int, size: int) -> int:
 
 
 @numba.njit(cache=True)
-def pixels_of(points, matrix, offset, width, height):  # noqa: ANN001, ANN201
+def pixels_of(
+    points: np.ndarray, matrix: np.ndarray, offset: np.ndarray, width: int, height: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(u, v, depth, shown)``: the integer pixels (rounded half to even) and depths of the points whose homogeneous
     pixels are ``matrix @ p + offset`` (``K`` times the points' camera coordinates), of those in front of the camera
     and inside a ``width`` x ``height`` image, and which points those are (their indices)."""
@@ -66,7 +68,20 @@ def pixels_of(points, matrix, offset, width, height):  # noqa: ANN001, ANN201
 
 
 @numba.njit(cache=True)
-def draw_points(background, depth, u, v, z, point_index, colours, left, top, right, bottom, tolerance):  # noqa: ANN001, ANN201, PLR0913
+def draw_points(
+    background: np.ndarray,
+    depth: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    z: np.ndarray,
+    point_index: np.ndarray,
+    colours: np.ndarray,
+    left: int,
+    top: int,
+    right: int,
+    bottom: int,
+    tolerance: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``background[top:bottom, left:right]`` window (float32 RGB) with the projected points ``(u, v, z)`` drawn
     where nothing nearer in ``depth`` (plus ``tolerance``) hides them, nearest first (the last of equal depths), each in
     ``colours[point_index]``; gaps between drawn pixels closed and coloured from their drawn neighbours. Returns
@@ -137,7 +152,15 @@ def draw_points(background, depth, u, v, z, point_index, colours, left, top, rig
 
 
 @numba.njit(cache=True)
-def change_distance(drawn, reference, observed, taps, inner_top, inner_left, truncation):  # noqa: ANN001, ANN201
+def change_distance(
+    drawn: np.ndarray,
+    reference: np.ndarray,
+    observed: np.ndarray,
+    taps: np.ndarray,
+    inner_top: int,
+    inner_left: int,
+    truncation: float,
+) -> float:
     """Sum over the inner window (``observed``'s size, at ``(inner_top, inner_left)`` of ``drawn``) of the per-pixel
     RGB L1 distance, truncated at ``truncation``, between the smoothed ``drawn - reference`` and ``observed``."""
     height, width = drawn.shape[0], drawn.shape[1]
@@ -184,7 +207,9 @@ def change_distance(drawn, reference, observed, taps, inner_top, inner_left, tru
 
 
 @numba.njit(cache=True)
-def inlier_sums(x, y, gain, offset, tolerance):  # noqa: ANN001, ANN201
+def inlier_sums(
+    x: np.ndarray, y: np.ndarray, gain: float, offset: float, tolerance: float
+) -> tuple[int, float, float, float, float]:
     """``(count, sum x, sum y, sum x^2, sum xy)`` over the pixels where ``|y - (gain x + offset)| < tolerance``, the
     test done in float32 as numpy does it for float32 ``x`` and ``y`` (the sums in float64)."""
     gain32, offset32, tolerance32 = np.float32(gain), np.float32(offset), np.float32(tolerance)

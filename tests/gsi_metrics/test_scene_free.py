@@ -153,7 +153,15 @@ def test_a_half_turn_is_judged_against_the_unturned_object_only() -> None:
     assert scored.status == "ok" and "undecidable" not in scored.details and scored.details["method"] == "scene-free"
 
 
-def _opencv_drawing(background, depth, u, v, z, colours, window):  # noqa: ANN001, ANN202
+def _opencv_drawing(
+    background: np.ndarray,
+    depth: np.ndarray,
+    u: np.ndarray,
+    v: np.ndarray,
+    z: np.ndarray,
+    colours: np.ndarray,
+    window: tuple[int, int, int, int],
+) -> tuple[np.ndarray, np.ndarray]:
     """The drawing of :func:`~gsi_metrics.perception.kernels.draw_points` with numpy and OpenCV."""
     left, top, right, bottom = window
     image = background[top:bottom, left:right].copy()
