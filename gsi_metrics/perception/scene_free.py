@@ -121,7 +121,7 @@ class SceneFreeComparer(PoseSearch):
             for other in sample.distractor_boxes
         ]
         self._neighbours = list(self._namesakes)
-        self._receptacle = _receptacle_surface(sample, world, foot, self._target_radius)
+        self._receptacle = _receptacle_surface(sample, world, foot)
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._motion = motion
         self._intrinsics_small = np.asarray(sample.intrinsics, float).copy()
@@ -333,16 +333,17 @@ class SceneFreeComparer(PoseSearch):
         return [] if self._receptacle is None else [self._receptacle[1]]
 
     def _surface_under(self, position: np.ndarray) -> float:
-        """The receptacle's surface height where ``position`` is over it, else the target's own support (0)."""
+        """The receptacle's surface height where ``position`` is over it, else the target's own support (0). The usable
+        rectangle is where the target's centre may go; the target stands over the surface up to its own half width
+        beyond it."""
         if self._receptacle is None:
             return self.support_height
-        outline, height, margin = self._receptacle
-        return height if _over_polygon(outline, np.asarray(position)[:2], margin) else self.support_height
+        outline, height = self._receptacle
+        over = _over_polygon(outline, np.asarray(position)[:2], self._target_radius)
+        return height if over else self.support_height
 
     def _lift(self, hypothesis: Hypothesis) -> float:
         """How far above its own support the target stands under ``hypothesis`` (on the receptacle's surface)."""
-        if self._receptacle is None:
-            return 0.0
         return self._surface_under(self.target_centre[:2] + (hypothesis.dx_m, hypothesis.dy_m)) - self.support_height
 
     def removal_cost(self) -> float:
@@ -405,21 +406,17 @@ class SceneFreeComparer(PoseSearch):
         return cv2.resize(shows.astype(np.uint8), (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def _receptacle_surface(
-    sample: SourceView, world: np.ndarray, foot: np.ndarray, margin_m: float
-) -> tuple[np.ndarray, float, float] | None:
+def _receptacle_surface(sample: SourceView, world: np.ndarray, foot: np.ndarray) -> tuple[np.ndarray, float] | None:
     """The surface an RP instruction names, when it is not the target's own support: its usable rectangle on the
-    ground (world xy corners), its height above the target's support (world z), and how far (m) outside the rectangle
-    the target's centre may still be over the surface (``margin_m``: the rectangle is where the target's centre may
-    go; the target stands over the surface up to its own half width beyond). A source-side fact, like the target's
-    box: which receptacle the instruction names, not where on it the target should go."""
+    ground (world xy corners) and its height above the target's support (world z). A source-side fact, like the
+    target's box: which receptacle the instruction names, not where on it the target should go."""
     if sample.receptacle_corners is None:
         return None
     corners = (np.asarray(sample.receptacle_corners, float) - foot) @ world.T
     height = float(np.mean(corners[:, 2]))
     if abs(height) <= _SAME_SURFACE_M:
         return None
-    return corners[:, :2], height, margin_m
+    return corners[:, :2], height
 
 
 def _over_polygon(polygon: np.ndarray, point: np.ndarray, margin: float) -> bool:
