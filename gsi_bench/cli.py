@@ -1,4 +1,4 @@
-"""``gsi-bench``: build GSI-Syn splits, inspect them, evaluate editors, compare results, validate the metrics.
+"""``gsi-bench``: build GSI-Syn splits, inspect them, run and evaluate editors, compare results, validate the metrics.
 
 Subcommands import their libraries lazily, so ``gsi-bench --help`` is instant and evaluation-side
 commands never import the data builders.
@@ -135,7 +135,7 @@ def _add_backend_options(parser: argparse.ArgumentParser) -> None:
 
 def _backend_config(args: argparse.Namespace) -> dict[str, Any]:
     """The perception backend's arguments: each ``--backend-option``, and ``--perception`` when given."""
-    config = dict(_option(text) for text in args.backend_option)
+    config = dict(_option(text, "--backend-option") for text in args.backend_option)
     if args.perception is not None:
         config["perception"] = args.perception
     return config
@@ -150,6 +150,7 @@ def _eval(args: argparse.Namespace) -> int:
         config=args.config,
         split=args.split,
         editor=args.editor,
+        editor_options=_editor_options(args),
         out_dir=out,
         profile=args.profile,
         backend=args.backend,
@@ -284,19 +285,67 @@ def _push_results(args: argparse.Namespace) -> int:
 
 
 def _slug(spec: str) -> str:
-    """A folder name for an editor spec (``folder:out/model-a`` -> ``folder-model-a``)."""
-    name, _, argument = spec.partition(":")
-    return f"{name}-{Path(argument).name}" if argument else name
+    from gsi_bench.evaluation import editor_slug
+
+    return editor_slug(spec)
 
 
-def _option(text: str) -> tuple[str, object]:
-    """``KEY=VALUE`` with the value read as YAML, so numbers and booleans keep their types."""
+def _option(text: str, flag: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``flag`` with the value read as YAML, so numbers, booleans and mappings keep their types."""
     import yaml
 
     key, separator, value = text.partition("=")
     if not separator or not key:
-        raise ValueError(f"--backend-option expects KEY=VALUE, got {text!r}")
+        raise ValueError(f"{flag} expects KEY=VALUE, got {text!r}")
     return key, yaml.safe_load(value)
+
+
+def _editor_options(args: argparse.Namespace) -> dict[str, Any]:
+    return dict(_option(text, "--editor-option") for text in args.editor_option)
+
+
+_EDITOR_HELP = (
+    "identity, oracle, geometric, folder:PATH, python:MODULE:CALLABLE, diffusers:MODEL (Hub id or local folder), "
+    "api:openai or api:http (see gsi_bench.editors)"
+)
+
+
+def _add_editor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--editor", required=True, help=_EDITOR_HELP)
+    parser.add_argument(
+        "--editor-option", action="append", default=[], metavar="KEY=VALUE", help="editor option (repeatable)"
+    )
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from gsi_bench.generation import run_generation
+
+    out = args.out or Path("outputs") / _slug(args.editor)
+    manifest = run_generation(
+        args.data, args.config, args.split, args.editor, out, editor_options=_editor_options(args), limit=args.limit,
+        overwrite=args.overwrite, progress=not args.quiet,
+    )  # fmt: skip
+    if manifest is None:  # not the main process of an accelerate launch
+        return 0
+    counts, run = manifest["counts"], manifest["this_run"]
+    rate = f" ({run['samples_per_second']:.2f} samples/s)" if run["samples_per_second"] else ""
+    print(
+        f"Generated {run['edited']} sample(s) in {run['seconds']:.1f} s{rate} over {manifest['processes']} process(es);"
+        f" {out} holds {counts['ok']} of {manifest['dataset']['num_rows']} images"
+    )
+    for failure in manifest["failures"][:5]:
+        print(f"  {failure['sample_id']}: {failure['status']}: {failure['message']}", file=sys.stderr)
+    failed = counts["failed"] + counts["unusable"]
+    if failed:
+        print(
+            f"warning: {failed} sample(s) without an image (see {out}/generation.json); re-run to retry them",
+            file=sys.stderr,
+        )
+    print(
+        f"Score them: gsi-bench eval --data {args.data} --config {args.config} --split {args.split} "
+        f"--editor folder:{out}"
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,13 +411,24 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", default="reference_layout", help="output folder (default: reference_layout)")
     export.set_defaults(handler=_export)
 
+    generate = commands.add_parser(
+        "generate", help="run an editor on a split and write its images (resumable; accelerate launch for many GPUs)"
+    )
+    generate.add_argument("--data", default="gsi-bench/syn", help="dataset folder or Hub id (default: gsi-bench/syn)")
+    generate.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
+    generate.add_argument("--split", default="test", help="split (default: test)")
+    _add_editor_arguments(generate)
+    generate.add_argument("--out", default=None, help="predictions folder (default: outputs/<editor>)")
+    generate.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    generate.add_argument("--overwrite", action="store_true", help="replace another generation's outputs in --out")
+    generate.add_argument("--quiet", action="store_true", help="no progress bar")
+    generate.set_defaults(handler=_generate)
+
     evaluate = commands.add_parser("eval", help="run an editor on a split and score it")
     evaluate.add_argument("--data", default="gsi-bench/syn", help="dataset folder or Hub id (default: gsi-bench/syn)")
     evaluate.add_argument("--config", default="tabletop", help="config name (default: tabletop)")
     evaluate.add_argument("--split", default="test", help="split (default: test)")
-    evaluate.add_argument(
-        "--editor", required=True, help="identity, oracle, geometric or folder:PATH (see gsi_bench.editors)"
-    )
+    _add_editor_arguments(evaluate)
     evaluate.add_argument("--out", default=None, help="results folder (default: results/<editor>)")
     evaluate.add_argument(
         "--profile", choices=["gsi", "paper", "both"], default="gsi", help="scoring profile (default: gsi)"
@@ -501,7 +561,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, KeyError) as error:  # BuildError is a ValueError
+    except (ValueError, FileNotFoundError, KeyError, ImportError) as error:  # BuildError is a ValueError
         # KeyError's str() quotes its message; registries put the whole message in args[0].
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"gsi-bench {args.command}: error: {message}", file=sys.stderr)

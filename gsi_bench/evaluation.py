@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from gsi_bench.editors import Editor, get_editor
+from gsi_bench.editors import Editor, get_editor, unwrap_prediction
 from gsi_bench.markdown import escape_markdown, table
 from gsi_datasets.integrity import unwritable_reason, write_text_atomically
 from gsi_metrics.operations import PROFILES, get_scorer
@@ -123,7 +123,7 @@ def evaluate_row(
     """
     editor_error = ""
     try:
-        prediction: Any = editor(row)
+        prediction, _ = unwrap_prediction(editor(row))
     except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
         prediction, editor_error = None, f"editor {editor.spec!r} raised {describe_error(error)}"
     scores = score_profiles(row, prediction, backend, profiles, value_range)
@@ -193,18 +193,21 @@ def _progress(items: Iterator[Any], total: int, done: int, enabled: bool, label:
     return iter(tqdm(items, total=total, initial=done, desc=f"eval {label}", unit="sample"))
 
 
-def load_eval_dataset(data: str | os.PathLike, config: str, split: str) -> Any:
-    """Loads a split with ``datasets.load_dataset``, after checking a local folder's integrity.
+def load_eval_dataset(data: str | os.PathLike | Any, config: str, split: str) -> Any:
+    """Loads a split with ``datasets.load_dataset``, after checking a local folder's integrity (a loaded
+    ``datasets.Dataset`` is used as it is).
 
     Raises:
         FileNotFoundError: ``data`` is neither an existing folder nor a Hub dataset id that could be loaded.
         gsi_datasets.integrity.DatasetIntegrityError: a damaged shard or card, naming the file and the fix.
         EvaluationError: ``datasets`` could not load the split (with its error and what to do).
     """
-    from datasets import load_dataset
+    from datasets import Dataset, load_dataset
 
     from gsi_datasets.integrity import check_dataset
 
+    if isinstance(data, Dataset):
+        return data
     path = Path(data)
     if path.exists():
         check_dataset(path, config, split)
@@ -226,6 +229,12 @@ def load_eval_dataset(data: str | os.PathLike, config: str, split: str) -> Any:
                 f" ({type(error).__name__}); build it with `gsi-bench build syn --out {text}`"
             ) from error
     raise FileNotFoundError(f"dataset folder {text} does not exist; build it with `gsi-bench build syn --out {text}`")
+
+
+def load_rows(data: str | os.PathLike | Any, config: str, split: str, limit: int | None = None) -> Any:
+    """:func:`load_eval_dataset`, only its first ``limit`` rows when given."""
+    full = load_eval_dataset(data, config, split)
+    return full.select(range(min(limit, len(full)))) if limit is not None else full
 
 
 def _check_scorable(dataset: Any, profiles: Sequence[str]) -> None:
@@ -329,6 +338,7 @@ def run_evaluation(
     editor: str | Editor,
     out_dir: str | os.PathLike,
     profile: str = "gsi",
+    editor_options: Mapping[str, Any] | None = None,
     backend: str | PerceptionBackend = "classical",
     limit: int | None = None,
     workers: int = 1,
@@ -344,10 +354,11 @@ def run_evaluation(
             (:func:`gsi_datasets.integrity.check_dataset`).
         config: dataset config (subset), e.g. ``tabletop``.
         split: split name.
-        editor: an editor spec (``identity``, ``oracle``, ``geometric``, ``folder:PATH``; see
-            :mod:`gsi_bench.editors`) or an :class:`~gsi_bench.editors.Editor`.
+        editor: an editor spec (``identity``, ``oracle``, ``geometric``, ``folder:PATH``, ``python:``, ``diffusers:``,
+            ``api:``; see :mod:`gsi_bench.editors`) or an :class:`~gsi_bench.editors.Editor`.
         out_dir: results folder (created; earlier results in it are replaced).
         profile: ``gsi``, ``paper`` or ``both`` (one pass, one perception per row, headline ``gsi``).
+        editor_options: the options of an editor given as a spec (``--editor-option``).
         backend: perception backend name (created with ``backend_config``) or instance.
         limit: score only the first ``limit`` rows.
         workers: processes scoring rows in parallel (1 = in this process); the editor must then be picklable.
@@ -375,7 +386,8 @@ def run_evaluation(
         raise ValueError(f"workers must be >= 1, got {workers}")
     check_value_range(value_range)
     profiles = (HEADLINE_PROFILE, *(p for p in PROFILES if p != HEADLINE_PROFILE)) if profile == "both" else (profile,)
-    editor = get_editor(editor) if isinstance(editor, str) else editor  # fail on a bad spec before loading data
+    # fail on a bad spec or option before loading data
+    editor = get_editor(editor, editor_options) if isinstance(editor, str) else editor
     if isinstance(backend, str):
         backend = create_backend(backend, **(backend_config or {}))
     # Workers re-create the backend from a name every process can resolve (backend_spec).
@@ -435,6 +447,9 @@ def run_evaluation(
             value_range=value_range,
             resumed_rows=len(dataset) - len(todo),
         )
+        generation = getattr(editor.fn, "generation_manifest", None)
+        if generation is not None:  # the folder was written by `gsi-bench generate`: how its images were made
+            summary["manifest"]["generation"] = generation
         diagnose = getattr(editor.fn, "diagnose", None)
         if diagnose is not None:
             # Files of a folder editor that were not scored: listed with their reasons, never ignored silently.
@@ -447,6 +462,56 @@ def run_evaluation(
         (out / PARTIAL_FILE).unlink(missing_ok=True)
         (out / STATE_FILE).unlink(missing_ok=True)
         return summary
+
+
+def editor_slug(spec: str) -> str:
+    """A folder name for an editor spec (``folder:out/model-a`` -> ``folder-model-a``)."""
+    name, _, argument = spec.partition(":")
+    return f"{name}-{Path(argument).name}" if argument else name
+
+
+def evaluate_editor(
+    editor: Any,
+    dataset: Any,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    config: str | None = None,
+    split: str | None = None,
+    editor_options: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Scores any editor on a split, in-process: the Python face of ``gsi-bench eval``.
+
+    ``editor`` is a spec (``"oracle"``, ``"diffusers:..."``), a loaded ``diffusers`` pipeline, or a function
+    ``edit(image, instruction)`` returning an image; ``dataset`` a loaded ``datasets.Dataset`` (or a folder or Hub id,
+    with ``config`` and ``split``)::
+
+        pipe = DiffusionPipeline.from_pretrained(...)
+        results = gsi_bench.evaluate_editor(pipe, load_dataset("gsi-bench/syn", "tabletop", split="test"))
+
+    Args:
+        out_dir: results folder (default ``results/<editor>``).
+        config, split: default to the dataset's own (``dataset.info.config_name``, ``dataset.split``).
+        editor_options: options of the spec's editor, the pipeline's call (:class:`~gsi_bench.editors.diffusion.
+            DiffusionOptions`) or the function.
+        options: more arguments of :func:`run_evaluation` (``profile``, ``limit``, ``workers``, ...).
+
+    Returns:
+        The summary (``summary.json``), as :func:`run_evaluation`.
+    """
+    from gsi_bench.editors import as_editor
+
+    resolved = as_editor(editor, editor_options)
+    info = getattr(dataset, "info", None)
+    config = config or getattr(info, "config_name", None) or "tabletop"
+    split = split or str(getattr(dataset, "split", None) or "test")
+    name, _, argument = resolved.spec.partition(":")
+    out = (
+        Path(out_dir)
+        if out_dir is not None
+        else Path("results") / (f"{name}-{Path(argument).name}" if argument else name)
+    )
+    return run_evaluation(dataset, config, split, resolved, out, **options)
 
 
 def _prediction_files_summary(files: Mapping[str, Any], examples: int = 5) -> dict[str, Any]:
@@ -509,6 +574,14 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
+def dataset_source(data: str | os.PathLike | Any) -> str:
+    """Where a run's rows came from: the folder or Hub id, or what an in-memory ``datasets.Dataset`` was built from."""
+    if isinstance(data, (str, os.PathLike)):
+        return str(data)
+    files = sorted({Path(f["filename"]).parent.name for f in getattr(data, "cache_files", [])})
+    return f"datasets.Dataset ({', '.join(files) or 'in memory'})"
+
+
 def dataset_fingerprint(dataset: Any) -> dict[str, Any]:
     """Identity of the scored rows: ``datasets``' fingerprint and a SHA-256 of the sample ids in order."""
     ids = "\n".join(dataset["sample_id"])
@@ -537,7 +610,7 @@ def build_manifest(
 ) -> dict[str, Any]:
     """The configuration and versions behind a run's numbers (the ``manifest`` of ``summary.json``)."""
     num_scored = len(dataset)
-    path = Path(data)
+    path = Path(data) if isinstance(data, (str, os.PathLike)) else None
     return {
         "schema_version": RESULTS_SCHEMA_VERSION,
         "package": {"name": "gsi-bench", "version": _distribution_version("gsi-bench")},
@@ -547,8 +620,8 @@ def build_manifest(
         "profiles": list(profiles),
         "backend": {"name": backend.name, "config": backend.config(), "config_hash": config_hash(backend)},
         "dataset": {
-            "path": str(data),
-            "resolved_path": str(path.resolve()) if path.exists() else None,
+            "path": dataset_source(data),
+            "resolved_path": str(path.resolve()) if path is not None and path.exists() else None,
             "config": config,
             "split": split,
             "num_rows": len(full_dataset),

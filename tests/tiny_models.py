@@ -1,0 +1,64 @@
+"""Tiny randomly initialised models built from configs and saved with ``save_pretrained``, for the model tests.
+
+No weights can be downloaded here, so every learned component of the tests is built from a config with a fixed seed
+and loaded back with ``from_pretrained(local_dir)``, as a user's real checkpoint would be.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+#: The tiny CLIP tokenizer's alphabet: each letter is a word piece, with and without the end-of-word mark.
+_LETTERS = [chr(code) for code in range(ord("a"), ord("z") + 1)]
+
+
+def tiny_instruct_pix2pix(folder: Path, seed: int = 0) -> Path:
+    """A tiny ``StableDiffusionInstructPix2PixPipeline`` (a few hundred kB) saved in ``folder``; returns it.
+
+    The VAE downsamples by 8 like the real one (4 blocks), so a 512 x 512 source makes a 64 x 64 latent.
+    """
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    torch.manual_seed(seed)
+    vocabulary = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for letter in _LETTERS:
+        vocabulary[letter] = len(vocabulary)
+        vocabulary[f"{letter}</w>"] = len(vocabulary)
+    tokenizer_files = folder / "tokenizer_source"
+    tokenizer_files.mkdir(parents=True, exist_ok=True)
+    (tokenizer_files / "vocab.json").write_text(json.dumps(vocabulary))
+    (tokenizer_files / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(
+        str(tokenizer_files / "vocab.json"), str(tokenizer_files / "merges.txt"), model_max_length=77
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocabulary), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+            num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+            projection_dim=16,
+        )
+    )  # fmt: skip
+    unet = UNet2DConditionModel(
+        sample_size=8, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=16, attention_head_dim=2, norm_num_groups=4,
+    )  # fmt: skip
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(4, 4, 4, 4), latent_channels=4,
+        norm_num_groups=2, sample_size=64, layers_per_block=1,
+    )  # fmt: skip
+    pipeline = StableDiffusionInstructPix2PixPipeline(
+        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=EulerAncestralDiscreteScheduler(),
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )  # fmt: skip
+    pipeline.save_pretrained(folder)
+    return folder
