@@ -142,6 +142,8 @@ def prepare_references(references: Any) -> Any:
         ValueError: A row lacks a schema column.
         TypeError: ``references`` is neither a ``datasets.Dataset`` nor a sequence of row mappings.
     """
+    if isinstance(references, Mapping):  # a batch of columns, as `ds.iter(batch_size=...)` gives (streaming too)
+        references = rows_of_column_batch(references)
     if isinstance(references, datasets.Dataset):
         _check_columns(references.column_names, "the dataset")
         view = references.with_format(None)
@@ -161,8 +163,25 @@ def prepare_references(references: Any) -> Any:
             rows.append({name: row[name] for name in ROW_FEATURES})
         return rows
     raise TypeError(
-        f"references must be a datasets.Dataset or a list of GSI-Bench rows, got {type(references).__name__}"
+        "references must be a datasets.Dataset, a list of GSI-Bench rows or a batch of columns, got "
+        f"{type(references).__name__}"
     )
+
+
+def rows_of_column_batch(batch: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows of a batch of columns (``{"sample_id": [...], "source_image": [...], ...}``).
+
+    Raises:
+        ValueError: the columns are not lists of one length (a single row was given where a batch was expected).
+    """
+    lengths = {name: len(values) if isinstance(values, (list, tuple)) else None for name, values in batch.items()}
+    if None in lengths.values() or len(set(lengths.values())) != 1:
+        raise ValueError(
+            "references is a mapping but not a batch of columns of one length (for one row use add(), or pass "
+            f"[row]); column lengths: {dict(list(lengths.items())[:6])}"
+        )
+    names = list(batch)
+    return [dict(zip(names, values, strict=True)) for values in zip(*(batch[name] for name in names), strict=True)]
 
 
 def _scoring_prediction(stored: Mapping[str, Any] | None) -> Prediction:
@@ -290,6 +309,8 @@ class GSIMetric(evaluate.Metric):
             ValueError: The numbers of predictions and references differ, a row lacks a schema column, or
                 ``value_range`` is unknown.
         """
+        if references is not None:
+            references = prepare_references(references)
         if predictions is not None and references is not None and len(predictions) != len(references):
             raise ValueError(
                 f"got {len(predictions)} predictions for {len(references)} references: pass exactly one "
@@ -298,8 +319,6 @@ class GSIMetric(evaluate.Metric):
         check_value_range(value_range)
         if predictions is not None:
             predictions = [encode_prediction(prediction, value_range) for prediction in predictions]
-        if references is not None:
-            references = prepare_references(references)
         super().add_batch(predictions=predictions, references=references, **kwargs)
 
     def add(self, *, prediction: Any = None, reference: Any = None, value_range: str = "auto", **kwargs: Any) -> None:
@@ -326,8 +345,9 @@ Args:
         Bad predictions are scored 0 and counted, never dropped, each with its status and reason in the
         per-sample records (`missing`, `unreadable`, `unsupported_format`, `invalid_values`, `too_large`,
         `wrong_size`); the full input contract is in `gsi_metrics/predictions.py`.
-    references (`datasets.Dataset` or `list` of `dict`): GSI-Bench rows, e.g.
-        `load_dataset("gsi-bench/syn", "tabletop", split="test")` or a list of its rows, with every column of
+    references (`datasets.Dataset`, `list` of `dict`, or a batch of columns): GSI-Bench rows, e.g.
+        `load_dataset("gsi-bench/syn", "tabletop", split="test")`, a list of its rows, or a batch of
+        `ds.iter(batch_size=...)` (of a streaming `IterableDataset` too), with every column of
         `gsi_datasets.schema.FEATURES` (extra columns are ignored).
     profile (`str`, *optional*, defaults to `"gsi"`): `"gsi"` (ours) or `"paper"` (the reference formulas).
     backend (`str` or perception backend, *optional*, defaults to `"classical"`): the perception backend that

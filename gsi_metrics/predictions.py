@@ -19,6 +19,9 @@ What a prediction may be
   float16 become float32). Layouts: ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)`` with ``C`` = 1 (gray),
   2 (gray + alpha), 3 (RGB) or 4 (RGBA); a leading batch axis of size 1 is dropped. ``(H, W, C)`` wins when
   both readings are possible.
+- A batch of one: a list or tuple holding one of the above, or a pipeline's output (diffusers'
+  ``ImagePipelineOutput``, whose ``images`` is a list, array or tensor) holding one image. A batch of several
+  images is ``unsupported_format``: one image per sample.
 
 Value ranges (:data:`VALUE_RANGES`)
 -----------------------------------
@@ -192,6 +195,15 @@ def _read(prediction: Any, value_range: str) -> LoadedPrediction:
         prediction = prediction.get("bytes") if prediction.get("bytes") is not None else prediction.get("path")
     if prediction is None:
         return _failure("missing", "no prediction was given for this sample")
+    batch = _single_image_batch(prediction)
+    if batch is not None:
+        if len(batch) != 1:
+            return _failure(
+                "unsupported_format",
+                f"prediction is a batch of {len(batch)} images; pass one image per sample (e.g. pipe(...).images[0])",
+            )
+        loaded = _read(batch[0], value_range)
+        return replace(loaded, notes={**loaded.notes, "batch": "the only image of a batch of 1"})
     if isinstance(prediction, (str, os.PathLike)):
         return _read_file(Path(prediction), value_range)
     if isinstance(prediction, (bytes, bytearray, memoryview)):
@@ -274,6 +286,27 @@ def _read_pil(image: Image.Image, value_range: str) -> LoadedPrediction:
     if value_range not in ("auto", "0-255"):
         notes["value_range"] = "0-255 (8-bit image; the declared range applies to arrays)"
     return _with_opaque_alpha_dropped(np.asarray(converted), notes)
+
+
+def _single_image_batch(value: Any) -> list[Any] | None:
+    """The images of a list or tuple of images, or of a pipeline output's ``images`` (diffusers'
+    ``ImagePipelineOutput``: a list, or a 4-D array or tensor); None for anything else."""
+    if isinstance(value, (list, tuple)):
+        items = list(value)
+    elif hasattr(value, "images") and not isinstance(value, (Image.Image, np.ndarray)):
+        images = value.images
+        array = None if isinstance(images, (list, tuple)) else _as_array(images)
+        if array is None and not isinstance(images, (list, tuple)):
+            return None
+        items = list(images) if array is None else list(array) if array.ndim == 4 else [array]
+    else:
+        return None
+    return items if items and all(_is_image_like(item) for item in items) else None
+
+
+def _is_image_like(item: Any) -> bool:
+    array = None if isinstance(item, (Image.Image, str, os.PathLike, bytes)) else _as_array(item)
+    return isinstance(item, (Image.Image, str, os.PathLike, bytes)) or (array is not None and array.ndim >= 2)
 
 
 def _as_array(value: Any) -> np.ndarray | None:

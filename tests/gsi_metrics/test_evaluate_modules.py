@@ -244,6 +244,31 @@ def test_add_and_add_batch_accumulate(
     assert _same({key: value for key, value in bench.compute().items() if key != "backend"}, want)
 
 
+@pytest.mark.parametrize("streaming", [False, True], ids=["dataset", "streaming"])
+def test_add_batch_takes_the_batches_of_ds_iter(
+    modules: dict[str, evaluate.EvaluationModule],
+    split_dir: Path,
+    dataset: datasets.Dataset,
+    predictions: list[Image.Image],
+    streaming: bool,
+) -> None:
+    """``for batch in ds.iter(batch_size=4): module.add_batch(predictions=..., references=batch)``, also from a
+    streaming ``IterableDataset``: the same numbers as the whole split at once."""
+    rows = datasets.load_dataset(str(split_dir), "tabletop", split="test", streaming=streaming)
+    bench = modules["gsi_bench"]
+    start = 0
+    for batch in rows.iter(batch_size=4):
+        count = len(batch["sample_id"])
+        bench.add_batch(predictions=predictions[start : start + count], references=batch)
+        start += count
+    assert start == len(dataset)
+    scores = [score_sample(dataset[i], predictions[i]) for i in range(len(dataset))]
+    want = _expected_view(summarize(scores), None, scores)
+    assert _same({key: value for key, value in bench.compute().items() if key != "backend"}, want)
+    with pytest.raises(ValueError, match="not a batch of columns"):
+        bench.add_batch(predictions=[predictions[0]], references=dataset[0])  # one row where a batch belongs
+
+
 def test_unknown_profile_raises(modules: dict[str, evaluate.EvaluationModule], dataset: datasets.Dataset) -> None:
     with pytest.raises(ValueError, match=r"unknown profile 'nope'; choose one of \('gsi', 'paper'\)"):
         modules["gsi_edit_locality"].compute(predictions=[None] * len(dataset), references=dataset, profile="nope")

@@ -295,6 +295,23 @@ def test_tensors_in_every_common_layout_and_dtype() -> None:
     _assert_status(nan, "invalid_values", "NaN")
 
 
+def test_a_batch_of_one_from_a_list_or_a_pipeline_output_and_larger_batches_refused() -> None:
+    torch = pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    chw = torch.from_numpy(np.moveaxis(PICTURE, -1, 0).copy()).float() / 255.0
+    notes = _assert_pixels([Image.fromarray(PICTURE)], PICTURE, tolerance=0)
+    assert notes["batch"] == "the only image of a batch of 1"
+    _assert_pixels((chw,), PICTURE)
+    _assert_pixels(SimpleNamespace(images=[Image.fromarray(PICTURE)]), PICTURE, tolerance=0)  # output_type="pil"
+    _assert_pixels(SimpleNamespace(images=chw[None].to(torch.bfloat16)), PICTURE, tolerance=2)  # output_type="pt"
+    _assert_pixels(SimpleNamespace(images=(PICTURE[None] / 255.0)), PICTURE)  # output_type="np"
+    _assert_status([Image.fromarray(PICTURE)] * 2, "unsupported_format", "batch of 2 images", "images[0]")
+    _assert_status(SimpleNamespace(images=np.zeros((3, 32, 48, 3))), "unsupported_format", "batch of 3 images")
+    _assert_status(SimpleNamespace(images=None), "unsupported_format", "SimpleNamespace")
+    _assert_status([], "unsupported_format", "is a list")
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Rejections carried through storage
 
