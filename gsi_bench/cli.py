@@ -151,6 +151,8 @@ def _eval(args: argparse.Namespace) -> int:
         split=args.split,
         editor=args.editor,
         editor_options=_editor_options(args),
+        judge=args.judge,
+        judge_options=dict(_option(text, "--judge-option") for text in args.judge_option),
         out_dir=out,
         profile=args.profile,
         backend=args.backend,
@@ -441,6 +443,15 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["auto", "0-1", "-1-1", "0-255", "0-65535"],  # gsi_metrics.predictions.VALUE_RANGES (not imported: cv2)
         default="auto",
         help="value range of array predictions (default: auto, from the dtype and the values; see the README)",
+    )
+    evaluate.add_argument(
+        "--judge",
+        default=None,
+        help="a multimodal judge for AC: openai-compatible:URL (e.g. a vLLM server's http://HOST:8000/v1) or "
+        "transformers:MODEL (default: none, the weight-free AC)",
+    )
+    evaluate.add_argument(
+        "--judge-option", action="append", default=[], metavar="KEY=VALUE", help="judge option (repeatable)"
     )
     evaluate.add_argument(
         "--no-resume", action="store_true", help="re-score every row instead of resuming an interrupted run"

@@ -47,6 +47,7 @@ import numpy as np
 from gsi_bench.editors import Editor, get_editor, unwrap_prediction
 from gsi_bench.markdown import escape_markdown, table
 from gsi_datasets.integrity import unwritable_reason, write_text_atomically
+from gsi_metrics.judge import Judge, JudgeSpec
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import PerceptionBackend, backend_spec, config_hash, create_backend
 from gsi_metrics.predictions import check_value_range
@@ -89,10 +90,11 @@ class _WorkerJob:
     backend_config: dict[str, Any]
     profiles: tuple[str, ...]
     value_range: str
+    judge: JudgeSpec | None = None
 
 
-#: The worker process's job and backend (set by :func:`_start_worker`).
-_WORKER: tuple[_WorkerJob, PerceptionBackend] | None = None
+#: The worker process's job, backend and judge (set by :func:`_start_worker`).
+_WORKER: tuple[_WorkerJob, PerceptionBackend, Judge | None] | None = None
 
 
 def _start_worker(job: _WorkerJob) -> None:
@@ -105,7 +107,8 @@ def _start_worker(job: _WorkerJob) -> None:
 
     global _WORKER
     cv2.setNumThreads(1)
-    _WORKER = (job, create_backend(job.backend_name, **job.backend_config))
+    judge = job.judge.create() if job.judge is not None else None
+    _WORKER = (job, create_backend(job.backend_name, **job.backend_config), judge)
 
 
 def evaluate_row(
@@ -114,8 +117,10 @@ def evaluate_row(
     backend: PerceptionBackend,
     profiles: Sequence[str],
     value_range: str = "auto",
+    judge: Judge | None = None,
 ) -> list[SampleScore]:
-    """Runs the editor on one row and scores its output in each profile (same order as ``profiles``).
+    """Runs the editor on one row and scores its output in each profile (same order as ``profiles``), with the
+    judge's AC when a ``judge`` is given.
 
     Never raises for the row's content: an exception of the editor is the editor's failure, not the run's (the
     row is scored as a ``missing`` prediction and the exception replaces the message); everything after is
@@ -126,7 +131,7 @@ def evaluate_row(
         prediction, _ = unwrap_prediction(editor(row))
     except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
         prediction, editor_error = None, f"editor {editor.spec!r} raised {describe_error(error)}"
-    scores = score_profiles(row, prediction, backend, profiles, value_range)
+    scores = score_profiles(row, prediction, backend, profiles, value_range, judge)
     return [replace(score, message=editor_error) for score in scores] if editor_error else scores
 
 
@@ -137,6 +142,7 @@ def evaluate_index(
     backend: PerceptionBackend,
     profiles: Sequence[str],
     value_range: str = "auto",
+    judge: Judge | None = None,
 ) -> list[SampleScore]:
     """:func:`evaluate_row` of row ``index``; a row that ``datasets`` cannot read is scored ``bad_reference``."""
     try:
@@ -151,17 +157,23 @@ def evaluate_index(
             "`gsi-bench verify DIR`"
         )
         return unscored(identity, profiles, "bad_reference", message)
-    return evaluate_row(row, editor, backend, profiles, value_range)
+    return evaluate_row(row, editor, backend, profiles, value_range, judge)
 
 
 def _evaluate_in_worker(index: int) -> tuple[int, list[SampleScore]]:
     assert _WORKER is not None, "worker started without a job"
-    job, backend = _WORKER
-    return index, evaluate_index(job.dataset, index, job.editor, backend, job.profiles, job.value_range)
+    job, backend, judge = _WORKER
+    return index, evaluate_index(job.dataset, index, job.editor, backend, job.profiles, job.value_range, judge)
 
 
 def _scored_rows(
-    job: _WorkerJob, backend: PerceptionBackend, indices: Sequence[int], workers: int, progress: bool, done: int
+    job: _WorkerJob,
+    backend: PerceptionBackend,
+    judge: Judge | None,
+    indices: Sequence[int],
+    workers: int,
+    progress: bool,
+    done: int,
 ) -> Iterator[tuple[int, list[SampleScore]]]:
     """``(index, scores)`` of the rows ``indices``, in order, from this process or a pool of ``workers``.
 
@@ -172,7 +184,8 @@ def _scored_rows(
     total = done + len(indices)
     if workers <= 1 or len(indices) <= 1:
         results: Iterator[tuple[int, list[SampleScore]]] = (
-            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range)) for i in indices
+            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range, judge))
+            for i in indices
         )
         yield from _progress(results, total, done, progress, job.editor.spec)
         return
@@ -346,6 +359,8 @@ def run_evaluation(
     backend_config: Mapping[str, Any] | None = None,
     value_range: str = "auto",
     resume: bool = True,
+    judge: str | None = None,
+    judge_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
 
@@ -366,6 +381,8 @@ def run_evaluation(
         backend_config: constructor arguments of a backend given by name.
         value_range: the value range of array predictions (:data:`gsi_metrics.predictions.VALUE_RANGES`).
         resume: continue an interrupted run of the same key in ``out_dir`` instead of starting over.
+        judge: a multimodal judge for AC (``openai-compatible:URL`` or ``transformers:MODEL``;
+            :mod:`gsi_metrics.judge`), with ``judge_options``; None keeps the weight-free AC.
 
     Returns:
         The contents of ``summary.json``.
@@ -392,7 +409,9 @@ def run_evaluation(
         backend = create_backend(backend, **(backend_config or {}))
     # Workers re-create the backend from a name every process can resolve (backend_spec).
     spec = backend_spec(backend) if workers > 1 else backend.name
-    job = _WorkerJob(None, editor, spec, backend.config(), profiles, value_range)
+    judge_spec = JudgeSpec(judge, dict(judge_options or {})) if judge is not None else None
+    judge_instance = judge_spec.create() if judge_spec is not None else None  # a bad spec fails before any work
+    job = _WorkerJob(None, editor, spec, backend.config(), profiles, value_range, judge_spec)
     if workers > 1:
         try:
             pickle.dumps(job)
@@ -411,7 +430,10 @@ def run_evaluation(
     _prepare_output(out)
 
     with _results_folder_lock(out):
-        key = _run_key(dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range)
+        key = _run_key(
+            dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range,
+            judge=None if judge_spec is None else {"spec": judge_spec.spec, "options": dict(judge_spec.options)},
+        )  # fmt: skip
         done = _resumed_rows(out, key, profiles) if resume else {}
         if not done:
             _write_json_atomically(out / STATE_FILE, {"key": key})
@@ -419,7 +441,7 @@ def run_evaluation(
         todo = [index for index in range(len(dataset)) if index not in done]
         start = time.perf_counter()
         with (out / PARTIAL_FILE).open("a") as partial:
-            for index, scores in _scored_rows(job, backend, todo, workers, progress, len(done)):
+            for index, scores in _scored_rows(job, backend, judge_instance, todo, workers, progress, len(done)):
                 done[index] = scores
                 entry = {"index": index, "scores": [score.to_dict() for score in scores]}
                 partial.write(json.dumps(entry, default=_json_default) + "\n")
@@ -447,6 +469,8 @@ def run_evaluation(
             value_range=value_range,
             resumed_rows=len(dataset) - len(todo),
         )
+        if judge_instance is not None:
+            summary["manifest"]["judge"] = judge_instance.describe()
         generation = getattr(editor.fn, "generation_manifest", None)
         if generation is not None:  # the folder was written by `gsi-bench generate`: how its images were made
             summary["manifest"]["generation"] = generation

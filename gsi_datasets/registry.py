@@ -7,11 +7,12 @@ item, so adding an operation never touches a list.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
 import pkgutil
-from collections.abc import Iterator
-from typing import Generic, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -87,3 +88,19 @@ class Registry(Generic[T]):
             for info in sorted(pkgutil.iter_modules(module.__path__), key=lambda m: m.name):
                 if not info.name.startswith("_"):
                     importlib.import_module(f"{self._package}.{info.name}")
+
+
+def options_of(cls: type, what: str, options: Mapping[str, Any]) -> Any:
+    """The options dataclass ``cls`` of ``what`` (an editor, a judge) built from ``options``, refusing an unknown key
+    with close matches and the known ones.
+
+    Raises:
+        ValueError: an unknown option.
+    """
+    known = [f.name for f in dataclasses.fields(cls)]
+    for key in options:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=2)
+            hint = f" Did you mean {' or '.join(close)}?" if close else ""
+            raise ValueError(f"{what} has no option {key!r}.{hint} Its options: {', '.join(known)}")
+    return cls(**options)

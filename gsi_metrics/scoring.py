@@ -38,7 +38,7 @@ import os
 import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ from gsi_metrics.functional import (
     match_photometry,
     without_object,
 )
+from gsi_metrics.judge import Judge
 from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
 from gsi_metrics.perception import (
     CameraRecovery,
@@ -172,9 +173,10 @@ def score_profiles(
     backend: PerceptionBackend | None = None,
     profiles: Sequence[str] = PROFILES,
     value_range: str = "auto",
+    judge: Judge | None = None,
 ) -> list[SampleScore]:
     """:func:`score_sample` in each of ``profiles`` (same order), decoding and perceiving once: perception, the
-    expensive step, does not depend on the profile.
+    expensive step, does not depend on the profile. With a ``judge``, AC is the judge's (:func:`judged`).
 
     Never raises for the sample's content (see the module docstring); only for bad arguments.
 
@@ -199,15 +201,20 @@ def score_profiles(
         # it (an editor that changed the framing did not edit this image).
         stretched = load_prediction(prediction, (width, height), sample.view.image, value_range, any_aspect_ratio=True)
         scores = unscored(sample, profiles, loaded.status, loaded.message)
-        scores[list(profiles).index("paper")] = _perceived_scores(sample, stretched, backend, ("paper",))[0]
+        paper = _perceived_scores(sample, stretched, backend, ("paper",), judge)[0]
+        scores[list(profiles).index("paper")] = paper
         return scores
     if loaded.image is None:
         return unscored(sample, profiles, loaded.status, loaded.message)
-    return _perceived_scores(sample, loaded, backend, profiles)
+    return _perceived_scores(sample, loaded, backend, profiles, judge)
 
 
 def _perceived_scores(
-    sample: ScoringSample, loaded: LoadedPrediction, backend: PerceptionBackend | None, profiles: Sequence[str]
+    sample: ScoringSample,
+    loaded: LoadedPrediction,
+    backend: PerceptionBackend | None,
+    profiles: Sequence[str],
+    judge: Judge | None = None,
 ) -> list[SampleScore]:
     """Perceives a read edited image once and scores it in each of ``profiles`` (``scoring_error`` if that raises)."""
     assert loaded.image is not None
@@ -217,7 +224,28 @@ def _perceived_scores(
     except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
         message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"
         return unscored(sample, profiles, "scoring_error", message)
+    if judge is not None:
+        scores = [
+            judged(score, sample, loaded.image, judge, profile) for score, profile in zip(scores, profiles, strict=True)
+        ]
     return [_with_input_notes(score, loaded) for score in scores]
+
+
+def judged(score: SampleScore, sample: ScoringSample, edited: np.ndarray, judge: Judge, profile: str) -> SampleScore:
+    """``score`` with the judge's AC (its 0-10 score / 10), the weight-free AC kept in ``details["ac_weight_free"]``
+    and the judgement in ``details["judge"]``.
+
+    The judge is asked only when the sample complies (IC > 0): AC counts for no other sample, in either profile. An
+    unreadable answer or a failed request is AC 0 in profile ``paper`` (the reference's rule, which then zeroes the
+    sample) and, in profile ``gsi``, leaves the weight-free AC in place; either way the judgement says so.
+    """
+    if not score.ic > 0:
+        return replace(score, details={**score.details, "judge": {"status": "not_asked"}})
+    judgement = judge.rate(sample.view.image, edited, sample.view.instruction, profile)
+    details = {**score.details, "judge": judgement.to_dict(), "ac_weight_free": score.ac}
+    if judgement.status == "ok":
+        return replace(score, ac=judgement.score / 10.0, details=details)
+    return replace(score, ac=0.0 if profile == "paper" else score.ac, details=details)
 
 
 def describe_error(error: BaseException) -> str:
@@ -369,6 +397,16 @@ def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0
         for status, count in sorted(result["status_counts"].items())
         if status in BENCHMARK_SIDE_STATUSES
     ]
+    judged_counts = Counter(s.details["judge"]["status"] for s in scores if "judge" in s.details)
+    if judged_counts:
+        result["judge_counts"] = dict(judged_counts)
+        unanswered = judged_counts["unparsable"] + judged_counts["failed"]
+        if unanswered:
+            fallback = "AC 0, as the reference scores them" if profile == "paper" else "the weight-free AC"
+            result["warnings"].append(
+                f"the judge gave no readable score for {unanswered} compliant sample(s) ({judged_counts['unparsable']}"
+                f" unparsable, {judged_counts['failed']} failed); they have {fallback} (see details.judge)"
+            )
     return result
 
 

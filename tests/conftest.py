@@ -68,3 +68,38 @@ def room_rows(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     build_split("room", "test", ROOM_SAMPLES, seed=ROOM_SEED, out_dir=out, workers=2, shard_size=4, progress=False)
     dataset = load_dataset(str(out), "room", split="test")
     return [dataset[i] for i in range(len(dataset))]
+
+
+@pytest.fixture
+def fake_api():
+    """Starts ``tests/fake_image_api.py`` servers on 127.0.0.1 (``fake_api("429,ok", "--answers", "score:7")``); each
+    is stopped after the test. Returns the starter; a server has ``url`` (``.../v1``) and ``stats()``."""
+    import json
+    import subprocess
+    import sys
+
+    import httpx
+
+    class Server:
+        def __init__(self, process: subprocess.Popen, port: int) -> None:
+            self.process, self.url = process, f"http://127.0.0.1:{port}/v1"
+
+        def stats(self) -> dict:
+            return httpx.get(self.url.removesuffix("/v1") + "/stats").json()
+
+        def last_chat(self) -> dict:
+            return httpx.get(self.url.removesuffix("/v1") + "/last_chat").json()
+
+    started: list[subprocess.Popen] = []
+
+    def start(plan: str = "ok", *arguments: str) -> Server:
+        script = Path(__file__).parent / "fake_image_api.py"
+        process = subprocess.Popen([sys.executable, str(script), "--plan", plan, *arguments], stdout=subprocess.PIPE,
+                                   text=True)  # fmt: skip
+        started.append(process)
+        return Server(process, json.loads(process.stdout.readline())["port"])
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()

@@ -1,4 +1,4 @@
-"""A small OpenAI-compatible image-edit server for the API editor's tests: ``python tests/fake_image_api.py``.
+"""A small OpenAI-compatible server for the API editor's and the judge's tests: ``python tests/fake_image_api.py``.
 
 It speaks ``POST /v1/images/edits`` (multipart: ``image``, ``prompt``, ``model``, ...) and answers with the image
 mirrored left to right, as ``b64_json`` or, with ``response_format=url``, as a URL under ``/files/``. Failures are
@@ -11,6 +11,10 @@ injected from a plan that every request takes the next step of (``--plan 429,ok,
 
 A prompt containing ``REFUSE`` is refused with 400 and an OpenAI error body, a request without the ``--key`` (when
 one is set) gets 401. ``GET /stats`` counts the requests by outcome. The first line it prints is its port.
+
+It also speaks ``POST /v1/chat/completions`` for the judge, answering from ``--answers`` in turn: ``score:N`` (the
+reference's delimited JSON with score N), ``bare:N`` (the JSON without delimiters), ``prose`` (no score), ``500``
+and ``malformed`` (a body that is not JSON). ``GET /last_chat`` returns the last chat request as it came.
 """
 
 from __future__ import annotations
@@ -28,10 +32,21 @@ from aiohttp import web
 from PIL import Image, ImageOps
 
 
-def make_app(plan: list[str], slow: float, key: str | None) -> web.Application:
+def _answer(step: str) -> str:
+    kind, _, number = step.partition(":")
+    if kind == "score":
+        return f'||V^=^V||\n{{\n"score" : {number},\n"reasoning" : "same mug"\n}}\n||V^=^V||'
+    if kind == "bare":
+        return f'Here it is: {{"score": {number}, "reasoning": "same mug"}}'
+    return "The object looks much the same."
+
+
+def make_app(plan: list[str], slow: float, key: str | None, answers: list[str]) -> web.Application:
     steps = itertools.cycle(plan)
+    answer_steps = itertools.cycle(answers)
     stats: Counter[str] = Counter()
     files: dict[str, bytes] = {}
+    chats: list[dict] = []
 
     async def edits(request: web.Request) -> web.Response:
         form = await request.post()
@@ -75,13 +90,35 @@ def make_app(plan: list[str], slow: float, key: str | None) -> web.Application:
     async def statistics(request: web.Request) -> web.Response:
         return web.json_response(dict(stats))
 
+    async def chat(request: web.Request) -> web.Response:
+        chats.append(await request.json())
+        step = next(answer_steps)
+        stats["chat"] += 1
+        if step == "500":
+            return web.json_response({"error": {"message": "injected 500"}}, status=500)
+        if step == "malformed":
+            return web.Response(text="<html>gateway</html>", status=200)
+        message = {"role": "assistant", "content": _answer(step)}
+        return web.json_response({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
+
+    async def last_chat(request: web.Request) -> web.Response:
+        return web.json_response(chats[-1] if chats else {})
+
     app = web.Application(client_max_size=64 * 2**20)
-    app.add_routes([web.post("/v1/images/edits", edits), web.get("/files/{name}", file), web.get("/stats", statistics)])
+    app.add_routes(
+        [
+            web.post("/v1/images/edits", edits),
+            web.get("/files/{name}", file),
+            web.get("/stats", statistics),
+            web.post("/v1/chat/completions", chat),
+            web.get("/last_chat", last_chat),
+        ]
+    )
     return app
 
 
 async def serve(args: argparse.Namespace) -> None:
-    runner = web.AppRunner(make_app(args.plan.split(","), args.slow, args.key))
+    runner = web.AppRunner(make_app(args.plan.split(","), args.slow, args.key, args.answers.split(",")))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -95,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--plan", default="ok", help="comma-separated steps, taken in turn by the requests")
     parser.add_argument("--slow", type=float, default=5.0, help="seconds a 'timeout' step waits")
     parser.add_argument("--key", default=None, help="the API key requests must carry")
+    parser.add_argument("--answers", default="score:8", help="comma-separated chat answers, taken in turn")
     asyncio.run(serve(parser.parse_args(argv)))
 
 

@@ -62,3 +62,57 @@ def tiny_instruct_pix2pix(folder: Path, seed: int = 0) -> Path:
     )  # fmt: skip
     pipeline.save_pretrained(folder)
     return folder
+
+
+#: The tiny judge's chat template: "role : content" lines, an image as its placeholder token.
+_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] }} :{% for item in message['content'] %}"
+    "{% if item['type'] == 'image' %} <image>{% else %} {{ item['text'] }}{% endif %}{% endfor %}\n{% endfor %}"
+    "{% if add_generation_prompt %}assistant :{% endif %}"
+)
+
+
+def tiny_llava(folder: Path, seed: int = 0) -> Path:
+    """A tiny ``LlavaForConditionalGeneration`` with its processor (a word-level tokenizer, a 32-px CLIP image
+    processor, a chat template) saved in ``folder``, loadable with ``AutoModelForImageTextToText``; returns it."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    torch.manual_seed(seed)
+    words = ["<unk>", "<pad>", "<s>", "</s>", "<image>", ":", "{", "}", '"score"', "||V^=^V||", *map(str, range(11))]
+    vocabulary = {word: index for index, word in enumerate([*words, *_LETTERS])}
+    word_level = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    word_level.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=word_level, unk_token="<unk>", pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+        extra_special_tokens={"image_token": "<image>"},
+    )  # fmt: skip
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = LlavaProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, patch_size=8, vision_feature_select_strategy="default",
+        chat_template=_CHAT_TEMPLATE, num_additional_image_tokens=1,
+    )  # fmt: skip
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=32,
+            patch_size=8, projection_dim=16,
+        ),
+        text_config=LlamaConfig(
+            vocab_size=len(vocabulary), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+            num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=512, pad_token_id=1, bos_token_id=2,
+            eos_token_id=3,
+        ),
+        image_token_index=vocabulary["<image>"], vision_feature_select_strategy="default", vision_feature_layer=-1,
+    )  # fmt: skip
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

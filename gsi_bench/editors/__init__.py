@@ -28,7 +28,7 @@ import difflib
 import importlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,6 @@ __all__ = [
     "Prediction",
     "folder_editor",
     "get_editor",
-    "options_of",
     "reference_name",
     "register_editor",
     "unwrap_prediction",
@@ -195,21 +194,6 @@ def get_editor(spec: str, options: Mapping[str, Any] | None = None) -> Editor:
     if separator:
         raise ValueError(f"editor {name!r} takes no argument (got {spec!r}); use --editor {name}")
     return Editor(spec, entry.factory)
-
-
-def options_of(cls: type, editor: str, options: Mapping[str, Any]) -> Any:
-    """The options dataclass ``cls`` built from ``options``, refusing unknown keys with close matches.
-
-    Raises:
-        ValueError: an unknown option.
-    """
-    known = [f.name for f in fields(cls)]
-    for key in options:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=2)
-            hint = f" Did you mean {' or '.join(close)}?" if close else ""
-            raise ValueError(f"editor {editor!r} has no option {key!r}.{hint} Its options: {', '.join(known)}")
-    return cls(**options)
 
 
 @register_editor("identity")

@@ -31,8 +31,9 @@ from typing import Any
 
 from PIL import Image
 
-from gsi_bench.editors import MODEL_COLUMNS, EditOutput, options_of
+from gsi_bench.editors import MODEL_COLUMNS, EditOutput
 from gsi_datasets.images import row_image
+from gsi_datasets.registry import options_of
 
 __all__ = ["CONVENTIONS", "CallConvention", "DiffusionEditor", "DiffusionOptions", "sample_seed"]
 
@@ -171,7 +172,7 @@ class DiffusionEditor:
             FileNotFoundError: ``model`` looks like a local path and does not exist.
         """
         _require_diffusers()
-        parsed = options_of(DiffusionOptions, "diffusers", options)
+        parsed = options_of(DiffusionOptions, "editor 'diffusers'", options)
         if parsed.batch_size < 1:
             raise ValueError(f"diffusers option batch_size must be >= 1, got {parsed.batch_size}")
         if parsed.dtype not in ("auto", "float32", "float16", "bfloat16"):
@@ -188,7 +189,7 @@ class DiffusionEditor:
     def from_pipeline(cls, pipeline: Any, **options: Any) -> DiffusionEditor:
         """An editor around an already loaded pipeline (``gsi_bench.evaluate_editor(pipe, ...)``)."""
         name = getattr(getattr(pipeline, "config", None), "_name_or_path", None) or type(pipeline).__name__
-        editor = cls(str(name), options_of(DiffusionOptions, "diffusers", options), pipeline)
+        editor = cls(str(name), options_of(DiffusionOptions, "editor 'diffusers'", options), pipeline)
         editor.pipeline.set_progress_bar_config(disable=True)
         return editor
 

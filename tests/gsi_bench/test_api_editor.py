@@ -8,13 +8,10 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
-import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image, ImageOps  # noqa: E402
@@ -22,33 +19,6 @@ from PIL import Image, ImageOps  # noqa: E402
 from gsi_bench.editors import get_editor  # noqa: E402
 from gsi_bench.editors.api import APIEditError  # noqa: E402
 from gsi_bench.generation import run_generation  # noqa: E402
-
-SERVER = Path(__file__).resolve().parents[1] / "fake_image_api.py"
-
-
-class Server:
-    def __init__(self, process: subprocess.Popen, port: int) -> None:
-        self.process, self.url = process, f"http://127.0.0.1:{port}/v1"
-
-    def stats(self) -> dict[str, int]:
-        return httpx.get(self.url.removesuffix("/v1") + "/stats").json()
-
-
-@pytest.fixture
-def server() -> Iterator[Callable[..., Server]]:
-    """Starts a server with a failure plan (``server("429,ok")``); each is stopped after the test."""
-    started: list[subprocess.Popen] = []
-
-    def start(plan: str = "ok", *arguments: str) -> Server:
-        command = [sys.executable, str(SERVER), "--plan", plan, *arguments]
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-        started.append(process)
-        return Server(process, json.loads(process.stdout.readline())["port"])
-
-    yield start
-    for process in started:
-        process.kill()
-        process.wait()
 
 
 def _rows(count: int) -> list[dict]:
@@ -63,19 +33,19 @@ def _rows(count: int) -> list[dict]:
     ]
 
 
-def _editor(server: Server, tmp_path: Path, **options):
+def _editor(server: Any, tmp_path: Path, **options):
     defaults = {"base_url": server.url, "model": "test-edit", "backoff": 0.01, "timeout": 1.0,
                 "cache_dir": str(tmp_path / "cache")}  # fmt: skip
     return get_editor("api:http", {**defaults, **options})
 
 
-def test_every_sample_ends_with_an_image_through_injected_failures_and_cached_reruns_send_nothing(server, tmp_path):
+def test_every_sample_ends_with_an_image_through_injected_failures_and_cached_reruns_send_nothing(fake_api, tmp_path):
     """100 samples through rate limits, server errors, timeouts and malformed bodies: each gets its image, through
     ``generate`` with 8 requests in flight; the re-run is served from the cache."""
     from datasets import Dataset, Features, Value
     from datasets import Image as ImageFeature
 
-    api = server("ok,429,ok,500,timeout,ok,malformed,503,no_data,ok,bad_image,ok", "--slow", "3")
+    api = fake_api("ok,429,ok,500,timeout,ok,malformed,503,no_data,ok,bad_image,ok", "--slow", "3")
     rows = _rows(100)
     features = Features({"sample_id": Value("string"), "instruction": Value("string"), "source_image": ImageFeature()})
     dataset = Dataset.from_list(rows, features=features)
@@ -99,8 +69,8 @@ def test_every_sample_ends_with_an_image_through_injected_failures_and_cached_re
     assert again["counts"]["ok"] == 100 and api.stats()["requests"] == requests  # all from the cache
 
 
-def test_a_refusal_fails_at_once_with_the_servers_message_and_the_run_goes_on(server, tmp_path):
-    api = server("ok")
+def test_a_refusal_fails_at_once_with_the_servers_message_and_the_run_goes_on(fake_api, tmp_path):
+    api = fake_api("ok")
     editor = _editor(api, tmp_path)
     row = {**_rows(1)[0], "instruction": "REFUSE this one"}
     with pytest.raises(APIEditError, match="HTTP 400: Your request was rejected by the safety system"):
@@ -108,7 +78,7 @@ def test_a_refusal_fails_at_once_with_the_servers_message_and_the_run_goes_on(se
     assert api.stats()["requests"] == 1  # no retry of a refusal
 
     unauthorized = get_editor("api:http", {"base_url": api.url, "cache_dir": "none", "api_key_env": "GSI_TEST_KEY"})
-    keyed = server("ok", "--key", "secret")
+    keyed = fake_api("ok", "--key", "secret")
     wrong = get_editor("api:http", {"base_url": keyed.url, "cache_dir": "none", "api_key_env": "GSI_TEST_KEY"})
     os.environ["GSI_TEST_KEY"] = "wrong"
     try:
@@ -121,8 +91,8 @@ def test_a_refusal_fails_at_once_with_the_servers_message_and_the_run_goes_on(se
     assert unauthorized(_rows(1)[0]).size == (32, 24)  # a server without a key takes requests without one
 
 
-def test_retries_end_with_every_failure_named(server, tmp_path):
-    api = server("500,timeout,malformed", "--slow", "2")
+def test_retries_end_with_every_failure_named(fake_api, tmp_path):
+    api = fake_api("500,timeout,malformed", "--slow", "2")
     editor = _editor(api, tmp_path, max_retries=2, timeout=0.5)
     start = time.monotonic()
     with pytest.raises(APIEditError, match="failed 3 time") as error:
@@ -132,8 +102,8 @@ def test_retries_end_with_every_failure_named(server, tmp_path):
     assert "HTTP 500: injected 500" in message and "no answer within 0.5 s" in message and "malformed" in message
 
 
-def test_url_answers_are_downloaded_and_the_rate_limit_spaces_requests(server, tmp_path):
-    api = server("ok")
+def test_url_answers_are_downloaded_and_the_rate_limit_spaces_requests(fake_api, tmp_path):
+    api = fake_api("ok")
     editor = _editor(api, tmp_path, response_format="url", rate_limit=20, cache_dir="none", concurrency=4)
     start = time.monotonic()
     images = [editor(row) for row in _rows(6)]
