@@ -471,6 +471,9 @@ def run_evaluation(
         )
         if judge_instance is not None:
             summary["manifest"]["judge"] = judge_instance.describe()
+        experts = _experts_description(backend)
+        if experts is not None:
+            summary["manifest"]["experts"] = experts
         generation = getattr(editor.fn, "generation_manifest", None)
         if generation is not None:  # the folder was written by `gsi-bench generate`: how its images were made
             summary["manifest"]["generation"] = generation
@@ -536,6 +539,18 @@ def evaluate_editor(
         else Path("results") / (f"{name}-{Path(argument).name}" if argument else name)
     )
     return run_evaluation(dataset, config, split, resolved, out, **options)
+
+
+def _experts_description(backend: PerceptionBackend) -> dict[str, Any] | None:
+    """What the backend's learned experts are (each model's id, revision and snapshot), when they describe
+    themselves; None without experts."""
+    spec = backend.config().get("experts")
+    if not spec:
+        return None
+    from gsi_metrics.perception.experts import load_experts
+
+    describe = getattr(load_experts(spec), "describe", None)
+    return {"spec": spec, **(describe() if describe is not None else {})}
 
 
 def _prediction_files_summary(files: Mapping[str, Any], examples: int = 5) -> dict[str, Any]:

@@ -116,3 +116,75 @@ def tiny_llava(folder: Path, seed: int = 0) -> Path:
     LlavaForConditionalGeneration(config).save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def tiny_depth_anything(folder: Path, seed: int = 0) -> Path:
+    """A tiny metric ``DepthAnythingForDepthEstimation`` (a 2-layer DINOv2 backbone) and its image processor (56 px),
+    saved in ``folder``; loadable with ``AutoModelForDepthEstimation``."""
+    import torch
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config, DPTImageProcessor
+
+    torch.manual_seed(seed)
+    backbone = Dinov2Config(
+        hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32, image_size=56, patch_size=14,
+        out_features=["stage1", "stage2"], reshape_hidden_states=False,
+    )  # fmt: skip
+    config = DepthAnythingConfig(
+        backbone_config=backbone, reassemble_hidden_size=16, patch_size=14, neck_hidden_sizes=[8, 16],
+        fusion_hidden_size=16, head_hidden_size=8, reassemble_factors=[4, 2], depth_estimation_type="metric",
+        max_depth=10,
+    )  # fmt: skip
+    DepthAnythingForDepthEstimation(config).save_pretrained(folder)
+    DPTImageProcessor(size={"height": 56, "width": 56}, keep_aspect_ratio=False, do_pad=False).save_pretrained(folder)
+    return folder
+
+
+def tiny_owlvit(folder: Path, seed: int = 0) -> Path:
+    """A tiny ``OwlViTForObjectDetection`` with its processor (a letter-level CLIP tokenizer, 64-px images), saved in
+    ``folder``; loadable with ``AutoModelForZeroShotObjectDetection``."""
+    import torch
+    from transformers import (
+        CLIPTokenizer,
+        OwlViTConfig,
+        OwlViTForObjectDetection,
+        OwlViTImageProcessor,
+        OwlViTProcessor,
+    )
+
+    torch.manual_seed(seed)
+    vocabulary = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}  # OWL-ViT drops queries that start with id 0
+    for letter in _LETTERS:
+        vocabulary[letter] = len(vocabulary)
+        vocabulary[f"{letter}</w>"] = len(vocabulary)
+    files = folder / "tokenizer_source"
+    files.mkdir(parents=True, exist_ok=True)
+    (files / "vocab.json").write_text(json.dumps(vocabulary))
+    (files / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(str(files / "vocab.json"), str(files / "merges.txt"), model_max_length=64, pad_token="!")
+    config = OwlViTConfig(
+        text_config={"vocab_size": len(vocabulary), "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                     "num_attention_heads": 2, "max_position_embeddings": 64, "bos_token_id": 1, "eos_token_id": 2,
+                     "pad_token_id": 0},
+        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": 64, "patch_size": 16},
+        projection_dim=16,
+    )  # fmt: skip
+    OwlViTForObjectDetection(config).save_pretrained(folder)
+    images = OwlViTImageProcessor(size={"height": 64, "width": 64}, crop_size={"height": 64, "width": 64})
+    OwlViTProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(folder)
+    return folder
+
+
+def tiny_dinov2(folder: Path, seed: int = 0) -> Path:
+    """A tiny ``Dinov2Model`` (56-px images, 14-px patches: a 4 x 4 grid) and its image processor, saved in
+    ``folder``; loadable with ``AutoModel``."""
+    import torch
+    from transformers import BitImageProcessor, Dinov2Config, Dinov2Model
+
+    torch.manual_seed(seed)
+    config = Dinov2Config(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, image_size=56, patch_size=14
+    )
+    Dinov2Model(config).save_pretrained(folder)
+    BitImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}).save_pretrained(folder)
+    return folder

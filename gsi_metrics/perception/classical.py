@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -184,7 +185,7 @@ class ClassicalBackend:
         max_search_pixels: int = 1_500_000,
         contrast_threshold: float = 0.005,
         perception: str = "auto",
-        experts: str | None = None,
+        experts: str | Mapping[str, Any] | None = None,
     ) -> None:
         if perception not in PERCEPTION_PATHS:
             raise ValueError(f"unknown perception path {perception!r}; choose one of {list(PERCEPTION_PATHS)}")

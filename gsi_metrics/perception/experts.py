@@ -6,7 +6,9 @@ An experts object implements any of :class:`PerceptionExperts`' three methods (a
 is "not provided"). The classical backend loads it from the import path of a factory that takes no arguments
 (``create_backend("classical", experts="my_package.experts:build")``, or ``--backend-option
 experts=my_package.experts:build`` on the command line), once per process; the path is part of the backend's
-configuration, so results record which experts scored them.
+configuration, so results record which experts scored them. ``transformers`` models (metric depth, open-vocabulary
+detection, image features) plug in ready-made: ``--backend-option 'experts={depth: hf-hub:<id>, detector: ...}'``
+(:mod:`gsi_metrics.perception.transformers_experts`).
 
 What the estimator does with them (:func:`target_proposals`): each segment of the target's category, and the place
 whose features best match the target's source features, is a proposal where the target shows; a depth map of the
@@ -18,6 +20,7 @@ start, so a wrong proposal costs renders, not accuracy.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -54,15 +57,20 @@ class PerceptionExperts(Protocol):
         ...
 
 
-def load_experts(path: str) -> PerceptionExperts:
-    """The experts built by the factory at ``path`` (``"package.module:factory"``, called with no arguments), once per
-    process.
+def load_experts(spec: str | Mapping[str, Any]) -> PerceptionExperts:
+    """The experts of ``spec``, once per process: built by the factory at an import path (``"package.module:factory"``,
+    called with no arguments), or ``transformers`` models named by a mapping (``{depth: hf-hub:..., detector: ...}``;
+    :mod:`gsi_metrics.perception.transformers_experts`).
 
     Raises:
-        ValueError: a path without ``:``, a module or factory that cannot be imported, or a factory that returns
-            something with none of the three methods.
+        ValueError: a path without ``:``, a module or factory that cannot be imported, a factory that returns
+            something with none of the three methods, or a bad mapping.
     """
-    return _load(path)
+    if isinstance(spec, Mapping):
+        from gsi_metrics.perception.transformers_experts import load_transformers_experts
+
+        return load_transformers_experts(spec)
+    return _load(spec)
 
 
 @functools.lru_cache(maxsize=4)

@@ -84,3 +84,62 @@ def test_a_bad_experts_path_is_refused_with_the_reason() -> None:
         load_experts("tests.gsi_metrics.external_backend:missing")
     with pytest.raises(ValueError, match="none of edited_depth, segment, features"):
         load_experts("builtins:object")
+
+
+@pytest.fixture(scope="module")
+def tiny_experts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Tiny random depth, detection and feature models saved in folders, as an experts mapping."""
+    pytest.importorskip("transformers")
+    from tests.tiny_models import tiny_depth_anything, tiny_dinov2, tiny_owlvit
+
+    folder = tmp_path_factory.mktemp("experts")
+    return {
+        "depth": f"local-dir:{tiny_depth_anything(folder / 'depth')}",
+        "detector": f"local-dir:{tiny_owlvit(folder / 'detector')}",
+        "features": f"local-dir:{tiny_dinov2(folder / 'features')}",
+    }
+
+
+def test_transformers_experts_answer_in_the_interfaces_shapes(tiny_experts: dict[str, str]) -> None:
+    from gsi_metrics.perception.transformers_experts import TransformersExperts
+
+    experts = load_experts(tiny_experts)
+    assert isinstance(experts, TransformersExperts) and load_experts(dict(tiny_experts)) is experts  # once per process
+    edited = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    depth = experts.edited_depth(edited)
+    assert depth.shape == (96, 128) and np.isfinite(depth).all() and (depth >= 0).all()
+    masks = experts.segment(edited, "coffee_mug")
+    assert masks and all(mask.shape == (96, 128) and mask.dtype == bool and mask.any() for mask in masks)
+    assert experts.features(edited).shape == (4, 4, 16)  # 56-px input, 14-px patches, 16 channels
+    described = experts.describe()
+    assert described["depth"] == {"source": "local-dir", "id": tiny_experts["depth"].removeprefix("local-dir:"),
+                                  "revision": None}  # fmt: skip
+    assert described["dtype"] == "float32" and described["device"] == "cpu"
+
+
+def test_transformers_experts_run_in_scene_free_eval_and_are_recorded(tiny_experts, built_split, tmp_path):
+    """The backend takes the mapping (YAML on the command line), scene-free scoring runs with it, and the results'
+    manifest names every model."""
+    from gsi_bench.cli import main
+
+    out = tmp_path / "results"
+    option = "experts={" + ", ".join(f"{role}: {source}" for role, source in tiny_experts.items()) + "}"
+    command = ["eval", "--data", str(built_split), "--config", "tabletop", "--editor", "oracle", "--limit", "2",
+               "--perception", "scene-free", "--backend-option", option, "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(command) == 0
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status_counts"].get("scoring_error", 0) == 0
+    manifest = summary["manifest"]
+    assert manifest["backend"]["config"]["experts"] == tiny_experts
+    assert {manifest["experts"][role]["source"] for role in ("depth", "detector", "features")} == {"local-dir"}
+
+
+def test_bad_model_sources_are_refused() -> None:
+    with pytest.raises(ValueError, match="hf-hub:<owner/name>"):
+        load_experts({"depth": "depth-anything/small"})
+    with pytest.raises(ValueError, match="is not a folder"):
+        load_experts({"depth": "local-dir:/no/such/folder"})
+    with pytest.raises(ValueError, match="unknown key"):
+        load_experts({"normals": "hf-hub:a/b"})
