@@ -281,9 +281,11 @@ class GSIMetric(evaluate.Metric):
         references: list[dict[str, Any]],
         profile: str = "gsi",
         backend: str | PerceptionBackend = "classical",
+        judge: str | None = None,
+        judge_options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Scores every prediction against its row with :mod:`gsi_metrics.scoring`."""
-        scorer = GSIBenchScorer(profile=profile, backend=backend)
+        scorer = GSIBenchScorer(profile=profile, backend=backend, judge=judge, judge_options=judge_options)
         score_all(scorer, predictions, references)
         summary = scorer.compute()
         if self.AXIS is None:
@@ -352,6 +354,9 @@ Args:
     profile (`str`, *optional*, defaults to `"gsi"`): `"gsi"` (ours) or `"paper"` (the reference formulas).
     backend (`str` or perception backend, *optional*, defaults to `"classical"`): the perception backend that
         recovers the 3D change from each edited image; `"classical"` needs no weights and runs on CPU.
+    judge (`str`, *optional*): a multimodal judge for AC, `"openai-compatible:<base url>"` (a vLLM / SGLang server or a
+        hosted API) or `"transformers:<model id or folder>"`, with `judge_options` (`{"model": ...}`); without one, AC
+        is the weight-free measure. Profile `paper` asks and reads it as the reference does.
     value_range (`str`, *optional*, defaults to `"auto"`): the value range of array predictions: `"auto"`
         (from the dtype; for floats the first of 0-1, -1-1, 0-255 holding every value), or declared: `"0-1"`,
         `"-1-1"`, `"0-255"`, `"0-65535"`. NaN or infinite values are status `invalid_values`.

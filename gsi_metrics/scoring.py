@@ -55,7 +55,7 @@ from gsi_metrics.functional import (
     match_photometry,
     without_object,
 )
-from gsi_metrics.judge import Judge
+from gsi_metrics.judge import Judge, create_judge
 from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
 from gsi_metrics.perception import (
     CameraRecovery,
@@ -411,7 +411,8 @@ def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0
 
 
 class GSIBenchScorer:
-    """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``.
+    """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``; with a ``judge`` (a spec of
+    :func:`~gsi_metrics.judge.create_judge` and its options, or a judge), AC is the judge's.
 
     ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
     """
@@ -421,6 +422,8 @@ class GSIBenchScorer:
         profile: str = "gsi",
         backend: str | PerceptionBackend = "classical",
         value_range: str = "auto",
+        judge: str | Judge | None = None,
+        judge_options: Mapping[str, Any] | None = None,
         **backend_config: Any,
     ) -> None:
         if profile not in PROFILES:
@@ -429,10 +432,11 @@ class GSIBenchScorer:
         self.profile = profile
         self.value_range = value_range
         self.backend = create_backend(backend, **backend_config) if isinstance(backend, str) else backend
+        self.judge = create_judge(judge, judge_options) if isinstance(judge, str) else judge
         self.scores: list[SampleScore] = []
 
     def update(self, row: Mapping[str, Any], prediction: Prediction) -> SampleScore:
-        score = score_sample(row, prediction, self.backend, self.profile, self.value_range)
+        (score,) = score_profiles(row, prediction, self.backend, (self.profile,), self.value_range, self.judge)
         self.scores.append(score)
         return score
 

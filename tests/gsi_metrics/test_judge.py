@@ -175,3 +175,15 @@ def test_transformers_judge_runs_a_tiny_model_from_a_folder(tmp_path, split_rows
     described = judge.describe()
     assert described["model_class"] == "LlavaForConditionalGeneration" and described["decoding"] == "greedy"
     assert Path(described["model"]) == folder
+
+
+def test_the_evaluate_suite_takes_a_judge(fake_api, split_rows, tmp_path):
+    import evaluate
+
+    server = fake_api("ok", "--answers", "score:6")
+    bench = evaluate.load(str(Path(__file__).resolve().parents[2] / "gsi_metrics" / "gsi_bench"))
+    rows = split_rows[:2]
+    options = {"cache_dir": str(tmp_path / "cache")}
+    result = bench.compute(predictions=[r["target_image"] for r in rows], references=rows,
+                           judge=f"openai-compatible:{server.url}", judge_options=options)  # fmt: skip
+    assert result["judge_counts"] == {"ok": 2} and result["AC"] == pytest.approx(60.0)
