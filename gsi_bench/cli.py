@@ -163,6 +163,8 @@ def _eval(args: argparse.Namespace) -> int:
         value_range=args.value_range,
         resume=not args.no_resume,
     )
+    if summary is None:  # not the main process of an accelerate launch: the main one reports
+        return 0
     files = summary.get("prediction_files", {})
     if files.get("unmatched") or files.get("duplicates"):
         print(

@@ -16,7 +16,9 @@
 Nothing about one row stops a run: reading the row, running the editor, reading its output and scoring it
 are isolated per row (:func:`evaluate_index`), and the summary is always written. Rows are flushed to
 ``.samples.partial.jsonl`` as they are scored, under a run key (:data:`STATE_FILE`); a killed run re-run
-with the same arguments resumes from it without re-scoring. A lock keeps two runs out of one folder.
+with the same arguments resumes from it without re-scoring. A lock keeps two runs out of one folder. Under
+``accelerate launch`` each process scores every N-th row into its own ``.samples.partial.<process>.jsonl`` and the
+main process merges them.
 
 :func:`load_run`, :func:`leaderboard_markdown` and :func:`leaderboard_png` read such folders back for
 ``gsi-bench leaderboard``.
@@ -37,13 +39,14 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from gsi_bench import distributed
 from gsi_bench.editors import Editor, get_editor, unwrap_prediction
 from gsi_bench.markdown import escape_markdown, table
 from gsi_datasets.integrity import unwritable_reason, write_text_atomically
@@ -301,13 +304,22 @@ def _run_key(dataset: Any, config: str, split: str, editor: Editor, backend: Per
     }
 
 
+def _partial_file(out: Path, process: int) -> Path:
+    """Where one process flushes its scored rows (``.samples.partial.jsonl``, ``.samples.partial.1.jsonl``, ...)."""
+    return out / PARTIAL_FILE if process == 0 else out / PARTIAL_FILE.replace(".jsonl", f".{process}.jsonl")
+
+
+def _partial_files(out: Path) -> list[Path]:
+    return sorted(out.glob(PARTIAL_FILE.replace(".jsonl", "*.jsonl")))
+
+
 def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) -> dict[int, list[SampleScore]]:
-    """The rows an interrupted run with the same key scored (a half-written last line is ignored)."""
-    state, partial = out / STATE_FILE, out / PARTIAL_FILE
+    """The rows an interrupted run with the same key scored, by any of its processes (a half-written last line is
+    ignored)."""
     try:
-        if json.loads(state.read_text()).get("key") != json.loads(json.dumps(key)):
+        if json.loads((out / STATE_FILE).read_text()).get("key") != json.loads(json.dumps(key)):
             return {}
-        lines = partial.read_text().splitlines()
+        lines = [line for path in _partial_files(out) for line in path.read_text().splitlines()]
     except (OSError, ValueError):
         return {}
     rows: dict[int, list[SampleScore]] = {}
@@ -361,7 +373,7 @@ def run_evaluation(
     resume: bool = True,
     judge: str | None = None,
     judge_options: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> dict[str, Any] | None:
     """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
 
     Args:
@@ -384,8 +396,11 @@ def run_evaluation(
         judge: a multimodal judge for AC (``openai-compatible:URL`` or ``transformers:MODEL``;
             :mod:`gsi_metrics.judge`), with ``judge_options``; None keeps the weight-free AC.
 
+    Under ``accelerate launch`` (``WORLD_SIZE`` > 1) every process scores every N-th row and the main process writes
+    the results (the other processes return None).
+
     Returns:
-        The contents of ``summary.json``.
+        The contents of ``summary.json`` (None on the processes other than the main one of a launch).
 
     Raises:
         ValueError: unknown profile or value range, bad ``limit`` / ``workers``, or an operation without a scorer.
@@ -429,24 +444,34 @@ def run_evaluation(
     job = replace(job, dataset=dataset)
     _prepare_output(out)
 
-    with _results_folder_lock(out):
+    processes = distributed.processes()
+    with _results_folder_lock(out) if processes.is_main else nullcontext():
         key = _run_key(
             dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range,
             judge=None if judge_spec is None else {"spec": judge_spec.spec, "options": dict(judge_spec.options)},
         )  # fmt: skip
         done = _resumed_rows(out, key, profiles) if resume else {}
-        if not done:
+        processes.wait_for_everyone()  # every process has read what is done before the main one starts afresh
+        if not done and processes.is_main:
             _write_json_atomically(out / STATE_FILE, {"key": key})
-            (out / PARTIAL_FILE).write_text("")
-        todo = [index for index in range(len(dataset)) if index not in done]
+            for path in _partial_files(out):
+                path.unlink()
+        processes.wait_for_everyone()
+        # Under accelerate launch each process scores every N-th row; the main one merges them at the end.
+        todo = [i for i in range(processes.index, len(dataset), processes.count) if i not in done]
         start = time.perf_counter()
-        with (out / PARTIAL_FILE).open("a") as partial:
-            for index, scores in _scored_rows(job, backend, judge_instance, todo, workers, progress, len(done)):
+        shown = progress and processes.is_main
+        with _partial_file(out, processes.index).open("a") as partial:
+            for index, scores in _scored_rows(job, backend, judge_instance, todo, workers, shown, len(done)):
                 done[index] = scores
                 entry = {"index": index, "scores": [score.to_dict() for score in scores]}
                 partial.write(json.dumps(entry, default=_json_default) + "\n")
                 partial.flush()
+        scored = int(processes.sum(len(todo)))  # waits for every process
         seconds = time.perf_counter() - start
+        if not processes.is_main:
+            return None
+        done = _resumed_rows(out, key, profiles)
 
         ordered = [done[index] for index in range(len(dataset))]
         per_profile = {name: [scores[i] for scores in ordered] for i, name in enumerate(profiles)}
@@ -467,7 +492,8 @@ def run_evaluation(
             workers=workers,
             seconds=seconds,
             value_range=value_range,
-            resumed_rows=len(dataset) - len(todo),
+            resumed_rows=len(dataset) - scored,
+            processes=processes.count,
         )
         if judge_instance is not None:
             summary["manifest"]["judge"] = judge_instance.describe()
@@ -486,7 +512,8 @@ def run_evaluation(
         _write_json_atomically(out / SUMMARY_FILE, summary)
         lines = (json.dumps(_sample_line(scores, profiles, editor.spec), default=_json_default) for scores in ordered)
         write_text_atomically(out / SAMPLES_FILE, "".join(f"{line}\n" for line in lines))
-        (out / PARTIAL_FILE).unlink(missing_ok=True)
+        for path in _partial_files(out):
+            path.unlink()
         (out / STATE_FILE).unlink(missing_ok=True)
         return summary
 
@@ -646,6 +673,7 @@ def build_manifest(
     seconds: float,
     value_range: str = "auto",
     resumed_rows: int = 0,
+    processes: int = 1,
 ) -> dict[str, Any]:
     """The configuration and versions behind a run's numbers (the ``manifest`` of ``summary.json``)."""
     num_scored = len(dataset)
@@ -672,6 +700,7 @@ def build_manifest(
         "value_range": value_range,
         "resumed_rows": resumed_rows,
         "workers": workers,
+        "processes": processes,
         "timestamp": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),  # noqa: UP017 (3.10)
         "seconds": seconds,
         "samples_per_second": num_scored / seconds if seconds > 0 else None,

@@ -173,3 +173,43 @@ def test_editor_options_and_specs_are_checked_before_any_work(tmp_path, capsys):
     assert "Did you mean geometric" in capsys.readouterr().err
     assert main(["generate", "--editor", MIRROR, "--editor-option", "delay", "--out", str(tmp_path / "o")]) == 2
     assert "--editor-option expects KEY=VALUE" in capsys.readouterr().err
+
+
+def test_eval_splits_rows_between_accelerate_processes(built_split, tmp_path):
+    """``accelerate launch -m gsi_bench eval``: each process scores every other row, the main one writes the results,
+    and they equal a one-process run's, row for row."""
+    launcher = Path(sys.executable).parent / "accelerate"
+    if not launcher.exists():
+        pytest.skip("accelerate's launcher is not installed")
+    evaluate = ["eval", "--data", str(built_split), "--config", "tabletop", "--editor", "oracle", "--limit", "4",
+                "--profile", "both", "--quiet"]  # fmt: skip
+    command = [
+        str(launcher),
+        "launch",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "-m",
+        "gsi_bench",
+        *evaluate,
+        "--out",
+        str(tmp_path / "two"),
+    ]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=REPOSITORY, env=environment, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert main([*evaluate, "--out", str(tmp_path / "one")]) == 0
+    two, one = ([json.loads(line) for line in (tmp_path / name / "samples.jsonl").read_text().splitlines()]
+                for name in ("two", "one"))  # fmt: skip
+    assert [row["sample_id"] for row in two] == [row["sample_id"] for row in one]
+    for a, b in zip(two, one, strict=True):
+        assert (a["status"], a["ic"]) == (b["status"], b["ic"])
+        assert a["sa"] == pytest.approx(b["sa"], abs=1e-9) and a["ac"] == pytest.approx(b["ac"], abs=1e-9)
+    assert json.loads((tmp_path / "two" / "summary.json").read_text())["manifest"]["processes"] == 2
+    assert not list((tmp_path / "two").glob(".samples.partial*"))
