@@ -49,7 +49,7 @@ def main() -> None:
         dataset = Dataset.from_list(rows, features=features)
         with tempfile.TemporaryDirectory() as folder:
             options = {"base_url": f"{base}/v1", "model": "test-edit", "backoff": 0.05, "timeout": 1.0,
-                       "max_retries": 8, "concurrency": args.concurrency, "cache_dir": f"{folder}/cache"}  # fmt: skip
+                       "max_retries": 30, "concurrency": args.concurrency, "cache_dir": f"{folder}/cache"}  # fmt: skip
             start = time.perf_counter()
             first = run_generation(dataset, "api", "test", "api:http", f"{folder}/a", editor_options=options,
                                    progress=False)  # fmt: skip

@@ -22,13 +22,14 @@ all are done. Seeds are per sample, so the union equals a one-process run.
 
 from __future__ import annotations
 
+import collections
 import datetime
 import itertools
 import json
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,13 @@ def _outcomes(editor: Editor, rows: Iterator[Mapping[str, Any]]) -> Iterator[tup
                 yield from ((r, p, "", seconds) for r, p in zip(batch, predictions, strict=True))
     elif editor.concurrency > 1:
         with ThreadPoolExecutor(editor.concurrency) as pool:
-            yield from pool.map(one, rows)
+            pending: collections.deque[Future] = collections.deque()
+            for row in rows:  # at most twice the concurrency of rows in memory, results in order
+                pending.append(pool.submit(one, row))
+                if len(pending) >= 2 * editor.concurrency:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
     else:
         yield from map(one, rows)
 

@@ -156,3 +156,16 @@ def test_evaluate_editor_scores_a_loaded_pipeline_in_a_few_lines(tiny_pipeline, 
     assert results["num_samples"] == 3
     assert results["manifest"]["editor"].startswith("diffusers:")
     assert results["manifest"]["dataset"]["config"] == "tabletop"
+
+
+def test_eval_runs_a_diffusers_editor_in_process(tiny_pipeline, built_split, tmp_path):
+    from gsi_bench.cli import main
+
+    out = tmp_path / "in-process"
+    command = ["eval", "--data", str(built_split), "--config", "tabletop", "--limit", "2", "--editor",
+               f"diffusers:{tiny_pipeline}", "--editor-option", "steps=2", "--editor-option", "resolution=64",
+               "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(command) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["num_samples"] == 2 and summary["manifest"]["editor"] == f"diffusers:{tiny_pipeline}"
+    assert "missing" not in summary["status_counts"]  # the editor ran on every row
