@@ -153,6 +153,7 @@ def _eval(args: argparse.Namespace) -> int:
         editor_options=_editor_options(args),
         judge=args.judge,
         judge_options=dict(_option(text, "--judge-option") for text in args.judge_option),
+        lpips=args.lpips,
         out_dir=out,
         profile=args.profile,
         backend=args.backend,
@@ -454,6 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--judge-option", action="append", default=[], metavar="KEY=VALUE", help="judge option (repeatable)"
+    )
+    evaluate.add_argument(
+        "--lpips",
+        default=None,
+        metavar="MODULE:FACTORY",
+        help="a masked learned distance (LPIPS) for profile paper's locality gate and EL: the import path of a factory "
+        "returning distance(source, edited, outside_mask) (default: none, SSIM alone)",
     )
     evaluate.add_argument(
         "--no-resume", action="store_true", help="re-score every row instead of resuming an interrupted run"

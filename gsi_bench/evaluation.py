@@ -50,7 +50,7 @@ from gsi_bench import distributed
 from gsi_bench.editors import Editor, get_editor, unwrap_prediction
 from gsi_bench.markdown import escape_markdown, table
 from gsi_datasets.integrity import unwritable_reason, write_text_atomically
-from gsi_metrics.judge import Judge, JudgeSpec
+from gsi_metrics.learned import LearnedMeasures, LearnedSpecs
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import PerceptionBackend, backend_spec, config_hash, create_backend
 from gsi_metrics.predictions import check_value_range
@@ -93,11 +93,11 @@ class _WorkerJob:
     backend_config: dict[str, Any]
     profiles: tuple[str, ...]
     value_range: str
-    judge: JudgeSpec | None = None
+    learned: LearnedSpecs = LearnedSpecs()
 
 
-#: The worker process's job, backend and judge (set by :func:`_start_worker`).
-_WORKER: tuple[_WorkerJob, PerceptionBackend, Judge | None] | None = None
+#: The worker process's job, backend and learned measures (set by :func:`_start_worker`).
+_WORKER: tuple[_WorkerJob, PerceptionBackend, LearnedMeasures] | None = None
 
 
 def _start_worker(job: _WorkerJob) -> None:
@@ -110,8 +110,7 @@ def _start_worker(job: _WorkerJob) -> None:
 
     global _WORKER
     cv2.setNumThreads(1)
-    judge = job.judge.create() if job.judge is not None else None
-    _WORKER = (job, create_backend(job.backend_name, **job.backend_config), judge)
+    _WORKER = (job, create_backend(job.backend_name, **job.backend_config), job.learned.create())
 
 
 def evaluate_row(
@@ -120,10 +119,10 @@ def evaluate_row(
     backend: PerceptionBackend,
     profiles: Sequence[str],
     value_range: str = "auto",
-    judge: Judge | None = None,
+    measures: LearnedMeasures | None = None,
 ) -> list[SampleScore]:
     """Runs the editor on one row and scores its output in each profile (same order as ``profiles``), with the
-    judge's AC when a ``judge`` is given.
+    learned ``measures`` when given (:mod:`gsi_metrics.learned`).
 
     Never raises for the row's content: an exception of the editor is the editor's failure, not the run's (the
     row is scored as a ``missing`` prediction and the exception replaces the message); everything after is
@@ -134,7 +133,7 @@ def evaluate_row(
         prediction, _ = unwrap_prediction(editor(row))
     except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
         prediction, editor_error = None, f"editor {editor.spec!r} raised {describe_error(error)}"
-    scores = score_profiles(row, prediction, backend, profiles, value_range, judge)
+    scores = score_profiles(row, prediction, backend, profiles, value_range, measures)
     return [replace(score, message=editor_error) for score in scores] if editor_error else scores
 
 
@@ -145,7 +144,7 @@ def evaluate_index(
     backend: PerceptionBackend,
     profiles: Sequence[str],
     value_range: str = "auto",
-    judge: Judge | None = None,
+    measures: LearnedMeasures | None = None,
 ) -> list[SampleScore]:
     """:func:`evaluate_row` of row ``index``; a row that ``datasets`` cannot read is scored ``bad_reference``."""
     try:
@@ -160,19 +159,19 @@ def evaluate_index(
             "`gsi-bench verify DIR`"
         )
         return unscored(identity, profiles, "bad_reference", message)
-    return evaluate_row(row, editor, backend, profiles, value_range, judge)
+    return evaluate_row(row, editor, backend, profiles, value_range, measures)
 
 
 def _evaluate_in_worker(index: int) -> tuple[int, list[SampleScore]]:
     assert _WORKER is not None, "worker started without a job"
-    job, backend, judge = _WORKER
-    return index, evaluate_index(job.dataset, index, job.editor, backend, job.profiles, job.value_range, judge)
+    job, backend, measures = _WORKER
+    return index, evaluate_index(job.dataset, index, job.editor, backend, job.profiles, job.value_range, measures)
 
 
 def _scored_rows(
     job: _WorkerJob,
     backend: PerceptionBackend,
-    judge: Judge | None,
+    measures: LearnedMeasures,
     indices: Sequence[int],
     workers: int,
     progress: bool,
@@ -187,7 +186,7 @@ def _scored_rows(
     total = done + len(indices)
     if workers <= 1 or len(indices) <= 1:
         results: Iterator[tuple[int, list[SampleScore]]] = (
-            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range, judge))
+            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range, measures))
             for i in indices
         )
         yield from _progress(results, total, done, progress, job.editor.spec)
@@ -373,6 +372,7 @@ def run_evaluation(
     resume: bool = True,
     judge: str | None = None,
     judge_options: Mapping[str, Any] | None = None,
+    lpips: str | None = None,
 ) -> dict[str, Any] | None:
     """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
 
@@ -395,6 +395,8 @@ def run_evaluation(
         resume: continue an interrupted run of the same key in ``out_dir`` instead of starting over.
         judge: a multimodal judge for AC (``openai-compatible:URL`` or ``transformers:MODEL``;
             :mod:`gsi_metrics.judge`), with ``judge_options``; None keeps the weight-free AC.
+        lpips: the import path of a factory of a masked learned distance (LPIPS) for profile ``paper``'s locality
+            gate and EL (:mod:`gsi_metrics.learned`); None: SSIM alone.
 
     Under ``accelerate launch`` (``WORLD_SIZE`` > 1) every process scores every N-th row and the main process writes
     the results (the other processes return None).
@@ -424,9 +426,9 @@ def run_evaluation(
         backend = create_backend(backend, **(backend_config or {}))
     # Workers re-create the backend from a name every process can resolve (backend_spec).
     spec = backend_spec(backend) if workers > 1 else backend.name
-    judge_spec = JudgeSpec(judge, dict(judge_options or {})) if judge is not None else None
-    judge_instance = judge_spec.create() if judge_spec is not None else None  # a bad spec fails before any work
-    job = _WorkerJob(None, editor, spec, backend.config(), profiles, value_range, judge_spec)
+    learned = LearnedSpecs(judge, dict(judge_options or {}), lpips)
+    measures = learned.create()  # a bad judge or LPIPS spec fails before any work
+    job = _WorkerJob(None, editor, spec, backend.config(), profiles, value_range, learned)
     if workers > 1:
         try:
             pickle.dumps(job)
@@ -448,7 +450,7 @@ def run_evaluation(
     with _results_folder_lock(out) if processes.is_main else nullcontext():
         key = _run_key(
             dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range,
-            judge=None if judge_spec is None else {"spec": judge_spec.spec, "options": dict(judge_spec.options)},
+            learned=learned.record(),
         )  # fmt: skip
         done = _resumed_rows(out, key, profiles) if resume else {}
         processes.wait_for_everyone()  # every process has read what is done before the main one starts afresh
@@ -462,7 +464,7 @@ def run_evaluation(
         start = time.perf_counter()
         shown = progress and processes.is_main
         with _partial_file(out, processes.index).open("a") as partial:
-            for index, scores in _scored_rows(job, backend, judge_instance, todo, workers, shown, len(done)):
+            for index, scores in _scored_rows(job, backend, measures, todo, workers, shown, len(done)):
                 done[index] = scores
                 entry = {"index": index, "scores": [score.to_dict() for score in scores]}
                 partial.write(json.dumps(entry, default=_json_default) + "\n")
@@ -495,8 +497,10 @@ def run_evaluation(
             resumed_rows=len(dataset) - scored,
             processes=processes.count,
         )
-        if judge_instance is not None:
-            summary["manifest"]["judge"] = judge_instance.describe()
+        if learned.record() is not None:
+            summary["manifest"]["learned"] = learned.record()
+        if measures.judge is not None:
+            summary["manifest"]["judge"] = measures.judge.describe()
         experts = _experts_description(backend)
         if experts is not None:
             summary["manifest"]["experts"] = experts

@@ -283,9 +283,10 @@ class GSIMetric(evaluate.Metric):
         backend: str | PerceptionBackend = "classical",
         judge: str | None = None,
         judge_options: Mapping[str, Any] | None = None,
+        lpips: str | None = None,
     ) -> dict[str, Any]:
         """Scores every prediction against its row with :mod:`gsi_metrics.scoring`."""
-        scorer = GSIBenchScorer(profile=profile, backend=backend, judge=judge, judge_options=judge_options)
+        scorer = GSIBenchScorer(profile=profile, backend=backend, judge=judge, judge_options=judge_options, lpips=lpips)
         score_all(scorer, predictions, references)
         summary = scorer.compute()
         if self.AXIS is None:
@@ -357,6 +358,9 @@ Args:
     judge (`str`, *optional*): a multimodal judge for AC, `"openai-compatible:<base url>"` (a vLLM / SGLang server or a
         hosted API) or `"transformers:<model id or folder>"`, with `judge_options` (`{"model": ...}`); without one, AC
         is the weight-free measure. Profile `paper` asks and reads it as the reference does.
+    lpips (`str`, *optional*): the import path (`"package.module:factory"`) of a factory returning a masked learned
+        distance `(source, edited, outside_mask) -> float` (LPIPS): profile `paper` then gates locality on SSIM and it
+        and reports EL as `1 - LPIPS`, as the reference does; without it, SSIM alone.
     value_range (`str`, *optional*, defaults to `"auto"`): the value range of array predictions: `"auto"`
         (from the dtype; for floats the first of 0-1, -1-1, 0-255 holding every value), or declared: `"0-1"`,
         `"-1-1"`, `"0-255"`, `"0-65535"`. NaN or infinite values are status `invalid_values`.

@@ -35,7 +35,7 @@ import io
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
@@ -379,14 +379,3 @@ def create_judge(spec: str, options: Mapping[str, Any] | None = None) -> Judge:
         )
     options_class, judge_class = JUDGES[kind]
     return judge_class(argument, options_of(options_class, f"judge {kind!r}", options or {}))
-
-
-@dataclass(frozen=True)
-class JudgeSpec:
-    """A judge by spec and options: what a scoring worker re-creates (the judge itself may hold a model)."""
-
-    spec: str
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def create(self) -> Judge:
-        return create_judge(self.spec, self.options)

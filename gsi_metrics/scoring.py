@@ -55,7 +55,9 @@ from gsi_metrics.functional import (
     match_photometry,
     without_object,
 )
-from gsi_metrics.judge import Judge, create_judge
+from gsi_metrics.functional.locality import MaskedDistance
+from gsi_metrics.judge import Judge
+from gsi_metrics.learned import LearnedMeasures, LearnedSpecs
 from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
 from gsi_metrics.perception import (
     CameraRecovery,
@@ -173,10 +175,11 @@ def score_profiles(
     backend: PerceptionBackend | None = None,
     profiles: Sequence[str] = PROFILES,
     value_range: str = "auto",
-    judge: Judge | None = None,
+    measures: LearnedMeasures | None = None,
 ) -> list[SampleScore]:
     """:func:`score_sample` in each of ``profiles`` (same order), decoding and perceiving once: perception, the
-    expensive step, does not depend on the profile. With a ``judge``, AC is the judge's (:func:`judged`).
+    expensive step, does not depend on the profile. With learned ``measures`` (:mod:`gsi_metrics.learned`), AC is the
+    judge's (:func:`judged`) and profile ``paper`` gates and reports EL with LPIPS.
 
     Never raises for the sample's content (see the module docstring); only for bad arguments.
 
@@ -201,12 +204,12 @@ def score_profiles(
         # it (an editor that changed the framing did not edit this image).
         stretched = load_prediction(prediction, (width, height), sample.view.image, value_range, any_aspect_ratio=True)
         scores = unscored(sample, profiles, loaded.status, loaded.message)
-        paper = _perceived_scores(sample, stretched, backend, ("paper",), judge)[0]
+        paper = _perceived_scores(sample, stretched, backend, ("paper",), measures)[0]
         scores[list(profiles).index("paper")] = paper
         return scores
     if loaded.image is None:
         return unscored(sample, profiles, loaded.status, loaded.message)
-    return _perceived_scores(sample, loaded, backend, profiles, judge)
+    return _perceived_scores(sample, loaded, backend, profiles, measures)
 
 
 def _perceived_scores(
@@ -214,19 +217,21 @@ def _perceived_scores(
     loaded: LoadedPrediction,
     backend: PerceptionBackend | None,
     profiles: Sequence[str],
-    judge: Judge | None = None,
+    measures: LearnedMeasures | None = None,
 ) -> list[SampleScore]:
     """Perceives a read edited image once and scores it in each of ``profiles`` (``scoring_error`` if that raises)."""
     assert loaded.image is not None
     try:
+        measures = measures or LearnedMeasures()
         perception = perceive(backend or create_backend(), sample.view, loaded.image)
-        scores = [score_perceived(sample, loaded.image, perception, profile) for profile in profiles]
+        scores = [score_perceived(sample, loaded.image, perception, profile, measures.lpips) for profile in profiles]
     except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
         message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"
         return unscored(sample, profiles, "scoring_error", message)
-    if judge is not None:
+    if measures.judge is not None:
         scores = [
-            judged(score, sample, loaded.image, judge, profile) for score, profile in zip(scores, profiles, strict=True)
+            judged(score, sample, loaded.image, measures.judge, profile)
+            for score, profile in zip(scores, profiles, strict=True)
         ]
     return [_with_input_notes(score, loaded) for score in scores]
 
@@ -296,8 +301,15 @@ def removal_background(sample: ScoringSample) -> np.ndarray:
     return without_object(sample.view.image, sample.view.target_mask)
 
 
-def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perception, profile: str) -> SampleScore:
-    """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered."""
+def score_perceived(
+    sample: ScoringSample,
+    edited: np.ndarray,
+    perception: Perception,
+    profile: str,
+    lpips: MaskedDistance | None = None,
+) -> SampleScore:
+    """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered (with
+    ``lpips``, profile ``paper``'s locality gate and EL are the reference's: :mod:`gsi_metrics.learned`)."""
     view, truth = sample.view, sample.truth
     compliance = get_scorer(sample.operation, profile)(view, truth, perception, edited)
     if view.object_target:
@@ -324,10 +336,21 @@ def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perce
         appearance = appearance_consistency(expected, whole, edited, whole) if expected is not None and found else None
         missing = "camera_not_found", "the edited image's camera could not be located against the source view"
     ic = compliance.ic
-    if profile == "paper" and view.object_target and not locality.ssim > PAPER_LOCALITY_SSIM and not locality.empty:
-        ic, compliance = 0.0, type(compliance)(0.0, 0.0, {**compliance.details, "locality_gate": "failed"})
+    el = float(locality.score) if locality is not None else 0.0
+    distance = None
+    if profile == "paper" and view.object_target and not locality.empty:
+        if lpips is None:  # SSIM alone: LPIPS needs weights
+            passes = locality.ssim > PAPER_LOCALITY_SSIM
+        else:
+            distance = float(lpips(view.image, edited, ~region))
+            photograph = truth.expected_instances is None  # no rendered target: a real capture (GSI-Real)
+            passes = reference_protocol.locality_passes(locality.ssim, distance, real=photograph)
+            el = 1.0 - min(max(distance, 0.0), 1.0)
+        if not passes:
+            ic, compliance = 0.0, type(compliance)(0.0, 0.0, {**compliance.details, "locality_gate": "failed"})
     details = {
         **compliance.details,
+        "el_lpips": distance,
         "el_ssim": None if locality is None else locality.ssim,
         "el_psnr_db": None if locality is None else locality.psnr_db,
         "camera_rotation_deg": perception.camera.rotation_deg,
@@ -339,7 +362,7 @@ def score_perceived(sample: ScoringSample, edited: np.ndarray, perception: Perce
         status=compliance.status or ("ok" if found else missing[0]),
         ic=float(ic),
         sa=float(compliance.sa),
-        el=float(locality.score) if locality is not None else 0.0,
+        el=el,
         ac=float(appearance.score) if appearance is not None else 0.0,
         message=STATUS_DESCRIPTIONS[compliance.status] if compliance.status else "" if found else missing[1],
         details=details,
@@ -412,7 +435,8 @@ def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0
 
 class GSIBenchScorer:
     """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``; with a ``judge`` (a spec of
-    :func:`~gsi_metrics.judge.create_judge` and its options, or a judge), AC is the judge's.
+    :func:`~gsi_metrics.judge.create_judge` and its options) or ``lpips`` (the import path of a masked distance's
+    factory), the learned measures of :mod:`gsi_metrics.learned` apply.
 
     ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
     """
@@ -422,8 +446,9 @@ class GSIBenchScorer:
         profile: str = "gsi",
         backend: str | PerceptionBackend = "classical",
         value_range: str = "auto",
-        judge: str | Judge | None = None,
+        judge: str | None = None,
         judge_options: Mapping[str, Any] | None = None,
+        lpips: str | None = None,
         **backend_config: Any,
     ) -> None:
         if profile not in PROFILES:
@@ -432,11 +457,11 @@ class GSIBenchScorer:
         self.profile = profile
         self.value_range = value_range
         self.backend = create_backend(backend, **backend_config) if isinstance(backend, str) else backend
-        self.judge = create_judge(judge, judge_options) if isinstance(judge, str) else judge
+        self.measures = LearnedSpecs(judge, dict(judge_options or {}), lpips).create()
         self.scores: list[SampleScore] = []
 
     def update(self, row: Mapping[str, Any], prediction: Prediction) -> SampleScore:
-        (score,) = score_profiles(row, prediction, self.backend, (self.profile,), self.value_range, self.judge)
+        (score,) = score_profiles(row, prediction, self.backend, (self.profile,), self.value_range, self.measures)
         self.scores.append(score)
         return score
 

@@ -23,6 +23,7 @@ from gsi_metrics.judge import (  # noqa: E402
     parse_answer,
     parse_reference,
 )
+from gsi_metrics.learned import LearnedMeasures  # noqa: E402
 from gsi_metrics.sample import ScoringSample  # noqa: E402
 from gsi_metrics.scoring import SampleScore, judged, score_profiles, summarize  # noqa: E402
 
@@ -75,7 +76,7 @@ class ScriptedJudge(Judge):
 def _judged_oracle(row, judge):
     """The oracle's ``gsi`` score with the judge, and a compliant ``paper`` score judged in that profile (under the
     reference's rules the oracle of these rows never complies: defect 10, so the judge would not be asked)."""
-    (gsi,) = score_profiles(row, row["target_image"], profiles=("gsi",), judge=judge)
+    (gsi,) = score_profiles(row, row["target_image"], profiles=("gsi",), measures=LearnedMeasures(judge))
     compliant = SampleScore(row["sample_id"], "object_scale", "ok", ic=1.0, sa=0.8, el=0.9, ac=0.95)
     edited = np.asarray(row["target_image"].convert("RGB"))
     return gsi, judged(compliant, ScoringSample.from_row(row), edited, judge, "paper")
@@ -115,7 +116,7 @@ def test_unreadable_answers_and_failures_are_kept_apart_in_gsi_and_zero_in_paper
 def test_a_non_compliant_sample_is_not_judged(split_rows):
     row = split_rows[0]
     judge = ScriptedJudge([])
-    gsi, paper = score_profiles(row, row["source_image"], profiles=("gsi", "paper"), judge=judge)
+    gsi, paper = score_profiles(row, row["source_image"], profiles=("gsi", "paper"), measures=LearnedMeasures(judge))
     assert gsi.ic == 0 and paper.ic == 0 and not judge.questions
     assert gsi.details["judge"] == paper.details["judge"] == {"status": "not_asked"}
 

@@ -1,0 +1,61 @@
+"""LPIPS plugged into profile ``paper`` (``gsi_metrics.learned``): the reference's locality gate on SSIM and the
+learned distance, EL = 1 - LPIPS, profile ``gsi`` unchanged, and the distance named by an import path."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import json  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from gsi_metrics.learned import LearnedMeasures, load_distance  # noqa: E402
+from gsi_metrics.scoring import score_profiles  # noqa: E402
+
+
+def near() -> object:
+    """A distance factory: every edit is 0.1 from its source (what LPIPS gives a clean edit)."""
+    return lambda source, edited, outside: 0.1
+
+
+def far() -> object:
+    """A distance factory: 0.5, over the reference's 0.3 limit."""
+    return lambda source, edited, outside: 0.5
+
+
+def test_paper_gates_on_ssim_and_lpips_and_reports_one_minus_lpips(split_rows):
+    row = split_rows[2]  # a scaling: its edit region leaves most of the image to compare
+    plain_gsi, plain_paper = score_profiles(row, row["target_image"], profiles=("gsi", "paper"))
+    gsi, paper = score_profiles(
+        row, row["target_image"], profiles=("gsi", "paper"), measures=LearnedMeasures(lpips=near())
+    )
+    assert paper.el == pytest.approx(0.9) and paper.details["el_lpips"] == pytest.approx(0.1)
+    assert "locality_gate" not in paper.details and paper.details["el_ssim"] > 0.6
+    assert (gsi.ic, gsi.sa, gsi.el, gsi.ac) == (plain_gsi.ic, plain_gsi.sa, plain_gsi.el, plain_gsi.ac)
+    assert gsi.details["el_lpips"] is None
+    (failed,) = score_profiles(row, row["target_image"], profiles=("paper",), measures=LearnedMeasures(lpips=far()))
+    assert failed.details["locality_gate"] == "failed" and failed.ic == 0 and failed.sa == 0  # SSIM alone would pass
+    assert "locality_gate" not in plain_paper.details
+
+
+def test_the_distance_comes_from_an_import_path_and_is_recorded(built_split, tmp_path):
+    from gsi_bench.cli import main
+
+    assert load_distance("tests.gsi_metrics.test_learned_measures:near")(np.zeros(1), np.zeros(1), np.zeros(1)) == 0.1
+    with pytest.raises(ValueError, match="expected 'package.module:factory'"):
+        load_distance("lpips")
+    with pytest.raises(ValueError, match="cannot be imported"):
+        load_distance("tests.gsi_metrics.test_learned_measures:missing")
+    out = tmp_path / "results"
+    command = ["eval", "--data", str(built_split), "--config", "tabletop", "--editor", "oracle", "--limit", "3",
+               "--profile", "both", "--lpips", "tests.gsi_metrics.test_learned_measures:near", "--out", str(out),
+               "--quiet"]  # fmt: skip
+    assert main(command) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["manifest"]["learned"]["lpips"] == "tests.gsi_metrics.test_learned_measures:near"
+    lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert all(line["other_profiles"]["paper"]["details"]["el_lpips"] == pytest.approx(0.1) for line in lines)
