@@ -334,21 +334,19 @@ def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) ->
 
 
 @contextmanager
-def _results_folder_lock(out: Path) -> Iterator[None]:
-    """Holds the results folder's lock (two runs in one folder would mix their rows).
+def folder_lock(lock_file: Path, busy: Exception) -> Iterator[None]:
+    """Holds ``lock_file`` while the block runs (two runs in one folder would mix their outputs).
 
     Raises:
-        EvaluationError: another run holds it.
+        Exception: ``busy``, when another process holds it.
     """
     from filelock import FileLock, Timeout
 
-    lock = FileLock(out / LOCK_FILE)
+    lock = FileLock(lock_file)
     try:
         lock.acquire(timeout=0)
     except Timeout:
-        raise EvaluationError(
-            f"results folder {out} is in use by another gsi-bench eval; wait for it or choose another --out"
-        ) from None
+        raise busy from None
     try:
         yield
     finally:
@@ -447,7 +445,10 @@ def run_evaluation(
     _prepare_output(out)
 
     processes = distributed.processes()
-    with _results_folder_lock(out) if processes.is_main else nullcontext():
+    busy = EvaluationError(
+        f"results folder {out} is in use by another gsi-bench eval; wait for it or choose another --out"
+    )
+    with folder_lock(out / LOCK_FILE, busy) if processes.is_main else nullcontext():
         key = _run_key(
             dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range,
             learned=learned.record(),

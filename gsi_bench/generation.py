@@ -30,6 +30,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ GENERATION_FILE = "generation.json"
 LOG_GLOB = "generation_log.*.jsonl"
 #: What must match for a re-run to resume (dataset, editor, options).
 KEY_FILE = ".generation_key.json"
+LOCK_FILE = ".generation.lock"
 #: Distributions recorded in generation manifests, besides the scoring ones.
 MODEL_DISTRIBUTIONS = ("torch", "diffusers", "transformers", "accelerate", "httpx")
 #: Failures listed by name in the manifest (the logs keep all of them).
@@ -188,7 +190,7 @@ def run_generation(
         GenerationError: ``out_dir`` holds another generation's outputs, or cannot be written.
         ValueError, KeyError, ImportError, FileNotFoundError: a bad editor spec or option, or a missing dataset.
     """
-    from gsi_bench.evaluation import load_rows
+    from gsi_bench.evaluation import folder_lock, load_rows
 
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of rows, got {limit}")
@@ -202,6 +204,23 @@ def run_generation(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise GenerationError(f"predictions folder {out} cannot be created ({error.strerror or error})") from None
+    busy = GenerationError(f"{out} is in use by another gsi-bench generate; wait for it or choose another --out")
+    with folder_lock(out / LOCK_FILE, busy) if processes.is_main else nullcontext():
+        return _generate(dataset, config, split, editor, out, data, overwrite, progress, processes)
+
+
+def _generate(
+    dataset: Any,
+    config: str,
+    split: str,
+    editor: Editor,
+    out: Path,
+    data: Any,
+    overwrite: bool,
+    progress: bool,
+    processes: distributed.Processes,
+) -> dict[str, Any] | None:
+    """:func:`run_generation` once the folder is prepared (and locked by the main process)."""
     sample_ids = [str(s) for s in dataset["sample_id"]]
     key = _run_key(dataset, config, split, editor)
     clear = _check_key(out, key, overwrite)

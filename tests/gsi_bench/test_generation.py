@@ -213,3 +213,15 @@ def test_eval_splits_rows_between_accelerate_processes(built_split, tmp_path):
         assert a["sa"] == pytest.approx(b["sa"], abs=1e-9) and a["ac"] == pytest.approx(b["ac"], abs=1e-9)
     assert json.loads((tmp_path / "two" / "summary.json").read_text())["manifest"]["processes"] == 2
     assert not list((tmp_path / "two").glob(".samples.partial*"))
+
+
+def test_a_folder_in_use_by_another_generation_is_refused(built_split, tmp_path):
+    from filelock import FileLock
+
+    from gsi_bench.generation import LOCK_FILE
+
+    out = tmp_path / "busy"
+    out.mkdir()
+    with FileLock(out / LOCK_FILE), pytest.raises(GenerationError, match="in use by another gsi-bench generate"):
+        run_generation(built_split, "tabletop", "test", MIRROR, out, limit=1, progress=False)
+    assert run_generation(built_split, "tabletop", "test", MIRROR, out, limit=1, progress=False)["counts"]["ok"] == 1
