@@ -7,6 +7,7 @@ commands never import the data builders.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -581,12 +582,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``gsi-bench`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        code = args.handler(args)
     except (ValueError, FileNotFoundError, KeyError, ImportError) as error:  # BuildError is a ValueError
         # KeyError's str() quotes its message; registries put the whole message in args[0].
         message = error.args[0] if isinstance(error, KeyError) and error.args else error
         print(f"gsi-bench {args.command}: error: {message}", file=sys.stderr)
         return 2
+    if "WORLD_SIZE" in os.environ:  # under accelerate launch / torchrun: end the process group together
+        from gsi_bench.distributed import processes
+
+        processes().finish()
+    return code
 
 
 if __name__ == "__main__":

@@ -31,6 +31,18 @@ class Processes:
         if self.state is not None:
             self.state.wait_for_everyone()
 
+    def finish(self) -> None:
+        """Ends a launch cleanly: every process waits for the others (the main one may still be writing results),
+        then the process group is destroyed (a process that exits with it alive aborts in the communication
+        library's threads, "terminate called without an active exception", and the launcher kills the others)."""
+        if self.state is None:
+            return
+        import torch.distributed
+
+        self.state.wait_for_everyone()
+        if torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
     def sum(self, value: float) -> float:
         """The sum of ``value`` over the processes (every process must call it)."""
         if self.state is None:
