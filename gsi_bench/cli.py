@@ -155,6 +155,7 @@ def _eval(args: argparse.Namespace) -> int:
         judge=args.judge,
         judge_options=dict(_option(text, "--judge-option") for text in args.judge_option),
         lpips=args.lpips,
+        ac_features=args.ac_features,
         out_dir=out,
         profile=args.profile,
         backend=args.backend,
@@ -463,6 +464,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:FACTORY",
         help="a masked learned distance (LPIPS) for profile paper's locality gate and EL: the import path of a factory "
         "returning distance(source, edited, outside_mask) (default: none, SSIM alone)",
+    )
+    evaluate.add_argument(
+        "--ac-features",
+        default=None,
+        metavar="SOURCE",
+        help="an image encoder for AC: hf-hub:<id> or local-dir:<path> (e.g. hf-hub:facebook/dinov2-small; default: "
+        "none, the weight-free AC)",
     )
     evaluate.add_argument(
         "--no-resume", action="store_true", help="re-score every row instead of resuming an interrupted run"

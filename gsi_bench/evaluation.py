@@ -371,6 +371,7 @@ def run_evaluation(
     judge: str | None = None,
     judge_options: Mapping[str, Any] | None = None,
     lpips: str | None = None,
+    ac_features: str | None = None,
 ) -> dict[str, Any] | None:
     """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
 
@@ -395,6 +396,8 @@ def run_evaluation(
             :mod:`gsi_metrics.judge`), with ``judge_options``; None keeps the weight-free AC.
         lpips: the import path of a factory of a masked learned distance (LPIPS) for profile ``paper``'s locality
             gate and EL (:mod:`gsi_metrics.learned`); None: SSIM alone.
+        ac_features: an image encoder's model source (``hf-hub:<id>`` / ``local-dir:<path>``) for AC from image
+            features (:mod:`gsi_metrics.learned`); None: the weight-free AC.
 
     Under ``accelerate launch`` (``WORLD_SIZE`` > 1) every process scores every N-th row and the main process writes
     the results (the other processes return None).
@@ -424,7 +427,7 @@ def run_evaluation(
         backend = create_backend(backend, **(backend_config or {}))
     # Workers re-create the backend from a name every process can resolve (backend_spec).
     spec = backend_spec(backend) if workers > 1 else backend.name
-    learned = LearnedSpecs(judge, dict(judge_options or {}), lpips)
+    learned = LearnedSpecs(judge, dict(judge_options or {}), lpips, ac_features)
     measures = learned.create()  # a bad judge or LPIPS spec fails before any work
     job = _WorkerJob(None, editor, spec, backend.config(), profiles, value_range, learned)
     if workers > 1:

@@ -284,9 +284,13 @@ class GSIMetric(evaluate.Metric):
         judge: str | None = None,
         judge_options: Mapping[str, Any] | None = None,
         lpips: str | None = None,
+        ac_features: str | None = None,
     ) -> dict[str, Any]:
         """Scores every prediction against its row with :mod:`gsi_metrics.scoring`."""
-        scorer = GSIBenchScorer(profile=profile, backend=backend, judge=judge, judge_options=judge_options, lpips=lpips)
+        scorer = GSIBenchScorer(
+            profile=profile, backend=backend, judge=judge, judge_options=judge_options, lpips=lpips,
+            ac_features=ac_features,
+        )  # fmt: skip
         score_all(scorer, predictions, references)
         summary = scorer.compute()
         if self.AXIS is None:
@@ -361,6 +365,9 @@ Args:
     lpips (`str`, *optional*): the import path (`"package.module:factory"`) of a factory returning a masked learned
         distance `(source, edited, outside_mask) -> float` (LPIPS): profile `paper` then gates locality on SSIM and it
         and reports EL as `1 - LPIPS`, as the reference does; without it, SSIM alone.
+    ac_features (`str`, *optional*): an image encoder for AC (`"hf-hub:facebook/dinov2-small"`, `"local-dir:<path>"`):
+        AC becomes the cosine similarity of the target's mean patch descriptor before and after (a judge, when given,
+        still decides AC).
     value_range (`str`, *optional*, defaults to `"auto"`): the value range of array predictions: `"auto"`
         (from the dtype; for floats the first of 0-1, -1-1, 0-255 holding every value), or declared: `"0-1"`,
         `"-1-1"`, `"0-255"`, `"0-65535"`. NaN or infinite values are status `invalid_values`.

@@ -55,9 +55,8 @@ from gsi_metrics.functional import (
     match_photometry,
     without_object,
 )
-from gsi_metrics.functional.locality import MaskedDistance
 from gsi_metrics.judge import Judge
-from gsi_metrics.learned import LearnedMeasures, LearnedSpecs
+from gsi_metrics.learned import LearnedMeasures, LearnedSpecs, feature_consistency
 from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
 from gsi_metrics.perception import (
     CameraRecovery,
@@ -224,7 +223,7 @@ def _perceived_scores(
     try:
         measures = measures or LearnedMeasures()
         perception = perceive(backend or create_backend(), sample.view, loaded.image)
-        scores = [score_perceived(sample, loaded.image, perception, profile, measures.lpips) for profile in profiles]
+        scores = [score_perceived(sample, loaded.image, perception, profile, measures) for profile in profiles]
     except Exception as error:  # noqa: BLE001 (one sample's failure must not stop the run)
         message = f"perception or scoring raised {describe_error(error)}; please report this as a gsi-bench bug"
         return unscored(sample, profiles, "scoring_error", message)
@@ -242,12 +241,17 @@ def judged(score: SampleScore, sample: ScoringSample, edited: np.ndarray, judge:
 
     The judge is asked only when the sample complies (IC > 0): AC counts for no other sample, in either profile. An
     unreadable answer or a failed request is AC 0 in profile ``paper`` (the reference's rule, which then zeroes the
-    sample) and, in profile ``gsi``, leaves the weight-free AC in place; either way the judgement says so.
+    sample) and, in profile ``gsi``, leaves the AC it had in place (weight-free, or from image features); either way
+    the judgement says so.
     """
     if not score.ic > 0:
         return replace(score, details={**score.details, "judge": {"status": "not_asked"}})
     judgement = judge.rate(sample.view.image, edited, sample.view.instruction, profile)
-    details = {**score.details, "judge": judgement.to_dict(), "ac_weight_free": score.ac}
+    details = {
+        **score.details,
+        "judge": judgement.to_dict(),
+        "ac_weight_free": score.details.get("ac_weight_free", score.ac),
+    }
     if judgement.status == "ok":
         return replace(score, ac=judgement.score / 10.0, details=details)
     return replace(score, ac=0.0 if profile == "paper" else score.ac, details=details)
@@ -306,10 +310,12 @@ def score_perceived(
     edited: np.ndarray,
     perception: Perception,
     profile: str,
-    lpips: MaskedDistance | None = None,
+    measures: LearnedMeasures | None = None,
 ) -> SampleScore:
-    """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered (with
-    ``lpips``, profile ``paper``'s locality gate and EL are the reference's: :mod:`gsi_metrics.learned`)."""
+    """Scores a decoded edited image (``(H, W, 3)`` uint8 at the source size) from what perception recovered. With
+    learned ``measures`` (:mod:`gsi_metrics.learned`): LPIPS makes profile ``paper``'s locality gate and EL the
+    reference's, image features give AC (the weight-free AC is kept in ``details["ac_weight_free"]``)."""
+    measures = measures or LearnedMeasures()
     view, truth = sample.view, sample.truth
     compliance = get_scorer(sample.operation, profile)(view, truth, perception, edited)
     if view.object_target:
@@ -321,11 +327,11 @@ def score_perceived(
         if get_operation(sample.operation).change == "object_removed":
             # The vacated region against what was behind the target (or, without it, a plausible fill).
             found = True
-            appearance = appearance_consistency(removal_background(sample), view.target_mask, matched, view.target_mask)
+            compared = (removal_background(sample), view.target_mask, matched, view.target_mask)
         elif found and perception.target.mask is not None:
-            appearance = appearance_consistency(view.image, view.target_mask, matched, perception.target.mask)
+            compared = (view.image, view.target_mask, matched, perception.target.mask)
         else:
-            appearance = None
+            compared = None
         missing = "target_not_found", "the target was not found in the edited image"
     else:
         # A camera operation changes every pixel: compare the whole frame with the rendered target view.
@@ -333,16 +339,21 @@ def score_perceived(
         expected = truth.expected_image
         locality = edit_locality(expected, edited, ~whole) if expected is not None else None
         found = perception.camera.found
-        appearance = appearance_consistency(expected, whole, edited, whole) if expected is not None and found else None
+        compared = (expected, whole, edited, whole) if expected is not None and found else None
         missing = "camera_not_found", "the edited image's camera could not be located against the source view"
+    ac = float(appearance_consistency(*compared).score) if compared is not None else 0.0
+    learned_ac = {}
+    if compared is not None and measures.features is not None:
+        learned_ac = {"ac_weight_free": ac, "ac_features": feature_consistency(measures.features, *compared)}
+        ac = learned_ac["ac_features"]
     ic = compliance.ic
     el = float(locality.score) if locality is not None else 0.0
     distance = None
     if profile == "paper" and view.object_target and not locality.empty:
-        if lpips is None:  # SSIM alone: LPIPS needs weights
+        if measures.lpips is None:  # SSIM alone: LPIPS needs weights
             passes = locality.ssim > PAPER_LOCALITY_SSIM
         else:
-            distance = float(lpips(view.image, edited, ~region))
+            distance = float(measures.lpips(view.image, edited, ~region))
             photograph = truth.expected_instances is None  # no rendered target: a real capture (GSI-Real)
             passes = reference_protocol.locality_passes(locality.ssim, distance, real=photograph)
             el = 1.0 - min(max(distance, 0.0), 1.0)
@@ -351,6 +362,7 @@ def score_perceived(
     details = {
         **compliance.details,
         "el_lpips": distance,
+        **learned_ac,
         "el_ssim": None if locality is None else locality.ssim,
         "el_psnr_db": None if locality is None else locality.psnr_db,
         "camera_rotation_deg": perception.camera.rotation_deg,
@@ -363,7 +375,7 @@ def score_perceived(
         ic=float(ic),
         sa=float(compliance.sa),
         el=el,
-        ac=float(appearance.score) if appearance is not None else 0.0,
+        ac=ac,
         message=STATUS_DESCRIPTIONS[compliance.status] if compliance.status else "" if found else missing[1],
         details=details,
     )
@@ -435,8 +447,9 @@ def summarize(scores: Iterable[SampleScore], profile: str = "gsi", seed: int = 0
 
 class GSIBenchScorer:
     """Stateful accumulator: ``update(row, prediction)`` per sample, then ``compute()``; with a ``judge`` (a spec of
-    :func:`~gsi_metrics.judge.create_judge` and its options) or ``lpips`` (the import path of a masked distance's
-    factory), the learned measures of :mod:`gsi_metrics.learned` apply.
+    :func:`~gsi_metrics.judge.create_judge` and its options), ``lpips`` (the import path of a masked distance's
+    factory) or ``ac_features`` (an image encoder's model source), the learned measures of :mod:`gsi_metrics.learned`
+    apply.
 
     ``value_range`` declares the range of array predictions (:data:`~gsi_metrics.predictions.VALUE_RANGES`).
     """
@@ -449,6 +462,7 @@ class GSIBenchScorer:
         judge: str | None = None,
         judge_options: Mapping[str, Any] | None = None,
         lpips: str | None = None,
+        ac_features: str | None = None,
         **backend_config: Any,
     ) -> None:
         if profile not in PROFILES:
@@ -457,7 +471,7 @@ class GSIBenchScorer:
         self.profile = profile
         self.value_range = value_range
         self.backend = create_backend(backend, **backend_config) if isinstance(backend, str) else backend
-        self.measures = LearnedSpecs(judge, dict(judge_options or {}), lpips).create()
+        self.measures = LearnedSpecs(judge, dict(judge_options or {}), lpips, ac_features).create()
         self.scores: list[SampleScore] = []
 
     def update(self, row: Mapping[str, Any], prediction: Prediction) -> SampleScore:

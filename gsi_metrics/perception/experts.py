@@ -127,19 +127,27 @@ def target_proposals(experts: Any, view: SourceView, edited: np.ndarray, limit: 
     return proposals
 
 
+def masked_descriptor(grid: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The mean of a descriptor grid ``(h, w, C)`` (stretched over the image) over the pixels of ``mask`` (``(H, W)``
+    bool), each cell weighted by the share of it the mask covers; a mask smaller than one cell takes the cell under
+    its centroid."""
+    grid = np.asarray(grid, np.float32)
+    height, width = mask.shape
+    small = cv2.resize(mask.astype(np.uint8), (grid.shape[1], grid.shape[0]), interpolation=cv2.INTER_AREA)
+    weights = small.astype(np.float32)
+    if weights.sum() == 0:
+        rows, columns = np.nonzero(mask)
+        weights[int(rows.mean() * grid.shape[0] / height), int(columns.mean() * grid.shape[1] / width)] = 1.0
+    return (grid * weights[..., None]).sum(axis=(0, 1)) / weights.sum()
+
+
 def _best_feature_match(
     source: np.ndarray, edited: np.ndarray, target_mask: np.ndarray, shape: tuple[int, int]
 ) -> np.ndarray:
     """The pixels (a small disc, full size) where the edited descriptors are most similar (cosine) to the mean
     descriptor of the target's source pixels."""
     height, width = shape
-    grid = np.asarray(source, np.float32)
-    small = cv2.resize(target_mask.astype(np.uint8), (grid.shape[1], grid.shape[0]), interpolation=cv2.INTER_AREA)
-    weights = small.astype(np.float32)
-    if weights.sum() == 0:  # a target smaller than one cell: the cell under its centroid
-        rows, columns = np.nonzero(target_mask)
-        weights[int(rows.mean() * grid.shape[0] / height), int(columns.mean() * grid.shape[1] / width)] = 1.0
-    descriptor = (grid * weights[..., None]).sum(axis=(0, 1)) / weights.sum()
+    descriptor = masked_descriptor(source, target_mask)
     edited = np.asarray(edited, np.float32)
     similarity = edited @ descriptor / (np.linalg.norm(edited, axis=2) * np.linalg.norm(descriptor) + 1e-9)
     row, column = np.unravel_index(int(np.argmax(similarity)), similarity.shape)

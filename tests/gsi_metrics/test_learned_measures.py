@@ -59,3 +59,40 @@ def test_the_distance_comes_from_an_import_path_and_is_recorded(built_split, tmp
     assert summary["manifest"]["learned"]["lpips"] == "tests.gsi_metrics.test_learned_measures:near"
     lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
     assert all(line["other_profiles"]["paper"]["details"]["el_lpips"] == pytest.approx(0.1) for line in lines)
+
+
+def _colour_grid(image: np.ndarray) -> np.ndarray:
+    """A stand-in encoder: 8 x 8 cells of mean colour (centred), so a re-coloured object changes its descriptor."""
+    height, width = image.shape[:2]
+    cells = image[: height // 8 * 8, : width // 8 * 8].reshape(8, height // 8, 8, width // 8, 3).mean(axis=(1, 3))
+    return cells - 127.5
+
+
+def test_features_give_ac_one_for_the_same_object_and_less_for_a_recoloured_one(split_rows):
+    from gsi_metrics.learned import feature_consistency
+    from gsi_metrics.sample import ScoringSample
+
+    view = ScoringSample.from_row(split_rows[2]).view
+    image, mask = view.image, view.target_mask
+    assert feature_consistency(_colour_grid, image, mask, image, mask) == pytest.approx(1.0)
+    recoloured = image.copy()
+    recoloured[mask] = 255 - recoloured[mask]
+    assert feature_consistency(_colour_grid, image, mask, recoloured, mask) < 0.9
+
+
+def test_ac_from_a_tiny_image_encoder_through_eval(built_split, tmp_path):
+    pytest.importorskip("transformers")
+    from gsi_bench.cli import main
+    from tests.tiny_models import tiny_dinov2
+
+    encoder = tiny_dinov2(tmp_path / "dinov2")
+    out = tmp_path / "results"
+    command = ["eval", "--data", str(built_split), "--config", "tabletop", "--editor", "oracle", "--limit", "3",
+               "--ac-features", f"local-dir:{encoder}", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(command) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["manifest"]["learned"]["ac_features"] == f"local-dir:{encoder}"
+    for line in (out / "samples.jsonl").read_text().splitlines():
+        sample = json.loads(line)
+        assert sample["ac"] == sample["details"]["ac_features"] and 0 <= sample["ac"] <= 1
+        assert 0 <= sample["details"]["ac_weight_free"] <= 1
