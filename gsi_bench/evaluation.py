@@ -37,6 +37,7 @@ import pickle
 import platform
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
@@ -53,7 +54,8 @@ from gsi_datasets.integrity import unwritable_reason, write_text_atomically
 from gsi_metrics.learned import LearnedMeasures, LearnedSpecs
 from gsi_metrics.operations import PROFILES, get_scorer
 from gsi_metrics.perception import PerceptionBackend, backend_spec, config_hash, create_backend
-from gsi_metrics.predictions import check_value_range
+from gsi_metrics.predictions import check_value_range, load_prediction
+from gsi_metrics.sample import ScoringSample
 from gsi_metrics.scoring import AXES, SampleScore, describe_error, score_profiles, summarize, unscored
 
 #: The profile whose numbers are the headline of a ``profile="both"`` run.
@@ -113,6 +115,16 @@ def _start_worker(job: _WorkerJob) -> None:
     _WORKER = (job, create_backend(job.backend_name, **job.backend_config), job.learned.create())
 
 
+def edit_row(row: Mapping[str, Any], editor: Editor) -> tuple[Any, str]:
+    """The editor's output for ``row``, and an empty message; ``(None, message)`` when the editor raised (the
+    editor's failure, not the run's)."""
+    try:
+        prediction, _ = unwrap_prediction(editor(row))
+    except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
+        return None, f"editor {editor.spec!r} raised {describe_error(error)}"
+    return prediction, ""
+
+
 def evaluate_row(
     row: Mapping[str, Any],
     editor: Editor,
@@ -120,21 +132,35 @@ def evaluate_row(
     profiles: Sequence[str],
     value_range: str = "auto",
     measures: LearnedMeasures | None = None,
+    edit: tuple[Any, str] | None = None,
 ) -> list[SampleScore]:
-    """Runs the editor on one row and scores its output in each profile (same order as ``profiles``), with the
-    learned ``measures`` when given (:mod:`gsi_metrics.learned`).
+    """Runs the editor on one row (unless ``edit``, what :func:`edit_row` gave for it, is passed) and scores its output
+    in each profile (same order as ``profiles``), with the learned ``measures`` when given (:mod:`gsi_metrics.learned`).
 
     Never raises for the row's content: an exception of the editor is the editor's failure, not the run's (the
     row is scored as a ``missing`` prediction and the exception replaces the message); everything after is
     isolated by :func:`~gsi_metrics.scoring.score_profiles`.
     """
-    editor_error = ""
-    try:
-        prediction, _ = unwrap_prediction(editor(row))
-    except Exception as error:  # noqa: BLE001 (any editor failure is scored, never fatal)
-        prediction, editor_error = None, f"editor {editor.spec!r} raised {describe_error(error)}"
+    prediction, editor_error = edit if edit is not None else edit_row(row, editor)
     scores = score_profiles(row, prediction, backend, profiles, value_range, measures)
     return [replace(score, message=editor_error) for score in scores] if editor_error else scores
+
+
+def read_row(dataset: Any, index: int, profiles: Sequence[str]) -> tuple[Mapping[str, Any] | None, list[SampleScore]]:
+    """Row ``index`` of ``dataset`` and no scores; a row that ``datasets`` cannot read gives ``(None, its
+    bad_reference scores)``."""
+    try:
+        return dataset[index], []
+    except Exception as error:  # noqa: BLE001 (a damaged row is that row's status, not the run's end)
+        try:
+            identity = dataset.select_columns(["sample_id", "operation"])[index]
+        except Exception:  # noqa: BLE001
+            identity = {"sample_id": f"row {index}", "operation": "?"}
+        message = (
+            f"row {index} of the dataset could not be read ({describe_error(error)}); check the dataset with "
+            "`gsi-bench verify DIR`"
+        )
+        return None, unscored(identity, profiles, "bad_reference", message)
 
 
 def evaluate_index(
@@ -147,19 +173,51 @@ def evaluate_index(
     measures: LearnedMeasures | None = None,
 ) -> list[SampleScore]:
     """:func:`evaluate_row` of row ``index``; a row that ``datasets`` cannot read is scored ``bad_reference``."""
-    try:
-        row = dataset[index]
-    except Exception as error:  # noqa: BLE001 (a damaged row is that row's status, not the run's end)
+    row, unreadable = read_row(dataset, index, profiles)
+    return unreadable if row is None else evaluate_row(row, editor, backend, profiles, value_range, measures)
+
+
+def _scored_in_process(
+    job: _WorkerJob, backend: PerceptionBackend, measures: LearnedMeasures, indices: Sequence[int]
+) -> Iterator[tuple[int, list[SampleScore]]]:
+    """``(index, scores)`` of the rows ``indices``, in order, scored here. With experts that batch (the backend's
+    ``prefetch_rows()`` above 1) the rows go in groups of that size: every row of a group is read and edited, the
+    experts answer for the whole group at once (:func:`_prefetch`), then each row is scored."""
+    size = backend.prefetch_rows() if callable(getattr(backend, "prefetch_rows", None)) else 1
+    for start in range(0, len(indices), size):
+        group = indices[start : start + size]
+        read = {index: read_row(job.dataset, index, job.profiles) for index in group}
+        edits = {index: edit_row(row, job.editor) for index, (row, _) in read.items() if row is not None}
+        if size > 1:
+            _prefetch(backend, {index: read[index][0] for index in edits}, edits, job.value_range)
+        for index in group:
+            row, unreadable = read[index]
+            if row is None:
+                yield index, unreadable
+            else:
+                scores = evaluate_row(row, job.editor, backend, job.profiles, job.value_range, measures, edits[index])
+                yield index, scores
+
+
+def _prefetch(backend: Any, rows: Mapping[int, Any], edits: Mapping[int, tuple[Any, str]], value_range: str) -> None:
+    """Hands the backend the rows' edited images, decoded as scoring decodes them, before they are scored one by one.
+    A row or output that cannot be decoded is left to scoring, which reports it; a failing prefetch only costs time
+    (each row then asks the experts itself), so it is a warning, not an error."""
+    pairs = []
+    for index, row in rows.items():
         try:
-            identity = dataset.select_columns(["sample_id", "operation"])[index]
-        except Exception:  # noqa: BLE001
-            identity = {"sample_id": f"row {index}", "operation": "?"}
-        message = (
-            f"row {index} of the dataset could not be read ({describe_error(error)}); check the dataset with "
-            "`gsi-bench verify DIR`"
-        )
-        return unscored(identity, profiles, "bad_reference", message)
-    return evaluate_row(row, editor, backend, profiles, value_range, measures)
+            view = ScoringSample.from_row(row).view
+        except Exception:  # noqa: BLE001 (scoring gives this row its bad_reference status)
+            continue
+        height, width = view.image.shape[:2]
+        loaded = load_prediction(edits[index][0], (width, height), background=view.image, value_range=value_range)
+        if loaded.image is not None and not np.array_equal(loaded.image, view.image):  # an unchanged image: no experts
+            pairs.append((view, loaded.image))
+    try:
+        backend.prefetch(pairs)
+    except Exception as error:  # noqa: BLE001
+        message = f"the experts' batched answers failed ({describe_error(error)}); each row asks them itself"
+        warnings.warn(message, stacklevel=2)
 
 
 def _evaluate_in_worker(index: int) -> tuple[int, list[SampleScore]]:
@@ -185,11 +243,8 @@ def _scored_rows(
     """
     total = done + len(indices)
     if workers <= 1 or len(indices) <= 1:
-        results: Iterator[tuple[int, list[SampleScore]]] = (
-            (i, evaluate_index(job.dataset, i, job.editor, backend, job.profiles, job.value_range, measures))
-            for i in indices
-        )
-        yield from _progress(results, total, done, progress, job.editor.spec)
+        scored = _scored_in_process(job, backend, measures, indices)
+        yield from _progress(scored, total, done, progress, job.editor.spec)
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["gsi_bench.evaluation"])  # workers start with the scoring stack imported

@@ -57,7 +57,7 @@ from gsi_metrics.functional import (
 )
 from gsi_metrics.judge import Judge
 from gsi_metrics.learned import LearnedMeasures, LearnedSpecs, feature_consistency
-from gsi_metrics.operations import PROFILES, get_scorer, reference_detections, reference_edit
+from gsi_metrics.operations import PROFILES, get_scorer, get_scoring, reference_detections, reference_edit
 from gsi_metrics.perception import (
     CameraRecovery,
     Perception,
@@ -317,7 +317,9 @@ def score_perceived(
     reference's, image features give AC (the weight-free AC is kept in ``details["ac_weight_free"]``)."""
     measures = measures or LearnedMeasures()
     view, truth = sample.view, sample.truth
-    compliance = get_scorer(sample.operation, profile)(view, truth, perception, edited)
+    scoring = get_scoring(sample.operation)
+    compliance = scoring.scorer(profile)(view, truth, perception, edited)
+    compliance = scoring.with_learned(compliance, truth, edited, profile, measures)
     if view.object_target:
         region = dilate_mask(edit_region(sample, perception, profile), EDIT_REGION_PAD_PX)
         locality = edit_locality(view.image, edited, region)

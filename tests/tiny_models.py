@@ -188,3 +188,27 @@ def tiny_dinov2(folder: Path, seed: int = 0) -> Path:
     Dinov2Model(config).save_pretrained(folder)
     BitImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 56, "width": 56}).save_pretrained(folder)
     return folder
+
+
+def tiny_sam(folder: Path, seed: int = 0) -> Path:
+    """A tiny ``SamModel`` (64-px images, 16-px patches, 16-px masks) and its processor, saved in ``folder``; loadable
+    with ``AutoModelForMaskGeneration``."""
+    import torch
+    from transformers import SamConfig, SamImageProcessorPil, SamModel, SamProcessor  # the PIL one: no torchvision
+
+    torch.manual_seed(seed)
+    config = SamConfig(
+        vision_config={"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "mlp_dim": 32,
+                       "image_size": 64, "patch_size": 16, "output_channels": 16, "global_attn_indexes": [1],
+                       "window_size": 2, "num_pos_feats": 8},
+        prompt_encoder_config={"hidden_size": 16, "image_size": 64, "patch_size": 16, "mask_input_channels": 4},
+        mask_decoder_config={"hidden_size": 16, "num_hidden_layers": 2, "num_attention_heads": 2, "mlp_dim": 32,
+                             "iou_head_hidden_dim": 16},
+    )  # fmt: skip
+    SamModel(config).save_pretrained(folder)
+    images = SamImageProcessorPil(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64},
+        mask_size={"longest_edge": 16}, mask_pad_size={"height": 16, "width": 16},
+    )  # fmt: skip
+    SamProcessor(image_processor=images).save_pretrained(folder)
+    return folder

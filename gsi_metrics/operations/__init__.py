@@ -92,6 +92,13 @@ class OperationScoring:
         """IC and SA in profile ``paper`` (the reference's formulas, SPEC 6.1)."""
         raise NotImplementedError
 
+    def with_learned(
+        self, compliance: Compliance, truth: EditTruth, edited: np.ndarray, profile: str, measures: Any
+    ) -> Compliance:
+        """``compliance`` revised with the learned measures (:class:`~gsi_metrics.learned.LearnedMeasures`) where the
+        operation's rule in ``profile`` uses one; as it is by default."""
+        return compliance
+
     def scorer(self, profile: str) -> Scorer:
         if profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; known: {PROFILES}")

@@ -7,6 +7,8 @@ a tilt share one unit (apparent metres) and a move carried out as a turn is an e
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from gsi_datasets.geometry import geodesic_angle_deg, twist_angle_deg
@@ -106,11 +108,21 @@ class CameraViewChangeScoring(OperationScoring):
         return Compliance(float(compliant), relative_quadratic(error, magnitude), details)
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
-        """The reference's view score against the rendered target view, used as both IC and SA. The reference
-        computes ``0.5 SSIM + 0.5 (1 - LPIPS)``; LPIPS needs AlexNet weights that are not available offline, so
-        this profile uses SSIM for the whole score (an unchanged output still earns its similarity to the target
+        """The reference's view score against the rendered target view, used as both IC and SA:
+        ``0.5 SSIM + 0.5 (1 - LPIPS)``. LPIPS needs AlexNet weights that are not available offline: without a
+        distance (``--lpips``) the score is SSIM alone (an unchanged output still earns its similarity to the target
         view: the reference's loophole, kept on purpose)."""
         if truth.expected_image is None:
             return Compliance(0.0, 0.0, {"view_score": None, "note": "no rendered target view (real data)"})
-        score = float(np.clip(masked_ssim(truth.expected_image, edited, np.ones(edited.shape[:2], bool)), 0.0, 1.0))
-        return Compliance(score, score, {"view_score": score})
+        ssim = float(np.clip(masked_ssim(truth.expected_image, edited, np.ones(edited.shape[:2], bool)), 0.0, 1.0))
+        return Compliance(ssim, ssim, {"view_score": ssim, "view_ssim": ssim, "view_lpips": None})
+
+    def with_learned(
+        self, compliance: Compliance, truth: EditTruth, edited: np.ndarray, profile: str, measures: Any
+    ) -> Compliance:
+        """Profile ``paper`` with a masked LPIPS: the reference's whole view score (see :meth:`paper`)."""
+        if profile != "paper" or measures.lpips is None or compliance.details.get("view_ssim") is None:
+            return compliance
+        distance = float(measures.lpips(truth.expected_image, edited, np.ones(edited.shape[:2], bool)))
+        score = 0.5 * compliance.details["view_ssim"] + 0.5 * (1.0 - min(max(distance, 0.0), 1.0))
+        return Compliance(score, score, {**compliance.details, "view_score": score, "view_lpips": distance})

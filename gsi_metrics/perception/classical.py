@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +68,7 @@ import numpy as np
 
 from gsi_datasets.geometry import box_corners, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
-from gsi_metrics.perception.experts import TargetProposal, load_experts, target_proposals
+from gsi_metrics.perception.experts import TargetProposal, expert_request, load_experts, target_proposals
 from gsi_metrics.perception.render_compare import PoseSearch, RenderComparer, photometrically_matched
 from gsi_metrics.perception.scene_free import SceneFreeComparer
 from gsi_metrics.sample import Box3D, SourceView
@@ -334,6 +334,25 @@ class ClassicalBackend:
         return _rigid(*best), len(inliers)
 
     # -- recovery ------------------------------------------------------------------------------------------
+
+    def _batching_experts(self) -> Any:
+        """The experts, when they batch (have ``prefetch``) and perception will ask them; else None."""
+        if not self._config["experts"] or self._config["perception"] == "features":
+            return None
+        experts = load_experts(self._config["experts"])
+        return experts if callable(getattr(experts, "prefetch", None)) else None
+
+    def prefetch_rows(self) -> int:
+        """How many rows :meth:`prefetch` should be given at once: the experts' batch size, 1 without batching."""
+        experts = self._batching_experts()
+        return max(1, int(getattr(experts, "batch_size", 1))) if experts is not None else 1
+
+    def prefetch(self, pairs: Sequence[tuple[SourceView, np.ndarray]]) -> None:
+        """Lets batching experts answer for the coming rows ``(view, edited image)`` at once; perceiving those rows
+        then reads the answers (same results, fewer forward passes). Does nothing without batching experts."""
+        experts = self._batching_experts()
+        if experts is not None:
+            experts.prefetch([expert_request(view, edited) for view, edited in pairs if view.object_target])
 
     def perceive(self, sample: SourceView, edited: np.ndarray) -> Perception:
         if not sample.object_target:  # a camera operation: only the camera motion is asked for

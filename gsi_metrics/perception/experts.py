@@ -40,9 +40,21 @@ class TargetProposal:
     depth_m: float | None = None
 
 
+@dataclass(frozen=True)
+class ExpertRequest:
+    """What perceiving one row may ask the experts: features of the source and edited images, the edited image's
+    depth, and segments of each category in it (the target's, the reference object's)."""
+
+    source: np.ndarray
+    edited: np.ndarray
+    categories: tuple[str, ...]
+
+
 @runtime_checkable
 class PerceptionExperts(Protocol):
-    """Optional learned components (implement any subset; return None for "not provided")."""
+    """Optional learned components (implement any subset; return None for "not provided"). Experts that batch may
+    also have ``prefetch(requests: Sequence[ExpertRequest])``, called with the coming rows before they are perceived
+    one by one."""
 
     def edited_depth(self, edited: np.ndarray) -> np.ndarray | None:
         """Metric depth (m, ``(H, W)`` float) of the edited RGB image ``(H, W, 3)`` uint8."""
@@ -88,6 +100,12 @@ def _load(path: str) -> PerceptionExperts:
             f"experts {path!r} built {type(experts).__name__}, which has none of edited_depth, segment, features"
         )
     return experts
+
+
+def expert_request(view: SourceView, edited: np.ndarray) -> ExpertRequest:
+    """What perceiving ``edited`` against ``view`` asks the experts (see :func:`target_proposals`)."""
+    categories = (view.target_category, view.reference_category)
+    return ExpertRequest(view.image, edited, tuple(dict.fromkeys(c for c in categories if c)))
 
 
 def _call(experts: Any, name: str, *args: Any) -> Any:

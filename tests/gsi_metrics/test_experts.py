@@ -143,3 +143,82 @@ def test_bad_model_sources_are_refused() -> None:
         load_experts({"depth": "local-dir:/no/such/folder"})
     with pytest.raises(ValueError, match="unknown key"):
         load_experts({"normals": "hf-hub:a/b"})
+
+
+@pytest.fixture(scope="module")
+def tiny_segmenter(tmp_path_factory: pytest.TempPathFactory) -> str:
+    pytest.importorskip("transformers")
+    from tests.tiny_models import tiny_sam
+
+    return f"local-dir:{tiny_sam(tmp_path_factory.mktemp('segmenter') / 'sam')}"
+
+
+def test_a_segmenter_turns_the_detectors_boxes_into_its_masks(tiny_experts, tiny_segmenter) -> None:
+    from gsi_metrics.perception.transformers_experts import MOST_SEGMENTS
+
+    boxes_only = load_experts({"detector": tiny_experts["detector"], "threshold": 0.0})
+    segmented = load_experts({"detector": tiny_experts["detector"], "segmenter": tiny_segmenter, "threshold": 0.0})
+    edited = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    boxes = boxes_only.segment(edited, "coffee_mug")
+    masks = segmented.segment(edited, "coffee_mug")
+    assert 0 < len(boxes) <= MOST_SEGMENTS  # threshold 0: every box with pixels in the image, at most the best 8
+    assert len(masks) == len(boxes) and segmented.forward_passes["segmenter"] == 1  # all prompts in one pass
+    assert all(mask.shape == (96, 128) and mask.dtype == bool and mask.any() for mask in masks)
+    assert sum(not np.array_equal(mask, box) for mask, box in zip(masks, boxes, strict=True)) >= len(boxes) // 2
+    assert segmented.describe()["segmenter"]["source"] == "local-dir"
+    with pytest.raises(ValueError, match="name a detector too"):
+        load_experts({"segmenter": tiny_segmenter})
+
+
+def test_batched_answers_equal_one_at_a_time_in_fewer_forward_passes(tiny_experts, tiny_segmenter) -> None:
+    from gsi_metrics.perception.experts import ExpertRequest
+
+    models = {**tiny_experts, "segmenter": tiny_segmenter, "threshold": 0.0}
+    one_by_one = load_experts({**models, "batch_size": 1})
+    batched = load_experts({**models, "batch_size": 4})
+    rng = np.random.default_rng(1)
+
+    def image(shape: tuple[int, int] = (96, 128)) -> np.ndarray:
+        return rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+
+    requests = [ExpertRequest(image(), image(), ("coffee_mug", "bowl")) for _ in range(5)]
+    requests.append(ExpertRequest(image((80, 80)), image((80, 80)), ("plate",)))  # another size: its own batches
+    batched.prefetch(requests)
+    # 5 + 1 edited depths: 2 + 1 passes; 10 + 1 detections: 3 + 1 (each one segmenter pass); 12 images: 3 + 1.
+    assert batched.forward_passes == {"depth": 3, "detector": 4, "segmenter": 4, "features": 4}
+    for request in requests:
+        for picture in (request.source, request.edited):
+            np.testing.assert_allclose(batched.features(picture), one_by_one.features(picture), atol=1e-4)
+        np.testing.assert_allclose(batched.edited_depth(request.edited), one_by_one.edited_depth(request.edited), 1e-4)
+        for category in request.categories:
+            batched_masks = batched.segment(request.edited, category)
+            single_masks = one_by_one.segment(request.edited, category)
+            assert len(batched_masks) == len(single_masks)
+            agreement = [np.mean(a == b) for a, b in zip(batched_masks, single_masks, strict=True)]
+            assert min(agreement) > 0.99  # a pixel on a mask's edge may flip with the batch's arithmetic
+    assert batched.forward_passes == {"depth": 3, "detector": 4, "segmenter": 4, "features": 4}  # all read back
+    assert one_by_one.forward_passes["features"] == 12
+
+
+def test_eval_prefetches_rows_for_batching_experts_with_the_same_scores(tiny_experts, built_split, tmp_path) -> None:
+    """In one process, eval hands the experts batch_size rows at a time: the scores are those of one row at a time,
+    from fewer forward passes."""
+    import json
+
+    from gsi_bench.cli import main
+
+    scores = {}
+    for batch_size in (1, 3):
+        out = tmp_path / f"batch{batch_size}"
+        option = "experts={" + ", ".join(f"{role}: {source}" for role, source in tiny_experts.items())
+        option += f", batch_size: {batch_size}" + "}"
+        command = ["eval", "--data", str(built_split), "--config", "tabletop", "--editor", "oracle", "--limit", "6",
+                   "--perception", "scene-free", "--backend-option", option, "--out", str(out), "--quiet"]  # fmt: skip
+        assert main(command) == 0
+        lines = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+        scores[batch_size] = [(line["status"], line["ic"], line["sa"], line["el"], line["ac"]) for line in lines]
+        experts = load_experts({**tiny_experts, "batch_size": batch_size})
+        assert json.loads((out / "summary.json").read_text())["manifest"]["experts"]["batch_size"] == batch_size
+        scores[f"passes{batch_size}"] = experts.forward_passes["features"]
+    assert scores[1] == scores[3] and len(scores[1]) == 6
+    assert scores["passes3"] < scores["passes1"]

@@ -42,6 +42,21 @@ def test_paper_gates_on_ssim_and_lpips_and_reports_one_minus_lpips(split_rows):
     assert "locality_gate" not in plain_paper.details
 
 
+def test_paper_view_score_of_a_camera_change_is_the_references_with_lpips() -> None:
+    """PC in profile paper: SSIM alone without a distance, 0.5 SSIM + 0.5 (1 - LPIPS) with one; gsi unchanged."""
+    from tests.generated import operation_rows, png_image
+
+    row = operation_rows("camera_view_change", (0,), config="room")[0]
+    output = np.asarray(png_image(row, "source_image"))  # an unchanged view: its SSIM to the target view is < 1
+    plain_gsi, plain = score_profiles(row, output, profiles=("gsi", "paper"))
+    gsi, learned = score_profiles(row, output, profiles=("gsi", "paper"), measures=LearnedMeasures(lpips=far()))
+    ssim = plain.details["view_ssim"]
+    assert 0 < ssim < 1 and plain.sa == plain.ic == ssim and plain.details["view_lpips"] is None
+    assert learned.sa == learned.ic == pytest.approx(0.5 * ssim + 0.5 * (1 - 0.5))
+    assert learned.details["view_lpips"] == 0.5 and learned.details["view_score"] == learned.sa
+    assert (gsi.ic, gsi.sa) == (plain_gsi.ic, plain_gsi.sa)
+
+
 def test_the_distance_comes_from_an_import_path_and_is_recorded(built_split, tmp_path):
     from gsi_bench.cli import main
 
