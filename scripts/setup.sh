@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything GSI-Bench needs on a fresh machine: the EGL/Mesa libraries for headless rendering
 # and chromium for the leaderboard page's browser tests (Debian/Ubuntu, when missing) and a virtual environment
-# in .venv with the package and its test and models extras.
+# in .venv with the package and its test, models and real extras.
 # Idempotent: a second run only checks. Usage: scripts/setup.sh [VENV_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,9 +29,9 @@ fingerprint="$(cat setup.cfg setup.py pyproject.toml | sha256sum | cut -d' ' -f1
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
   exit 0
 fi
-echo "[setup] creating $venv and installing gsi-bench[test,models]"
+echo "[setup] creating $venv and installing gsi-bench[test,models,real]"
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 # torch is pinned in the same command so that pip takes the CPU wheel where one is provided (no CUDA downloads).
-"$venv/bin/pip" install -q -e ".[test,models]" "torch==2.13.0"
+"$venv/bin/pip" install -q -e ".[test,models,real]" "torch==2.13.0"
 echo "$fingerprint" > "$stamp"

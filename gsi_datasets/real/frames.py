@@ -33,8 +33,9 @@ NEVER_TARGETS = frozenset(
     {
         "wall", "floor", "ceiling", "door", "doorframe", "door frame", "window", "window frame", "windowsill",
         "blinds", "curtain", "shower curtain", "ceiling light", "light", "lamp shade", "bed", "bunk bed",
-        "cabinet", "kitchen cabinet", "bath cabinet", "cupboard", "wardrobe", "closet", "armoire", "counter",
-        "kitchen counter", "shelf", "shelves", "bookshelf", "bookcase", "refrigerator", "fridge", "sink", "bathtub",
+        "cabinet", "kitchen cabinet", "bath cabinet", "cupboard", "wardrobe", "closet", "armoire", "dresser",
+        "chest of drawers", "counter", "kitchen counter", "shelf", "shelves", "bookshelf", "bookcase", "refrigerator",
+        "fridge", "sink", "bathtub",
         "toilet", "shower", "shower wall", "shower floor", "shower door", "radiator", "heater", "fireplace", "stair",
         "stairs", "pipe", "socket", "hood", "kitchen hood", "extractor fan", "ventilator", "carpet", "rug",
         "object", "objects", "item", "clutter", "structure", "unknown",

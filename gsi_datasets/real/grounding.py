@@ -29,6 +29,10 @@ PLANE_INLIER_M = 0.02
 PLANE_ITERATIONS = 300
 #: Depth outliers of an instance, in median absolute deviations from its median depth.
 OUTLIER_MADS = 4.0
+#: A footprint whose convex hull fills this share of its smallest rectangle is boxy (its sides give the yaw).
+BOXY_FILL = 0.9
+#: Below this elongation ((major - minor) / (major + minor) of the hull's second moments) a footprint has no axis.
+MIN_ELONGATION = 0.1
 #: An instance needs this many valid depth points for a box.
 MIN_POINTS = 30
 
@@ -36,12 +40,15 @@ MIN_POINTS = 30
 @dataclass(frozen=True)
 class GroundedBox:
     """A gravity-aligned 3D box in the camera frame: ``centre`` (3,), ``size`` (3,) along its axes, ``rotation`` (3, 3)
-    whose columns are its axes (the third is up), and how many depth points it was fitted to."""
+    whose columns are its axes (the third is up), how many points it was fitted to, and whether the footprint showed
+    its yaw (False for a round footprint, whose yaw is the smallest rectangle's, arbitrary: no turn of it can be
+    measured from geometry)."""
 
     centre: np.ndarray
     size: np.ndarray
     rotation: np.ndarray
     points: int
+    yaw_known: bool = True
 
 
 def camera_up(frame: RGBDFrame, seed: int = 0) -> np.ndarray | None:
@@ -112,15 +119,47 @@ def grounded_box(frame: RGBDFrame, instance_id: int, up: np.ndarray) -> Grounded
     if np.count_nonzero(keep) < MIN_POINTS:
         return None
     points = unproject_pixels(frame.intrinsics, np.column_stack([columns[keep], rows[keep]]), depth[keep])
+    return gravity_box(points, up)
+
+
+def gravity_box(points: np.ndarray, up: np.ndarray) -> GroundedBox:
+    """The gravity-aligned box around ``points`` (N, 3) in the points' frame: height is their extent along ``up``; the
+    footprint is a rectangle around them on the plane (:func:`footprint_axis` gives its yaw)."""
+    points = np.asarray(points, float)
     up = np.asarray(up, float) / np.linalg.norm(up)
     first, second = plane_basis(up)
+    flat = np.column_stack([points @ first, points @ second])
+    angle, yaw_known = footprint_axis(flat)
+    axis_2d = np.array([np.cos(angle), np.sin(angle)])
+    along, across = flat @ axis_2d, flat @ np.array([-axis_2d[1], axis_2d[0]])
+    middle = np.array([along.min() + along.max(), across.min() + across.max()]) / 2
+    x_axis = axis_2d[0] * first + axis_2d[1] * second
+    y_axis = np.cross(up, x_axis)
     heights = points @ up
-    (a, b), (width, length), angle = cv2.minAreaRect(
-        np.column_stack([points @ first, points @ second]).astype(np.float32)
-    )
-    theta = np.radians(angle)
-    x_axis = np.cos(theta) * first + np.sin(theta) * second
-    rotation = np.column_stack([x_axis, np.cross(up, x_axis), up])
-    centre = a * first + b * second + 0.5 * (heights.min() + heights.max()) * up
-    size = np.array([width, length, heights.max() - heights.min()])
-    return GroundedBox(centre, size, rotation, int(len(points)))
+    centre = middle[0] * x_axis + middle[1] * y_axis + 0.5 * (heights.min() + heights.max()) * up
+    size = np.array([np.ptp(along), np.ptp(across), np.ptp(heights)])
+    return GroundedBox(centre, size, np.column_stack([x_axis, y_axis, up]), int(len(points)), yaw_known)
+
+
+def footprint_axis(flat: np.ndarray) -> tuple[float, bool]:
+    """The direction (radians, in the plane's basis) of a footprint's first side, from its points ``(N, 2)``, and
+    whether the footprint has one.
+
+    A boxy footprint (its convex hull fills at least :data:`BOXY_FILL` of the smallest rectangle around it) takes
+    that rectangle's side; any other (a kettle: a round body, a spout and a handle) takes the major axis of its
+    hull's area, where the smallest rectangle turns with every bump of the outline; a footprint without a major
+    axis (round: a basket, a lamp's base) keeps the smallest rectangle, and has none.
+    """
+    hull = cv2.convexHull(flat.astype(np.float32))
+    (_, _), (width, length), angle = cv2.minAreaRect(hull)
+    rectangle_angle = np.radians(angle)
+    if width * length <= 0:
+        return float(rectangle_angle), False
+    if cv2.contourArea(hull) >= BOXY_FILL * width * length:
+        return float(rectangle_angle), True
+    moments = cv2.moments(hull)
+    spread = np.array([[moments["mu20"], moments["mu11"]], [moments["mu11"], moments["mu02"]]])
+    values, vectors = np.linalg.eigh(spread)
+    if values[1] <= 0 or (values[1] - values[0]) / (values[1] + values[0]) < MIN_ELONGATION:
+        return float(rectangle_angle), False
+    return float(np.arctan2(vectors[1, 1], vectors[0, 1])), True
