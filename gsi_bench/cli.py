@@ -15,6 +15,8 @@ from typing import Any
 
 
 def _build(args: argparse.Namespace) -> int:
+    if args.dataset == "real":
+        return _build_real(args)
     from gsi_builders.writer import build_split
     from gsi_datasets.schema import SUBSETS
 
@@ -43,6 +45,37 @@ def _build(args: argparse.Namespace) -> int:
         for reason, count in sorted(report.rejections.items(), key=lambda kv: -kv[1]):
             print(f"  {reason:<36} {count}")
     print(f'Load it with: load_dataset("{args.out}", "{args.subset}", split="{args.split}")')
+    return 0
+
+
+def _build_real(args: argparse.Namespace) -> int:
+    from gsi_builders.real_candidates import REAL_OPERATIONS
+    from gsi_builders.real_writer import build_real_candidates
+    from gsi_datasets.real.frames import CaptureError
+
+    if args.source is None:
+        raise ValueError("build real needs --source rgbd:<folder> or <dataset>:<root> (e.g. scannetpp:/data/scannetpp)")
+    out = args.out if args.out != "gsi-bench/syn" else "gsi-bench/real-candidates"
+    operations = REAL_OPERATIONS if not args.operations or args.operations == ["all"] else args.operations
+    try:
+        report = build_real_candidates(
+            args.source, out, args.split, args.num_frames, args.frame_stride, args.seed, operations, args.scenes,
+            progress=not args.quiet,
+        )  # fmt: skip
+    except CaptureError as error:
+        raise ValueError(str(error)) from error
+    print(
+        f"Read {report.frames_read} frames of {args.source}, kept {report.frames_kept}; "
+        f"{sum(report.candidates.values())} candidates in {out} ({dict(report.candidates)})"
+    )
+    for title, counts in (("Frames rejected", report.frame_rejections), ("Checks failed", report.check_rejections)):
+        if counts:
+            print(f"{title} by rule:")
+            for reason, count in sorted(counts.items(), key=lambda kv: -kv[1]):
+                print(f"  {reason:<44} {count}")
+    for what, reason in report.unreadable.items():
+        print(f"Unreadable: {what}: {reason}")
+    print(f"Previews: {out}/previews/ (sheet.png); review them with: gsi-bench review {out}")
     return 0
 
 
@@ -361,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     build = commands.add_parser("build", help="generate a dataset split")
-    build.add_argument("dataset", choices=["syn"], help="which dataset to build (GSI-Syn)")
+    build.add_argument(
+        "dataset", choices=["syn", "real"], help="GSI-Syn (simulated), or real: candidate edits of real captures"
+    )
     build.add_argument("--subset", default="tabletop", help="subset / config name (default: tabletop)")
     build.add_argument("--split", default="test", help="train, validation or test (default: test)")
     build.add_argument(
@@ -375,9 +410,18 @@ def build_parser() -> argparse.ArgumentParser:
         "or all",
     )
     build.add_argument("--seed", type=int, default=0, help="build seed (default: 0)")
-    build.add_argument("--out", default="gsi-bench/syn", help="dataset folder (default: gsi-bench/syn)")
+    build.add_argument(
+        "--out",
+        default="gsi-bench/syn",
+        help="dataset folder (default: gsi-bench/syn; real: gsi-bench/real-candidates)",
+    )
     build.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     build.add_argument("--shard-size", type=int, default=50, help="samples per Parquet shard (default: 50)")
+    real = build.add_argument_group("real captures (build real)")
+    real.add_argument("--source", help="rgbd:<folder>, or <dataset>:<root> of a scan dataset (scannetpp:/data/spp)")
+    real.add_argument("--num-frames", type=int, default=211, help="frames to keep (default: 211, the paper's)")
+    real.add_argument("--frame-stride", type=int, default=10, help="read one frame per N (default: 10)")
+    real.add_argument("--scenes", nargs="+", help="only these scenes of a scan dataset (default: all)")
     build.add_argument("--overwrite", action="store_true", help="replace an earlier build with other parameters")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.add_argument(

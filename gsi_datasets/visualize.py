@@ -1,9 +1,9 @@
-"""Contact sheets: source / target pairs with the instruction, the operation and its parameters, and the
-target's projected 3D box before (green, on the source) and after (orange, on the target; camera operations have
-no target box), and, when the instruction names one (OP), the reference object's box (blue, on both); for a
-placement in a region of a surface (RP), the surface's outline and its regions' points, the asked one filled
-(blue, on both); for a removal (SR), the removed instance's box on the source only and the other instances' boxes
-(blue, on both)."""
+"""Contact sheets: source / target pairs (the source twice for a real candidate, which has no target image) with the
+instruction, the operation and its parameters, and the target's projected 3D box before (green, on the source) and
+after (orange, on the target; camera operations have no target box), and, when the instruction names one (OP), the
+reference object's box (blue, on both); for a placement in a region of a surface (RP), the surface's outline and its
+regions' points, the asked one filled (blue, on both); for a removal (SR), the removed instance's box on the source
+only and the other instances' boxes (blue, on both)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from gsi_datasets.geometry import box_corners, project_points
 from gsi_datasets.operations import get_operation
@@ -98,14 +98,16 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
     Args:
         rows: dataset rows (decoded images, as ``datasets`` returns them).
         columns: samples per row of the sheet.
-        tile: side of each image in pixels (images are resized to it).
+        tile: width of each image in pixels (images are resized to it, keeping the first image's aspect).
     """
     rows = list(rows)
     if not rows:
         raise ValueError("contact_sheet needs at least one row")
     font = ImageFont.load_default(size=max(11, tile // 24))
     caption_height = 5 * (font.size + 3) + 8
-    cell_width, cell_height = 2 * tile + 12, tile + caption_height + 12
+    width, height = rows[0]["source_image"].size
+    tile_height = max(1, round(tile * height / width))  # tiles keep the first image's aspect (4:3 real frames)
+    cell_width, cell_height = 2 * tile + 12, tile_height + caption_height + 12
     sheet_rows = math.ceil(len(rows) / columns)
     sheet = Image.new("RGB", (columns * cell_width, sheet_rows * cell_height), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
@@ -115,7 +117,8 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
         for slot, (key, box_key, colour) in enumerate(
             (("source_image", "box3d_before", _BEFORE_COLOUR), ("target_image", "box3d_after", _AFTER_COLOUR))
         ):
-            image = row[key].convert("RGB")
+            # A real candidate has no target image: its after box is drawn on the source (the paper's visual check).
+            image = (row[key] if row[key] is not None else row["source_image"]).convert("RGB")
             removed_after = slot == 1 and get_operation(operation_name(row["operation"])).change == "object_removed"
             if row["target_object"] is not None and not removed_after:  # camera operations edit no object
                 draw_box3d(image, row["target_object"][box_key], intrinsics, colour)
@@ -124,8 +127,9 @@ def contact_sheet(rows: Iterable[Mapping[str, Any]], columns: int = 2, tile: int
                     draw_box3d(image, other[box_key], intrinsics, REFERENCE_COLOUR)
             if row.get("receptacle") is not None:
                 draw_receptacle(image, row["receptacle"], row["command"]["direction"], intrinsics)
-            sheet.paste(image.resize((tile, tile), Image.Resampling.BILINEAR), (x0 + slot * (tile + 4), y0))
-        text_y = y0 + tile + 4
+            fitted = ImageOps.contain(image, (tile, tile_height), Image.Resampling.BILINEAR)
+            sheet.paste(fitted, (x0 + slot * (tile + 4), y0))
+        text_y = y0 + tile_height + 4
         lines = (
             [f"{row['sample_id']}"] + _wrap(row["instruction"], font, 2 * tile, draw)[:2] + [describe_parameters(row)]
         )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -67,9 +67,9 @@ class RGBDFolder:
     def frame_ids(self) -> list[str]:
         return list(self._rgb)
 
-    def frames(self) -> Iterator[RGBDFrame]:
-        """Every readable frame, in name order; the others go to :attr:`skipped`."""
-        for frame_id in self._rgb:
+    def frames(self, frame_ids: Sequence[str] | None = None) -> Iterator[RGBDFrame]:
+        """The readable frames of ``frame_ids`` (default: all, in name order); the others go to :attr:`skipped`."""
+        for frame_id in self._rgb if frame_ids is None else frame_ids:
             try:
                 yield self.frame(frame_id)
             except CaptureError as error:

@@ -55,6 +55,30 @@ def _scenezoo():
     return scenezoo
 
 
+def _open_dataset(dataset: str, root: Path):
+    """scenezoo's adapter of ``dataset`` for ``root`` (CaptureError: a missing root, an unknown dataset)."""
+    scenezoo = _scenezoo()
+    if not root.is_dir():
+        raise CaptureError(f"{root}: no such folder (the root of a {dataset} download)")
+    try:
+        return scenezoo.get_dataset(dataset, root)
+    except (KeyError, ValueError) as error:
+        known = ", ".join(scenezoo.list_datasets())
+        raise CaptureError(f"unknown scan dataset {dataset!r} ({error}); scenezoo reads: {known}") from error
+
+
+def scene_ids(dataset: str, root: str | Path) -> list[str]:
+    """Every scene of a scan dataset's root (all splits).
+
+    Raises:
+        CaptureError: the root is missing, the dataset unknown, or it holds no scene.
+    """
+    ids = _open_dataset(dataset, Path(root)).get_ids()
+    if not ids:
+        raise CaptureError(f"{root}: no {dataset} scenes (its split lists name none)")
+    return list(ids)
+
+
 class ScanCapture:
     """One scene of a scan dataset, its frames with exact instance masks and its objects' boxes.
 
@@ -78,17 +102,10 @@ class ScanCapture:
         image_size: tuple[int, int] | None = (960, 720),
         **reader_options: object,
     ) -> None:
-        scenezoo = _scenezoo()
         self.root, self.scene_id, self.image_size = Path(root), scene_id, image_size
         self._reader_options = reader_options
-        if not self.root.is_dir():
-            raise CaptureError(f"{self.root}: no such folder (the root of a {dataset} download)")
-        try:
-            self._dataset = scenezoo.get_dataset(dataset, self.root)
-        except (KeyError, ValueError) as error:
-            known = ", ".join(scenezoo.list_datasets())
-            raise CaptureError(f"unknown scan dataset {dataset!r} ({error}); scenezoo reads: {known}") from error
-        self._errors = (scenezoo.SceneZooError, OSError, ValueError, KeyError)
+        self._dataset = _open_dataset(dataset, self.root)
+        self._errors = (_scenezoo().SceneZooError, OSError, ValueError, KeyError)
 
     def _read(self, what: str, call, *args, **kwargs):
         try:
@@ -146,6 +163,29 @@ class ScanCapture:
         """The world-frame vertices of an instance's triangles."""
         vertices, triangles, triangle_ids, _ = self._mesh
         return vertices[np.unique(triangles[triangle_ids == instance_id])]
+
+    def surface_points(self, instance_id: int, spacing_m: float = 0.01, most: int = 20_000) -> np.ndarray:
+        """World-frame points spread evenly over an instance's surface (about one per ``spacing_m`` squared, at most
+        ``most``; the same points every call): denser than its vertices, so a small object's footprint finds the
+        surface under it."""
+        cache = self.__dict__.setdefault("_surface_points", {})
+        if instance_id not in cache:
+            vertices, triangles, triangle_ids, _ = self._mesh
+            corners = vertices[triangles[triangle_ids == instance_id]]
+            if len(corners) == 0:
+                return np.zeros((0, 3))
+            areas = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
+            count = int(np.clip(areas.sum() / spacing_m**2, len(corners), most))
+            rng = np.random.default_rng(instance_id)
+            chosen = rng.choice(len(corners), size=count, p=areas / areas.sum() if areas.sum() > 0 else None)
+            a, b = rng.random((2, count))
+            flip = a + b > 1
+            a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
+            picked = corners[chosen]
+            cache[instance_id] = (
+                picked[:, 0] + a[:, None] * (picked[:, 1] - picked[:, 0]) + b[:, None] * (picked[:, 2] - picked[:, 0])
+            )
+        return cache[instance_id]
 
     def frames(self, frame_ids: Sequence[str] | None = None) -> Iterator[RGBDFrame]:
         """The frames ``frame_ids`` (default: all), with instance images and labels, read a few at a time."""

@@ -1,0 +1,171 @@
+"""Candidate edits of real frames: `gsi-bench build real` on a simulated room in the ScanNet++ layout (the simulator
+knows what each object stands on) and on the Middlebury photograph through the generic RGB-D folder; the 3D checks
+on hand-made frames; bad sources."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from gsi_bench.cli import main  # noqa: E402
+from gsi_builders.real_candidates import FrameObjects, Rejected, SupportArea, check_placement, propose  # noqa: E402
+from gsi_datasets.geometry import plane_basis  # noqa: E402
+from gsi_datasets.operations.spatial_remove import position_coordinate  # noqa: E402
+from gsi_datasets.real.frames import RGBDFrame  # noqa: E402
+from gsi_datasets.real.grounding import GroundedBox  # noqa: E402
+from gsi_datasets.schema import FEATURES  # noqa: E402
+from tests.real_captures import middlebury_motorcycle_folder  # noqa: E402
+from tests.scannetpp_capture import room_scene, write_scannetpp_scene  # noqa: E402
+
+
+def _rows(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "candidates.jsonl").read_text().splitlines()]
+
+
+def _with_images(folder: Path, row: dict) -> dict:
+    row = dict(row)
+    for key in ("source_image", "source_depth", "source_instances"):
+        row[key] = Image.open(folder / row[key]["path"])
+    return row
+
+
+@pytest.fixture(scope="module")
+def scan_build(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("scannetpp")
+    truth = write_scannetpp_scene(root, room_scene(0))
+    out = tmp_path_factory.mktemp("candidates")
+    code = main(["build", "real", "--source", f"scannetpp:{root}", "--frame-stride", "1", "--num-frames", "5",
+                 "--out", str(out), "--quiet"])  # fmt: skip
+    assert code == 0
+    return truth, out
+
+
+def test_scan_candidates_are_counted_previewed_and_in_the_schema(scan_build) -> None:
+    truth, out = scan_build
+    report = json.loads((out / "report.json").read_text())
+    assert report["frames_read"] == 6 and report["frames_kept"] == 5
+    assert report["frame_rejections"] == {"blurry": 1}  # the shaken frame
+    rows = _rows(out)
+    assert len(rows) == sum(report["candidates"].values()) >= 20
+    assert set(report["candidates"]) >= {"camera_relative_move", "object_rotate", "object_scale"}
+    assert all(v >= 1 for v in report["candidates_per_frame"].values())
+    assert all(key.count("/") == 1 for key in report["check_rejections"])
+    assert (out / "previews" / "sheet.png").is_file()
+    for row in rows:
+        assert (out / "previews" / f"{row['sample_id']}.jpg").is_file()
+        assert row["target_image"] is None and row["reference_format"]["dataset"] == "fine"
+    assert len({row["sample_id"] for row in rows}) == len(rows)
+    FEATURES.encode_example(_with_images(out, rows[0]))
+
+
+def test_scan_candidates_stand_on_what_the_simulator_says(scan_build) -> None:
+    truth, out = scan_build
+    simulator_id = {object_id + 1: instance for instance, object_id in truth.object_ids.items()}
+    checked = Counter()
+    for row in _rows(out):
+        target = row["target_object"]
+        instance = simulator_id[target["instance_id"]]
+        support = row["support"]["instance_id"]
+        expected = truth.scene.object(instance).support_id
+        assert simulator_id.get(support, 0) == expected or (expected == 0 and row["support"]["category"] == "floor")
+        before, after = (target[k] for k in ("box3d_before", "box3d_after"))
+        up = np.array(row["support"]["normal"])
+        bottom = [np.array(b["centre"]) @ up - b["size"][2] / 2 for b in (before, after)]
+        assert abs(bottom[0] + row["support"]["offset_m"]) < 1e-9  # the support plane is at the target's bottom
+        assert abs(bottom[1] - bottom[0]) < 1e-6, row["instruction"]  # neither floats nor sinks
+        if row["operation"] == "camera_relative_move":
+            assert np.linalg.norm(row["transform"]["translation_m"]) == pytest.approx(row["command"]["distance_m"])
+        if row["operation"] == "object_rotate":
+            assert row["transform"]["rotation_deg"] == pytest.approx(row["command"]["angle_deg"], abs=0.05)
+        checked[row["operation"]] += 1
+    assert checked["camera_relative_move"] >= 5, checked
+
+
+def _frame_objects(centres: list[tuple[float, float]], names: list[str]) -> FrameObjects:
+    """A camera 1.5 m above a floor (up = -y), looking along +z; unit-height 10 cm cubes standing at ``centres``
+    ((x, z) in metres), the floor's points everywhere from x -5..5, z 1..8 (the image ends at |x| = 3.2 m at z = 5)."""
+    up = np.array([0.0, -1.0, 0.0])
+    intrinsics = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    labels = {i + 1: name for i, name in enumerate(names)} | {99: "floor"}
+    frame = RGBDFrame("f", np.zeros((480, 640, 3), np.uint8), np.ones((480, 640), np.float32), intrinsics, None,
+                      np.zeros((480, 640), np.int32), labels)  # fmt: skip
+    rotation = np.column_stack([[1.0, 0, 0], [0, 0, -1.0], up])
+    boxes = {i + 1: GroundedBox(np.array([x, 1.45, z]), np.array([0.1, 0.1, 0.1]), rotation, 100)
+             for i, (x, z) in enumerate(centres)}  # fmt: skip
+    grid = np.stack(np.meshgrid(np.arange(-5, 5, 0.015), np.arange(1, 8, 0.015)), -1).reshape(-1, 2)
+    floor = np.column_stack([grid[:, 0], np.full(len(grid), 1.5), grid[:, 1]])
+    objects = FrameObjects(frame, up, boxes, {99: floor}, dict.fromkeys(boxes))
+    first, second = plane_basis(up)
+    flat = np.column_stack([floor @ first, floor @ second])
+    for target in boxes:
+        objects.supports[target], objects.areas[target] = 99, SupportArea.around(flat, objects.footprint(boxes[target]))
+    return objects
+
+
+def test_removal_names_the_extreme_instance_only_when_it_leads_by_5_cm() -> None:
+    objects = _frame_objects([(-0.5, 5.0), (0.0, 5.0), (0.3, 5.02)], ["cup", "cup", "cup"])
+    rng = np.random.default_rng(0)
+    candidate = propose(objects, "spatial_remove", 1, rng)
+    assert candidate.command.direction == "leftmost" and set(candidate.distractor_ids) == {2, 3}
+    with pytest.raises(Rejected, match="not_extreme"):  # 2 is extreme on no axis
+        propose(objects, "spatial_remove", 2, rng)
+    # 3 is the rightmost (30 cm ahead) and the farthest by only 2 cm: only "rightmost" may name it.
+    directions = {propose(objects, "spatial_remove", 3, np.random.default_rng(s)).command.direction for s in range(20)}
+    assert directions == {"rightmost"}
+    assert position_coordinate("rightmost", objects.boxes[3].centre, objects.up) > 0.25
+
+
+def test_moves_are_checked_for_collisions_support_and_frame() -> None:
+    objects = _frame_objects([(0.0, 5.0), (0.15, 5.0)], ["cup", "bowl"])
+    with pytest.raises(Rejected, match="ambiguous_referent"):
+        propose(_frame_objects([(0.0, 5.0), (0.5, 5.0)], ["cup", "cup"]), "camera_relative_move", 1,
+                np.random.default_rng(0))  # fmt: skip
+    box = objects.boxes[1]
+    with pytest.raises(Rejected, match="collides"):
+        check_placement(objects, 1, GroundedBox(box.centre + [0.1, 0, 0], box.size, box.rotation, 1))
+    with pytest.raises(Rejected, match="leaves_support"):  # beyond the floor's points (x < -5)
+        check_placement(objects, 1, GroundedBox(box.centre + [-5.5, 0, 0], box.size, box.rotation, 1))
+    with pytest.raises(Rejected, match="leaves_frame"):  # the floor goes on, the image ends
+        check_placement(objects, 1, GroundedBox(box.centre + [-3.5, 0, 0.0], box.size, box.rotation, 1))
+    check_placement(objects, 1, GroundedBox(box.centre + [-0.2, 0, 0], box.size, box.rotation, 1))
+
+
+def test_the_middlebury_photograph_gives_candidates_on_its_unlabelled_shelves(tmp_path: Path) -> None:
+    folder = middlebury_motorcycle_folder(tmp_path / "capture")
+    out = tmp_path / "candidates"
+    assert main(["build", "real", "--source", f"rgbd:{folder}", "--frame-stride", "1", "--out", str(out),
+                 "--quiet"]) == 0  # fmt: skip
+    rows = _rows(out)
+    assert rows and all(row["support"]["category"] == "surface" for row in rows)
+    removals = [row for row in rows if row["operation"] == "spatial_remove"]
+    assert removals
+    for row in removals:  # the named box leads the other cardboard boxes by 5 cm on its axis
+        up = np.array(row["support"]["normal"])
+        position = row["command"]["direction"]
+        value = position_coordinate(position, np.array(row["target_object"]["box3d_before"]["centre"]), up)
+        others = [position_coordinate(position, np.array(d["box3d_before"]["centre"]), up) for d in row["distractors"]]
+        assert len(others) == 2 and value >= max(others) + 0.05
+    # The bottle and the container stand on different shelves: no placement of one relative to the other.
+    assert not [row for row in rows if row["operation"] == "object_relative_place"]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("nowhere", "expected rgbd:<folder> or <dataset>:<root>"),
+        ("rgbd:{tmp}/missing", "no such folder"),
+        ("rgbd:{tmp}", "no frames"),
+        ("scannet+++:{tmp}", "unknown scan dataset"),
+    ],
+)
+def test_bad_sources_are_clear_errors(tmp_path: Path, source: str, message: str, capsys) -> None:
+    code = main(["build", "real", "--source", source.format(tmp=tmp_path), "--out", str(tmp_path / "out"), "--quiet"])
+    assert code == 2 and message in capsys.readouterr().err
