@@ -189,3 +189,46 @@ def _with_paths(out: Path, scene: str, frame_id: str, row: dict[str, Any]) -> di
             _write_png(out / relative, row[key])
         written[key] = {"bytes": None, "path": str(relative)}
     return {**row, **written}
+
+
+def write_reviewed_split(candidates_dir: str | Path, out_dir: str | Path, split: str = "test") -> tuple[int, dict]:
+    """Writes the accepted candidates of a reviewed folder as the ``real`` config's ``split`` of dataset folder
+    ``out_dir`` (one Parquet shard, a build manifest, the card regenerated), so that
+    ``load_dataset(out_dir, "real", split=split)`` reads them. Returns the number of rows and the disagreements
+    left out (sample id -> each reviewer's decision).
+
+    Raises:
+        FileNotFoundError: no candidates or no reviews in ``candidates_dir``.
+        ValueError: nothing was accepted.
+    """
+    from gsi_bench.review import merge_reviews, reviewed_rows
+    from gsi_builders.writer import (
+        GENERATOR_VERSION,
+        BuildReport,
+        _save_manifest,
+        _write_shard,
+        output_lock,
+        write_dataset_card,
+    )
+    from gsi_datasets.integrity import manifest_path, shard_name
+
+    merged = merge_reviews(candidates_dir)
+    rows = reviewed_rows(candidates_dir, merged)
+    if not rows:
+        raise ValueError(
+            f"{candidates_dir}: no candidate was accepted by every reviewer who saw it "
+            f"({len(merged.rejected)} rejected, {len(merged.disagreements)} disagreements)"
+        )
+    rows = [{**row, "split": split} for row in rows]
+    out = Path(out_dir)
+    report = BuildReport("real", split, 0, len(rows), len(rows), GENERATOR_VERSION, 1)
+    with output_lock(out, {"subset": "real", "split": split, "from_review": str(candidates_dir)}):
+        name = shard_name("real", split, 0, 1)
+        for stale in out.glob(f"data/real/{split}-*.parquet"):
+            stale.unlink()
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        report.shards = {name: _write_shard(rows, out / name)}
+        report.samples_generated_now, report.complete = len(rows), True
+        _save_manifest(manifest_path(out, "real", split), report)
+        write_dataset_card(out)
+    return len(rows), merged.disagreements

@@ -53,6 +53,17 @@ def _build_real(args: argparse.Namespace) -> int:
     from gsi_builders.real_writer import build_real_candidates
     from gsi_datasets.real.frames import CaptureError
 
+    if args.from_review is not None:
+        import json
+
+        from gsi_builders.real_writer import write_reviewed_split
+
+        count, disagreements = write_reviewed_split(args.from_review, args.out, args.split)
+        for sample_id, decisions in disagreements.items():
+            print(f"Left out (reviewers disagree): {sample_id}: {json.dumps(decisions, sort_keys=True)}")
+        print(f"Wrote real/{args.split}: {count} reviewed rows to {args.out}")
+        print(f'Load it with: load_dataset("{args.out}", "real", split="{args.split}")')
+        return 0
     if args.source is None:
         raise ValueError("build real needs --source rgbd:<folder> or <dataset>:<root> (e.g. scannetpp:/data/scannetpp)")
     out = args.out if args.out != "gsi-bench/syn" else "gsi-bench/real-candidates"
@@ -76,6 +87,31 @@ def _build_real(args: argparse.Namespace) -> int:
     for what, reason in report.unreadable.items():
         print(f"Unreadable: {what}: {reason}")
     print(f"Previews: {out}/previews/ (sheet.png); review them with: gsi-bench review {out}")
+    return 0
+
+
+def _review(args: argparse.Namespace) -> int:
+    from gsi_bench.review import merge_reviews, review_server
+
+    if args.merge:
+        merged = merge_reviews(args.folder)
+        print(
+            f"{len(merged.reviewers)} reviewer(s) ({', '.join(merged.reviewers)}): {len(merged.accepted)} accepted, "
+            f"{len(merged.rejected)} rejected, {len(merged.disagreements)} disagreement(s)"
+        )
+        for sample_id, decisions in merged.disagreements.items():
+            print(f"  {sample_id}: " + "; ".join(f"{who} {d['status']}: {d['instruction']!r} ({d['category']})"
+                                                 for who, d in sorted(decisions.items())))  # fmt: skip
+        return 0
+    server = review_server(args.folder, args.reviewer, args.port)
+    print(f"Reviewing {args.folder} as {args.reviewer} at http://127.0.0.1:{server.server_port}/ (Ctrl-C to stop); "
+          f"decisions are saved after every click to {server.RequestHandlerClass.store.path}", flush=True)  # fmt: skip
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 
@@ -422,12 +458,24 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--num-frames", type=int, default=211, help="frames to keep (default: 211, the paper's)")
     real.add_argument("--frame-stride", type=int, default=10, help="read one frame per N (default: 10)")
     real.add_argument("--scenes", nargs="+", help="only these scenes of a scan dataset (default: all)")
+    real.add_argument(
+        "--from-review", metavar="CANDIDATES", help="write the reviewed candidates of this folder as the real config"
+    )
     build.add_argument("--overwrite", action="store_true", help="replace an earlier build with other parameters")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.add_argument(
         "--wait", action="store_true", help="if another build holds the folder's lock, wait for it instead of refusing"
     )
     build.set_defaults(handler=_build)
+
+    review = commands.add_parser(
+        "review", help="review real candidates in a local web page (accept / reject / fix), or merge the reviews"
+    )
+    review.add_argument("folder", help="a candidates folder (gsi-bench build real)")
+    review.add_argument("--reviewer", default="reviewer", help="whose decisions (reviews/<name>.json)")
+    review.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default: 8765; 0: any free one)")
+    review.add_argument("--merge", action="store_true", help="merge every reviewer's file and list disagreements")
+    review.set_defaults(handler=_review)
 
     verify = commands.add_parser(
         "verify", help="check a dataset folder: shard checksums, sizes and rows, stray shards, the card"
