@@ -172,11 +172,27 @@ class EditTruth:
     camera_delta: np.ndarray
     region_points: dict[str, np.ndarray] | None = None
 
-    def expected_target_mask(self, target_id: int | None) -> np.ndarray | None:
-        """Pixels of the target in the rendered target image (synthetic rows with an object target)."""
-        if self.expected_instances is None or target_id is None:
+    def expected_target_mask(self, target_id: int | None, view: SourceView | None = None) -> np.ndarray | None:
+        """Pixels of the target after a correct edit: in the rendered target image (synthetic rows), else, given the
+        source ``view``, inside the projection of the expected box (real rows have no target image); None for camera
+        operations."""
+        if target_id is None:
             return None
-        return self.expected_instances == target_id
+        if self.expected_instances is not None:
+            return self.expected_instances == target_id
+        if view is None or self.expected_box is None:
+            return None
+        import cv2
+
+        from gsi_datasets.geometry import box_corners, project_points
+
+        box = self.expected_box
+        corners = box_corners(box.centre, box.size, box.rotation)
+        mask = np.zeros(view.target_mask.shape, np.uint8)
+        if np.all(corners[:, 2] > 1e-3):
+            hull = cv2.convexHull(np.round(project_points(view.intrinsics, corners) * 16).astype(np.int32))
+            cv2.fillConvexPoly(mask, hull, 1, shift=4)
+        return mask.astype(bool)
 
 
 @dataclass(frozen=True)

@@ -132,7 +132,7 @@ def edit_region(sample: ScoringSample, perception: Perception | None, profile: s
     view = sample.view
     if profile == "paper":
         return _reference_region(sample, perception)
-    region = view.target_mask | sample.truth.expected_target_mask(view.target_id)
+    region = view.target_mask | sample.truth.expected_target_mask(view.target_id, view)
     if perception is not None and perception.target.mask is not None:
         region |= perception.target.mask
     return region

@@ -169,3 +169,28 @@ def test_the_middlebury_photograph_gives_candidates_on_its_unlabelled_shelves(tm
 def test_bad_sources_are_clear_errors(tmp_path: Path, source: str, message: str, capsys) -> None:
     code = main(["build", "real", "--source", source.format(tmp=tmp_path), "--out", str(tmp_path / "out"), "--quiet"])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_reviewed_scan_rows_are_scored_from_their_images(scan_build, tmp_path: Path) -> None:
+    """Real rows have no target image and no scene: they are scored scene-free, the expected target region being the
+    projection of the asked box. Nothing edited scores 0; the geometric editor's moves comply."""
+    from gsi_bench.evaluation import run_evaluation
+    from gsi_bench.review import ReviewStore
+    from gsi_builders.real_writer import write_reviewed_split
+
+    _, candidates = scan_build
+    store = ReviewStore(candidates, "tests")
+    for sample_id in store.candidates:
+        store.decide(sample_id, "accepted")
+    count, disagreements = write_reviewed_split(candidates, tmp_path / "dataset")
+    assert count == len(store.candidates) and not disagreements
+    scores = {}
+    for editor, limit in (("identity", None), ("geometric", 12)):
+        run_evaluation(tmp_path / "dataset", "real", "test", editor, tmp_path / editor, limit=limit, progress=False)
+        lines = (tmp_path / editor / "samples.jsonl").read_text().splitlines()
+        scores[editor] = [json.loads(line) for line in lines]
+    assert {s["status"] for s in scores["identity"]} == {"ok"} and max(s["ic"] for s in scores["identity"]) == 0
+    moves = [s for s in scores["geometric"] if s["operation"] == "camera_relative_move"]
+    # A turn the images cannot decide is "undecidable" (the scene-free rule), never a scoring error.
+    assert {s["status"] for s in scores["geometric"]} <= {"ok", "undecidable"} and len(moves) >= 2
+    assert np.mean([s["ic"] for s in moves]) >= 0.75, moves
