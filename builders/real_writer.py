@@ -11,7 +11,8 @@ until ``--num-frames``; each kept frame gives at most one candidate per operatio
     <out>/previews/<sample_id>.jpg   before / after with the projected 3D boxes (the paper's visual check)
     <out>/previews/sheet.png         the first 12 candidates on one sheet
     <out>/report.json          frames read, kept and rejected by rule, candidates per operation, checks failed by rule,
-                               scenes or frames that could not be read (with the reason)
+                               the judge gate's decisions, scenes or frames that could not be read (with the reason)
+    <out>/gate.jsonl           with --judge: every gate decision and the judge's answer
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from gsi_builders.real_candidates import (
     frame_images,
     frame_objects,
 )
+from gsi_builders.real_gate import apply_rewrite, gate_candidate
 from gsi_datasets.real.frames import CaptureError, RGBDFrame, every_nth, frame_rejection
 from gsi_datasets.schema import OPERATION_SHORT_IDS
 
@@ -54,6 +57,7 @@ class RealBuildReport:
     check_rejections: Counter = field(default_factory=Counter)
     unreadable: dict[str, str] = field(default_factory=dict)
     candidates_per_frame: dict[str, int] = field(default_factory=dict)
+    gate: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
         return {item.name: dict(getattr(self, item.name)) if isinstance(getattr(self, item.name), dict)
@@ -92,8 +96,12 @@ def build_real_candidates(
     operations: Sequence[str] = REAL_OPERATIONS,
     scenes: Sequence[str] | None = None,
     progress: bool = True,
+    judge: Any = None,
+    rewrite: bool = False,
 ) -> RealBuildReport:
-    """Writes the candidates folder (module docstring) and returns its report.
+    """Writes the candidates folder (module docstring) and returns its report. ``judge``: a
+    :class:`~gsi_metrics.judge.Judge` that gates the candidates (and rewrites their instructions with ``rewrite``):
+    :mod:`gsi_builders.real_gate`.
 
     Raises:
         ValueError: a malformed ``--source`` or an unknown operation.
@@ -111,7 +119,9 @@ def build_real_candidates(
     report = RealBuildReport(source)
     sheet_rows: list[dict[str, Any]] = []
     bar = tqdm(total=num_frames, desc="real frames kept", unit="frame", disable=not progress)
-    with open(out / "candidates.jsonl", "w") as lines:
+    gate_path = out / "gate.jsonl"
+    gate_path.unlink(missing_ok=True)
+    with open(out / "candidates.jsonl", "w") as lines, open(gate_path, "w") if judge else nullcontext() as gate_lines:
         for scene, capture in _captures(source, scenes):
             if report.frames_kept >= num_frames:
                 break
@@ -130,6 +140,18 @@ def build_real_candidates(
                     for row in rows:
                         decoded = _decoded(row)
                         preview = contact_sheet([decoded], columns=1, tile=PREVIEW_WIDTH)
+                        if judge is not None:
+                            decision = gate_candidate(judge, preview, row, rewrite)
+                            gate_lines.write(json.dumps(decision.to_dict()) + "\n")
+                            report.gate[decision.status] += 1
+                            report.gate["label_disputed"] += decision.label_correct is False
+                            report.gate["rewritten"] += decision.rewrite_used
+                            if decision.status == "dropped":
+                                continue
+                            row = apply_rewrite(row, decision)
+                            decoded = _decoded(row)
+                            preview = contact_sheet([decoded], columns=1, tile=PREVIEW_WIDTH)
+                        report.candidates[row["operation"]] += 1
                         preview.save(out / "previews" / f"{row['sample_id']}.jpg")
                         if len(sheet_rows) < SHEET_CANDIDATES:
                             sheet_rows.append(decoded)
@@ -164,7 +186,6 @@ def _frame_rows(
     report.candidates_per_frame[f"{scene}/{frame.frame_id}"] = len(candidates)
     rows, images = [], frame_images(frame)
     for candidate in candidates:
-        report.candidates[candidate.operation] += 1
         short = OPERATION_SHORT_IDS[candidate.operation]
         sample_id = f"real_{split}_{scene}_{frame.frame_id}_{short}_{candidate.target_id}"
         rows.append(candidate_row(candidate, objects, sample_id, split, seed, images))

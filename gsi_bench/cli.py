@@ -69,9 +69,16 @@ def _build_real(args: argparse.Namespace) -> int:
     out = args.out if args.out != "gsi-bench/syn" else "gsi-bench/real-candidates"
     operations = REAL_OPERATIONS if not args.operations or args.operations == ["all"] else args.operations
     try:
+        judge = None
+        if args.judge:
+            from gsi_metrics.judge import create_judge
+
+            judge = create_judge(args.judge, dict(_option(text, "--judge-option") for text in args.judge_option))
+        elif args.rewrite:
+            raise ValueError("--rewrite needs a judge: --judge openai-compatible:URL or transformers:MODEL")
         report = build_real_candidates(
             args.source, out, args.split, args.num_frames, args.frame_stride, args.seed, operations, args.scenes,
-            progress=not args.quiet,
+            progress=not args.quiet, judge=judge, rewrite=args.rewrite,
         )  # fmt: skip
     except CaptureError as error:
         raise ValueError(str(error)) from error
@@ -86,6 +93,8 @@ def _build_real(args: argparse.Namespace) -> int:
                 print(f"  {reason:<44} {count}")
     for what, reason in report.unreadable.items():
         print(f"Unreadable: {what}: {reason}")
+    if report.gate:
+        print(f"Judge gate: {dict(report.gate)} (every decision in {out}/gate.jsonl)")
     print(f"Previews: {out}/previews/ (sheet.png); review them with: gsi-bench review {out}")
     return 0
 
@@ -458,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     real.add_argument("--num-frames", type=int, default=211, help="frames to keep (default: 211, the paper's)")
     real.add_argument("--frame-stride", type=int, default=10, help="read one frame per N (default: 10)")
     real.add_argument("--scenes", nargs="+", help="only these scenes of a scan dataset (default: all)")
+    real.add_argument("--judge", help="gate candidates with a judge: openai-compatible:URL or transformers:MODEL")
+    real.add_argument("--judge-option", action="append", default=[], metavar="KEY=VALUE", help="judge option")
+    real.add_argument("--rewrite", action="store_true", help="let the judge rewrite instructions (numbers kept)")
     real.add_argument(
         "--from-review", metavar="CANDIDATES", help="write the reviewed candidates of this folder as the real config"
     )

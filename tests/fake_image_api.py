@@ -14,7 +14,8 @@ one is set) gets 401. ``GET /stats`` counts the requests by outcome. The first l
 
 It also speaks ``POST /v1/chat/completions`` for the judge, answering from ``--answers`` in turn: ``score:N`` (the
 reference's delimited JSON with score N), ``bare:N`` (the JSON without delimiters), ``prose`` (no score), ``500``
-and ``malformed`` (a body that is not JSON). ``GET /last_chat`` returns the last chat request as it came.
+and ``malformed`` (a body that is not JSON), and ``gate:P:L[:drop]`` (the real-candidate gate's verdict).
+``GET /last_chat`` returns the last chat request as it came.
 """
 
 from __future__ import annotations
@@ -30,6 +31,18 @@ from collections import Counter
 
 from aiohttp import web
 from PIL import Image, ImageOps
+
+
+def _gate_answer(step: str, text: str) -> str:
+    """``gate:P:L[:drop]``: the real-candidate gate's JSON, plausible P and label L (1 / 0), the rewrite "Please ..." of
+    the instruction quoted in ``text`` (its digits removed with ``drop``)."""
+    _, plausible, label, *drop = step.split(":")
+    instruction = text.split('instruction: "', 1)[1].split('"', 1)[0]
+    rewrite = "Please " + instruction[0].lower() + instruction[1:]
+    if drop:
+        rewrite = "".join(c for c in rewrite if not c.isdigit())
+    verdict = {"plausible": plausible == "1", "label_correct": label == "1", "rewrite": rewrite}
+    return "My verdict: " + json.dumps(verdict)
 
 
 def _answer(step: str) -> str:
@@ -98,7 +111,9 @@ def make_app(plan: list[str], slow: float, key: str | None, answers: list[str]) 
             return web.json_response({"error": {"message": "injected 500"}}, status=500)
         if step == "malformed":
             return web.Response(text="<html>gateway</html>", status=200)
-        message = {"role": "assistant", "content": _answer(step)}
+        text = next((p["text"] for p in chats[-1]["messages"][-1]["content"] if p["type"] == "text"), "")
+        content = _gate_answer(step, text) if step.startswith("gate:") else _answer(step)
+        message = {"role": "assistant", "content": content}
         return web.json_response({"choices": [{"index": 0, "message": message, "finish_reason": "stop"}]})
 
     async def last_chat(request: web.Request) -> web.Response:

@@ -194,3 +194,33 @@ def test_reviewed_scan_rows_are_scored_from_their_images(scan_build, tmp_path: P
     # A turn the images cannot decide is "undecidable" (the scene-free rule), never a scoring error.
     assert {s["status"] for s in scores["geometric"]} <= {"ok", "undecidable"} and len(moves) >= 2
     assert np.mean([s["ic"] for s in moves]) >= 0.75, moves
+
+
+def test_the_judge_gate_drops_flags_and_rewrites_keeping_numbers(fake_api, tmp_path: Path) -> None:
+    folder = middlebury_motorcycle_folder(tmp_path / "capture")
+    plain = tmp_path / "plain"
+    assert main(["build", "real", "--source", f"rgbd:{folder}", "--frame-stride", "1", "--out", str(plain),
+                 "--quiet"]) == 0  # fmt: skip
+    count = len(_rows(plain))
+    assert count >= 4
+    # In turn: kept and rewritten; dropped; label disputed, rewrite without its numbers; no verdict; then kept.
+    server = fake_api("ok", "--answers", "gate:1:1,gate:0:1,gate:1:0:drop,prose,gate:1:1,gate:1:1,gate:1:1")
+    out = tmp_path / "gated"
+    command = ["build", "real", "--source", f"rgbd:{folder}", "--frame-stride", "1", "--out", str(out), "--quiet",
+               "--judge", f"openai-compatible:{server.url}", "--judge-option", "model=judge",
+               "--judge-option", f"cache_dir={tmp_path / 'cache'}", "--rewrite"]  # fmt: skip
+    assert main(command) == 0
+    decisions = [json.loads(line) for line in (out / "gate.jsonl").read_text().splitlines()]
+    assert [d["status"] for d in decisions[:4]] == ["kept", "dropped", "kept", "unparsable"]
+    assert len(decisions) == count and server.stats()["chat"] == count
+    assert decisions[2]["label_correct"] is False and not decisions[2]["rewrite_used"]
+    assert "numbers" in decisions[2]["reason"]
+    rows = {row["sample_id"]: row for row in _rows(out)}
+    assert decisions[1]["sample_id"] not in rows and len(rows) == count - 1
+    first = rows[decisions[0]["sample_id"]]
+    assert first["instruction"].startswith("Please ") and first["reference_format"]["prompt"] == first["instruction"]
+    assert not rows[decisions[2]["sample_id"]]["instruction"].startswith("Please ")
+    report = json.loads((out / "report.json").read_text())
+    assert report["gate"]["dropped"] == 1 and report["gate"]["label_disputed"] == 1 and report["gate"]["rewritten"] >= 1
+    assert sum(report["candidates"].values()) == count - 1
+    assert main(["build", "real", "--source", f"rgbd:{folder}", "--out", str(tmp_path / "x"), "--rewrite"]) == 2
