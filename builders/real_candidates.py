@@ -8,9 +8,11 @@ box before and after, in the same schema as GSI-Syn, ``target_image`` None) that
   box's footprint (the floor, a table, a shelf; or the frame's unlabelled depth, "the surface", id 0), with that
   surface's outline at that height.
 - **Operations**: CM (left / right / forward / back, 5-20 cm), OP (left of / right of / in front of / behind another
-  object, 5-30 cm between centres), OR (45 / 90 / 180 degrees either way, only for footprints with a known yaw), OS
-  (x0.5 / 0.75 / 1.5 / 2) and SR (at least two instances in view, the extreme one ahead of the runner-up by 5 cm),
-  with the parameters and phrasings of GSI-Syn (:mod:`gsi_datasets.operations`).
+  object, 5-30 cm between centres), RP (the centre or an edge of a receptacle's top: a table, a shelf, a tray... by
+  its category's last word, :data:`RECEPTACLE_WORDS`; the regions as GSI-Syn defines them on the top's smallest
+  rectangle, an edge moved in by the target's half diagonal), OR (45 / 90 / 180 degrees either way, only for
+  footprints with a known yaw), OS (x0.5 / 0.75 / 1.5 / 2) and SR (at least two instances in view, the extreme one
+  ahead of the runner-up by 5 cm), with the parameters and phrasings of GSI-Syn (:mod:`gsi_datasets.operations`).
 - **Checks**, each rejection counted by its rule: the target is a possible target (editable, large enough, inside
   the image, valid depth: :func:`~gsi_datasets.real.frames.possible_targets`) and not heavily occluded; its
   category is named once in the frame (else the referent is ambiguous; SR names its instance by position); it has a
@@ -33,12 +35,29 @@ from gsi_datasets.operations.camera_relative_move import MoveCommand
 from gsi_datasets.operations.object_relative_place import RELATIONS, PlaceCommand
 from gsi_datasets.operations.object_rotate import RotateCommand
 from gsi_datasets.operations.object_scale import ScaleCommand
+from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
 from gsi_datasets.operations.spatial_remove import MIN_SEPARATION_M, POSITIONS, RemoveCommand, extreme_instance
 from gsi_datasets.real.frames import RGBDFrame, TargetRules, can_be_target, possible_targets
 from gsi_datasets.real.grounding import GroundedBox, camera_up, grounded_box
 
 #: The operations real candidates are made for, in the order they are tried.
-REAL_OPERATIONS = ("camera_relative_move", "object_relative_place", "object_rotate", "object_scale", "spatial_remove")
+REAL_OPERATIONS = (
+    "camera_relative_move",
+    "object_relative_place",
+    "receptacle_place",
+    "object_rotate",
+    "object_scale",
+    "spatial_remove",
+)
+#: A receptacle's category ends with one of these words (the surfaces a thing is put on; real labels vary).
+RECEPTACLE_WORDS = (
+    "table", "desk", "counter", "shelf", "shelves", "tray", "plate", "box", "basket", "board", "nightstand",
+    "dresser", "cabinet", "bench", "stool", "sideboard",
+)  # fmt: skip
+#: A receptacle's top: its points within this much (m) of its box's top.
+TOP_BAND_M = 0.02
+#: An edge region is asked only when the edge faces its camera-relative direction within this angle.
+EDGE_ANGLE_DEG = 35.0
 #: A target less visible than this is heavily occluded.
 MIN_VISIBLE_FRACTION = 0.6
 #: Support points lie this far under (and above) the target's bottom (m), within this much around its footprint.
@@ -222,6 +241,7 @@ class Candidate:
     support_id: int
     reference_id: int | None = None
     distractor_ids: tuple[int, ...] = ()
+    receptacle: dict[str, Any] | None = None
 
 
 class Rejected(Exception):
@@ -243,14 +263,18 @@ def _changed(box: GroundedBox, shift: np.ndarray = 0.0, turn_deg: float = 0.0, f
     return GroundedBox(centre, box.size * factor, rotation, box.points, box.yaw_known)
 
 
-def check_placement(objects: FrameObjects, target: int, after: GroundedBox) -> None:
-    """Raises :class:`Rejected` when the changed box leaves its support, meets another object or leaves the image."""
+def check_placement(
+    objects: FrameObjects, target: int, after: GroundedBox, onto: tuple[int, SupportArea] | None = None
+) -> None:
+    """Raises :class:`Rejected` when the changed box leaves its support (``onto``: another support and its area),
+    meets another object or leaves the image."""
+    support, area = onto if onto is not None else (objects.supports[target], objects.areas[target])
     footprint = objects.footprint(after)
-    if not objects.areas[target].holds(footprint.buffer(-CLEARANCE_M)):
+    if not area.holds(footprint.buffer(-CLEARANCE_M)):
         raise Rejected("leaves_support")
     low, high = objects.bottom(after), objects.bottom(after) + after.size[2]
     for other, box in objects.boxes.items():
-        if other in (target, objects.supports[target]) or not can_be_target(objects.name(other)):
+        if other in (target, support) or not can_be_target(objects.name(other)):
             continue
         other_low = objects.bottom(box)
         if (
@@ -283,7 +307,7 @@ def propose(objects: FrameObjects, operation: str, target: int, rng: np.random.G
     namesakes = [i for i in objects.boxes if i != target and objects.name(i) == name]
     spec = get_operation(operation)
     values = {"object": name, "support": objects.name(objects.supports[target])}
-    reference, distractors = None, ()
+    reference, distractors, label = None, (), None
     if operation == "spatial_remove":
         if not namesakes:
             raise Rejected("single_instance")
@@ -320,6 +344,31 @@ def propose(objects: FrameObjects, operation: str, target: int, rng: np.random.G
             raise Rejected("already_there")
         after = _changed(box, shift)
         values["reference"] = objects.name(reference)
+    elif operation == "receptacle_place":
+        receptacles = [i for i in objects.boxes if i != target and _is_receptacle(objects.name(i))
+                       and sum(objects.name(j) == objects.name(i) for j in objects.boxes) == 1]  # fmt: skip
+        if not receptacles:
+            raise Rejected("no_receptacle")
+        receptacle = int(rng.choice(receptacles))
+        top = _receptacle_top(objects, receptacle, box)
+        if top is None:
+            raise Rejected("receptacle_top_unseen")
+        area, height, corners, points = top
+        region = str(rng.choice(list(points)))
+        if objects.supports[target] == receptacle and nearest_region(points, box.centre, objects.up) == region:
+            raise Rejected("already_in_region")
+        command = RegionCommand(region)
+        goal = points[region] + box.size[2] / 2 * objects.up
+        after = _changed(box, goal - box.centre)
+        check_placement(objects, target, after, (receptacle, area))
+        values["receptacle"] = objects.name(receptacle)
+        label = {
+            "instance_id": receptacle,
+            "category": objects.name(receptacle),
+            "display_name": objects.name(receptacle),
+            "corners": [_floats(c) for c in corners],
+            "regions": [{"region": r, "point": _floats(p)} for r, p in points.items()],
+        }
     elif operation == "object_rotate":
         if not box.yaw_known:
             raise Rejected("yaw_unknown")
@@ -331,13 +380,59 @@ def propose(objects: FrameObjects, operation: str, target: int, rng: np.random.G
         after = _changed(box, factor=command.scale_factor)
     else:
         raise ValueError(f"no real candidates for {operation!r}; known: {', '.join(REAL_OPERATIONS)}")
-    if operation != "spatial_remove":
+    if operation not in ("spatial_remove", "receptacle_place"):
         check_placement(objects, target, after)
     instruction, template = spec.phrase(command, rng, **values)
     return Candidate(
         frame.frame_id, operation, command, instruction, template, target, box, after, objects.supports[target],
-        reference, distractors,
+        reference, distractors, label,
     )  # fmt: skip
+
+
+def _is_receptacle(category: str) -> bool:
+    return category.split(" ")[-1] in RECEPTACLE_WORDS
+
+
+def _receptacle_top(
+    objects: FrameObjects, receptacle: int, target: GroundedBox
+) -> tuple[SupportArea, float, np.ndarray, dict[str, np.ndarray]] | None:
+    """A receptacle's top as the regions of RP define it (:mod:`gsi_datasets.operations.receptacle_place`): its area,
+    height, the corners of the smallest rectangle around it (camera frame) and each askable region's point: the
+    centre, and the middle of each side that faces a camera-relative ground direction within
+    :data:`EDGE_ANGLE_DEG`, moved in by the target's half diagonal and the clearance. None without a seen top."""
+    import cv2
+
+    box, up = objects.boxes[receptacle], objects.up
+    height = float(box.centre @ up + box.size[2] / 2)
+    points = objects.points[receptacle]
+    top = points[np.abs(points @ up - height) < TOP_BAND_M]
+    if len(top) < 4 * MIN_SUPPORT_POINTS:
+        return None
+    flat = objects.flat(top)
+    (cx, cy), (width, length), angle = cv2.minAreaRect(flat.astype(np.float32))
+    middle = np.median(flat, axis=0)
+    area = SupportArea.around(flat, Polygon(middle + AREA_CELL_M * np.array([[0, 0], [1, 0], [1, 1], [0, 1]])))
+    first, second = plane_basis(up)
+    to_3d = lambda p: p[0] * first + p[1] * second + height * up  # noqa: E731
+    corners_2d = cv2.boxPoints(((cx, cy), (width, length), angle)).astype(float)
+    inset = float(np.hypot(*target.size[:2]) / 2 + CLEARANCE_M)
+    points_3d = {"centre": to_3d(np.array([cx, cy]))}
+    directions = _ground_directions(up)
+    for region, direction in REGIONS.items():
+        if direction is None:
+            continue
+        wanted = np.array([directions[direction] @ first, directions[direction] @ second])
+        wanted /= np.linalg.norm(wanted)
+        sides = [(corners_2d[k] + corners_2d[(k + 1) % 4]) / 2 for k in range(4)]
+        outward = [(side - (cx, cy)) / max(np.linalg.norm(side - (cx, cy)), 1e-9) for side in sides]
+        best = int(np.argmax([o @ wanted for o in outward]))
+        if outward[best] @ wanted < np.cos(np.radians(EDGE_ANGLE_DEG)):
+            continue
+        if np.linalg.norm(sides[best] - (cx, cy)) <= inset:
+            continue  # too small a top for an edge apart from its centre
+        points_3d[region] = to_3d(sides[best] - outward[best] * inset)
+    corners = np.array([to_3d(c) for c in corners_2d])
+    return area, height, corners, points_3d
 
 
 def frame_candidates(
@@ -449,7 +544,7 @@ def candidate_row(
         },
         "target_object": target,
         "reference_object": None if candidate.reference_id is None else _object_label(objects, candidate.reference_id),
-        "receptacle": None,
+        "receptacle": candidate.receptacle,
         "distractors": [_object_label(objects, i) for i in candidate.distractor_ids],
         "transform": {
             "translation_m": _floats(after.centre - before.centre),

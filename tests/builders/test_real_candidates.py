@@ -8,16 +8,17 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
 
 from gsi_bench.cli import main  # noqa: E402
 from gsi_builders.real_candidates import FrameObjects, Rejected, SupportArea, check_placement, propose  # noqa: E402
 from gsi_datasets.geometry import plane_basis  # noqa: E402
+from gsi_datasets.operations.receptacle_place import nearest_region  # noqa: E402
 from gsi_datasets.operations.spatial_remove import position_coordinate  # noqa: E402
 from gsi_datasets.real.frames import RGBDFrame  # noqa: E402
 from gsi_datasets.real.grounding import GroundedBox  # noqa: E402
@@ -33,7 +34,7 @@ def _rows(folder: Path) -> list[dict]:
 def _with_images(folder: Path, row: dict) -> dict:
     row = dict(row)
     for key in ("source_image", "source_depth", "source_instances"):
-        row[key] = Image.open(folder / row[key]["path"])
+        row[key] = {"bytes": (folder / row[key]["path"]).read_bytes(), "path": None}
     return row
 
 
@@ -55,7 +56,7 @@ def test_scan_candidates_are_counted_previewed_and_in_the_schema(scan_build) -> 
     assert report["frame_rejections"] == {"blurry": 1}  # the shaken frame
     rows = _rows(out)
     assert len(rows) == sum(report["candidates"].values()) >= 20
-    assert set(report["candidates"]) >= {"camera_relative_move", "object_rotate", "object_scale"}
+    assert set(report["candidates"]) >= {"camera_relative_move", "receptacle_place", "object_rotate", "object_scale"}
     assert all(v >= 1 for v in report["candidates_per_frame"].values())
     assert all(key.count("/") == 1 for key in report["check_rejections"])
     assert (out / "previews" / "sheet.png").is_file()
@@ -80,13 +81,22 @@ def test_scan_candidates_stand_on_what_the_simulator_says(scan_build) -> None:
         up = np.array(row["support"]["normal"])
         bottom = [np.array(b["centre"]) @ up - b["size"][2] / 2 for b in (before, after)]
         assert abs(bottom[0] + row["support"]["offset_m"]) < 1e-9  # the support plane is at the target's bottom
-        assert abs(bottom[1] - bottom[0]) < 1e-6, row["instruction"]  # neither floats nor sinks
+        if row["operation"] == "receptacle_place":  # it stands on the receptacle's top, in the asked region
+            receptacle = row["receptacle"]
+            top = np.array(receptacle["corners"]) @ up
+            assert np.allclose(top, bottom[1], atol=1e-6), row["instruction"]
+            points = {r["region"]: np.array(r["point"]) for r in receptacle["regions"]}
+            after_centre = np.array(after["centre"])
+            assert nearest_region(points, after_centre, up) == row["command"]["direction"]
+            assert simulator_id[receptacle["instance_id"]] != instance
+        else:
+            assert abs(bottom[1] - bottom[0]) < 1e-6, row["instruction"]  # neither floats nor sinks
         if row["operation"] == "camera_relative_move":
             assert np.linalg.norm(row["transform"]["translation_m"]) == pytest.approx(row["command"]["distance_m"])
         if row["operation"] == "object_rotate":
             assert row["transform"]["rotation_deg"] == pytest.approx(row["command"]["angle_deg"], abs=0.05)
         checked[row["operation"]] += 1
-    assert checked["camera_relative_move"] >= 5, checked
+    assert checked["camera_relative_move"] >= 5 and checked["receptacle_place"] >= 2, checked
 
 
 def _frame_objects(centres: list[tuple[float, float]], names: list[str]) -> FrameObjects:
@@ -201,26 +211,41 @@ def test_the_judge_gate_drops_flags_and_rewrites_keeping_numbers(fake_api, tmp_p
     plain = tmp_path / "plain"
     assert main(["build", "real", "--source", f"rgbd:{folder}", "--frame-stride", "1", "--out", str(plain),
                  "--quiet"]) == 0  # fmt: skip
-    count = len(_rows(plain))
+    plain_rows = _rows(plain)
+    count = len(plain_rows)
     assert count >= 4
-    # In turn: kept and rewritten; dropped; label disputed, rewrite without its numbers; no verdict; then kept.
-    server = fake_api("ok", "--answers", "gate:1:1,gate:0:1,gate:1:0:drop,prose,gate:1:1,gate:1:1,gate:1:1")
-    out = tmp_path / "gated"
-    command = ["build", "real", "--source", f"rgbd:{folder}", "--frame-stride", "1", "--out", str(out), "--quiet",
-               "--judge", f"openai-compatible:{server.url}", "--judge-option", "model=judge",
-               "--judge-option", f"cache_dir={tmp_path / 'cache'}", "--rewrite"]  # fmt: skip
-    assert main(command) == 0
-    decisions = [json.loads(line) for line in (out / "gate.jsonl").read_text().splitlines()]
+
+    def gated(answers: str, name: str) -> tuple[list[dict], dict[str, dict], dict, Any]:
+        server = fake_api("ok", "--answers", answers)
+        out = tmp_path / name
+        command = ["build", "real", "--source", f"rgbd:{folder}", "--frame-stride", "1", "--out", str(out), "--quiet",
+                   "--judge", f"openai-compatible:{server.url}", "--judge-option", "model=judge",
+                   "--judge-option", f"cache_dir={tmp_path / name / 'cache'}", "--rewrite"]  # fmt: skip
+        assert main(command) == 0
+        decisions = [json.loads(line) for line in (out / "gate.jsonl").read_text().splitlines()]
+        rows = {row["sample_id"]: row for row in _rows(out)}
+        return decisions, rows, json.loads((out / "report.json").read_text()), server
+
+    # In turn: kept (rewritten); dropped; label disputed; no verdict (decides nothing).
+    decisions, rows, report, server = gated("gate:1:1,gate:0:1,gate:1:0,prose", "gated")
     assert [d["status"] for d in decisions[:4]] == ["kept", "dropped", "kept", "unparsable"]
     assert len(decisions) == count and server.stats()["chat"] == count
-    assert decisions[2]["label_correct"] is False and not decisions[2]["rewrite_used"]
-    assert "numbers" in decisions[2]["reason"]
-    rows = {row["sample_id"]: row for row in _rows(out)}
-    assert decisions[1]["sample_id"] not in rows and len(rows) == count - 1
+    assert decisions[2]["label_correct"] is False
+    assert decisions[1]["sample_id"] not in rows and decisions[3]["sample_id"] in rows
     first = rows[decisions[0]["sample_id"]]
     assert first["instruction"].startswith("Please ") and first["reference_format"]["prompt"] == first["instruction"]
-    assert not rows[decisions[2]["sample_id"]]["instruction"].startswith("Please ")
-    report = json.loads((out / "report.json").read_text())
-    assert report["gate"]["dropped"] == 1 and report["gate"]["label_disputed"] == 1 and report["gate"]["rewritten"] >= 1
-    assert sum(report["candidates"].values()) == count - 1
+    assert report["gate"]["dropped"] == report["gate"]["label_disputed"] == 1
+    assert sum(report["candidates"].values()) == len(rows) == count - report["gate"]["dropped"]
+
+    # Rewrites that lose their digits: used only where the template had no number to lose.
+    decisions, rows, _, _ = gated("gate:1:1:drop", "digits")
+    originals = {row["sample_id"]: row["instruction"] for row in plain_rows}
+    with_numbers = [any(c.isdigit() for c in originals[d["sample_id"]]) for d in decisions]
+    assert any(with_numbers)
+    for decision, numbered in zip(decisions, with_numbers, strict=True):
+        assert decision["rewrite_used"] is not numbered
+        assert ("numbers" in decision["reason"]) is numbered
+        assert rows[decision["sample_id"]]["instruction"] == (
+            originals[decision["sample_id"]] if numbered else decision["rewrite"]
+        )
     assert main(["build", "real", "--source", f"rgbd:{folder}", "--out", str(tmp_path / "x"), "--rewrite"]) == 2
