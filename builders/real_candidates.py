@@ -39,16 +39,11 @@ from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nea
 from gsi_datasets.operations.spatial_remove import MIN_SEPARATION_M, POSITIONS, RemoveCommand, extreme_instance
 from gsi_datasets.real.frames import RGBDFrame, TargetRules, can_be_target, possible_targets
 from gsi_datasets.real.grounding import GroundedBox, camera_up, grounded_box
+from gsi_datasets.schema import OPERATIONS
 
-#: The operations real candidates are made for, in the order they are tried.
-REAL_OPERATIONS = (
-    "camera_relative_move",
-    "object_relative_place",
-    "receptacle_place",
-    "object_rotate",
-    "object_scale",
-    "spatial_remove",
-)
+#: The operations real candidates are made for, in the order they are tried: every operation but the camera's (a
+#: frame has no second view to label a camera move with).
+REAL_OPERATIONS = tuple(operation for operation in OPERATIONS if operation != "camera_view_change")
 #: A receptacle's category ends with one of these words (the surfaces a thing is put on; real labels vary).
 RECEPTACLE_WORDS = (
     "table", "desk", "counter", "shelf", "shelves", "tray", "plate", "box", "basket", "board", "nightstand",
