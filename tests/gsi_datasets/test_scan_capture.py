@@ -123,6 +123,14 @@ def test_broken_releases_name_the_file(scan, tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match="frames frame_000000"):
         list(ScanCapture("scannetpp", copy, truth.scene_id).frames())
 
+    copy, scene_dir = _copy(scan, tmp_path / "depth_size")  # a depth stream of 128 x 96 frames, not 256 x 192
+    import lz4.block
+
+    block = lz4.block.compress(np.zeros((96, 128), "<u2").tobytes(), store_size=False)
+    (scene_dir / "iphone" / "depth.bin").write_bytes((len(block).to_bytes(4, "little") + block) * len(truth.cameras))
+    with pytest.raises(CaptureError, match="cannot read its frames frame_000000.*depth"):
+        list(ScanCapture("scannetpp", copy, truth.scene_id).frames())
+
     copy, scene_dir = _copy(scan, tmp_path / "poses")
     (scene_dir / "iphone" / "pose_intrinsic_imu.json").write_text("{ not json")
     with pytest.raises(CaptureError, match="camera poses"):
