@@ -27,15 +27,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from shapely import contains_xy
 from shapely.geometry import MultiPoint, Polygon
 
-from gsi_datasets.geometry import box_corners, plane_basis, project_points, rotation_about_axis
+from gsi_builders.operations.receptacle_place import EDGE_FACING_TOLERANCE_DEG
+from gsi_datasets.geometry import (
+    box_corners,
+    ground_direction,
+    plane_basis,
+    project_points,
+    rotation_about_axis,
+    transform_points,
+)
 from gsi_datasets.operations import get_operation
 from gsi_datasets.operations.camera_relative_move import MoveCommand
 from gsi_datasets.operations.object_relative_place import RELATIONS, PlaceCommand
 from gsi_datasets.operations.object_rotate import RotateCommand
 from gsi_datasets.operations.object_scale import ScaleCommand
-from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region
+from gsi_datasets.operations.receptacle_place import REGIONS, RegionCommand, nearest_region, rectangle_edge
 from gsi_datasets.operations.spatial_remove import MIN_SEPARATION_M, POSITIONS, RemoveCommand, extreme_instance
 from gsi_datasets.real.frames import RGBDFrame, TargetRules, can_be_target, possible_targets
 from gsi_datasets.real.grounding import GroundedBox, camera_up, grounded_box
@@ -51,8 +60,6 @@ RECEPTACLE_WORDS = (
 )  # fmt: skip
 #: A receptacle's top: its points within this much (m) of its box's top.
 TOP_BAND_M = 0.02
-#: An edge region is asked only when the edge faces its camera-relative direction within this angle.
-EDGE_ANGLE_DEG = 35.0
 #: A target less visible than this is heavily occluded.
 MIN_VISIBLE_FRACTION = 0.6
 #: Support points lie this far under (and above) the target's bottom (m), within this much around its footprint.
@@ -87,6 +94,11 @@ class FrameObjects:
     def name(self, instance_id: int) -> str:
         return self.frame.labels[instance_id] if instance_id != UNLABELLED else "surface"
 
+    def named_once(self, instance_id: int) -> bool:
+        """Whether no other instance with a box has this one's category (a name refers to it alone)."""
+        name = self.name(instance_id)
+        return sum(self.name(other) == name for other in self.boxes) == 1
+
     def flat(self, points: np.ndarray) -> np.ndarray:
         first, second = plane_basis(self.up)
         return np.column_stack([points @ first, points @ second])
@@ -112,9 +124,11 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
             world = capture.surface_points(instance_id)
             if len(world) < 4:
                 continue
-            points[instance_id] = world @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
+            points[instance_id] = transform_points(world_to_camera, world)
             boxes[instance_id] = capture.box(frame, instance_id)
-            visible[instance_id] = capture.visible_fraction(frame, instance_id)
+            # Ray casting the unoccluded instance costs: only what a candidate may name (targets, references).
+            editable = can_be_target(frame.labels[instance_id])
+            visible[instance_id] = capture.visible_fraction(frame, instance_id) if editable else None
         else:
             box = grounded_box(frame, instance_id, up)
             if box is None:
@@ -143,8 +157,6 @@ def _depth_points(frame: RGBDFrame, instance_id: int) -> np.ndarray:
 
 def _support(objects: FrameObjects, target: int) -> tuple[int, SupportArea] | None:
     """The instance the target stands on and the area of its surface the target stands in, or None."""
-    from shapely import contains_xy
-
     box = objects.boxes[target]
     bottom = objects.bottom(box)
     footprint = objects.footprint(box)
@@ -243,13 +255,6 @@ class Rejected(Exception):
     """A candidate fails a check (the message is the rule)."""
 
 
-def _ground_directions(up: np.ndarray) -> dict[str, np.ndarray]:
-    right = np.array([1.0, 0.0, 0.0]) - up[0] * up
-    forward = np.array([0.0, 0.0, 1.0]) - up[2] * up
-    right, forward = right / np.linalg.norm(right), forward / np.linalg.norm(forward)
-    return {"left": -right, "right": right, "forward": forward, "back": -forward}
-
-
 def _changed(box: GroundedBox, shift: np.ndarray = 0.0, turn_deg: float = 0.0, factor: float = 1.0, up=None):
     rotation = box.rotation if not turn_deg else rotation_about_axis(up, turn_deg) @ box.rotation
     centre = box.centre + shift
@@ -299,7 +304,7 @@ def propose(objects: FrameObjects, operation: str, target: int, rng: np.random.G
     if target not in objects.supports:
         raise Rejected("no_support")
     name = objects.name(target)
-    namesakes = [i for i in objects.boxes if i != target and objects.name(i) == name]
+    namesakes = [i for i in objects.boxes if i != target and objects.name(i) == name]  # an SR's other instances
     spec = get_operation(operation)
     values = {"object": name, "support": objects.name(objects.supports[target])}
     reference, distractors, label = None, (), None
@@ -318,21 +323,19 @@ def propose(objects: FrameObjects, operation: str, target: int, rng: np.random.G
     elif operation == "camera_relative_move":
         direction, distance_cm = str(rng.choice(["left", "right", "forward", "back"])), int(rng.integers(5, 21))
         command = MoveCommand(direction, distance_cm / 100.0)
-        after = _changed(box, _ground_directions(objects.up)[direction] * command.distance_m)
+        after = _changed(box, ground_direction(direction, objects.up) * command.distance_m)
     elif operation == "object_relative_place":
         references = [
             i for i in objects.boxes
             if i != target and objects.supports.get(i) == objects.supports[target] and can_be_target(objects.name(i))
-            and sum(objects.name(j) == objects.name(i) for j in objects.boxes) == 1
+            and objects.named_once(i)
         ]  # fmt: skip
         if not references:
             raise Rejected("no_reference")
         reference = int(rng.choice(references))
         relation = str(rng.choice(list(RELATIONS)))
         command = PlaceCommand(relation, int(rng.integers(5, 31)) / 100.0)
-        goal = (
-            objects.boxes[reference].centre + _ground_directions(objects.up)[RELATIONS[relation]] * command.distance_m
-        )
+        goal = objects.boxes[reference].centre + ground_direction(RELATIONS[relation], objects.up) * command.distance_m
         shift = goal - box.centre
         shift -= (shift @ objects.up) * objects.up  # the target keeps its height (it stays on its support)
         if np.linalg.norm(shift) < 0.05:
@@ -341,7 +344,7 @@ def propose(objects: FrameObjects, operation: str, target: int, rng: np.random.G
         values["reference"] = objects.name(reference)
     elif operation == "receptacle_place":
         receptacles = [i for i in objects.boxes if i != target and _is_receptacle(objects.name(i))
-                       and sum(objects.name(j) == objects.name(i) for j in objects.boxes) == 1]  # fmt: skip
+                       and objects.named_once(i)]  # fmt: skip
         if not receptacles:
             raise Rejected("no_receptacle")
         receptacle = int(rng.choice(receptacles))
@@ -394,7 +397,8 @@ def _receptacle_top(
     """A receptacle's top as the regions of RP define it (:mod:`gsi_datasets.operations.receptacle_place`): its area,
     height, the corners of the smallest rectangle around it (camera frame) and each askable region's point: the
     centre, and the middle of each side that faces a camera-relative ground direction within
-    :data:`EDGE_ANGLE_DEG`, moved in by the target's half diagonal and the clearance. None without a seen top."""
+    ``EDGE_FACING_TOLERANCE_DEG`` (as generation asks), moved in by the target's half diagonal and the clearance.
+    None without a seen top."""
     import cv2
 
     box, up = objects.boxes[receptacle], objects.up
@@ -412,20 +416,15 @@ def _receptacle_top(
     corners_2d = cv2.boxPoints(((cx, cy), (width, length), angle)).astype(float)
     inset = float(np.hypot(*target.size[:2]) / 2 + CLEARANCE_M)
     points_3d = {"centre": to_3d(np.array([cx, cy]))}
-    directions = _ground_directions(up)
     for region, direction in REGIONS.items():
         if direction is None:
             continue
-        wanted = np.array([directions[direction] @ first, directions[direction] @ second])
-        wanted /= np.linalg.norm(wanted)
-        sides = [(corners_2d[k] + corners_2d[(k + 1) % 4]) / 2 for k in range(4)]
-        outward = [(side - (cx, cy)) / max(np.linalg.norm(side - (cx, cy)), 1e-9) for side in sides]
-        best = int(np.argmax([o @ wanted for o in outward]))
-        if outward[best] @ wanted < np.cos(np.radians(EDGE_ANGLE_DEG)):
-            continue
-        if np.linalg.norm(sides[best] - (cx, cy)) <= inset:
-            continue  # too small a top for an edge apart from its centre
-        points_3d[region] = to_3d(sides[best] - outward[best] * inset)
+        along = ground_direction(direction, up)
+        wanted = np.array([along @ first, along @ second])
+        middle, outward, facing = rectangle_edge(corners_2d, wanted / np.linalg.norm(wanted))
+        if facing < np.cos(np.radians(EDGE_FACING_TOLERANCE_DEG)) or np.linalg.norm(middle - (cx, cy)) <= inset:
+            continue  # no side faces that way, or too small a top for an edge apart from its centre
+        points_3d[region] = to_3d(middle - outward * inset)
     corners = np.array([to_3d(c) for c in corners_2d])
     return area, height, corners, points_3d
 

@@ -107,6 +107,7 @@ def build_real_candidates(
         ValueError: a malformed ``--source`` or an unknown operation.
         CaptureError: the source cannot be opened at all (a missing folder, an unknown dataset).
     """
+    from PIL import Image
     from tqdm.auto import tqdm
 
     from gsi_datasets.visualize import contact_sheet
@@ -137,8 +138,9 @@ def build_real_candidates(
                         continue
                     report.frames_kept += 1
                     bar.update(1)
+                    image = Image.fromarray(frame.rgb)  # the frame's source image, decoded once for its previews
                     for row in rows:
-                        decoded = _decoded(row)
+                        decoded = {**row, "source_image": image}
                         preview = contact_sheet([decoded], columns=1, tile=PREVIEW_WIDTH)
                         if judge is not None:
                             decision = gate_candidate(judge, preview, row, rewrite)
@@ -149,7 +151,7 @@ def build_real_candidates(
                             if decision.status == "dropped":
                                 continue
                             row = apply_rewrite(row, decision)
-                            decoded = _decoded(row)
+                            decoded = {**row, "source_image": image}
                             preview = contact_sheet([decoded], columns=1, tile=PREVIEW_WIDTH)
                         report.candidates[row["operation"]] += 1
                         preview.save(out / "previews" / f"{row['sample_id']}.jpg")
@@ -190,14 +192,6 @@ def _frame_rows(
         sample_id = f"real_{split}_{scene}_{frame.frame_id}_{short}_{candidate.target_id}"
         rows.append(candidate_row(candidate, objects, sample_id, split, seed, images))
     return rows
-
-
-def _decoded(row: dict[str, Any]) -> dict[str, Any]:
-    import io
-
-    from PIL import Image
-
-    return {**row, "source_image": Image.open(io.BytesIO(row["source_image"]["bytes"])).convert("RGB")}
 
 
 def _with_paths(out: Path, scene: str, frame_id: str, row: dict[str, Any]) -> dict[str, Any]:

@@ -153,7 +153,7 @@ def merge_reviews(folder: str | Path) -> MergedReview:
 def reviewed_rows(folder: str | Path, merged: MergedReview) -> list[dict[str, Any]]:
     """The accepted candidates as dataset rows: the agreed instruction and label, images read from their files."""
     folder = Path(folder)
-    rows = []
+    rows, files = [], {}  # a frame's images are shared by its candidates: each file is read once
     for row in read_candidates(folder):
         agreed = merged.accepted.get(row["sample_id"])
         if agreed is None:
@@ -165,9 +165,13 @@ def reviewed_rows(folder: str | Path, merged: MergedReview) -> list[dict[str, An
         for key, value in row.items():
             if isinstance(value, dict) and value.keys() == {"bytes", "path"} and value["path"]:
                 image = folder / value["path"]
-                if not image.is_file():
-                    raise FileNotFoundError(f"{image}: the image of candidate {row['sample_id']} ({key}) is missing")
-                row[key] = {"bytes": image.read_bytes(), "path": None}
+                if image not in files:
+                    if not image.is_file():
+                        raise FileNotFoundError(
+                            f"{image}: the image of candidate {row['sample_id']} ({key}) is missing"
+                        )
+                    files[image] = image.read_bytes()
+                row[key] = {"bytes": files[image], "path": None}
         rows.append(row)
     return rows
 

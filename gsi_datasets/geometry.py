@@ -207,6 +207,28 @@ def plane_basis(up: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, np.cross(up, first)
 
 
+#: Camera-relative ground directions as (along right, along forward) components (:func:`plane_axes`).
+GROUND_COMPONENTS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "forward": (0.0, 1.0), "back": (0.0, -1.0)}
+
+
+def ground_direction(name: str, normal: np.ndarray) -> np.ndarray:
+    """The unit camera-frame vector of a camera-relative ground direction (left / right / forward = away from the
+    camera / back) on the plane with up ``normal``."""
+    right, forward = plane_axes(normal)
+    along_right, along_forward = GROUND_COMPONENTS[name]
+    return along_right * right + along_forward * forward
+
+
+def plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit in-plane ``(right, forward)`` axes: the camera x and z axes projected onto the plane.
+
+    Right is as seen in the image; forward points away from the camera (README, "Frames and units").
+    """
+    right = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
+    forward = np.array([0.0, 0.0, 1.0]) - normal[2] * normal
+    return right / np.linalg.norm(right), forward / np.linalg.norm(forward)
+
+
 def iou3d_upright(
     box_a: tuple[np.ndarray, np.ndarray, np.ndarray], box_b: tuple[np.ndarray, np.ndarray, np.ndarray], up: np.ndarray
 ) -> float:

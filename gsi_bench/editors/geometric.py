@@ -40,11 +40,18 @@ from gsi_bench.editors.instruction_parser import (
     ParsedEdit,
     parse_instruction,
 )
-from gsi_datasets.geometry import project_points, rotation_about_axis, unproject_pixels
+from gsi_datasets.geometry import (
+    GROUND_COMPONENTS,
+    ground_direction,
+    plane_axes,
+    project_points,
+    rotation_about_axis,
+    unproject_pixels,
+)
 from gsi_datasets.images import row_image
 from gsi_datasets.operations.camera_view_change import CameraCommand
 from gsi_datasets.operations.object_relative_place import RELATIONS
-from gsi_datasets.operations.receptacle_place import REGIONS
+from gsi_datasets.operations.receptacle_place import REGIONS, rectangle_edge
 from gsi_datasets.operations.spatial_remove import extreme_instance
 
 #: Pixels of dilation carried along with the object mask (anti-aliased rim) and inpainted behind it.
@@ -299,28 +306,6 @@ def contact_point(points: np.ndarray, normal: np.ndarray, offset_m: float) -> np
     return on_plane - offset_m * normal
 
 
-#: Camera-relative ground directions as (along right, along forward) components (:func:`plane_axes`).
-_GROUND_COMPONENTS = {"left": (-1.0, 0.0), "right": (1.0, 0.0), "forward": (0.0, 1.0), "back": (0.0, -1.0)}
-
-
-def ground_direction(name: str, normal: np.ndarray) -> np.ndarray:
-    """The unit camera-frame vector of a camera-relative ground direction (left / right / forward = away from the
-    camera / back) on the plane with up ``normal``."""
-    right, forward = plane_axes(normal)
-    along_right, along_forward = _GROUND_COMPONENTS[name]
-    return along_right * right + along_forward * forward
-
-
-def plane_axes(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Unit in-plane ``(right, forward)`` axes: the camera x and z axes projected onto the plane.
-
-    Right is as seen in the image; forward points away from the camera (README, "Frames and units").
-    """
-    right = np.array([1.0, 0.0, 0.0]) - normal[0] * normal
-    forward = np.array([0.0, 0.0, 1.0]) - normal[2] * normal
-    return right / np.linalg.norm(right), forward / np.linalg.norm(forward)
-
-
 def top_height(
     surface: np.ndarray, depth_m: np.ndarray, intrinsics: np.ndarray, normal: np.ndarray, offset_m: float
 ) -> float:
@@ -393,12 +378,8 @@ def region_point(
     inset = (np.percentile(across, 99.0) - np.percentile(across, 1.0)) / 2.0 + 0.015
     point = centre
     if REGIONS[region] is not None:
-        direction = np.array(_GROUND_COMPONENTS[REGIONS[region]])
-        middles = (corners + np.roll(corners, -1, axis=0)) / 2.0
-        outward = [(m - centre) / max(np.linalg.norm(m - centre), 1e-9) for m in middles]
-        best = int(np.argmax([o @ direction for o in outward]))
-        reach = np.linalg.norm(middles[best] - centre)
-        point = centre + outward[best] * max(reach - inset, 0.0)
+        middle, outward, _ = rectangle_edge(corners, np.array(GROUND_COMPONENTS[REGIONS[region]]))
+        point = centre + outward * max(np.linalg.norm(middle - centre) - inset, 0.0)
     return point[0] * right + point[1] * forward - offset_m * normal
 
 

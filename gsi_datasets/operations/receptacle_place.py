@@ -52,6 +52,18 @@ def nearest_region(points: Mapping[str, np.ndarray], position: np.ndarray, up: n
     return min(points, key=lambda region: float(np.linalg.norm(on_plane(points[region], up) - flat)))
 
 
+def rectangle_edge(corners: np.ndarray, direction: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The side of a rectangle (``corners`` (4, 2) in order around it) whose outward direction is closest to the unit
+    ``direction``: ``(its middle, its outward unit vector, the cosine of the angle between the two)``. An edge region's
+    point lies on the middle of that side, moved in (generation, the geometric editor and real candidates)."""
+    corners = np.asarray(corners, dtype=np.float64)
+    centre = corners.mean(axis=0)
+    middles = (corners + np.roll(corners, -1, axis=0)) / 2.0
+    outward = [(m - centre) / max(np.linalg.norm(m - centre), 1e-9) for m in middles]
+    best = int(np.argmax([o @ direction for o in outward]))
+    return middles[best], outward[best], float(outward[best] @ direction)
+
+
 @dataclass(frozen=True)
 class RegionCommand(Command):
     """Put the target in region ``direction`` (a key of :data:`REGIONS`) of the receptacle."""

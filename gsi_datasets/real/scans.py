@@ -25,10 +25,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
+from gsi_datasets.geometry import project_points, transform_points
 from gsi_datasets.real.frames import CaptureError, RGBDFrame, normalized_category
 from gsi_datasets.real.grounding import GroundedBox, gravity_box
 
@@ -106,6 +108,11 @@ class ScanCapture:
         self._reader_options = reader_options
         self._dataset = _open_dataset(dataset, self.root)
         self._errors = (_scenezoo().SceneZooError, OSError, ValueError, KeyError)
+        # Per instance, computed once: its ray casting scene, vertices, surface points and world-frame box.
+        self._instance_scenes: dict[int, Any] = {}
+        self._vertices: dict[int, np.ndarray] = {}
+        self._surface_points: dict[int, np.ndarray] = {}
+        self._world_boxes: dict[int, GroundedBox] = {}
 
     def _read(self, what: str, call, *args, **kwargs):
         try:
@@ -153,22 +160,23 @@ class ScanCapture:
         return _ray_scene(vertices, triangles)
 
     def _instance_ray_scene(self, instance_id: int):
-        cache = self.__dict__.setdefault("_instance_scenes", {})
-        if instance_id not in cache:
+        if instance_id not in self._instance_scenes:
             vertices, triangles, triangle_ids, _ = self._mesh
-            cache[instance_id] = _ray_scene(vertices, triangles[triangle_ids == instance_id])
-        return cache[instance_id]
+            self._instance_scenes[instance_id] = _ray_scene(vertices, triangles[triangle_ids == instance_id])
+        return self._instance_scenes[instance_id]
 
     def instance_vertices(self, instance_id: int) -> np.ndarray:
         """The world-frame vertices of an instance's triangles."""
-        vertices, triangles, triangle_ids, _ = self._mesh
-        return vertices[np.unique(triangles[triangle_ids == instance_id])]
+        if instance_id not in self._vertices:
+            vertices, triangles, triangle_ids, _ = self._mesh
+            self._vertices[instance_id] = vertices[np.unique(triangles[triangle_ids == instance_id])]
+        return self._vertices[instance_id]
 
     def surface_points(self, instance_id: int, spacing_m: float = 0.01, most: int = 20_000) -> np.ndarray:
         """World-frame points spread evenly over an instance's surface (about one per ``spacing_m`` squared, at most
         ``most``; the same points every call): denser than its vertices, so a small object's footprint finds the
         surface under it."""
-        cache = self.__dict__.setdefault("_surface_points", {})
+        cache = self._surface_points
         if instance_id not in cache:
             vertices, triangles, triangle_ids, _ = self._mesh
             corners = vertices[triangles[triangle_ids == instance_id]]
@@ -238,13 +246,11 @@ class ScanCapture:
         if len(vertices) == 0:
             return 0
         height, width = frame.rgb.shape[:2]
-        world_to_camera = np.linalg.inv(frame.camera_to_world)
-        in_camera = vertices @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
+        in_camera = transform_points(np.linalg.inv(frame.camera_to_world), vertices)
         in_front = in_camera[in_camera[:, 2] > 1e-3]
         if len(in_front) == 0:
             return 0
-        pixels = in_front @ frame.intrinsics.T
-        pixels = pixels[:, :2] / pixels[:, 2:3]
+        pixels = project_points(frame.intrinsics, in_front)
         low = np.clip(np.floor(pixels.min(axis=0)).astype(int) - 1, 0, [width - 1, height - 1])
         high = np.clip(np.ceil(pixels.max(axis=0)).astype(int) + 1, 0, [width - 1, height - 1])
         hit, _ = _cast(
@@ -259,10 +265,12 @@ class ScanCapture:
 
     def box(self, frame: RGBDFrame, instance_id: int) -> GroundedBox:
         """The instance's gravity-aligned box from its whole mesh, in ``frame``'s camera."""
-        vertices = self.instance_vertices(instance_id)
-        if len(vertices) < 4:
-            raise CaptureError(f"{self.root} scene {self.scene_id}: instance {instance_id} has no mesh to box")
-        world = gravity_box(vertices, WORLD_UP)
+        if instance_id not in self._world_boxes:
+            vertices = self.instance_vertices(instance_id)
+            if len(vertices) < 4:
+                raise CaptureError(f"{self.root} scene {self.scene_id}: instance {instance_id} has no mesh to box")
+            self._world_boxes[instance_id] = gravity_box(vertices, WORLD_UP)
+        world = self._world_boxes[instance_id]
         world_to_camera = np.linalg.inv(frame.camera_to_world)
         return GroundedBox(
             centre=world_to_camera[:3, :3] @ world.centre + world_to_camera[:3, 3],
