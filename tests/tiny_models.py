@@ -9,8 +9,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from PIL import Image
+
+#: Blocks of the trainable pipeline's VAE (3: it down-samples by 4).
+VAE_BLOCKS = 3
+
 #: The tiny CLIP tokenizer's alphabet: each letter is a word piece, with and without the end-of-word mark.
 _LETTERS = [chr(code) for code in range(ord("a"), ord("z") + 1)]
+
+
+def _tiny_clip_text(folder: Path, hidden_size: int = 16) -> tuple:
+    """A letter-level ``CLIPTokenizer`` (its files in ``folder/tokenizer_source``) and a 1-layer ``CLIPTextModel``."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    vocabulary = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for letter in _LETTERS:
+        vocabulary[letter] = len(vocabulary)
+        vocabulary[f"{letter}</w>"] = len(vocabulary)
+    tokenizer_files = folder / "tokenizer_source"
+    tokenizer_files.mkdir(parents=True, exist_ok=True)
+    (tokenizer_files / "vocab.json").write_text(json.dumps(vocabulary))
+    (tokenizer_files / "merges.txt").write_text("#version: 0.2\n")
+    tokenizer = CLIPTokenizer(
+        str(tokenizer_files / "vocab.json"), str(tokenizer_files / "merges.txt"), model_max_length=77
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocabulary), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+            num_hidden_layers=1, num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
+            pad_token_id=1, projection_dim=hidden_size,
+        )
+    )  # fmt: skip
+    return tokenizer, text_encoder
 
 
 def tiny_instruct_pix2pix(folder: Path, seed: int = 0) -> Path:
@@ -25,27 +55,9 @@ def tiny_instruct_pix2pix(folder: Path, seed: int = 0) -> Path:
         StableDiffusionInstructPix2PixPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     torch.manual_seed(seed)
-    vocabulary = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for letter in _LETTERS:
-        vocabulary[letter] = len(vocabulary)
-        vocabulary[f"{letter}</w>"] = len(vocabulary)
-    tokenizer_files = folder / "tokenizer_source"
-    tokenizer_files.mkdir(parents=True, exist_ok=True)
-    (tokenizer_files / "vocab.json").write_text(json.dumps(vocabulary))
-    (tokenizer_files / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = CLIPTokenizer(
-        str(tokenizer_files / "vocab.json"), str(tokenizer_files / "merges.txt"), model_max_length=77
-    )
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=len(vocabulary), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-            num_attention_heads=2, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
-            projection_dim=16,
-        )
-    )  # fmt: skip
+    tokenizer, text_encoder = _tiny_clip_text(folder)
     unet = UNet2DConditionModel(
         sample_size=8, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(8, 16),
         down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
@@ -59,6 +71,62 @@ def tiny_instruct_pix2pix(folder: Path, seed: int = 0) -> Path:
     pipeline = StableDiffusionInstructPix2PixPipeline(
         vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet, scheduler=EulerAncestralDiscreteScheduler(),
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )  # fmt: skip
+    pipeline.save_pretrained(folder)
+    return folder
+
+
+def tiny_trainable_instruct_pix2pix(
+    folder: Path, images: list, resolution: int = 64, vae_steps: int = 500, seed: int = 0
+) -> Path:
+    """A small ``StableDiffusionInstructPix2PixPipeline`` to fine-tune on the CPU, saved in ``folder``; returns it.
+
+    There are no pretrained weights here, and a random VAE decodes any latent to noise, so no denoiser could ever
+    show progress through it. The stand-in for a pretrained editor is therefore a VAE (:data:`VAE_BLOCKS`) first
+    trained to reconstruct ``images`` (PIL, at ``resolution``) for ``vae_steps`` steps, with a random UNet large
+    enough to learn a few edits and a random 1-layer CLIP text encoder. Fine-tuning then trains the UNet only. The
+    scheduler (DDIM) has the UNet predict the clean latents, which a small UNet learns in a few hundred steps.
+    """
+    import numpy as np
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+        UNet2DConditionModel,
+    )
+
+    torch.manual_seed(seed)
+    tokenizer, text_encoder = _tiny_clip_text(folder, hidden_size=32)
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * VAE_BLOCKS,
+        up_block_types=("UpDecoderBlock2D",) * VAE_BLOCKS, block_out_channels=(16,) * VAE_BLOCKS, latent_channels=4,
+        norm_num_groups=4, sample_size=resolution, layers_per_block=1,
+    )  # fmt: skip
+    pixels = torch.stack([
+        torch.from_numpy(np.asarray(image.convert("RGB").resize((resolution, resolution)), dtype=np.float32).copy())
+        for image in images or [Image.new("RGB", (resolution, resolution))]
+    ]).permute(0, 3, 1, 2) / 127.5 - 1.0  # fmt: skip
+    optimizer = torch.optim.AdamW(vae.parameters(), lr=2e-3)
+    for _ in range(vae_steps if images else 0):
+        batch = pixels[torch.randint(0, len(pixels), (8,))]
+        posterior = vae.encode(batch).latent_dist
+        loss = torch.nn.functional.mse_loss(vae.decode(posterior.sample()).sample, batch) + 1e-6 * posterior.kl().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        vae.register_to_config(scaling_factor=float(1.0 / vae.encode(pixels).latent_dist.mode().std()))
+    unet = UNet2DConditionModel(
+        sample_size=resolution // 2 ** (VAE_BLOCKS - 1), in_channels=8, out_channels=4, layers_per_block=1,
+        block_out_channels=(32, 64),
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32, attention_head_dim=8, norm_num_groups=8,
+    )  # fmt: skip
+    pipeline = StableDiffusionInstructPix2PixPipeline(
+        vae=vae.eval(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=DDIMScheduler(prediction_type="sample", clip_sample=False), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False,
     )  # fmt: skip
     pipeline.save_pretrained(folder)
     return folder
@@ -211,4 +279,37 @@ def tiny_sam(folder: Path, seed: int = 0) -> Path:
         mask_size={"longest_edge": 16}, mask_pad_size={"height": 16, "width": 16},
     )  # fmt: skip
     SamProcessor(image_processor=images).save_pretrained(folder)
+    return folder
+
+
+def tiny_flux_kontext(folder: Path, seed: int = 0) -> Path:
+    """A tiny ``FluxKontextPipeline`` (2 + 1 transformer blocks, a letter-level CLIP and T5, a 2-block VAE), saved in
+    ``folder``; returns it."""
+    import torch
+    from diffusers import AutoencoderKL, FlowMatchEulerDiscreteScheduler, FluxKontextPipeline, FluxTransformer2DModel
+    from transformers import T5Config, T5EncoderModel, T5TokenizerFast
+
+    torch.manual_seed(seed)
+    tokenizer, text_encoder = _tiny_clip_text(folder, hidden_size=32)
+    pieces = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("\u2581", -1.0)] + [(letter, -2.0) for letter in _LETTERS]
+    tokenizer_2 = T5TokenizerFast(vocab=pieces, extra_ids=0, unk_id=2)
+    text_encoder_2 = T5EncoderModel(T5Config(
+        vocab_size=len(pieces), d_model=32, d_kv=8, d_ff=64, num_layers=1, num_heads=4,
+        relative_attention_num_buckets=8,
+    ))  # fmt: skip
+    transformer = FluxTransformer2DModel(
+        patch_size=1, in_channels=16, num_layers=1, num_single_layers=1, attention_head_dim=8, num_attention_heads=2,
+        joint_attention_dim=32, pooled_projection_dim=32, guidance_embeds=True, axes_dims_rope=(4, 2, 2),
+    )  # fmt: skip
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 8), latent_channels=4, norm_num_groups=2,
+        sample_size=32, layers_per_block=1, use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.06,
+        scaling_factor=1.5,
+    )  # fmt: skip
+    pipeline = FluxKontextPipeline(
+        scheduler=FlowMatchEulerDiscreteScheduler(), vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+        text_encoder_2=text_encoder_2, tokenizer_2=tokenizer_2, transformer=transformer,
+    )  # fmt: skip
+    pipeline.save_pretrained(folder)
     return folder

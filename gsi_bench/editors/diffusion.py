@@ -1,4 +1,6 @@
-"""Image-editing diffusion pipelines as editors: ``--editor diffusers:MODEL`` (a Hub id or a local folder).
+"""Image-editing diffusion pipelines as editors: ``--editor diffusers:MODEL`` (a Hub id or a local folder: a saved
+pipeline, or the output of ``python -m gsi_bench.train``, whose LoRA is loaded onto the pretrained pipeline its
+``training.json`` names).
 
 Any ``diffusers.DiffusionPipeline`` that edits an image from an instruction works. The families differ in how they
 are called (SPEC section 10), so :data:`CONVENTIONS` maps each pipeline class to its call: which argument takes the
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -144,6 +147,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def lora_base(folder: Path) -> str | None:
+    """The pretrained pipeline a LoRA folder of ``python -m gsi_bench.train --method lora`` adapts (its
+    ``training.json``), or None when ``folder`` is no such folder."""
+    from gsi_bench.train import LORA_WEIGHTS, TRAINING_FILE
+
+    record = folder / TRAINING_FILE
+    if not (record.is_file() and (folder / LORA_WEIGHTS).is_file()):
+        return None
+    return json.loads(record.read_text()).get("pretrained")
+
+
 def _require_diffusers() -> None:
     try:
         import diffusers  # noqa: F401
@@ -178,10 +192,11 @@ class DiffusionEditor:
         if parsed.dtype not in ("auto", "float32", "float16", "bfloat16"):
             raise ValueError(f"diffusers option dtype must be auto, float32, float16 or bfloat16, got {parsed.dtype!r}")
         looks_local = model.startswith((".", "/", "~")) or model.count("/") != 1 or Path(model).exists()
-        if looks_local and not (Path(model).expanduser() / "model_index.json").is_file():
+        folder = Path(model).expanduser()
+        if looks_local and not (folder / "model_index.json").is_file() and lora_base(folder) is None:
             raise FileNotFoundError(
                 f"diffusers:{model}: no pipeline folder there (a folder with model_index.json, as save_pretrained "
-                "writes) and not a Hub id (owner/name)"
+                "writes, or a LoRA of `python -m gsi_bench.train`) and not a Hub id (owner/name)"
             )
         return cls(model, parsed)
 
@@ -214,12 +229,16 @@ class DiffusionEditor:
         import torch
         from diffusers import DiffusionPipeline
 
+        folder = Path(self.model).expanduser()
+        base = lora_base(folder)
         pipeline = DiffusionPipeline.from_pretrained(
-            str(Path(self.model).expanduser()) if Path(self.model).expanduser().exists() else self.model,
+            base or (str(folder) if folder.exists() else self.model),
             dtype=getattr(torch, self.dtype),
             revision=self.options.revision,
             variant=self.options.variant,
         )
+        if base is not None:
+            pipeline.load_lora_weights(str(folder))
         if self.options.offload:
             pipeline.enable_model_cpu_offload(device=self.device)
         else:
@@ -313,6 +332,7 @@ class DiffusionEditor:
         resolution = self.options.resolution
         return {
             "model": self.model,
+            "lora_of": lora_base(Path(self.model).expanduser()),
             "revision": self.options.revision,
             "snapshot": snapshot.group(1) if snapshot else None,
             "pipeline_class": name,
