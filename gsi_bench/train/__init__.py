@@ -19,7 +19,8 @@ What a run writes in ``--output``:
 - ``train_log.jsonl``: one line per optimizer step (step, loss averaged over processes and accumulation, learning
   rate, seconds); the same figures go to the tracker ``--report-to`` names (tensorboard by default, in ``logs/``).
 - ``validation/step-<step>/`` every ``--validation-steps`` (and at the end): ``gsi-bench eval`` results of the
-  current weights on ``--validation-limit`` rows of the validation split, edited in-process; IC / SA / EL / AC go
+  current weights on ``--validation-limit`` rows of the validation split, edited in-process (every process edits
+  and scores its share); IC / SA / EL / AC go
   to the tracker and to ``validation.jsonl``, with the share of rows whose target was found, and EL over all rows
   (SSIM, and PSNR in dB, outside the edit; the benchmark's means count a row without its target as 0, so early on
   these are what move). A fresh
@@ -295,7 +296,9 @@ def _validation_rows(arguments: TrainingArguments) -> Any | None:
 
 
 def _validate(run: _Run, rows: Any, step: int) -> dict[str, float]:
-    """Edits the validation rows with the current weights and scores them (profile ``gsi``); the overall means."""
+    """Edits the validation rows with the current weights and scores them (profile ``gsi``): the overall means on the
+    main process, nothing on the others. Every process takes part (each edits and scores every N-th row, as
+    ``accelerate launch -m gsi_bench eval`` does)."""
     from gsi_bench.evaluation import evaluate_editor
 
     arguments = run.arguments
@@ -312,6 +315,8 @@ def _validate(run: _Run, rows: Any, step: int) -> dict[str, float]:
             workers=arguments.validation_workers, progress=False, resume=False,
         )  # fmt: skip
     denoiser.train()
+    if summary is None:  # not the main process: its rows are in the main one's summary
+        return {}
     overall = summary["overall"]
     figures = {f"validation/{metric}": float(overall[metric]) for metric in ("IC", "SA", "EL", "AC", "Avg")
                if overall.get(metric) is not None}  # fmt: skip
@@ -328,8 +333,9 @@ def _validate(run: _Run, rows: Any, step: int) -> dict[str, float]:
 def _record_validation(run: _Run, rows: Any, step: int) -> dict[str, float]:
     """:func:`_validate`, its figures logged to the tracker and to ``validation.jsonl``."""
     figures = _validate(run, rows, step)
-    run.accelerator.log(figures, step=step)
-    _append_line(run.output / "validation.jsonl", {"step": step, **figures})
+    if figures:
+        run.accelerator.log(figures, step=step)
+        _append_line(run.output / "validation.jsonl", {"step": step, **figures})
     return figures
 
 
@@ -383,7 +389,7 @@ def train(arguments: TrainingArguments) -> dict[str, Any]:
     output.mkdir(parents=True, exist_ok=True)
     run = _Run(arguments)
     accelerator = run.accelerator
-    validation_rows = _validation_rows(arguments) if accelerator.is_main_process else None
+    validation_rows = _validation_rows(arguments)
     triples = EditTriples(rows, arguments.resolution, arguments.augment, arguments.seed)
     full_batches = len(rows) >= arguments.train_batch_size * accelerator.num_processes
     loader = torch.utils.data.DataLoader(

@@ -148,19 +148,24 @@ def test_two_processes_checkpoint_like_one_and_a_killed_run_resumes_to_the_same_
     with the weights of a run that never stopped."""
     common = ["--pretrained", str(tiny_random), "--data", str(built_split), "--split", "test", "--method", "lora",
               "--lora-rank", "4", "--resolution", str(RESOLUTION), "--train-batch-size", "2", "--max-train-steps", "4",
-              "--checkpointing-steps", "2", "--no-validation", "--learning-rate", "1e-2"]  # fmt: skip
-    layouts = {}
+              "--checkpointing-steps", "2", "--learning-rate", "1e-2"]  # fmt: skip
+    layouts, validation = {}, ["--validation-split", "test", "--validation-limit", "3",
+                               "--validation-inference-steps", "1"]  # fmt: skip
     for processes in (1, 2):
         out = tmp_path / f"p{processes}"
-        _train(*common, "--output", str(out), processes=processes)
+        _train(*common, *validation, "--output", str(out), processes=processes)
         assert json.loads((out / "training.json").read_text())["processes"] == processes
         assert [line["step"] for line in _lines(out / "train_log.jsonl")] == [1, 2, 3, 4]
+        # The validation rows are shared between the processes and merged: all 3 scored, at step 0 and at the end.
+        assert [line["step"] for line in _lines(out / "validation.jsonl")] == [0, 4]
+        assert len((out / "validation" / "step-000004" / "samples.jsonl").read_text().splitlines()) == 3
         layouts[processes] = _checkpoint_layout(out / "checkpoints" / "checkpoint-4")
     assert layouts[2]["weights"] == layouts[1]["weights"]
     assert layouts[1]["files"] == ["optimizer.bin", "random_states_0.pkl", "scheduler.bin", "training_step.json",
                                    "unet_lora.safetensors"]  # fmt: skip
     assert layouts[2]["files"] == sorted([*layouts[1]["files"], "random_states_1.pkl"])
 
+    common.append("--no-validation")
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     _train(*common, "--output", str(straight))
     child = _train(*common, "--output", str(killed), "--checkpointing-steps", "1", wait=False)
