@@ -78,6 +78,10 @@ class OutputLockedError(BuildError):
     """Another process holds the dataset folder's build lock; the message names it."""
 
 
+#: What defines a split's content: builds (and parts) with equal values write byte-identical shards.
+SPLIT_PARAMETERS = ("subset", "split", "seed", "num_samples", "shard_size", "generator_version", "operation_mix")
+
+
 @dataclass
 class BuildReport:
     """Summary of one :func:`build_split` call (also stored as the split's manifest)."""
@@ -98,13 +102,20 @@ class BuildReport:
     rejections: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     complete: bool = False
+    #: [index, count] of a part build (``--shard-index I --num-shards N``: the Parquet shards s with s % N == I);
+    #: None for the whole split. A part is never ``complete``: ``gsi-bench merge`` joins the parts.
+    part: list[int] | None = None
 
     def parameters(self) -> dict[str, Any]:
         """The fields that must match for a resumed build to continue a previous one."""
-        return {
-            k: getattr(self, k)
-            for k in ("subset", "split", "seed", "num_samples", "shard_size", "generator_version", "operation_mix")
-        }
+        return {k: getattr(self, k) for k in (*SPLIT_PARAMETERS, "part")}
+
+    def owned_shards(self) -> list[int]:
+        """The Parquet shards this build writes: all of them, or its part's."""
+        if self.part is None:
+            return list(range(self.num_shards))
+        index, count = self.part
+        return list(range(index, self.num_shards, count))
 
 
 def validate_build_arguments(
@@ -236,6 +247,7 @@ def build_split(
     progress: bool = True,
     wait: bool = False,
     operation_mix: dict[str, float] | None = None,
+    part: tuple[int, int] | None = None,
 ) -> BuildReport:
     """Generates ``num_samples`` samples of one subset and split into a dataset folder.
 
@@ -251,6 +263,8 @@ def build_split(
         progress: show a progress bar.
         wait: when another process is building into ``out_dir``, wait for it instead of refusing.
         operation_mix: operation -> share, instead of the subset's mix (e.g. camera view changes on tabletops).
+        part: (index, count): build only every count-th Parquet shard from index (a deterministic part of the
+            split for one machine of many; :func:`gsi_builders.sharding.merge_builds` joins the parts' folders).
 
     Raises:
         OutputLockedError: another process holds the folder's build lock (and ``wait`` is false).
@@ -259,7 +273,17 @@ def build_split(
     out_dir = Path(out_dir)
     validate_build_arguments(subset, split, num_samples, shard_size, out_dir, operation_mix)
     num_shards = -(-num_samples // shard_size)
-    report = BuildReport(subset, split, seed, num_samples, shard_size, GENERATOR_VERSION, num_shards, operation_mix)
+    if part is not None:
+        index, count = part
+        if not 0 <= index < count:
+            raise BuildError(f"--shard-index must be in [0, --num-shards), got {index} of {count}")
+        if count > num_shards:
+            raise BuildError(
+                f"--num-shards {count} is more than the split's {num_shards} Parquet shard(s) of --shard-size "
+                f"{shard_size}: lower --num-shards or --shard-size"
+            )
+    report = BuildReport(subset, split, seed, num_samples, shard_size, GENERATOR_VERSION, num_shards, operation_mix,
+                         part=list(part) if part is not None else None)  # fmt: skip
     task = {"subset": subset, "split": split, "seed": seed, "num_samples": num_samples, "overwrite": overwrite}
     with output_lock(out_dir, task, wait=wait):
         _resume_or_discard(report, out_dir, overwrite)
@@ -335,15 +359,17 @@ def _generate_shards(report: BuildReport, out_dir: Path, workers: int | None, pr
         return range(shard * shard_size, min((shard + 1) * shard_size, num_samples))
 
     started = time.perf_counter()
-    todo = [shard for shard, name in enumerate(names) if name not in report.shards]
+    owned = report.owned_shards()
+    todo = [shard for shard in owned if names[shard] not in report.shards]
     tasks = [(subset, split, report.seed, index, report.operation_mix) for shard in todo for index in shard_rows(shard)]
     rejections = Counter(report.rejections)
     failed: list[int] = []
     pending: dict[int, dict[str, Any]] = {}
+    total = sum(len(shard_rows(shard)) for shard in owned)
     bar = tqdm(
-        total=num_samples,
-        initial=num_samples - len(tasks),
-        desc=f"{subset}/{split}",
+        total=total,
+        initial=total - len(tasks),
+        desc=f"{subset}/{split}" + (f" part {report.part[0]}/{report.part[1]}" if report.part else ""),
         unit="sample",
         disable=not progress,
     )
@@ -370,7 +396,7 @@ def _generate_shards(report: BuildReport, out_dir: Path, workers: int | None, pr
         report.seconds = time.perf_counter() - started
         report.rejections = dict(sorted(rejections.items()))
         report.shards = dict(sorted(report.shards.items()))
-        report.complete = len(report.shards) == report.num_shards
+        report.complete = report.part is None and len(report.shards) == report.num_shards
         _save_manifest(manifest, report)
     if failed:
         raise BuildError(

@@ -21,22 +21,34 @@ def _build(args: argparse.Namespace) -> int:
     from gsi_datasets.schema import SUBSETS
 
     default_size = SUBSETS[args.subset].default_size if args.subset in SUBSETS else 1
-    report = build_split(
-        subset=args.subset,
-        split=args.split,
-        num_samples=default_size if args.num_samples is None else args.num_samples,
-        operation_mix=_operation_mix(args.operations) if args.operations else None,
-        seed=args.seed,
-        out_dir=args.out,
-        workers=args.workers,
-        shard_size=args.shard_size,
-        overwrite=args.overwrite,
-        progress=not args.quiet,
-        wait=args.wait,
-    )
+    common = {
+        "subset": args.subset,
+        "split": args.split,
+        "num_samples": default_size if args.num_samples is None else args.num_samples,
+        "operation_mix": _operation_mix(args.operations) if args.operations else None,
+        "seed": args.seed,
+        "out_dir": args.out,
+        "shard_size": args.shard_size,
+        "overwrite": args.overwrite,
+        "progress": not args.quiet,
+    }
+    if args.engine == "ray":
+        from gsi_builders.sharding import build_with_ray
+
+        if args.num_shards is None or args.shard_index is not None:
+            raise ValueError("--engine ray needs --num-shards N (the parts it runs) and no --shard-index")
+        report = build_with_ray(**common, num_parts=args.num_shards, address=args.address)
+    else:
+        if (args.num_shards is None) != (args.shard_index is None):
+            raise ValueError("--num-shards and --shard-index go together (this part of N), or --engine ray")
+        part = (args.shard_index, args.num_shards) if args.num_shards is not None else None
+        report = build_split(**common, workers=args.workers, wait=args.wait, part=part)
     rate = report.samples_generated_now / report.seconds if report.seconds else 0.0
+    what = f"{report.num_samples} samples in {report.num_shards} shard(s)"
+    if report.part is not None:
+        what = f"part {report.part[0]} of {report.part[1]}, {len(report.shards)} of {report.num_shards} shard(s)"
     print(
-        f"Wrote {args.subset}/{args.split}: {report.num_samples} samples in {report.num_shards} shard(s) to {args.out}"
+        f"Wrote {args.subset}/{args.split}: {what} to {args.out}"
         f" ({report.samples_generated_now} generated now, {report.shards_resumed} shard(s) resumed;"
         f" {report.seconds:.1f} s, {rate:.2f} samples/s)"
     )
@@ -44,7 +56,20 @@ def _build(args: argparse.Namespace) -> int:
         print("Rejected attempts by rule:")
         for reason, count in sorted(report.rejections.items(), key=lambda kv: -kv[1]):
             print(f"  {reason:<36} {count}")
-    print(f'Load it with: load_dataset("{args.out}", "{args.subset}", split="{args.split}")')
+    if report.part is not None:
+        print(f"This is part {report.part[0]} of {report.part[1]}: join the parts with `gsi-bench merge PART ... --out "
+              "DATASET`")  # fmt: skip
+    else:
+        print(f'Load it with: load_dataset("{args.out}", "{args.subset}", split="{args.split}")')
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from gsi_builders.sharding import merge_builds
+
+    for report in merge_builds(args.parts, args.out, overwrite=args.overwrite, wait=args.wait):
+        print(f"Merged {report.subset}/{report.split}: {report.num_samples} samples in {report.num_shards} shard(s) "
+              f"from {len(args.parts)} part folder(s) into {args.out}")  # fmt: skip
     return 0
 
 
@@ -462,6 +487,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     build.add_argument("--shard-size", type=int, default=50, help="samples per Parquet shard (default: 50)")
+    spread = build.add_argument_group("builds on many machines (build syn; `gsi-bench merge` joins the parts)")
+    spread.add_argument(
+        "--num-shards", type=int, help="split the build into N parts (each: every N-th Parquet shard from its index)"
+    )
+    spread.add_argument("--shard-index", type=int, help="build only this part (0 .. N-1) into --out")
+    spread.add_argument(
+        "--engine", choices=["local", "ray"], default="local",
+        help="local (default), or ray: the --num-shards parts as Ray tasks, merged into --out",
+    )  # fmt: skip
+    spread.add_argument("--address", help="the Ray cluster to use (default: start a local instance)")
     real = build.add_argument_group("real captures (build real)")
     real.add_argument("--source", help="rgbd:<folder>, or <dataset>:<root> of a scan dataset (scannetpp:/data/spp)")
     real.add_argument("--num-frames", type=int, default=211, help="frames to keep (default: 211, the paper's)")
@@ -479,6 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--wait", action="store_true", help="if another build holds the folder's lock, wait for it instead of refusing"
     )
     build.set_defaults(handler=_build)
+
+    merge = commands.add_parser("merge", help="join the folders of part builds (--shard-index) into one dataset folder")
+    merge.add_argument("parts", nargs="+", help="the parts' --out folders")
+    merge.add_argument("--out", required=True, help="the dataset folder to write")
+    merge.add_argument("--overwrite", action="store_true", help="replace an earlier build of a split with others")
+    merge.add_argument("--wait", action="store_true", help="wait for another process holding --out's lock")
+    merge.set_defaults(handler=_merge)
 
     review = commands.add_parser(
         "review", help="review real candidates in a local web page (accept / reject / fix), or merge the reviews"

@@ -29,9 +29,9 @@ fingerprint="$(cat setup.cfg setup.py pyproject.toml | sha256sum | cut -d' ' -f1
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ]; then
   exit 0
 fi
-echo "[setup] creating $venv and installing gsi-bench[test,models,train,real]"
+echo "[setup] creating $venv and installing gsi-bench[test,models,train,real,ray]"
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
 # torch is pinned in the same command so that pip takes the CPU wheel where one is provided (no CUDA downloads).
-"$venv/bin/pip" install -q -e ".[test,models,train,real]" "torch==2.13.0"
+"$venv/bin/pip" install -q -e ".[test,models,train,real,ray]" "torch==2.13.0"
 echo "$fingerprint" > "$stamp"
