@@ -115,8 +115,9 @@ def tiny_trainable_instruct_pix2pix(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    with torch.no_grad():
-        vae.register_to_config(scaling_factor=float(1.0 / vae.encode(pixels).latent_dist.mode().std()))
+    if images:  # latents of unit variance, as a pretrained VAE's scaling factor gives
+        with torch.no_grad():
+            vae.register_to_config(scaling_factor=float(1.0 / vae.encode(pixels).latent_dist.mode().std()))
     unet = UNet2DConditionModel(
         sample_size=resolution // 2 ** (VAE_BLOCKS - 1), in_channels=8, out_channels=4, layers_per_block=1,
         block_out_channels=(32, 64),
