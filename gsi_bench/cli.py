@@ -249,6 +249,9 @@ def _eval(args: argparse.Namespace) -> int:
     from gsi_bench.evaluation import leaderboard_markdown, load_run, run_evaluation
 
     out = args.out or Path("results") / _slug(args.editor)
+    if (args.num_shards is None) != (args.shard_index is None):
+        raise ValueError("--num-shards and --shard-index go together (score this part of N)")
+    part = (args.shard_index, args.num_shards) if args.num_shards is not None else None
     summary = run_evaluation(
         data=args.data,
         config=args.config,
@@ -268,7 +271,18 @@ def _eval(args: argparse.Namespace) -> int:
         backend_config=_backend_config(args),
         value_range=args.value_range,
         resume=not args.no_resume,
+        part=part,
+        merge_parts=args.merge_parts or (),
     )
+    if part is not None:
+        from gsi_bench.distributed import processes
+
+        if processes().is_main:
+            print(
+                f"Scored part {part[0]} of {part[1]} into {out}; when every part is done: gsi-bench eval (the same "
+                "arguments, without --num-shards / --shard-index) --merge-parts PART_FOLDER ... --out RESULTS"
+            )
+        return 0
     if summary is None:  # not the main process of an accelerate launch: the main one reports
         return 0
     files = summary.get("prediction_files", {})
@@ -622,6 +636,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-resume", action="store_true", help="re-score every row instead of resuming an interrupted run"
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bar")
+    parts = evaluate.add_argument_group("scoring on many machines")
+    parts.add_argument("--num-shards", type=int, help="split the rows into N parts (row i is in part i %% N)")
+    parts.add_argument("--shard-index", type=int, help="score only this part (0 .. N-1); no summary until merged")
+    parts.add_argument(
+        "--merge-parts", nargs="+", metavar="FOLDER", help="results folders of the parts: merged into --out"
+    )
     evaluate.set_defaults(handler=_eval)
 
     validate = commands.add_parser(

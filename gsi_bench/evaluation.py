@@ -388,6 +388,32 @@ def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) ->
     return rows
 
 
+def _part_rows(
+    folders: Sequence[str | os.PathLike], key: Mapping[str, Any], profiles: Sequence[str]
+) -> dict[int, list[SampleScore]]:
+    """The rows scored in the results folders of parts (``--shard-index``) of the run ``key`` describes.
+
+    Raises:
+        EvaluationError: a folder that holds no part, or a part of another run (dataset, editor, backend, options).
+    """
+    wanted = json.loads(json.dumps(key))
+    rows: dict[int, list[SampleScore]] = {}
+    for folder in map(Path, folders):
+        try:
+            recorded = json.loads((folder / STATE_FILE).read_text())["key"]
+        except (OSError, ValueError, KeyError):
+            raise EvaluationError(f"{folder} holds no part of an evaluation (gsi-bench eval --shard-index)") from None
+        run = {name: value for name, value in recorded.items() if name != "part"}
+        if run != wanted:
+            differs = sorted(name for name in set(run) | set(wanted) if run.get(name) != wanted.get(name))
+            raise EvaluationError(
+                f"{folder} is a part of another evaluation (it differs in {differs}); merge the parts of one run, "
+                "with the same --data, --config, --split, --editor, --profile and options"
+            )
+        rows.update(_resumed_rows(folder, recorded, profiles))
+    return rows
+
+
 @contextmanager
 def folder_lock(lock_file: Path, busy: Exception) -> Iterator[None]:
     """Holds ``lock_file`` while the block runs (two runs in one folder would mix their outputs).
@@ -427,6 +453,8 @@ def run_evaluation(
     judge_options: Mapping[str, Any] | None = None,
     lpips: str | None = None,
     ac_features: str | None = None,
+    part: tuple[int, int] | None = None,
+    merge_parts: Sequence[str | os.PathLike] = (),
 ) -> dict[str, Any] | None:
     """Runs ``editor`` on every row of a split, scores it and writes ``samples.jsonl`` and ``summary.json``.
 
@@ -453,6 +481,11 @@ def run_evaluation(
             gate and EL (:mod:`gsi_metrics.learned`); None: SSIM alone.
         ac_features: an image encoder's model source (``hf-hub:<id>`` / ``local-dir:<path>``) for AC from image
             features (:mod:`gsi_metrics.learned`); None: the weight-free AC.
+        part: (index, count): score only the rows i with i % count == index (one machine's part of a split; with
+            ``--num-shards`` / ``--shard-index``), keep them in ``out_dir`` and write no summary (returns None).
+        merge_parts: the results folders of such parts: their rows count as scored (they must come from the same
+            split, editor, backend, profiles and options), rows no part scored are scored now, and the summary is
+            written as if one run had scored them all.
 
     Under ``accelerate launch`` (``WORLD_SIZE`` > 1) every process scores every N-th row and the main process writes
     the results (the other processes return None).
@@ -475,6 +508,10 @@ def run_evaluation(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     check_value_range(value_range)
+    if part is not None and (part[1] < 1 or not 0 <= part[0] < part[1]):
+        raise ValueError(f"--shard-index must be in [0, --num-shards), got {part[0]} of {part[1]}")
+    if part is not None and merge_parts:
+        raise ValueError("a part (--shard-index) cannot also merge parts (--merge-parts)")
     profiles = (HEADLINE_PROFILE, *(p for p in PROFILES if p != HEADLINE_PROFILE)) if profile == "both" else (profile,)
     # fail on a bad spec or option before loading data
     editor = get_editor(editor, editor_options) if isinstance(editor, str) else editor
@@ -511,15 +548,27 @@ def run_evaluation(
             dataset, config, split, editor, backend, profiles=list(profiles), value_range=value_range,
             learned=learned.record(),
         )  # fmt: skip
+        if part is not None:
+            key = {**key, "part": list(part)}
         done = _resumed_rows(out, key, profiles) if resume else {}
         processes.wait_for_everyone()  # every process has read what is done before the main one starts afresh
         if not done and processes.is_main:
             _write_json_atomically(out / STATE_FILE, {"key": key})
             for path in _partial_files(out):
                 path.unlink()
+        if merge_parts and processes.is_main:
+            merged = _part_rows(merge_parts, key, profiles)
+            with _partial_file(out, 0).open("a") as partial:
+                for index, scores in merged.items():
+                    if index not in done and index < len(dataset):
+                        entry = {"index": index, "scores": [score.to_dict() for score in scores]}
+                        partial.write(json.dumps(entry, default=_json_default) + "\n")
         processes.wait_for_everyone()
+        if merge_parts:
+            done = _resumed_rows(out, key, profiles)
         # Under accelerate launch each process scores every N-th row; the main one merges them at the end.
-        todo = [i for i in range(processes.index, len(dataset), processes.count) if i not in done]
+        rows = range(len(dataset)) if part is None else range(part[0], len(dataset), part[1])
+        todo = [i for i in rows[processes.index :: processes.count] if i not in done]
         start = time.perf_counter()
         shown = progress and processes.is_main
         with _partial_file(out, processes.index).open("a") as partial:
@@ -530,7 +579,7 @@ def run_evaluation(
                 partial.flush()
         scored = int(processes.sum(len(todo)))  # waits for every process
         seconds = time.perf_counter() - start
-        if not processes.is_main:
+        if not processes.is_main or part is not None:
             return None
         done = _resumed_rows(out, key, profiles)
 

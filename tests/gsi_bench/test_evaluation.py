@@ -213,6 +213,28 @@ def test_worker_processes_give_the_same_scores(results: dict[str, Path], split: 
     ]
 
 
+def test_parts_scored_apart_and_merged_equal_one_run(results: dict[str, Path], split: Path, tmp_path: Path) -> None:
+    """``--num-shards 2 --shard-index I`` on two machines, then ``--merge-parts``: the same rows and summary as one
+    run; a part of another run is refused, and rows no part scored are scored by the merge."""
+    from gsi_bench.evaluation import EvaluationError
+
+    for index in (0, 1):
+        assert _eval(split, "oracle", tmp_path / f"part{index}", part=(index, 2)) is None
+        assert not (tmp_path / f"part{index}" / "summary.json").exists()
+    merged = _eval(split, "oracle", tmp_path / "merged", merge_parts=[tmp_path / "part0", tmp_path / "part1"])
+    assert merged["manifest"]["resumed_rows"] == NUM_ROWS  # nothing scored again
+    assert _samples(tmp_path / "merged") == _samples(results["oracle"])
+    assert merged["overall"] == _summary(results["oracle"])["overall"]
+    half = _eval(split, "oracle", tmp_path / "half", merge_parts=[tmp_path / "part1"])
+    assert half["manifest"]["resumed_rows"] == NUM_ROWS // 2 and _samples(tmp_path / "half") == _samples(
+        results["oracle"]
+    )
+    with pytest.raises(EvaluationError, match="part of another evaluation .*'editor'"):
+        _eval(split, "identity", tmp_path / "wrong", merge_parts=[tmp_path / "part0"])
+    with pytest.raises(ValueError, match="--shard-index must be in"):
+        _eval(split, "oracle", tmp_path / "bad", part=(2, 2))
+
+
 def test_registry_errors_name_the_fix(tmp_path: Path) -> None:
     with pytest.raises(KeyError, match="Did you mean oracle"):
         get_editor("oracel")
