@@ -66,6 +66,7 @@ def main() -> None:
 
     import torch
 
+    from gsi_bench.train import trainable_denoiser
     from gsi_bench.train.families import family_of
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -86,23 +87,8 @@ def main() -> None:
         pipeline = build(Path(folder), dtype).to(device)
     family = family_of(pipeline)
     family.prepare(pipeline)
-    for component in pipeline.components.values():
-        if isinstance(component, torch.nn.Module):
-            component.requires_grad_(False)
-    denoiser = getattr(pipeline, family.denoiser)
-    if args.method == "lora":
-        from peft import LoraConfig
-
-        denoiser.add_adapter(LoraConfig(r=args.lora_rank, lora_alpha=args.lora_rank, init_lora_weights="gaussian",
-                                        target_modules=list(family.lora_targets)))  # fmt: skip
-    else:
-        denoiser.requires_grad_(True)
+    denoiser = trainable_denoiser(pipeline, family, args.method, args.lora_rank, None, args.gradient_checkpointing)
     trainable = [parameter for parameter in denoiser.parameters() if parameter.requires_grad]
-    for parameter in trainable:
-        parameter.data = parameter.data.float()
-    if args.gradient_checkpointing:
-        denoiser.enable_gradient_checkpointing()
-    denoiser.train()
     optimizer = torch.optim.AdamW(trainable, lr=1e-5)
     size = (args.batch_size, 3, args.resolution, args.resolution)
     batch = {

@@ -223,6 +223,11 @@ class DiffusionEditor:
         return "float32" if self.device.split(":")[0] == "cpu" else "bfloat16"
 
     @cached_property
+    def lora_of(self) -> str | None:
+        """The pretrained pipeline ``model`` adapts, when it is a LoRA folder of ``gsi_bench.train`` (else None)."""
+        return lora_base(Path(self.model).expanduser())
+
+    @cached_property
     def pipeline(self) -> Any:
         if self.loaded is not None:
             return self.loaded
@@ -230,7 +235,7 @@ class DiffusionEditor:
         from diffusers import DiffusionPipeline
 
         folder = Path(self.model).expanduser()
-        base = lora_base(folder)
+        base = self.lora_of
         pipeline = DiffusionPipeline.from_pretrained(
             base or (str(folder) if folder.exists() else self.model),
             dtype=getattr(torch, self.dtype),
@@ -332,7 +337,7 @@ class DiffusionEditor:
         resolution = self.options.resolution
         return {
             "model": self.model,
-            "lora_of": lora_base(Path(self.model).expanduser()),
+            "lora_of": self.lora_of,
             "revision": self.options.revision,
             "snapshot": snapshot.group(1) if snapshot else None,
             "pipeline_class": name,

@@ -43,11 +43,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TRAINING_FILE", "TrainingArguments", "main", "parse_arguments", "train"]
+__all__ = ["TRAINING_FILE", "TrainingArguments", "main", "parse_arguments", "train", "trainable_denoiser"]
 
 #: The run's record in the output folder; for a LoRA also what ``diffusers:<output>`` reads to find the base.
 TRAINING_FILE = "training.json"
 LORA_WEIGHTS = "pytorch_lora_weights.safetensors"
+#: A checkpoint folder's record of its step (written last: a folder without it is no checkpoint).
+STEP_FILE = "training_step.json"
 CHECKPOINT_PATTERN = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -89,6 +91,9 @@ class TrainingArguments:
     validation_workers: int = 1
     report_to: str = "tensorboard"
     quiet: bool = False
+
+    def __post_init__(self) -> None:
+        self.validation_config = self.validation_config or self.configs[0]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -150,7 +155,7 @@ def _checkpoints(output: Path) -> list[tuple[int, Path]]:
     """The run's checkpoints as (step, folder), oldest first."""
     folder = output / "checkpoints"
     found = [(int(match.group(1)), path) for path in folder.glob("checkpoint-*")
-             if (match := CHECKPOINT_PATTERN.match(path.name)) and (path / "training_step.json").is_file()]  # fmt: skip
+             if (match := CHECKPOINT_PATTERN.match(path.name)) and (path / STEP_FILE).is_file()]  # fmt: skip
     return sorted(found)
 
 
@@ -167,9 +172,9 @@ def _resume_point(arguments: TrainingArguments, output: Path) -> tuple[int, Path
         found = _checkpoints(output)
         return found[-1] if found else (0, None)
     path = Path(wanted)
-    if not (path / "training_step.json").is_file():
-        raise FileNotFoundError(f"--resume-from-checkpoint {wanted}: no checkpoint there (training_step.json)")
-    return json.loads((path / "training_step.json").read_text())["step"], path
+    if not (path / STEP_FILE).is_file():
+        raise FileNotFoundError(f"--resume-from-checkpoint {wanted}: no checkpoint there ({STEP_FILE})")
+    return json.loads((path / STEP_FILE).read_text())["step"], path
 
 
 def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -187,6 +192,40 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
         "instruction": [item["instruction"] for item in items],
         "sample_id": [item["sample_id"] for item in items],
     }
+
+
+def trainable_denoiser(
+    pipeline: Any,
+    family: Any,
+    method: str,
+    lora_rank: int = 16,
+    lora_alpha: float | None = None,
+    gradient_checkpointing: bool = False,
+) -> Any:
+    """Freezes every component of ``pipeline`` but what ``method`` trains in its denoiser (a LoRA of the family's
+    :attr:`~gsi_bench.train.families.TrainingFamily.lora_targets`, or every weight), kept in float32; returns the
+    denoiser, in training mode."""
+    import torch
+
+    for component in pipeline.components.values():
+        if isinstance(component, torch.nn.Module):
+            component.requires_grad_(False)
+    denoiser = getattr(pipeline, family.denoiser)
+    if method == "lora":
+        from peft import LoraConfig
+
+        denoiser.add_adapter(LoraConfig(
+            r=lora_rank, lora_alpha=lora_alpha or lora_rank, init_lora_weights="gaussian",
+            target_modules=list(family.lora_targets),
+        ))  # fmt: skip
+    else:
+        denoiser.requires_grad_(True)
+    for parameter in denoiser.parameters():
+        if parameter.requires_grad:
+            parameter.data = parameter.data.to(torch.float32)  # trained weights stay in float32
+    if gradient_checkpointing:
+        denoiser.enable_gradient_checkpointing()
+    return denoiser.train()
 
 
 class _Run:
@@ -219,33 +258,17 @@ class _Run:
         self.family = family_of(self.pipeline)
         self.family.prepare(self.pipeline)
         self.pipeline.to(self.accelerator.device)
-        for component in self.pipeline.components.values():
-            if isinstance(component, torch.nn.Module):
-                component.requires_grad_(False)
-        self.denoiser = getattr(self.pipeline, self.family.denoiser)
-        self._make_trainable()
+        self.denoiser = trainable_denoiser(
+            self.pipeline, self.family, arguments.method, arguments.lora_rank, arguments.lora_alpha,
+            arguments.gradient_checkpointing,
+        )  # fmt: skip
         self.accelerator.register_save_state_pre_hook(self._save_hook)
         self.accelerator.register_load_state_pre_hook(self._load_hook)
 
-    def _make_trainable(self) -> None:
-        import torch
-
-        arguments, denoiser = self.arguments, self.denoiser
-        if arguments.method == "lora":
-            from peft import LoraConfig
-
-            denoiser.add_adapter(LoraConfig(
-                r=arguments.lora_rank, lora_alpha=arguments.lora_alpha or arguments.lora_rank,
-                init_lora_weights="gaussian", target_modules=list(self.family.lora_targets),
-            ))  # fmt: skip
-        else:
-            denoiser.requires_grad_(True)
-        for parameter in denoiser.parameters():
-            if parameter.requires_grad:
-                parameter.data = parameter.data.to(torch.float32)  # trained weights stay in float32
-        if arguments.gradient_checkpointing:
-            denoiser.enable_gradient_checkpointing()
-        denoiser.train()
+    @property
+    def weights_file(self) -> str:
+        """A checkpoint's file of the trained weights."""
+        return f"{self.family.denoiser}_{self.arguments.method}.safetensors"
 
     def trainable_state(self) -> dict[str, Any]:
         """What is trained, by name: the LoRA's weights, or the denoiser's whole state."""
@@ -261,14 +284,14 @@ class _Run:
 
         if self.accelerator.is_main_process:
             state = {name: tensor.detach().contiguous().cpu() for name, tensor in self.trainable_state().items()}
-            save_file(state, str(Path(folder) / f"{self.family.denoiser}_{self.arguments.method}.safetensors"))
+            save_file(state, str(Path(folder) / self.weights_file))
         while weights:  # accelerate would save the whole model again (for a LoRA, every frozen weight too)
             weights.pop()
 
     def _load_hook(self, models: list[Any], folder: str) -> None:
         from safetensors.torch import load_file
 
-        state = load_file(str(Path(folder) / f"{self.family.denoiser}_{self.arguments.method}.safetensors"))
+        state = load_file(str(Path(folder) / self.weights_file))
         denoiser = self.accelerator.unwrap_model(self.denoiser)
         if self.arguments.method == "lora":
             from peft.utils import set_peft_model_state_dict
@@ -289,7 +312,7 @@ def _validation_rows(arguments: TrainingArguments) -> Any | None:
 
     return load_rows(
         arguments.validation_data or arguments.data,
-        arguments.validation_config or arguments.configs[0],
+        arguments.validation_config,
         arguments.validation_split,
         arguments.validation_limit,
     )
@@ -309,7 +332,7 @@ def _validate(run: _Run, rows: Any, step: int) -> dict[str, float]:
     with run.accelerator.autocast():
         summary = evaluate_editor(
             run.pipeline, rows, out,
-            config=arguments.validation_config or arguments.configs[0], split=arguments.validation_split,
+            config=arguments.validation_config, split=arguments.validation_split,
             editor_options={"steps": arguments.validation_inference_steps, "resolution": arguments.resolution,
                             "seed": arguments.seed, "device": str(run.accelerator.device)},
             workers=arguments.validation_workers, progress=False, resume=False,
@@ -321,7 +344,7 @@ def _validate(run: _Run, rows: Any, step: int) -> dict[str, float]:
     figures = {f"validation/{metric}": float(overall[metric]) for metric in ("IC", "SA", "EL", "AC", "Avg")
                if overall.get(metric) is not None}  # fmt: skip
     scored = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines() if line.strip()]
-    if scored:  # early in a fine-tuning no target is found yet and every mean is 0; these two move before them
+    if scored:  # early in a fine-tuning no target is found yet and every mean is 0; these move before them
         figures["validation/found"] = 100.0 * sum(row["status"] == "ok" for row in scored) / len(scored)
         figures["validation/EL_all_rows"] = 100.0 * sum(row["el"] for row in scored) / len(scored)
         psnr = [row["details"]["el_psnr_db"] for row in scored if row.get("details", {}).get("el_psnr_db") is not None]
@@ -476,7 +499,7 @@ def _save_checkpoint(run: _Run, step: int) -> None:
     run.accelerator.save_state(str(folder))
     if not run.accelerator.is_main_process:
         return
-    (folder / "training_step.json").write_text(json.dumps({"step": step}) + "\n")
+    (folder / STEP_FILE).write_text(json.dumps({"step": step}) + "\n")
     limit = run.arguments.checkpoints_total_limit
     if limit is not None:
         for _, old in _checkpoints(run.output)[:-limit]:
