@@ -32,6 +32,8 @@ from gsi_datasets.scene import BACKGROUND_ID, Pose, Room, Scene, SceneObject, Su
 #: OpenCV camera axes -> MuJoCo camera axes (MuJoCo cameras look down -z with y up).
 _CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
 _PARKED_POSITION = (0.0, 0.0, -50.0)
+#: Geom group of the object variants a state does not show: never drawn (out of sight, they still cost vertex work).
+_HIDDEN_GROUP = 5
 _PHYSICS_TIMESTEP_S = 0.002
 _OBJECT_DENSITY_KG_M3 = 400.0
 
@@ -395,6 +397,9 @@ class StateRenderer:
         self._data = mujoco.MjData(self._model)
         self.geom_instances = geom_instances(self._model)
         self._mocap_of = {name: self._model.body(name).mocapid[0] for name in self._variants.values()}
+        self._geoms_of = {
+            name: np.flatnonzero(self._model.geom_bodyid == self._model.body(name).id) for name in self._variants.values()
+        }
 
         _make_gl_context_current(self.width, self.height)
         _drain_gl_errors()
@@ -403,6 +408,7 @@ class StateRenderer:
         self._context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
         self._scene = mujoco.MjvScene(self._model, maxgeom=2000)
         self._option = mujoco.MjvOption()
+        self._option.geomgroup[_HIDDEN_GROUP] = 0
         self._camera = mujoco.MjvCamera()
         self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
         self._camera.fixedcamid = 0
@@ -435,6 +441,7 @@ class StateRenderer:
             pose = present.get(name, Pose(_PARKED_POSITION))
             self._data.mocap_pos[mocap_id] = pose.position
             self._data.mocap_quat[mocap_id] = pose.quaternion
+            self._model.geom_group[self._geoms_of[name]] = 0 if name in present else _HIDDEN_GROUP
         camera = state.camera
         self._model.cam_pos[0] = camera.position
         self._model.cam_quat[0] = matrix_to_quaternion(np.array(camera.rotation) @ _CV_TO_MUJOCO_CAMERA)
