@@ -38,10 +38,13 @@ _PHYSICS_TIMESTEP_S = 0.002
 _OBJECT_DENSITY_KG_M3 = 400.0
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=512)
 def cached_asset(category: str, seed: int, scale: float) -> Asset:
-    """:func:`gsi_datasets.assets.make_asset` with a per-process cache (a scene reuses its assets many times)."""
-    return make_asset(category, seed, scale)
+    """:func:`gsi_datasets.assets.make_asset` with a per-process cache (a scene reuses its assets many times); every
+    scale of an instance is its unscaled parts scaled, so the instance is generated once for all of them."""
+    if scale == 1.0:
+        return make_asset(category, seed)
+    return cached_asset(category, seed, 1.0).scaled(scale)
 
 
 def asset_of(scene_object: SceneObject) -> Asset:

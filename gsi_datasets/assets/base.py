@@ -138,6 +138,14 @@ class Asset:
         size.setflags(write=False)
         return size
 
+    def scaled(self, factor: float) -> Asset:
+        """This instance uniformly scaled by ``factor`` about its centre (``scale`` multiplied by it); the textures and
+        faces are shared. Scaling the unscaled instance gives exactly :func:`make_asset`'s parts at that scale."""
+        if factor == 1.0:
+            return self
+        parts = tuple(dataclasses.replace(part, vertices=part.vertices * factor) for part in self.parts)
+        return Asset(category=self.category, seed=self.seed, scale=self.scale * factor, parts=parts)
+
 
 CATEGORIES: dict[str, Category] = {}
 
@@ -205,12 +213,12 @@ def make_asset(category: str, seed: int, scale: float = 1.0) -> Asset:
     centred = tuple(
         dataclasses.replace(
             part,
-            vertices=np.ascontiguousarray((part.vertices - centre) * scale, dtype=np.float64),
+            vertices=np.ascontiguousarray(part.vertices - centre, dtype=np.float64),
             faces=np.ascontiguousarray(part.faces, dtype=np.int32),
         )
         for part in parts
     )
-    return Asset(category=spec, seed=seed, scale=scale, parts=centred)
+    return Asset(category=spec, seed=seed, scale=1.0, parts=centred).scaled(scale)
 
 
 def _load_catalog() -> None:

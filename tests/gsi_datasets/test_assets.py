@@ -108,6 +108,18 @@ def test_scale_is_uniform() -> None:
     np.testing.assert_allclose(large.size, 2.0 * small.size)
 
 
+def test_cached_scales_are_the_generated_ones_bit_for_bit() -> None:
+    # The renderer's cache scales one generated instance for every scale; a dataset built with it must not change.
+    from gsi_datasets.rendering import cached_asset
+
+    for scale in (0.4, 0.93, 1.0, 1.2618):
+        made, cached = make_asset("teapot", 7, scale), cached_asset("teapot", 7, scale)
+        assert cached.scale == made.scale == scale
+        for made_part, cached_part in zip(made.parts, cached.parts, strict=True):
+            assert made_part.vertices.tobytes() == cached_part.vertices.tobytes()
+            assert made_part.faces.tobytes() == cached_part.faces.tobytes()
+
+
 # ------------------------------------------------------------------------------------------------ geometry
 
 
