@@ -264,10 +264,11 @@ def add_object_body(spec: mujoco.MjSpec, name: str, asset: Asset, *, mocap: bool
             # MuJoCo's texture v axis points down the image; our uv has v up.
             uv = np.column_stack([part.uv[:, 0], 1.0 - part.uv[:, 1]])
             mesh.usertexcoord = uv.ravel().tolist()
-        m = part.material
-        material = add_texture_material(
-            spec, f"{name}_{part.name}_material", m.rgba, m.texture, m.specular, m.shininess, m.reflectance
-        )
+        # Named by the asset instance, not the body: the variants of an instance (its scales) share its textures.
+        material = f"{asset.category.name}{asset.seed}_{part.name}_material"
+        if spec.material(material) is None:
+            m = part.material
+            add_texture_material(spec, material, m.rgba, m.texture, m.specular, m.shininess, m.reflectance)
         geom = body.add_geom()
         geom.type = mujoco.mjtGeom.mjGEOM_MESH
         geom.meshname = mesh.name
@@ -470,7 +471,8 @@ class StateRenderer:
             self._narrow_frustum(window, self.width // divisor, self.height // divisor)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
-        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
+        # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows and not segmentation
         mujoco.mjr_render(self._rect if rect is None else rect, self._scene, self._context)
 
     def _read_instances(self) -> np.ndarray:
