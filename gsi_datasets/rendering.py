@@ -32,6 +32,7 @@ from gsi_datasets.scene import BACKGROUND_ID, Pose, Room, Scene, SceneObject, Su
 #: OpenCV camera axes -> MuJoCo camera axes (MuJoCo cameras look down -z with y up).
 _CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
 _PARKED_POSITION = (0.0, 0.0, -50.0)
+_PARKED = Pose(_PARKED_POSITION)
 #: Geom group of the object variants a state does not show: never drawn (out of sight, they still cost vertex work).
 _HIDDEN_GROUP = 5
 _PHYSICS_TIMESTEP_S = 0.002
@@ -404,6 +405,9 @@ class StateRenderer:
         self._geoms_of = {
             name: np.flatnonzero(self._model.geom_bodyid == self._model.body(name).id) for name in self._variants.values()
         }
+        # What :meth:`_pose` last set: each variant's pose (``_PARKED``: hidden; none yet) and the camera.
+        self._posed: dict[str, Pose] = {}
+        self._posed_camera = None
 
         _make_gl_context_current(self.width, self.height)
         _drain_gl_errors()
@@ -468,15 +472,20 @@ class StateRenderer:
             if key not in self._variants:
                 raise KeyError(f"object variant {key} was not among the states this renderer was built for")
             present[self._variants[key]] = scene_object.pose
+        # Only what differs from the last posed state is set (a search poses one object many times).
         for name, mocap_id in self._mocap_of.items():
-            pose = present.get(name, Pose(_PARKED_POSITION))
-            self._data.mocap_pos[mocap_id] = pose.position
-            self._data.mocap_quat[mocap_id] = pose.quaternion
-            self._model.geom_group[self._geoms_of[name]] = 0 if name in present else _HIDDEN_GROUP
+            pose = present.get(name, _PARKED)
+            if pose != self._posed.get(name):
+                self._posed[name] = pose
+                self._data.mocap_pos[mocap_id] = pose.position
+                self._data.mocap_quat[mocap_id] = pose.quaternion
+                self._model.geom_group[self._geoms_of[name]] = _HIDDEN_GROUP if name not in present else 0
         camera = state.camera
-        self._model.cam_pos[0] = camera.position
-        self._model.cam_quat[0] = matrix_to_quaternion(np.array(camera.rotation) @ _CV_TO_MUJOCO_CAMERA)
-        self._model.cam_fovy[0] = camera.fovy_deg
+        if camera != self._posed_camera:
+            self._model.cam_pos[0] = camera.position
+            self._model.cam_quat[0] = matrix_to_quaternion(np.array(camera.rotation) @ _CV_TO_MUJOCO_CAMERA)
+            self._model.cam_fovy[0] = camera.fovy_deg
+            self._posed_camera = camera
         mujoco.mj_kinematics(self._model, self._data)
         mujoco.mj_camlight(self._model, self._data)
 
