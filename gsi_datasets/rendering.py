@@ -474,8 +474,8 @@ class StateRenderer:
             present[self._variants[key]] = scene_object.pose
         # Only what differs from the last posed state is set (a search poses one object many times).
         for name, mocap_id in self._mocap_of.items():
-            pose = present.get(name, _PARKED)
-            if pose != self._posed.get(name):
+            pose, posed = present.get(name, _PARKED), self._posed.get(name)
+            if pose is not posed and pose != posed:
                 self._posed[name] = pose
                 self._data.mocap_pos[mocap_id] = pose.position
                 self._data.mocap_quat[mocap_id] = pose.quaternion

@@ -777,9 +777,10 @@ class RenderComparer(PoseSearch):
         width, height = self.compare_size
         before = {o.instance_id: o for o in self.view.objects}
         after = {o.instance_id: o for o in state.objects}
+        # (States share their unchanged objects: the identity test settles most of them without comparing fields.)
         changed = [
-            *(o for i, o in after.items() if before.get(i) != o),
-            *(o for i, o in before.items() if after.get(i) != o),
+            *(o for i, o in after.items() if before.get(i) is not o and before.get(i) != o),
+            *(o for i, o in before.items() if after.get(i) is not o and after.get(i) != o),
         ]
         if not changed:
             return (0, 0, 0, 0)

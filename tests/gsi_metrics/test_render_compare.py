@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
+import cv2
 import numpy as np
 import pytest
 
@@ -30,6 +32,46 @@ def test_a_window_of_a_render_is_that_part_of_the_whole_render(split_rows: list[
         for bad in [(5, 5, 5, 9), (-1, 0, 4, 4), (0, 0, width + 1, 4)]:
             with pytest.raises(ValueError, match="is not a non-empty part"):
                 renderer.render_rgb(scene, shadows=False, divisor=divisor, window=bad)
+
+
+def test_drawing_without_anti_aliasing_differs_only_along_edges_and_switches_back(split_rows: list[dict]) -> None:
+    """The search's cheaper renders (no multisampling) are the same picture but for edge pixels; going back and forth
+    between them and the anti-aliased ones (two contexts of one model) leaves every render as drawn alone."""
+    scene = Scene.from_dict(json.loads(split_rows[0]["scene"])["source"])
+    with StateRenderer([scene]) as fresh:
+        alone = fresh.render_rgb(scene, shadows=False)
+    with StateRenderer([scene]) as renderer:
+        for divisor in (1, 2):
+            smooth = renderer.render_rgb(scene, shadows=False, divisor=divisor).astype(int)
+            jagged = renderer.render_rgb(scene, shadows=False, divisor=divisor, antialias=False).astype(int)
+            assert jagged.shape == smooth.shape
+            differs = np.abs(jagged - smooth).sum(axis=2) > 12
+            assert 0.0 < differs.mean() < 0.05
+            edges = cv2.dilate(cv2.Canny(smooth.astype(np.uint8), 30, 90), np.ones((3, 3), np.uint8)) > 0
+            assert differs[~edges].mean() < 0.002
+        assert np.array_equal(renderer.render_rgb(scene, shadows=False), alone)
+        assert np.array_equal(renderer.render(0).rgb, renderer.render(0).rgb)
+
+
+def test_variants_a_state_does_not_show_change_no_pixel(split_rows: list[dict]) -> None:
+    """A renderer built for many states (render-and-compare's ~30 scalings of the target) draws a state exactly as one
+    built for that state alone: the variants it does not show are hidden, not just parked out of sight."""
+    scene = Scene.from_dict(json.loads(split_rows[0]["scene"])["source"])
+    target = scene.objects[0]
+    scaled = [scene.with_object(dataclasses.replace(target, scale=target.scale * s)) for s in (0.5, 0.8, 1.3, 2.0)]
+    with StateRenderer([scene]) as alone:
+        expected = [alone.render(0), alone.render_rgb(scene, shadows=False, divisor=2, window=(8, 8, 120, 100))]
+    with StateRenderer([*scaled, scene]) as shared:
+        index = len(scaled)
+        for _ in range(2):  # after other states were drawn too
+            for state in scaled:
+                shared.render_rgb(state, shadows=False)
+            view = shared.render(index)
+            assert np.array_equal(view.rgb, expected[0].rgb)
+            assert np.array_equal(view.depth_m, expected[0].depth_m)
+            assert np.array_equal(view.instances, expected[0].instances)
+            window = shared.render_rgb(scene, shadows=False, divisor=2, window=(8, 8, 120, 100))
+            assert np.array_equal(window, expected[1])
 
 
 def _whole_image_distance(comparer: RenderComparer, state: Scene, exact: bool) -> float:
