@@ -248,11 +248,10 @@ def _scored_rows(
         return
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["gsi_bench.evaluation"])  # workers start with the scoring stack imported
-    chunksize = max(1, min(8, len(indices) // (4 * workers)))
+    # One row per task: rows take from milliseconds to seconds, and a chunk of slow ones left to one worker at the end
+    # of a run keeps the others idle; handing out a row costs about a millisecond.
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
-        yield from _progress(
-            pool.map(_evaluate_in_worker, indices, chunksize=chunksize), total, done, progress, job.editor.spec
-        )
+        yield from _progress(pool.map(_evaluate_in_worker, indices), total, done, progress, job.editor.spec)
 
 
 def _progress(items: Iterator[Any], total: int, done: int, enabled: bool, label: str) -> Iterator[Any]:
