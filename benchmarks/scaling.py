@@ -16,11 +16,11 @@ alone. Both figures are worth printing: the default is what a user gets.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

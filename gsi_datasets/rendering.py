@@ -402,8 +402,9 @@ class StateRenderer:
         self._data = mujoco.MjData(self._model)
         self.geom_instances = geom_instances(self._model)
         self._mocap_of = {name: self._model.body(name).mocapid[0] for name in self._variants.values()}
+        body_of_geom = self._model.geom_bodyid
         self._geoms_of = {
-            name: np.flatnonzero(self._model.geom_bodyid == self._model.body(name).id) for name in self._variants.values()
+            name: np.flatnonzero(body_of_geom == self._model.body(name).id) for name in self._variants.values()
         }
         # What :meth:`_pose` last set: each variant's pose (``_PARKED``: hidden; none yet) and the camera.
         self._posed: dict[str, Pose] = {}
