@@ -594,7 +594,7 @@ class StateRenderer:
         ``1 / divisor`` of that size (fewer pixels to draw; edges are not anti-aliased like a reduced
         full-size image's). ``window = (left, top, right, bottom)`` draws only those pixels of that view
         (columns ``left .. right - 1``, rows ``top .. bottom - 1``): the same pixels, far fewer to draw.
-        ``antialias=False`` draws without multisampling (about a third cheaper on a CPU rasteriser; jagged edges).
+        ``antialias=False`` draws without multisampling (a third to a half cheaper on the CPU rasteriser; jagged edges).
         """
         if (state.camera.width, state.camera.height) != (self.width, self.height):
             raise ValueError(

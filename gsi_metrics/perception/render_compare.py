@@ -740,11 +740,11 @@ class RenderComparer(PoseSearch):
         """``state`` rendered without shadows at the comparison size (float32 RGB); only the comparison-size pixels
         ``window = (left, top, right, bottom)`` of it when one is given.
 
-        The search renders directly at that size (a quarter of the pixels to draw), without anti-aliasing (a third
-        cheaper; its edges are approximate at that size anyway). ``exact`` renders at the image's
-        size and reduces it like the images: a direct small render differs from a reduced full-size image along
-        every edge, and for a small object, or a change that moves only edges, those differences are as large as
-        the change to be explained; the final choice between the search's end points is made this way.
+        The search renders directly at that size (a quarter of the pixels to draw), without anti-aliasing (a third to
+        a half cheaper; its edges are approximate at that size anyway). ``exact`` renders at the image's size and
+        reduces it like the images: a direct small render differs from a reduced full-size image along every edge, and
+        for a small object, or a change that moves only edges, those differences are as large as the change to be
+        explained; the final choice between the search's end points is made this way.
         """
         if not exact:
             rendered = self.renderer.render_rgb(
