@@ -31,8 +31,8 @@ from gsi_datasets.scene import BACKGROUND_ID, Pose, Room, Scene, SceneObject, Su
 
 #: OpenCV camera axes -> MuJoCo camera axes (MuJoCo cameras look down -z with y up).
 _CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
-_PARKED_POSITION = (0.0, 0.0, -50.0)
-_PARKED = Pose(_PARKED_POSITION)
+#: Where the object variants a state does not show are put (out of sight; they are also hidden from drawing).
+_PARKED = Pose((0.0, 0.0, -50.0))
 #: Geom group of the object variants a state does not show: never drawn (out of sight, they still cost vertex work).
 _HIDDEN_GROUP = 5
 _PHYSICS_TIMESTEP_S = 0.002
