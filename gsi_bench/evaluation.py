@@ -43,7 +43,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -387,6 +387,12 @@ def _resumed_rows(out: Path, key: Mapping[str, Any], profiles: Sequence[str]) ->
     return rows
 
 
+def _write_scored(partial: TextIO, index: int, scores: Sequence[SampleScore]) -> None:
+    """One line of a partial results file: row ``index`` and its scores (read back by :func:`_resumed_rows`)."""
+    entry = {"index": index, "scores": [score.to_dict() for score in scores]}
+    partial.write(json.dumps(entry, default=_json_default) + "\n")
+
+
 def _part_rows(
     folders: Sequence[str | os.PathLike], key: Mapping[str, Any], profiles: Sequence[str]
 ) -> dict[int, list[SampleScore]]:
@@ -560,8 +566,7 @@ def run_evaluation(
             with _partial_file(out, 0).open("a") as partial:
                 for index, scores in merged.items():
                     if index not in done and index < len(dataset):
-                        entry = {"index": index, "scores": [score.to_dict() for score in scores]}
-                        partial.write(json.dumps(entry, default=_json_default) + "\n")
+                        _write_scored(partial, index, scores)
         processes.wait_for_everyone()
         if merge_parts:
             done = _resumed_rows(out, key, profiles)
@@ -573,8 +578,7 @@ def run_evaluation(
         with _partial_file(out, processes.index).open("a") as partial:
             for index, scores in _scored_rows(job, backend, measures, todo, workers, shown, len(done)):
                 done[index] = scores
-                entry = {"index": index, "scores": [score.to_dict() for score in scores]}
-                partial.write(json.dumps(entry, default=_json_default) + "\n")
+                _write_scored(partial, index, scores)
                 partial.flush()
         scored = int(processes.sum(len(todo)))  # waits for every process
         seconds = time.perf_counter() - start
