@@ -167,6 +167,10 @@ source_world_to_camera`).
 - `command` is what the instruction asks (direction, distance, angle, factor, camera motion); left/right are
   as seen in the image, forward is away from the camera in the support plane, clockwise is as seen from above.
 - `support` is what the target stands on (a table, a shelf board, a seat, the floor) and its plane.
+- `target_mesh` (real rows from a scan only; None elsewhere) is the target's annotated mesh in the source camera
+  frame: `vertices`, `faces` and the scan's vertex `colours`. Scoring draws the target from it, so the sides the
+  photograph does not show are the scan's, not a guess; a real turn is asked only when that drawing, from the row's
+  own camera, tells it apart from no turn, the opposite and the double turn (rejections `object_rotate/turn_looks_*`).
 - `reference_format` repeats the labels in the reference implementation's layout
   (`[x, y, z, w, h, l, yaw]`, yaw = atan2(-R[2,0], R[0,0]) about the camera y axis).
 

@@ -507,6 +507,7 @@ def _render_and_label(
         "scene": json.dumps(
             {"source": source.to_dict(), "target": target.to_dict()}, sort_keys=True, separators=(",", ":")
         ),
+        "target_mesh": None,  # the stored scene has every shape
         "reference_format": {
             "dataset": "",
             "prompt": proposal.instruction,

@@ -32,6 +32,7 @@ from shapely.geometry import MultiPoint, Polygon
 
 from gsi_builders.operations.receptacle_place import EDGE_FACING_TOLERANCE_DEG
 from gsi_datasets.geometry import (
+    ObjectMesh,
     box_corners,
     ground_direction,
     plane_basis,
@@ -81,7 +82,7 @@ BORDER_PX = 4
 class FrameObjects:
     """The 3D picture of one frame (camera frame, metres): ``up``, every labelled instance's box and surface points,
     visible fractions (None where unknown), each possible target's support and the area of that support's surface
-    it stands in (:class:`SupportArea`)."""
+    it stands in (:class:`SupportArea`), and, from a scan, every labelled instance's annotated mesh (camera frame)."""
 
     frame: RGBDFrame
     up: np.ndarray
@@ -90,6 +91,7 @@ class FrameObjects:
     visible: dict[int, float | None]
     supports: dict[int, int] = field(default_factory=dict)
     areas: dict[int, SupportArea] = field(default_factory=dict)
+    meshes: dict[int, ObjectMesh] = field(default_factory=dict)
 
     def name(self, instance_id: int) -> str:
         return self.frame.labels[instance_id] if instance_id != UNLABELLED else "surface"
@@ -118,7 +120,7 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
     if up is None or frame.instances is None or not frame.labels:
         return None
     world_to_camera = None if frame.camera_to_world is None else np.linalg.inv(frame.camera_to_world)
-    boxes, points, visible = {}, {}, {}
+    boxes, points, visible, meshes = {}, {}, {}, {}
     for instance_id in frame.labels:
         if capture is not None and hasattr(capture, "surface_points"):
             world = capture.surface_points(instance_id)
@@ -126,6 +128,7 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
                 continue
             points[instance_id] = transform_points(world_to_camera, world)
             boxes[instance_id] = capture.box(frame, instance_id)
+            meshes[instance_id] = capture.instance_mesh(instance_id).transformed(world_to_camera)
             # Ray casting the unoccluded instance costs: only what a candidate may name (targets, references).
             editable = can_be_target(frame.labels[instance_id])
             visible[instance_id] = capture.visible_fraction(frame, instance_id) if editable else None
@@ -140,7 +143,7 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
     if len(background) > MOST_BACKGROUND_POINTS:
         background = background[np.random.default_rng(0).choice(len(background), MOST_BACKGROUND_POINTS, replace=False)]
     points[UNLABELLED] = background
-    objects = FrameObjects(frame, up, boxes, points, visible)
+    objects = FrameObjects(frame, up, boxes, points, visible, meshes=meshes)
     for target in (i for i in boxes if can_be_target(frame.labels[i])):
         support = _support(objects, target)
         if support is not None:
@@ -477,6 +480,20 @@ def _object_label(objects: FrameObjects, instance_id: int, after: GroundedBox | 
     }
 
 
+def turn_look_alike(row: dict[str, Any]) -> str | None:
+    """For a turn (OR row): the look-alike (``unturned``, ``opposite`` or ``doubled``) that the row's own view cannot
+    tell from the asked turn, else None. The generators' rule (:data:`~gsi_datasets.operations.object_rotate.
+    MIN_VISIBLE_DIFFERENCE`), applied to the drawings the scorer makes of this row: the target's annotated mesh where
+    the row has one, its source pixels otherwise (what a row without a mesh is scored ``undecidable`` by)."""
+    from gsi_metrics.operations.object_rotate import turn_undecidable
+    from gsi_metrics.perception.scene_free import SceneFreeComparer
+    from gsi_metrics.sample import ScoringSample
+
+    sample = ScoringSample.from_row(row)
+    comparer = SceneFreeComparer(sample.view, sample.view.image)
+    return turn_undecidable(sample.view, sample.truth, comparer.turn_distinctness())
+
+
 def frame_images(frame: RGBDFrame) -> dict[str, dict[str, Any]]:
     """A frame's source image columns (PNG): RGB, depth in millimetres, instance ids."""
     from gsi_builders.generate import _depth_png, _encode_png
@@ -498,7 +515,8 @@ def candidate_row(
     images: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The dataset row of a candidate, in GSI-Syn's schema (:data:`gsi_datasets.schema.FEATURES`): ``target_image``,
-    ``target_depth``, ``target_instances`` and ``scene`` None, ``reference_format``'s dataset ``fine``; ``images``:
+    ``target_depth``, ``target_instances`` and ``scene`` None, ``target_mesh`` the target's annotated mesh where the
+    frame comes from a scan, ``reference_format``'s dataset ``fine``; ``images``:
     the frame's :func:`frame_images` (encoded once for all its candidates)."""
     from gsi_datasets.geometry import axis_angle_from_rotation, reference_box
 
@@ -555,6 +573,7 @@ def candidate_row(
             "offset_m": -bottom,
         },
         "scene": None,
+        "target_mesh": objects.meshes[candidate.target_id].to_row() if candidate.target_id in objects.meshes else None,
         "reference_format": {
             "dataset": "fine",
             "prompt": candidate.instruction,

@@ -34,6 +34,7 @@ from gsi_builders.real_candidates import (
     frame_candidates,
     frame_images,
     frame_objects,
+    turn_look_alike,
 )
 from gsi_builders.real_gate import apply_rewrite, gate_candidate
 from gsi_datasets.real.frames import CaptureError, RGBDFrame, every_nth, frame_rejection
@@ -185,12 +186,16 @@ def _frame_rows(
         return None
     rng = np.random.default_rng([seed, zlib.crc32(f"{scene}/{frame.frame_id}".encode())])
     candidates = frame_candidates(objects, rng, report.check_rejections, operations)
-    report.candidates_per_frame[f"{scene}/{frame.frame_id}"] = len(candidates)
     rows, images = [], frame_images(frame)
     for candidate in candidates:
         short = OPERATION_SHORT_IDS[candidate.operation]
         sample_id = f"real_{split}_{scene}_{frame.frame_id}_{short}_{candidate.target_id}"
-        rows.append(candidate_row(candidate, objects, sample_id, split, seed, images))
+        row = candidate_row(candidate, objects, sample_id, split, seed, images)
+        if candidate.operation == "object_rotate" and (look_alike := turn_look_alike(row)) is not None:
+            report.check_rejections[f"object_rotate/turn_looks_{look_alike}"] += 1
+            continue
+        rows.append(row)
+    report.candidates_per_frame[f"{scene}/{frame.frame_id}"] = len(rows)
     return rows
 
 

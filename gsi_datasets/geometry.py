@@ -12,6 +12,9 @@ Conventions (see the README, "Frames and units"):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 _CORNER_SIGNS = np.array(
@@ -75,12 +78,16 @@ def axis_angle_from_rotation(rotation: np.ndarray) -> tuple[np.ndarray, float]:
     angle = float(np.arccos(cos_angle))
     if angle < 1e-9:
         return np.array([0.0, 0.0, 1.0]), 0.0
-    if np.pi - angle < 1e-6:
-        # Near 180 degrees the skew part vanishes; take the axis from the symmetric part instead.
+    if np.pi - angle < 1e-3:
+        # Near 180 degrees the skew part vanishes into the matrix's rounding (a box rotation from float32 scan vertices
+        # is orthonormal to ~1e-7, which moves the angle by ~1e-4 rad and makes the skew part noise): take the axis
+        # from the symmetric part instead, and the turn as a half turn (within 0.06 degrees).
         symmetric = (rotation + np.eye(3)) / 2.0
         axis = symmetric[:, int(np.argmax(np.diag(symmetric)))]
         return axis / np.linalg.norm(axis), 180.0
     skew = np.array([rotation[2, 1] - rotation[1, 2], rotation[0, 2] - rotation[2, 0], rotation[1, 0] - rotation[0, 1]])
+    if np.linalg.norm(skew) < 1e-12:  # a symmetric matrix a rounding error from the identity: no turn
+        return np.array([0.0, 0.0, 1.0]), 0.0
     return skew / (2.0 * np.sin(angle)), float(np.rad2deg(angle))
 
 
@@ -259,3 +266,63 @@ def unproject_pixels(intrinsics: np.ndarray, pixels: np.ndarray, depth_z: np.nda
     pixels = np.asarray(pixels, dtype=np.float64)
     homogeneous = np.column_stack([pixels, np.ones(len(pixels))])
     return (homogeneous @ np.linalg.inv(np.asarray(intrinsics, dtype=np.float64)).T) * np.asarray(depth_z)[:, None]
+
+
+@dataclass(frozen=True)
+class ObjectMesh:
+    """One object's triangle mesh with per-vertex colours (a scan's annotated instance): ``vertices`` ``(V, 3)``,
+    ``faces`` ``(F, 3)`` vertex indices, ``colours`` ``(V, 3)`` RGB uint8."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    colours: np.ndarray
+
+    def transformed(self, matrix_4x4: np.ndarray) -> ObjectMesh:
+        """The mesh with its vertices mapped by ``matrix_4x4`` (e.g. world to camera)."""
+        return ObjectMesh(transform_points(matrix_4x4, self.vertices), self.faces, self.colours)
+
+    def surface_samples(
+        self, spacing_m: float, most: int, seed: int = 0, least: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(points (N, 3), colours (N, 3) float, normals (N, 3))``: points spread evenly over the surface, about one
+        per ``spacing_m`` squared, between ``least`` (default: one per face) and ``most`` of them, each coloured by its
+        face's vertex colours interpolated and facing its face's way (the faces' winding: counterclockwise seen from
+        outside); the same points for the same ``seed``."""
+        corners = self.vertices[self.faces]
+        if len(corners) == 0:
+            return np.zeros((0, 3)), np.zeros((0, 3)), np.zeros((0, 3))
+        crossed = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+        lengths = np.linalg.norm(crossed, axis=1)
+        areas = 0.5 * lengths
+        floor = len(corners) if least is None else least
+        count = int(np.clip(areas.sum() / spacing_m**2, min(floor, most), most))
+        rng = np.random.default_rng(seed)
+        chosen = rng.choice(len(corners), size=count, p=areas / areas.sum() if areas.sum() > 0 else None)
+        a, b = rng.random((2, count))
+        flip = a + b > 1
+        a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
+        weights = np.column_stack([1 - a - b, a, b])
+        points = np.einsum("nk,nkd->nd", weights, corners[chosen])
+        colours = np.einsum("nk,nkd->nd", weights, self.colours[self.faces[chosen]].astype(np.float64))
+        normals = crossed[chosen] / np.maximum(lengths[chosen], 1e-12)[:, None]
+        return points, colours, normals
+
+    def to_row(self) -> dict[str, list]:
+        """The dataset column's value (:data:`gsi_datasets.schema.FEATURES` ``target_mesh``)."""
+        return {
+            "vertices": np.asarray(self.vertices, np.float64).tolist(),
+            "faces": np.asarray(self.faces, np.int64).tolist(),
+            "colours": np.asarray(self.colours, np.uint8).tolist(),
+        }
+
+    @classmethod
+    def from_row(cls, value: dict[str, Any]) -> ObjectMesh:
+        vertices = np.asarray(value["vertices"], np.float64).reshape(-1, 3)
+        faces = np.asarray(value["faces"], np.int64).reshape(-1, 3)
+        colours = np.asarray(value["colours"], np.uint8).reshape(-1, 3)
+        if len(colours) != len(vertices) or (faces.size and (faces.min() < 0 or faces.max() >= len(vertices))):
+            raise ValueError(
+                f"a mesh of {len(vertices)} vertices, {len(colours)} colours and faces indexing "
+                f"{faces.min() if faces.size else 0}..{faces.max() if faces.size else 0}: inconsistent"
+            )
+        return cls(vertices, faces, colours)

@@ -214,6 +214,13 @@ FEATURES = datasets.Features(
         },
         # JSON {"source": scene, "target": scene}: re-renders both images exactly (gsi_datasets.scene).
         "scene": datasets.Value("string"),
+        # Real rows from a scan: the target's annotated mesh in the source camera frame, vertex colours from the scan
+        # (a partial scene: the shape and the sides the photograph does not show); None elsewhere.
+        "target_mesh": {
+            "vertices": datasets.List(_floats(3)),
+            "faces": datasets.List(datasets.List(datasets.Value("int32"), length=3)),
+            "colours": datasets.List(datasets.List(datasets.Value("uint8"), length=3)),
+        },
         "reference_format": {
             "dataset": datasets.Value("string"),
             "prompt": datasets.Value("string"),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from gsi_datasets.assets import get_category
-from gsi_datasets.geometry import rotation_about_axis
+from gsi_datasets.geometry import ObjectMesh, rotation_about_axis
 from gsi_datasets.images import row_image
 from gsi_datasets.operations import Command, get_operation
 from gsi_datasets.schema import operation_name
@@ -76,6 +76,8 @@ class SourceView:
             operations: what a detector of the category would also report).
         distractor_boxes: their 3D boxes in the source.
         target_category: the target's category (None for camera operations).
+        target_mesh: the target's annotated mesh from a scan (real rows; source camera frame, the scan's colours): its
+            shape and the sides the source image does not show; None elsewhere (synthetic rows have the whole scene).
     """
 
     sample_id: str
@@ -98,6 +100,7 @@ class SourceView:
     distractor_ids: tuple[int, ...] = ()
     distractor_boxes: tuple[Box3D, ...] = ()
     target_category: str | None = None
+    target_mesh: ObjectMesh | None = None
 
     def of_reference(self) -> SourceView:
         """The same view with the reference object as its target (to perceive what happened to it)."""
@@ -121,6 +124,7 @@ class SourceView:
             reference_category=None,
             distractor_ids=(),
             distractor_boxes=(),
+            target_mesh=None,
         )
 
     @property
@@ -253,6 +257,7 @@ class ScoringSample:
             distractor_ids=tuple(int(d["instance_id"]) for d in distractors),
             distractor_boxes=tuple(Box3D.from_row(d["box3d_before"]) for d in distractors),
             target_category=target.get("category") if object_target else None,
+            target_mesh=ObjectMesh.from_row(row["target_mesh"]) if object_target and row.get("target_mesh") else None,
         )
         truth = EditTruth(
             command=spec.command_from_row(row["command"]),

@@ -5,8 +5,8 @@ official download tool extracts for one scene (the files ``scenezoo``'s ScanNet+
 
 - ``scans/mesh_aligned_0.05.ply``: the whole room as one triangle mesh (binary PLY, vertex ``x y z red green blue``,
   faces), every shape cut into triangles of at most 5 cm edges as a scan's mesh is; vertex colours are what the
-  rendered iPhone frames saw at each vertex (a scan is coloured from its images), the material's colour where no
-  frame saw it;
+  rendered iPhone frames saw at each vertex (a scan is coloured from its images), then what views around every object
+  saw (:func:`scan_cameras`: a scan walks around what it captures), the material's colour where no view saw it;
 - ``scans/segments.json`` (``segIndices``: the segment of every vertex; one per shape) and
   ``scans/segments_anno.json`` (``segGroups``: ``objectId``, ``label``, ``segments``), the annotation format;
 - ``iphone/rgb.mkv`` (H.264, 1920 x 1440), ``iphone/depth.bin`` (the LiDAR's 256 x 192 depth, uint16 millimetres,
@@ -145,6 +145,22 @@ def scene_shapes(scene) -> list[tuple[str, int | None, np.ndarray, np.ndarray, n
     return shapes
 
 
+def scan_cameras(scene, per_object: int = 8, size: tuple[int, int] = (320, 240)) -> list:
+    """The views a person scanning the room takes besides the frames: ``per_object`` cameras around every object, 30
+    degrees above it, so the scan's mesh is coloured on every side (a scan walks around what it captures)."""
+    from gsi_datasets.rendering import asset_of
+    from gsi_datasets.scene import Camera
+
+    cameras = []
+    for scene_object in scene.objects:
+        centre = np.array(scene_object.pose.position)
+        distance = max(0.5, 2.5 * float(np.max(asset_of(scene_object).size)))
+        for turn in np.linspace(0.0, 2 * np.pi, per_object, endpoint=False):
+            offset = distance * np.array([np.cos(turn) * np.cos(np.pi / 6), np.sin(turn) * np.cos(np.pi / 6), 0.5])
+            cameras.append(Camera.looking_at(centre + offset, centre, 60.0, *size))
+    return cameras
+
+
 def _seen_colours(vertices: np.ndarray, cameras: list, views: list) -> tuple[np.ndarray, np.ndarray]:
     """The colour each vertex shows in the first view that sees it (depth within 2 cm), and which were seen."""
     colours = np.zeros((len(vertices), 3))
@@ -233,13 +249,16 @@ def write_scannetpp_scene(
     (root / "splits").mkdir(parents=True, exist_ok=True)
     (root / "splits" / "nvs_sem_val.txt").write_text(scene_id + "\n")
 
+    scans = scan_cameras(scene)
+    with StateRenderer([dataclasses.replace(scene, camera=camera) for camera in scans]) as renderer:
+        scan_views = [renderer.render(index) for index in range(len(scans))]
     shapes = scene_shapes(scene)
     object_ids: dict[int, int] = {}
     groups: dict[int, dict] = {}
     all_vertices, all_faces, all_colours, segment_of_vertex = [], [], [], []
     offset = 0
     for segment, (label, instance, vertices, faces, rgb) in enumerate(shapes):
-        colours, seen = _seen_colours(vertices, cameras, views)
+        colours, seen = _seen_colours(vertices, cameras + scans, views + scan_views)
         colours[~seen] = rgb
         all_vertices.append(vertices)
         all_colours.append(colours)
@@ -356,3 +375,33 @@ def label_errors(truth: SimulatedScan, capture, min_pixels: int = 400) -> list[d
                 }
             )
     return rows
+
+
+def true_edit(truth: SimulatedScan, frame_index: int, row: dict, image: np.ndarray) -> np.ndarray | None:
+    """A real row's asked edit as it really looks: the simulator's render of the row's target moved, turned and scaled
+    as its label says (about the label's box centre) in frame ``frame_index``'s camera, the pixels it changes pasted
+    into the row's source ``image`` (the decoded video frame). None when the target is not a simulated object."""
+    from gsi_builders.operations import moved_object
+    from gsi_datasets.rendering import StateRenderer
+
+    instance = int(row["target_object"]["instance_id"]) - 1 - OBJECT_ID_OFFSET
+    scene = truth.scene
+    if not any(item.instance_id == instance for item in scene.objects):
+        return None
+    height, width = image.shape[:2]
+    camera = dataclasses.replace(truth.cameras[frame_index], width=width, height=height)
+    camera_to_world = np.linalg.inv(np.array(row["camera"]["source_world_to_camera"]))
+    to_world, origin = camera_to_world[:3, :3], camera_to_world[:3, 3]
+    before, after = (row["target_object"][key] for key in ("box3d_before", "box3d_after"))
+    turn = to_world @ np.array(after["rotation"]) @ np.array(before["rotation"]).T @ to_world.T
+    factor = float(row["transform"]["scale_factor"])
+    centre_before, centre_after = (to_world @ np.array(box["centre"]) + origin for box in (before, after))
+    target = scene.object(instance)
+    position = turn @ (np.array(target.pose.position) - centre_before) * factor + centre_after
+    edited = scene.with_object(moved_object(target, position, turn @ target.pose.rotation, target.scale * factor))
+    with StateRenderer([dataclasses.replace(state, camera=camera) for state in (scene, edited)]) as renderer:
+        source_view, edited_view = renderer.render(0), renderer.render(1)
+    changed = (source_view.instances != edited_view.instances) | np.any(source_view.rgb != edited_view.rgb, axis=2)
+    result = image.copy()
+    result[changed] = edited_view.rgb[changed]
+    return result

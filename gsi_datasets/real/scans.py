@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import project_points, transform_points
+from gsi_datasets.geometry import ObjectMesh, project_points, transform_points
 from gsi_datasets.real.frames import CaptureError, RGBDFrame, normalized_category
 from gsi_datasets.real.grounding import GroundedBox, gravity_box
 
@@ -108,10 +108,10 @@ class ScanCapture:
         self._reader_options = reader_options
         self._dataset = _open_dataset(dataset, self.root)
         self._errors = (_scenezoo().SceneZooError, OSError, ValueError, KeyError)
-        # Per instance, computed once: its ray casting scene, vertices, surface points and world-frame box.
+        # Per instance, computed once: its ray casting scene, mesh, surface points and world-frame box.
         self._instance_scenes: dict[int, Any] = {}
-        self._vertices: dict[int, np.ndarray] = {}
         self._surface_points: dict[int, np.ndarray] = {}
+        self._meshes: dict[int, ObjectMesh] = {}
         self._world_boxes: dict[int, GroundedBox] = {}
 
     def _read(self, what: str, call, *args, **kwargs):
@@ -129,9 +129,14 @@ class ScanCapture:
         return list(batch.frame_keys)
 
     @cached_property
+    def _scan_mesh(self):
+        """The scan's mesh as the reader returns it (an Open3D triangle mesh)."""
+        return self._read("mesh", self._dataset.get_mesh, self.scene_id)
+
+    @cached_property
     def _mesh(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, str]]:
         """``(vertices (V, 3), triangles (T, 3), triangle instance ids (T,), labels)``; ids are object id + 1."""
-        mesh = self._read("mesh", self._dataset.get_mesh, self.scene_id)
+        mesh = self._scan_mesh
         vertices = np.asarray(mesh.vertices, np.float64)
         triangles = np.asarray(mesh.triangles, np.int64)
         if len(vertices) == 0 or len(triangles) == 0:
@@ -167,33 +172,33 @@ class ScanCapture:
 
     def instance_vertices(self, instance_id: int) -> np.ndarray:
         """The world-frame vertices of an instance's triangles."""
-        if instance_id not in self._vertices:
+        return self.instance_mesh(instance_id).vertices
+
+    def instance_mesh(self, instance_id: int) -> ObjectMesh:
+        """The instance's triangles (world frame) with the scan's vertex colours (grey where the scan has none)."""
+        if instance_id not in self._meshes:
             vertices, triangles, triangle_ids, _ = self._mesh
-            self._vertices[instance_id] = vertices[np.unique(triangles[triangle_ids == instance_id])]
-        return self._vertices[instance_id]
+            own = triangles[triangle_ids == instance_id]
+            used, faces = np.unique(own, return_inverse=True)
+            self._meshes[instance_id] = ObjectMesh(vertices[used], faces.reshape(-1, 3), self._vertex_colours[used])
+        return self._meshes[instance_id]
+
+    @cached_property
+    def _vertex_colours(self) -> np.ndarray:
+        colours = np.asarray(self._scan_mesh.vertex_colors, np.float64)
+        vertices = self._mesh[0]
+        if colours.shape != vertices.shape:
+            return np.full(vertices.shape, 128, np.uint8)
+        return np.clip(np.round(colours * 255.0), 0, 255).astype(np.uint8)
 
     def surface_points(self, instance_id: int, spacing_m: float = 0.01, most: int = 20_000) -> np.ndarray:
         """World-frame points spread evenly over an instance's surface (about one per ``spacing_m`` squared, at most
         ``most``; the same points every call): denser than its vertices, so a small object's footprint finds the
         surface under it."""
-        cache = self._surface_points
-        if instance_id not in cache:
-            vertices, triangles, triangle_ids, _ = self._mesh
-            corners = vertices[triangles[triangle_ids == instance_id]]
-            if len(corners) == 0:
-                return np.zeros((0, 3))
-            areas = 0.5 * np.linalg.norm(np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]), axis=1)
-            count = int(np.clip(areas.sum() / spacing_m**2, len(corners), most))
-            rng = np.random.default_rng(instance_id)
-            chosen = rng.choice(len(corners), size=count, p=areas / areas.sum() if areas.sum() > 0 else None)
-            a, b = rng.random((2, count))
-            flip = a + b > 1
-            a[flip], b[flip] = 1 - a[flip], 1 - b[flip]
-            picked = corners[chosen]
-            cache[instance_id] = (
-                picked[:, 0] + a[:, None] * (picked[:, 1] - picked[:, 0]) + b[:, None] * (picked[:, 2] - picked[:, 0])
-            )
-        return cache[instance_id]
+        if instance_id not in self._surface_points:
+            mesh = self.instance_mesh(instance_id)
+            self._surface_points[instance_id] = mesh.surface_samples(spacing_m, most, seed=instance_id)[0]
+        return self._surface_points[instance_id]
 
     def frames(self, frame_ids: Sequence[str] | None = None) -> Iterator[RGBDFrame]:
         """The frames ``frame_ids`` (default: all), with instance images and labels, read a few at a time."""

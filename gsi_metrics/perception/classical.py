@@ -52,7 +52,9 @@ rotation-invariant parts agree on "no rotation".
    same search, each hypothesis drawn in 2.5D from the source view's own pixels and depth
    (:mod:`gsi_metrics.perception.scene_free`); where a turn is asked, it also reports how well the source view tells
    turns apart (``TargetRecovery.turn_distinctness``), so that a turn no image could show is scored ``undecidable``.
-   ``TargetRecovery.method`` records the path of every estimate.
+   A real row from a scan carries the target's annotated mesh: the target is then drawn from the mesh (``mesh``: its
+   true shape and the sides the photograph does not show) over the same 2.5D background; ``perception="scene-free"``
+   leaves the mesh out (the photograph alone). ``TargetRecovery.method`` records the path of every estimate.
 """
 
 from __future__ import annotations
@@ -355,6 +357,8 @@ class ClassicalBackend:
             experts.prefetch([expert_request(view, edited) for view, edited in pairs if view.object_target])
 
     def perceive(self, sample: SourceView, edited: np.ndarray) -> Perception:
+        if self._config["perception"] == "scene-free" and sample.target_mesh is not None:
+            sample = dataclasses.replace(sample, target_mesh=None)  # scored as a photograph alone
         if not sample.object_target:  # a camera operation: only the camera motion is asked for
             everywhere = np.ones(sample.image.shape[:2], bool)
             return Perception(target=TargetRecovery(found=False), camera=self._camera(sample, edited, everywhere))
@@ -414,7 +418,7 @@ class ClassicalBackend:
         drawings of the source view), seen from the recovered camera."""
         static = np.array_equal(camera.delta, np.eye(4))
         comparer = comparer_type(sample, edited, camera_delta=None if static else camera.delta, proposals=proposals)
-        method = "render-compare" if comparer_type is RenderComparer else "scene-free"
+        method = comparer.method
         try:
             # Starts: the feature estimate; the search adds "no change" and the changed regions, and the image
             # decides between them.

@@ -656,6 +656,8 @@ class PoseSearch:
 class RenderComparer(PoseSearch):
     """Scores hypotheses about the target by re-rendering the stored source scene (see module docstring)."""
 
+    method = "render-compare"
+
     def __init__(
         self, sample: SourceView, edited: np.ndarray, camera_delta: np.ndarray | None = None, **search: Any
     ) -> None:

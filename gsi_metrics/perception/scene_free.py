@@ -49,6 +49,12 @@ _DEPTH_TOLERANCE_M = 0.01
 TURN_GRID_DEG = 15.0
 #: A receptacle's surface at most this far (m) above or below the target's own support is that support.
 _SAME_SURFACE_M = 0.01
+#: A target's annotated mesh is drawn with at most this many points.
+_MOST_MESH_POINTS = 60_000
+#: A mesh point within this distance (m) of the source depth, on the target's pixels, is shown by the source image.
+_MESH_DEPTH_TOLERANCE_M = 0.03
+#: The scan's colours are mapped into the image's when the image shows at least this many mesh points.
+_MIN_SEEN_POINTS = 20
 
 
 def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
@@ -103,6 +109,8 @@ class SceneFreeComparer(PoseSearch):
         """``search``: the options of :class:`~gsi_metrics.perception.render_compare.PoseSearch`."""
         if sample.target_box is None:
             raise ValueError(f"sample {sample.sample_id} has no target to search for")
+        #: What draws the target (recorded per sample): its annotated mesh, or its source pixels alone.
+        self.method = "mesh" if sample.target_mesh is not None else "scene-free"
         world, foot = support_frame(sample)
         self._world, self._foot = world, foot
         motion = np.eye(4) if camera_delta is None else np.asarray(camera_delta, float)
@@ -128,6 +136,7 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
+        self._normals: np.ndarray | None = None  # the mesh's, for drawing only the surfaces that face the camera
         self._points, self._colours = self._target_points(sample)
         background, background_depth = self._background(sample)
         self._source_background, self._source_depth = background, background_depth
@@ -169,8 +178,46 @@ class SceneFreeComparer(PoseSearch):
     # -- the drawing -------------------------------------------------------------------------------------------
 
     def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
+        """The target's points in the world frame and their colours (the source image as compared: blurred like the
+        edited image): from its annotated mesh where the row has one, else lifted from the source view."""
+        if sample.target_mesh is not None:
+            return self._mesh_points(sample)
+        return self._lifted_points(sample)
+
+    def _mesh_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
+        """Points spread over the target's annotated mesh (about ``point_density`` per comparison pixel across, at the
+        target's depth). A point the source image shows (it projects onto the target's pixels at the source depth)
+        takes the image's colour there; the others, the sides the image does not show, take the scan's vertex colour
+        mapped into the image's colours by a line per channel fitted on the points it shows."""
+        mesh = sample.target_mesh
+        intrinsics = np.asarray(sample.intrinsics, float)
+        depth = float(np.median(mesh.vertices[:, 2])) if len(mesh.vertices) else 1.0
+        spacing = max(depth, 0.05) * self.divisor / (intrinsics[0, 0] * self.point_density)
+        points, scan_colours, normals = mesh.surface_samples(spacing, _MOST_MESH_POINTS)
+        self._normals = normals @ self._world.T
+        height, width = sample.depth_m.shape
+        u, v, z, shown = _projected(points, intrinsics, width, height)
+        seen_depth = sample.depth_m[v, u]
+        shows = sample.target_mask[v, u] & (seen_depth > 0) & (np.abs(z - seen_depth) <= _MESH_DEPTH_TOLERANCE_M)
+        seen = shown[shows]
+        image = self._blurred(sample.image.astype(np.float32))
+        colours = scan_colours.astype(np.float32)
+        if seen.size >= _MIN_SEEN_POINTS:
+            observed = image[v[shows], u[shows]]
+            for channel in range(3):
+                scan = scan_colours[seen, channel]
+                # A scan in one colour has no slope to fit: its colours are only shifted to the image's.
+                variance = float(np.var(scan))
+                slope = float(np.cov(scan, observed[:, channel], bias=True)[0, 1]) / variance if variance > 1.0 else 1.0
+                intercept = float(np.mean(observed[:, channel])) - slope * float(np.mean(scan))
+                colours[:, channel] = np.clip(slope * scan_colours[:, channel] + intercept, 0, 255)
+        colours[seen] = image[v[shows], u[shows]]
+        world = (points - self._foot) @ self._world.T
+        return world, colours.astype(np.float32)
+
+    def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
-        frame, with their colours (the source image as compared: blurred like the edited image)."""
+        frame, with their colours."""
         step = max(1, self.divisor // self.point_density)
         mask = sample.target_mask & (sample.depth_m > 0)
         rows, columns = np.nonzero(mask[::step, ::step])
@@ -253,7 +300,15 @@ class SceneFreeComparer(PoseSearch):
         # Straight to homogeneous pixels: K times the affine map, applied once to the points.
         intrinsics = self._intrinsics_small
         width, height = self.compare_size
-        return pixels_of(self._points, intrinsics @ linear, intrinsics @ (offset + motion[:3, 3]), width, height)
+        projection = pixels_of(self._points, intrinsics @ linear, intrinsics @ (offset + motion[:3, 3]), width, height)
+        if self._normals is None:
+            return projection
+        # A mesh's surfaces that face away from the camera are hidden by the rest of it: drawn, they would show through
+        # wherever the points in front are sparse.
+        u, v, z, shown = projection
+        in_camera = self._points[shown] @ linear.T + (offset + motion[:3, 3])
+        facing = np.einsum("nd,nd->n", self._normals[shown] @ (rotation @ turn).T, in_camera) < 0
+        return u[facing], v[facing], z[facing], shown[facing]
 
     def _draw(
         self,

@@ -101,3 +101,51 @@ def test_reference_boxes_have_the_height_along_the_camera_vertical() -> None:
         # Moved 10 cm up: the reference's IoU is the true one (the height overlaps 40 of 60 cm).
         raised, _ = reference_box(centre + [0.0, -0.1, 0.0], size, rotation)
         assert iou_3d(box, raised) == pytest.approx(0.4 / 0.6)
+
+
+def test_a_half_turn_of_a_rounded_box_rotation_keeps_its_vertical_axis() -> None:
+    """A box rotation from float32 scan vertices is orthonormal to ~1e-7 only: a half turn about the vertical then has
+    an angle a little under 180 degrees, where the skew part is rounding noise. The axis must still be the vertical
+    (it was a horizontal one: real half turns were labelled as flips)."""
+    up = np.array([0.1, -0.98, 0.17]) / np.linalg.norm([0.1, -0.98, 0.17])
+    box = rotation_about_axis(np.array([0.3, 0.2, 0.9]), 37.0).astype(np.float32).astype(np.float64)
+    turned = (rotation_about_axis(up, 180.0) @ box).astype(np.float32).astype(np.float64)
+    axis, angle = axis_angle_from_rotation(turned @ box.T)
+    assert angle == pytest.approx(180.0, abs=0.1) and abs(axis @ up) > 0.999
+
+
+def test_object_mesh_samples_round_trips_and_refuses_inconsistent_rows() -> None:
+    import trimesh
+
+    from gsi_datasets.geometry import ObjectMesh
+
+    box = trimesh.creation.box(extents=(0.2, 0.1, 0.3))
+    colours = np.tile(np.array([[200, 20, 10]], np.uint8), (len(box.vertices), 1))
+    colours[box.vertices[:, 2] > 0] = (10, 20, 200)  # blue top half, red bottom
+    mesh = ObjectMesh(np.asarray(box.vertices), np.asarray(box.faces), colours)
+    points, sampled, normals = mesh.surface_samples(0.01, 100_000)
+    area = 2 * (0.2 * 0.1 + 0.2 * 0.3 + 0.1 * 0.3)
+    assert len(points) == pytest.approx(area / 0.01**2, rel=0.01)
+    assert np.all(np.abs(points) <= np.array([0.1, 0.05, 0.15]) + 1e-9)  # on the surface's box
+    assert np.all(np.einsum("nd,nd->n", normals, points) > 0)  # outward, as the faces wind
+    top = points[:, 2] > 0.15 - 1e-9  # on the top face
+    assert np.allclose(sampled[top], (10, 20, 200))  # the colours follow the vertices
+    again = mesh.surface_samples(0.01, 100_000)[0]
+    np.testing.assert_array_equal(points, again)
+    moved = mesh.transformed(np.array([[1, 0, 0, 1.0], [0, 1, 0, 2.0], [0, 0, 1, 3.0], [0, 0, 0, 1]]))
+    back = ObjectMesh.from_row(moved.to_row())
+    np.testing.assert_allclose(back.vertices, mesh.vertices + (1.0, 2.0, 3.0))
+    np.testing.assert_array_equal(back.faces, mesh.faces)
+    np.testing.assert_array_equal(back.colours, colours)
+    broken = {**mesh.to_row(), "faces": [[0, 1, len(box.vertices)]]}
+    with pytest.raises(ValueError, match="inconsistent"):
+        ObjectMesh.from_row(broken)
+
+
+def test_a_box_rotation_times_its_own_transpose_is_no_turn() -> None:
+    """``after @ before.T`` of an unturned float32 box is the identity up to rounding, often a symmetric one: no turn,
+    not a NaN axis (real moves and scalings had a NaN rotation in their labels)."""
+    box = rotation_about_axis(np.array([0.2, -0.4, 0.9]), 71.0).astype(np.float32).astype(np.float64)
+    axis, angle = axis_angle_from_rotation(box @ box.T)
+    assert np.all(np.isfinite(axis)) and angle < 1e-3
+    np.testing.assert_allclose(rotation_about_axis(axis, angle), np.eye(3), atol=1e-9)
