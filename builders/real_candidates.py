@@ -82,7 +82,7 @@ BORDER_PX = 4
 class FrameObjects:
     """The 3D picture of one frame (camera frame, metres): ``up``, every labelled instance's box and surface points,
     visible fractions (None where unknown), each possible target's support and the area of that support's surface
-    it stands in (:class:`SupportArea`), and, from a scan, every labelled instance's annotated mesh (camera frame)."""
+    it stands in (:class:`SupportArea`), and, from a scan, every possible target's annotated mesh (camera frame)."""
 
     frame: RGBDFrame
     up: np.ndarray
@@ -128,10 +128,11 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
                 continue
             points[instance_id] = transform_points(world_to_camera, world)
             boxes[instance_id] = capture.box(frame, instance_id)
-            meshes[instance_id] = capture.instance_mesh(instance_id).transformed(world_to_camera)
             # Ray casting the unoccluded instance costs: only what a candidate may name (targets, references).
             editable = can_be_target(frame.labels[instance_id])
             visible[instance_id] = capture.visible_fraction(frame, instance_id) if editable else None
+            if editable:  # a possible target's mesh goes into its rows (walls and floors never do)
+                meshes[instance_id] = capture.instance_mesh(instance_id).transformed(world_to_camera)
         else:
             box = grounded_box(frame, instance_id, up)
             if box is None:

@@ -21,6 +21,12 @@ against the change the editor made to the source image; the distance outside the
 unchanged view's, so a hypothesis costs only its own window. The world frame of the search has z along the support
 normal, its origin at the foot of the target's box centre, and x along the camera's right.
 
+**A row with the target's annotated mesh** (a real row from a scan: :attr:`~gsi_metrics.sample.SourceView.target_mesh`)
+draws the target from the mesh instead (``method`` ``mesh``): points spread over its surface, the ones the source
+image shows coloured by it, the others by the scan's colours mapped into the image's (a line per channel fitted on the
+shown points), and only the surfaces that face the camera drawn. The shape and the far side are then the scan's, not
+a mirror image; everything else is as below.
+
 What it cannot see: surfaces the source view never showed (the mirror image stands in for them), the true background
 behind a moved target (the inpainting stands in for it), and other objects' exact shapes (only their depth in the
 source view). The surfaces a target can stand on are its own support and, for a placement on a receptacle (RP), the
@@ -136,8 +142,8 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
-        self._normals: np.ndarray | None = None  # the mesh's, for drawing only the surfaces that face the camera
-        self._points, self._colours = self._target_points(sample)
+        # The mesh's normals (None for lifted pixels) let a drawing keep only the surfaces that face the camera.
+        self._points, self._colours, self._normals = self._target_points(sample)
         background, background_depth = self._background(sample)
         self._source_background, self._source_depth = background, background_depth
         unmoved = Hypothesis(0.0, 0.0, 0.0, self.identity_index)
@@ -177,14 +183,15 @@ class SceneFreeComparer(PoseSearch):
 
     # -- the drawing -------------------------------------------------------------------------------------------
 
-    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
-        """The target's points in the world frame and their colours (the source image as compared: blurred like the
-        edited image): from its annotated mesh where the row has one, else lifted from the source view."""
+    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The target's points in the world frame, their colours (the source image as compared: blurred like the
+        edited image) and their surface normals: from its annotated mesh where the row has one, else lifted from the
+        source view (no normals)."""
         if sample.target_mesh is not None:
             return self._mesh_points(sample)
-        return self._lifted_points(sample)
+        return (*self._lifted_points(sample), None)
 
-    def _mesh_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
+    def _mesh_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Points spread over the target's annotated mesh (about ``point_density`` per comparison pixel across, at the
         target's depth). A point the source image shows (it projects onto the target's pixels at the source depth)
         takes the image's colour there; the others, the sides the image does not show, take the scan's vertex colour
@@ -194,7 +201,6 @@ class SceneFreeComparer(PoseSearch):
         depth = float(np.median(mesh.vertices[:, 2])) if len(mesh.vertices) else 1.0
         spacing = max(depth, 0.05) * self.divisor / (intrinsics[0, 0] * self.point_density)
         points, scan_colours, normals = mesh.surface_samples(spacing, _MOST_MESH_POINTS)
-        self._normals = normals @ self._world.T
         height, width = sample.depth_m.shape
         u, v, z, shown = _projected(points, intrinsics, width, height)
         seen_depth = sample.depth_m[v, u]
@@ -212,8 +218,7 @@ class SceneFreeComparer(PoseSearch):
                 intercept = float(np.mean(observed[:, channel])) - slope * float(np.mean(scan))
                 colours[:, channel] = np.clip(slope * scan_colours[:, channel] + intercept, 0, 255)
         colours[seen] = image[v[shows], u[shows]]
-        world = (points - self._foot) @ self._world.T
-        return world, colours.astype(np.float32)
+        return (points - self._foot) @ self._world.T, colours.astype(np.float32), normals @ self._world.T
 
     def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
