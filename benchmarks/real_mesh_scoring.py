@@ -28,7 +28,6 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gsi_builders.real_candidates import candidate_row, frame_candidates, frame_objects, turn_look_alike  # noqa: E402
-from gsi_datasets.geometry import symmetric_geodesic_deg  # noqa: E402
 from gsi_datasets.real.frames import frame_rejection  # noqa: E402
 from gsi_datasets.real.scans import ScanCapture  # noqa: E402
 from gsi_metrics.perception import create_backend, perceive  # noqa: E402
@@ -75,22 +74,14 @@ def main() -> None:
                     for path, backend in backends.items():
                         perception = perceive(backend, sample.view, edited)
                         score = score_perceived(sample, edited, perception, "gsi")
-                        target = perception.target
-                        error = (
-                            symmetric_geodesic_deg(
-                                target.rotation, sample.truth.rotation, sample.view.support_normal,
-                                sample.view.symmetry_order,
-                            )
-                            if target.found else None
-                        )  # fmt: skip
                         results[(candidate.operation, path)].append(
                             {
                                 "ic": score.ic,
                                 "sa": score.sa,
                                 "status": score.status,
-                                "error": error,
-                                "method": target.method,
-                            }  # fmt: skip
+                                "error": score.details.get("error_deg"),  # the OR scorer's, modulo symmetry
+                                "method": perception.target.method,
+                            }
                         )
                 print(f"scene {number}: {sum(len(v) for v in results.values()) // 2} scored edits so far", flush=True)
     print(f"\n{args.scenes} rooms, {args.frames} frames each, seed {args.seed}: {time.perf_counter() - start:.0f} s")

@@ -281,11 +281,9 @@ class ObjectMesh:
         """The mesh with its vertices mapped by ``matrix_4x4`` (e.g. world to camera)."""
         return ObjectMesh(transform_points(matrix_4x4, self.vertices), self.faces, self.colours)
 
-    def surface_samples(
-        self, spacing_m: float, most: int, seed: int = 0, least: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def surface_samples(self, spacing_m: float, most: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(points (N, 3), colours (N, 3) float, normals (N, 3))``: points spread evenly over the surface, about one
-        per ``spacing_m`` squared, between ``least`` (default: one per face) and ``most`` of them, each coloured by its
+        per ``spacing_m`` squared, at least one per face and at most ``most`` of them, each coloured by its
         face's vertex colours interpolated and facing its face's way (the faces' winding: counterclockwise seen from
         outside); the same points for the same ``seed``."""
         corners = self.vertices[self.faces]
@@ -294,8 +292,7 @@ class ObjectMesh:
         crossed = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
         lengths = np.linalg.norm(crossed, axis=1)
         areas = 0.5 * lengths
-        floor = len(corners) if least is None else least
-        count = int(np.clip(areas.sum() / spacing_m**2, min(floor, most), most))
+        count = int(np.clip(areas.sum() / spacing_m**2, min(len(corners), most), most))
         rng = np.random.default_rng(seed)
         chosen = rng.choice(len(corners), size=count, p=areas / areas.sum() if areas.sum() > 0 else None)
         a, b = rng.random((2, count))

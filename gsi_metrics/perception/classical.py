@@ -371,7 +371,7 @@ class ClassicalBackend:
         searched = path != "features" and camera.found
         # The target's feature match: the estimate of the features path, and one more start of render-and-compare's
         # search. The scene-free search does without it: on the 300-row tabletop split (oracle and geometric edits)
-        # no IC changed and every mean moved by 0.05 points at most, for a quarter of a scene-free row's time.
+        # no IC changed and every mean moved by 0.05 points at most, for a fifth of a scene-free row's time.
         target = (
             TargetRecovery(found=False)
             if searched and path == "scene-free"

@@ -99,12 +99,12 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
             count, sum_x, sum_y, sum_xx, sum_xy = inlier_sums(x, y, gain, offset, tolerance)
             if count < 0.5 * len(x):
                 return edited  # no dominant global relation: leave the image alone
-            gain, offset = _line_fit(count, sum_x, sum_y, sum_xx, sum_xy)
+            gain, offset = line_fit(count, sum_x, sum_y, sum_xx, sum_xy)
         matched[..., channel] = (edited[..., channel] - offset) / max(gain, 1e-3)
     return matched
 
 
-def _line_fit(count: int, sum_x: float, sum_y: float, sum_xx: float, sum_xy: float) -> tuple[float, float]:
+def line_fit(count: int, sum_x: float, sum_y: float, sum_xx: float, sum_xy: float) -> tuple[float, float]:
     """Least-squares ``(gain, offset)`` of ``y ~ gain * x + offset`` from the sums over ``count`` points (closed form;
     a constant ``x`` keeps gain 1)."""
     x_mean, y_mean = sum_x / count, sum_y / count

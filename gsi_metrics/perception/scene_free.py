@@ -46,7 +46,7 @@ from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixel
 from gsi_datasets.operations.object_rotate import visible_differences
 from gsi_metrics.functional.locality import object_hole, without_object
 from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps, pixels_of
-from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame
+from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame, line_fit
 from gsi_metrics.sample import Box3D, SourceView
 
 #: Extra depth (m) a target point may lie behind the source depth map and still show (the map's own noise).
@@ -211,11 +211,8 @@ class SceneFreeComparer(PoseSearch):
         if seen.size >= _MIN_SEEN_POINTS:
             observed = image[v[shows], u[shows]]
             for channel in range(3):
-                scan = scan_colours[seen, channel]
-                # A scan in one colour has no slope to fit: its colours are only shifted to the image's.
-                variance = float(np.var(scan))
-                slope = float(np.cov(scan, observed[:, channel], bias=True)[0, 1]) / variance if variance > 1.0 else 1.0
-                intercept = float(np.mean(observed[:, channel])) - slope * float(np.mean(scan))
+                x, y = scan_colours[seen, channel], observed[:, channel].astype(np.float64)
+                slope, intercept = line_fit(len(x), x.sum(), y.sum(), x @ x, x @ y)  # one scan colour: shifted only
                 colours[:, channel] = np.clip(slope * scan_colours[:, channel] + intercept, 0, 255)
         colours[seen] = image[v[shows], u[shows]]
         return (points - self._foot) @ self._world.T, colours.astype(np.float32), normals @ self._world.T
