@@ -103,15 +103,15 @@ _WORKER: tuple[_WorkerJob, PerceptionBackend, LearnedMeasures] | None = None
 
 
 def _start_worker(job: _WorkerJob) -> None:
-    """Worker initializer; pins OpenCV to one thread per worker.
+    """Worker initializer: one thread per worker (:func:`gsi_bench.workers.one_thread_per_worker`).
 
     Measured on 2 cores (30 oracle rows, profile gsi): 6.5 s in one process (OpenCV keeps about one core busy),
     8.2 s with 2 workers left to OpenCV's own thread pools (oversubscribed), 4.1 s with 2 pinned workers.
     """
-    import cv2
+    from gsi_bench.workers import one_thread_per_worker
 
     global _WORKER
-    cv2.setNumThreads(1)
+    one_thread_per_worker()
     _WORKER = (job, create_backend(job.backend_name, **job.backend_config), job.learned.create())
 
 
@@ -247,7 +247,7 @@ def _scored_rows(
         yield from _progress(scored, total, done, progress, job.editor.spec)
         return
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["gsi_bench.evaluation"])  # workers start with the scoring stack imported
+    context.set_forkserver_preload(["gsi_bench.workers"])  # workers start with the scoring stack loaded
     # One row per task: rows take from milliseconds to seconds, and a chunk of slow ones left to one worker at the end
     # of a run keeps the others idle; handing out a row costs about a millisecond.
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:

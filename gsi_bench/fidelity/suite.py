@@ -134,12 +134,16 @@ class _Job:
 _JOB: tuple[_Job, PerceptionBackend] | None = None
 
 
-def _start_worker(job: _Job) -> None:
-    import cv2
-
+def _set_job(job: _Job) -> None:
     global _JOB
-    cv2.setNumThreads(1)
     _JOB = (job, create_backend(job.backend_name, **job.backend_config))
+
+
+def _start_worker(job: _Job) -> None:
+    from gsi_bench.workers import one_thread_per_worker
+
+    one_thread_per_worker()
+    _set_job(job)
 
 
 def _validate_index(index: int) -> dict[str, Any]:
@@ -167,11 +171,11 @@ def validated_rows(
     (started from a forkserver, as in :mod:`gsi_bench.evaluation`)."""
     indices = range(start, num_scenes)
     if workers <= 1:
-        _start_worker(job)
+        _set_job(job)
         results: Iterator[dict[str, Any]] = map(_validate_index, indices)
     else:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["gsi_bench.fidelity.suite"])
+        context.set_forkserver_preload(["gsi_bench.workers", "gsi_bench.fidelity.suite"])
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,))
         results = _closing(pool, pool.map(_validate_index, indices))
     if progress:

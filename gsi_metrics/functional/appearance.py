@@ -211,8 +211,8 @@ def match_photometry(reference: np.ndarray, edited: np.ndarray, unchanged: np.nd
     if np.count_nonzero(unchanged) < MIN_UNCHANGED_PIXELS:
         return edited
     percentiles = np.arange(2.0, 98.5, 2.0)
-    edited_q = _channel_percentiles(edited[unchanged], percentiles)  # (3, Q)
-    reference_q = _channel_percentiles(reference[unchanged], percentiles)
+    edited_q = _channel_percentiles(edited, unchanged, percentiles)  # (3, Q)
+    reference_q = _channel_percentiles(reference, unchanged, percentiles)
     if np.all(np.median(np.abs(edited_q - reference_q), axis=1) <= MATCHED_LEVELS):
         return edited
     gains, offsets = np.ones(3), np.zeros(3)
@@ -225,17 +225,20 @@ def match_photometry(reference: np.ndarray, edited: np.ndarray, unchanged: np.nd
     return np.clip(np.rint(edited * gains + offsets), 0, 255).astype(np.uint8)
 
 
-def _channel_percentiles(values: np.ndarray, percentiles: np.ndarray) -> np.ndarray:
-    """``np.percentile(values, percentiles, axis=0).T`` (linear interpolation, the same floats) of uint8 ``(N, C)``
-    values, read from each channel's cumulative histogram instead of a partial sort (20 times faster on an image)."""
-    count = values.shape[0]
+def _channel_percentiles(image: np.ndarray, mask: np.ndarray, percentiles: np.ndarray) -> np.ndarray:
+    """``np.percentile(image[mask], percentiles, axis=0).T`` (linear interpolation, the same floats) of a uint8
+    ``(H, W, C)`` image, read from each channel's cumulative histogram over ``mask`` instead of a partial sort (20 times
+    faster on an image; the histogram is OpenCV's, 10 times faster than selecting the pixels)."""
+    selected = mask.astype(np.uint8)
+    count = int(np.count_nonzero(selected))
     rank = np.asarray(percentiles, float) / 100.0 * (count - 1)
     lower = np.floor(rank).astype(np.int64)
     upper = np.minimum(lower + 1, count - 1)
     fraction = rank - lower
-    result = np.empty((values.shape[1], len(rank)))
-    for channel in range(values.shape[1]):
-        cumulative = np.cumsum(np.bincount(values[:, channel], minlength=256))
+    result = np.empty((image.shape[2], len(rank)))
+    for channel in range(image.shape[2]):
+        histogram = cv2.calcHist([image], [channel], selected, [256], [0, 256]).ravel()
+        cumulative = np.cumsum(np.rint(histogram).astype(np.int64))
         low = np.searchsorted(cumulative, lower, side="right").astype(float)
         high = np.searchsorted(cumulative, upper, side="right").astype(float)
         # numpy's interpolation, term for term: from the nearer end.

@@ -139,14 +139,25 @@ _STILL_CHANGED_SHARE = 0.02
 _STILL_MIN_PIXELS = 500
 
 
-def unchanged_background(source: np.ndarray, edited: np.ndarray, background: np.ndarray, threshold: float) -> bool:
+def unchanged_background(
+    source: np.ndarray,
+    edited: np.ndarray,
+    background: np.ndarray,
+    threshold: float,
+    object_size_px: tuple[int, int] | None = None,
+) -> bool:
     """Whether the edited image shows the source camera's view outside the edit: at half size, after a global
     brightness or colour change is undone (:func:`~gsi_metrics.perception.render_compare.photometrically_matched`),
     at most ``_STILL_CHANGED_SHARE`` of the textured ``background`` pixels changed by more than ``threshold`` (in any
     channel). A camera motion that the feature path would not call still (0.5 degrees, 5 mm) shifts the image by two
     pixels or more; an edit changes its own region only. Measured on 60 GSI-Syn tabletop rows: the oracle edit changes
     0-14% of those pixels, a shift of the whole source image by one pixel 4-33%, by two pixels 13-46%. Without enough
-    texture to tell, the answer is no (the features decide)."""
+    texture to tell, the answer is no (the features decide).
+
+    ``object_size_px``: the edited object's source ``(width, height)`` (full-size pixels), for an object operation.
+    Its new place lies outside ``background``'s hole (a moved or enlarged object): the largest connected region of
+    change no more than ``_MOVED_OBJECT_SPAN`` times the object's size across is not counted. One region only: a
+    camera motion changes every object's outline, each as large as an object."""
     size = (source.shape[1] // 2, source.shape[0] // 2)
     source_small = cv2.resize(source, size, interpolation=cv2.INTER_AREA).astype(np.float32)
     edited_small = cv2.resize(edited, size, interpolation=cv2.INTER_AREA).astype(np.float32)
@@ -158,7 +169,31 @@ def unchanged_background(source: np.ndarray, edited: np.ndarray, background: np.
     if np.count_nonzero(textured) < _STILL_MIN_PIXELS:
         return False
     changed = np.abs(edited_small - source_small).max(axis=2) > threshold
+    if object_size_px is not None and np.mean(changed[textured]) > _STILL_CHANGED_SHARE:
+        changed &= ~_moved_object_region(changed & away, object_size_px)
     return bool(np.mean(changed[textured]) <= _STILL_CHANGED_SHARE)
+
+
+#: A connected region of change at most this many times the edited object's source size across (both ways) can be
+#: the object at its new place (a doubled object, its shadow).
+_MOVED_OBJECT_SPAN = 2.5
+
+
+def _moved_object_region(changed: np.ndarray, object_size_px: tuple[int, int]) -> np.ndarray:
+    """The largest connected region of ``changed`` (half-size pixels, joined across a pixel's gap) that is at most
+    ``_MOVED_OBJECT_SPAN`` times the object's ``(width, height)`` (full-size pixels) across; none when no region is."""
+    joined = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(joined)
+    most_width, most_height = (_MOVED_OBJECT_SPAN * extent / 2 for extent in object_size_px)
+    compact = [
+        label
+        for label in range(1, count)
+        if stats[label, cv2.CC_STAT_WIDTH] <= most_width and stats[label, cv2.CC_STAT_HEIGHT] <= most_height
+    ]
+    if not compact:
+        return np.zeros(changed.shape, bool)
+    largest = max(compact, key=lambda label: stats[label, cv2.CC_STAT_AREA])
+    return labels == largest
 
 
 #: What the ``perception`` option chooses: ``auto`` (render-and-compare with the stored scene where a row has one,
@@ -491,7 +526,11 @@ class ClassicalBackend:
     def _camera(self, sample: SourceView, edited: np.ndarray, background: np.ndarray) -> CameraRecovery:
         """The camera motion, from the ``background`` pixels (those the edit should leave alone): none when they did
         not change (:func:`unchanged_background`), else PnP of their features, lifted with the source depth."""
-        if unchanged_background(sample.image, edited, background, self._config["change_threshold"]):
+        object_size = None
+        if sample.object_target:
+            rows, columns = np.nonzero(sample.target_mask)
+            object_size = (int(np.ptp(columns)) + 1, int(np.ptp(rows)) + 1)
+        if unchanged_background(sample.image, edited, background, self._config["change_threshold"], object_size):
             return CameraRecovery(found=True, delta=np.eye(4), confidence=1.0)
         source = self._source_features(sample, zoomed=False)
         selectable = self._selectable(sample, source, background)

@@ -162,40 +162,72 @@ def change_distance(
     truncation: float,
 ) -> float:
     """Sum over the inner window (``observed``'s size, at ``(inner_top, inner_left)`` of ``drawn``) of the per-pixel
-    RGB L1 distance, truncated at ``truncation``, between the smoothed ``drawn - reference`` and ``observed``."""
+    RGB L1 distance, truncated at ``truncation``, between the smoothed ``drawn - reference`` and ``observed``.
+
+    The change is zero wherever the drawing shows what the reference shows (everywhere but the target's two places,
+    for a still camera): the smoothing skips the zero stretch of each row and every zero row, which adds nothing, so
+    the sums are the same as over the whole window."""
     height, width = drawn.shape[0], drawn.shape[1]
     inner_height, inner_width = observed.shape[0], observed.shape[1]
     reach = taps.size // 2
     # The change, with the rows and columns the smoothing reads beyond the inner window taken from ``drawn`` or, past
-    # its edges, reflected; pixels and channels flattened, so that each tap is one straight (vectorisable) loop.
+    # its edges, reflected; pixels and channels flattened, so that each tap is one straight (vectorisable) loop. Each
+    # row's non-zero stretch is ``[first[row], last[row])`` (empty: first == last).
     padded_width = inner_width + 2 * reach
     change = np.empty((height, padded_width * 3))
+    first = np.zeros(height, np.int64)
+    last = np.zeros(height, np.int64)
+    sources = np.empty(padded_width, np.int64)
+    for column in range(padded_width):
+        sources[column] = _reflected(inner_left + column - reach, width)
     for row in range(height):
         for column in range(padded_width):
-            source = _reflected(inner_left + column - reach, width)
+            source = sources[column]
             for channel in range(3):
                 change[row, 3 * column + channel] = (
                     np.float64(drawn[row, source, channel]) - reference[row, source, channel]
                 )
+        values = change[row]
+        low = 0
+        while low < values.size and values[low] == 0.0:
+            low += 1
+        high = values.size
+        while high > low and values[high - 1] == 0.0:
+            high -= 1
+        first[row], last[row] = low, high
     # Rows first (every row the column pass reads), then columns (the inner window only).
-    across = np.zeros((inner_height + 2 * reach, inner_width * 3))
-    for row in range(inner_height + 2 * reach):
-        source_row = change[_reflected(inner_top + row - reach, height)]
+    rows_across = inner_height + 2 * reach
+    across = np.zeros((rows_across, inner_width * 3))
+    across_first = np.full(rows_across, inner_width * 3, np.int64)
+    across_last = np.zeros(rows_across, np.int64)
+    for row in range(rows_across):
+        source_index = _reflected(inner_top + row - reach, height)
+        low, high = first[source_index], last[source_index]
+        if high <= low:
+            continue
+        source_row = change[source_index]
         target = across[row]
         for tap in range(taps.size):
             weight = taps[tap]
             offset = 3 * tap
-            for j in range(inner_width * 3):
-                target[j] += weight * source_row[offset + j]
+            # Only the targets that read the non-zero stretch: offset + j in [low, high).
+            start, stop = max(low - offset, 0), min(high - offset, inner_width * 3)
+            # Loops over slices from 0 vectorise (a loop from ``start`` must check for negative indices).
+            written, read = target[start:stop], source_row[offset + start : offset + stop]
+            for j in range(written.size):
+                written[j] += weight * read[j]
+            if stop > start:
+                across_first[row], across_last[row] = min(across_first[row], start), max(across_last[row], stop)
     total = 0.0
     smoothed = np.empty(inner_width * 3)
     for row in range(inner_height):
         smoothed[:] = 0.0
         for tap in range(taps.size):
+            start, stop = across_first[row + tap], across_last[row + tap]
             weight = taps[tap]
-            source_row = across[row + tap]
-            for j in range(inner_width * 3):
-                smoothed[j] += weight * source_row[j]
+            written, read = smoothed[start:stop], across[row + tap, start:stop]
+            for j in range(written.size):
+                written[j] += weight * read[j]
         for column in range(inner_width):
             distance = (
                 abs(smoothed[3 * column] - observed[row, column, 0])
@@ -225,3 +257,31 @@ def inlier_sums(
             sum_xx += xi * xi
             sum_xy += xi * yi
     return count, sum_x, sum_y, sum_xx, sum_xy
+
+
+def warm_up() -> None:
+    """Loads (or compiles) every kernel for the argument types scoring passes, so that a process forked after this
+    starts its first row warm: the scoring workers' fork server calls it once (:mod:`gsi_bench.evaluation`), instead of
+    each worker loading them on its first row (about half a second)."""
+    image = np.zeros((4, 4, 3), np.float32)
+    window = image[1:3, 1:3]  # a window of a larger image, as the search passes the reference and observed change
+    pixels = np.zeros(1, np.int64)
+    pixels_of(np.zeros((1, 3)), np.eye(3), np.zeros(3), 4, 4)
+    draw_points(
+        image,
+        np.ones((4, 4), np.float32),
+        pixels,
+        pixels,
+        np.ones(1),
+        pixels,
+        np.zeros((1, 3), np.float32),
+        0,
+        0,
+        4,
+        4,
+        0.01,
+    )
+    for reference in (image, window):  # the reference and observed change of a whole image are contiguous
+        for observed in (image, window):
+            change_distance(image, reference, observed, gaussian_taps(0.5), 0, 0, 1.0)
+    inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 0.0, 1.0)

@@ -120,7 +120,8 @@ def estimated_blur(
 ) -> float:
     """The Gaussian blur (sigma in pixels, 0 for none) that takes ``source`` closest to ``edited``: a generator's
     softer output. The distance is truncated per pixel, so the edited region weighs the same for every sigma, and
-    a sigma must explain a tenth of the unblurred distance to be chosen."""
+    a sigma must explain a tenth of the unblurred distance to be chosen. The sigmas are tried in increasing order until
+    the distance has grown twice in a row (past its minimum: a sharp image stops after two blurs instead of seven)."""
 
     def distance(image: np.ndarray) -> float:
         difference = cv2.absdiff(edited, image)
@@ -128,11 +129,16 @@ def estimated_blur(
         return float(np.minimum(summed, 30.0).mean())
 
     best_sigma, best = 0.0, distance(source)
-    unblurred = best
-    for sigma in sigmas:
+    unblurred = previous = best
+    rising = 0
+    for sigma in sorted(sigmas):
         candidate = distance(cv2.GaussianBlur(source, (0, 0), sigma))
         if candidate < best:
             best_sigma, best = sigma, candidate
+        rising = rising + 1 if candidate > previous else 0
+        previous = candidate
+        if rising == 2:
+            break
     return best_sigma if best < 0.9 * unblurred else 0.0
 
 
@@ -257,6 +263,7 @@ class PoseSearch:
         self.presence_tolerance = presence_tolerance
         self.proposals = tuple(proposals)
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
+        self._asked_costs: dict[tuple[Hypothesis, bool], float] = {}  # the same, keyed on the hypotheses as asked
 
     def _blurred(self, image: np.ndarray, divisor: int = 1) -> np.ndarray:
         """``image`` (drawn ``divisor`` times smaller than the edited image) with the edited image's blur."""
@@ -304,26 +311,33 @@ class PoseSearch:
         hypotheses apart (the yaw of a body of revolution, a hidden object), the smallest change wins instead of
         an arbitrary one.
         ``exact``: see :meth:`_render`."""
+        asked = self._asked_costs.get((hypothesis, exact))  # the search asks for most hypotheses several times
+        if asked is not None:
+            return asked
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
             or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
             or self._inside(hypothesis, self._namesakes)
         ):
-            return float("inf")
-        # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg grid.
-        key = (
-            Hypothesis(
-                round(hypothesis.dx_m, 4),
-                round(hypothesis.dy_m, 4),
-                round(hypothesis.yaw_deg % 360.0, 3),
-                hypothesis.scale_index,
-            ),
-            exact,
-        )
-        if key not in self._costs:
-            prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
-            self._costs[key] = self._hypothesis_distance(hypothesis, exact) + prior
-        return self._costs[key]
+            cost = float("inf")
+        else:
+            # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg
+            # grid.
+            key = (
+                Hypothesis(
+                    round(hypothesis.dx_m, 4),
+                    round(hypothesis.dy_m, 4),
+                    round(hypothesis.yaw_deg % 360.0, 3),
+                    hypothesis.scale_index,
+                ),
+                exact,
+            )
+            if key not in self._costs:
+                prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
+                self._costs[key] = self._hypothesis_distance(hypothesis, exact) + prior
+            cost = self._costs[key]
+        self._asked_costs[(hypothesis, exact)] = cost
+        return cost
 
     def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
         """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius)."""
@@ -461,6 +475,7 @@ class PoseSearch:
         template = self.source_image[top : rows.max() + 1, left : columns.max() + 1]
         mask = self._target_small[top : rows.max() + 1, left : columns.max() + 1].astype(np.float32)
         centre = np.array([columns.mean() - left, rows.mean() - top])  # the target's centroid in the template
+        region_rows, region_columns = np.nonzero(region)
         matches = []
         for size in sizes:
             width, height = (max(1, round(n * size)) for n in (template.shape[1], template.shape[0]))
@@ -470,19 +485,26 @@ class PoseSearch:
             weights = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
             if weights.sum() < 4:
                 continue
-            # Mean squared difference over the target's pixels, per placement of the template's corner.
-            difference = cv2.matchTemplate(self.edited, scaled, cv2.TM_SQDIFF, mask=np.repeat(weights[..., None], 3, 2))
-            difference /= weights.sum()
             offset = np.rint(centre * (width / template.shape[1], height / template.shape[0])).astype(int)
-            # Only placements whose centroid falls inside the region compete.
-            inside = region[offset[1] : offset[1] + difference.shape[0], offset[0] : offset[0] + difference.shape[1]]
-            allowed = np.zeros(difference.shape, bool)
-            allowed[: inside.shape[0], : inside.shape[1]] = inside > 0
+            # Only placements of the template's corner whose centroid falls inside the region compete: the image is
+            # searched around the region alone.
+            first_v, first_u = max(0, region_rows.min() - offset[1]), max(0, region_columns.min() - offset[0])
+            last_v = min(self.edited.shape[0] - height, region_rows.max() - offset[1])
+            last_u = min(self.edited.shape[1] - width, region_columns.max() - offset[0])
+            if last_v < first_v or last_u < first_u:
+                continue
+            searched = self.edited[first_v : last_v + height, first_u : last_u + width]
+            # Mean squared difference over the target's pixels, per placement.
+            difference = cv2.matchTemplate(searched, scaled, cv2.TM_SQDIFF, mask=np.repeat(weights[..., None], 3, 2))
+            difference /= weights.sum()
+            allowed = (
+                region[first_v + offset[1] : last_v + offset[1] + 1, first_u + offset[0] : last_u + offset[0] + 1] > 0
+            )
             if not allowed.any():
                 continue
             difference[~allowed] = np.inf
             v, u = np.unravel_index(int(np.argmin(difference)), difference.shape)
-            matches.append((float(difference[v, u]), (float(u + offset[0]), float(v + offset[1]))))
+            matches.append((float(difference[v, u]), (float(first_u + u + offset[0]), float(first_v + v + offset[1]))))
         return [min(matches)[1]] if matches else []
 
     def search(self, starts: list[Hypothesis]) -> tuple[Hypothesis, float]:
@@ -594,21 +616,16 @@ class PoseSearch:
         for yaw_step, shift_step in stages:
             improved = True
             while improved:
+                dx, dy, turn, size = best.dx_m, best.dy_m, best.yaw_deg, best.scale_index
                 neighbours = []
                 if yaw:
-                    neighbours += [
-                        dataclasses.replace(best, yaw_deg=best.yaw_deg + yaw_step),
-                        dataclasses.replace(best, yaw_deg=best.yaw_deg - yaw_step),
-                    ]
+                    neighbours += [Hypothesis(dx, dy, turn + yaw_step, size), Hypothesis(dx, dy, turn - yaw_step, size)]
                 if scale:
-                    neighbours += [
-                        dataclasses.replace(best, scale_index=best.scale_index + 1),
-                        dataclasses.replace(best, scale_index=best.scale_index - 1),
-                    ]
+                    neighbours += [Hypothesis(dx, dy, turn, size + 1), Hypothesis(dx, dy, turn, size - 1)]
                 for axis in self.ground_axes:
                     for sign in (1.0, -1.0):
                         step = sign * shift_step * axis
-                        neighbours.append(dataclasses.replace(best, dx_m=best.dx_m + step[0], dy_m=best.dy_m + step[1]))
+                        neighbours.append(Hypothesis(dx + step[0], dy + step[1], turn, size))
                 candidate = min(neighbours, key=self.cost)
                 improved = self.cost(candidate) < self.cost(best) - self.min_improvement
                 if improved:

@@ -89,11 +89,11 @@ def _inner_radius(box: Box3D, normal: np.ndarray) -> float:
     return 0.5 * float(np.min(sides))
 
 
-def support_plane_depth(view: SourceView) -> np.ndarray:
-    """Depth (m) at which each pixel's ray meets the support plane (infinite where it never does)."""
-    height, width = view.depth_m.shape
-    columns, rows = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    rays = np.stack([columns, rows, np.ones_like(columns)], axis=-1) @ np.linalg.inv(view.intrinsics).T
+def support_plane_depth(view: SourceView, pixels: np.ndarray) -> np.ndarray:
+    """Depth (m) at which the ray of each of the ``pixels`` (a boolean mask) meets the support plane (infinite where it
+    never does)."""
+    rows, columns = np.nonzero(pixels)
+    rays = np.column_stack([columns, rows, np.ones_like(columns)]).astype(np.float64) @ np.linalg.inv(view.intrinsics).T
     along = rays @ view.support_normal
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = -view.support_offset_m / along
@@ -138,6 +138,8 @@ class SceneFreeComparer(PoseSearch):
         self._receptacle = _receptacle_surface(sample, world, foot)
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._motion = motion
+        #: (yaw, scale index) -> the linear parts of :meth:`_hypothesis_projection`'s map into the edited camera.
+        self._linear_parts: dict[tuple[float, int], tuple[np.ndarray, ...]] = {}
         self._intrinsics_small = np.asarray(sample.intrinsics, float).copy()
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
@@ -258,7 +260,8 @@ class SceneFreeComparer(PoseSearch):
         hole = object_hole(sample.target_mask)
         image = without_object(sample.image, sample.target_mask)
         image = cv2.resize(self._blurred(image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA)
-        depth = np.where(hole, support_plane_depth(sample), sample.depth_m).astype(np.float32)
+        depth = sample.depth_m.astype(np.float32)  # a copy
+        depth[hole] = support_plane_depth(sample, hole)
         depth = np.where(depth > 0, depth, np.inf).astype(np.float32)
         small = cv2.resize(depth, self.compare_size, interpolation=cv2.INTER_NEAREST)
         return image, small
@@ -292,24 +295,30 @@ class SceneFreeComparer(PoseSearch):
         after ``motion`` (the edited image's by default): turned about the vertical through the box centre (the world
         origin's vertical), scaled about the origin (the centre's foot on the support), shifted on the support, and
         taken to that camera, all as one affine map of the points."""
+        key = None if motion is not None else (hypothesis.yaw_deg, hypothesis.scale_index)
         motion = self._motion if motion is None else motion
-        scale = float(self.scales[hypothesis.scale_index])
-        turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
-        rotation = motion[:3, :3] @ self._world.T
-        linear = scale * rotation @ turn
+        # The turn and scale's part of the map, the same for every shift (the search tries many at each).
+        linear_parts = self._linear_parts.get(key) if key is not None else None
+        if linear_parts is None:
+            turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), hypothesis.yaw_deg)
+            rotation = motion[:3, :3] @ self._world.T
+            linear = float(self.scales[hypothesis.scale_index]) * rotation @ turn
+            linear_parts = rotation, linear, self._intrinsics_small @ linear, rotation @ turn
+            if key is not None:
+                self._linear_parts[key] = linear_parts
+        rotation, linear, projective, turned = linear_parts
         shift = np.array([hypothesis.dx_m, hypothesis.dy_m, self._lift(hypothesis)])
-        offset = rotation @ shift + motion[:3, :3] @ self._foot
+        offset = rotation @ shift + motion[:3, :3] @ self._foot + motion[:3, 3]
         # Straight to homogeneous pixels: K times the affine map, applied once to the points.
-        intrinsics = self._intrinsics_small
         width, height = self.compare_size
-        projection = pixels_of(self._points, intrinsics @ linear, intrinsics @ (offset + motion[:3, 3]), width, height)
+        projection = pixels_of(self._points, projective, self._intrinsics_small @ offset, width, height)
         if self._normals is None:
             return projection
         # A mesh's surfaces that face away from the camera are hidden by the rest of it: drawn, they would show through
         # wherever the points in front are sparse.
         u, v, z, shown = projection
-        in_camera = self._points[shown] @ linear.T + (offset + motion[:3, 3])
-        facing = np.einsum("nd,nd->n", self._normals[shown] @ (rotation @ turn).T, in_camera) < 0
+        in_camera = self._points[shown] @ linear.T + offset
+        facing = np.einsum("nd,nd->n", self._normals[shown] @ turned.T, in_camera) < 0
         return u[facing], v[facing], z[facing], shown[facing]
 
     def _draw(

@@ -415,4 +415,7 @@ def test_photometry_quantiles_from_histograms_are_numpys_percentiles(count: int)
         axis=1,
     ).astype(np.uint8)
     percentiles = np.arange(2.0, 98.5, 2.0)
-    assert np.array_equal(_channel_percentiles(values, percentiles), np.percentile(values, percentiles, axis=0).T)
+    image = np.concatenate([values, rng.integers(0, 256, (count, 3)).astype(np.uint8)])[:, None, :]  # (2 count, 1, 3)
+    first_half = np.arange(2 * count)[:, None] < count
+    expected = np.percentile(values, percentiles, axis=0).T
+    assert np.array_equal(_channel_percentiles(image, first_half, percentiles), expected)

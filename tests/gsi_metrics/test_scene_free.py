@@ -197,29 +197,80 @@ def test_the_compiled_drawing_and_comparison_are_opencvs() -> None:
         expected_image, expected_shows = _opencv_drawing(background, depth, u, v, z, colours, window)
         assert np.array_equal(shows, expected_shows)
         np.testing.assert_allclose(image, expected_image, rtol=1e-5, atol=1e-3)
-    reference = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
     observed = rng.uniform(-40, 40, (height, width, 3)).astype(np.float32)
-    image, _ = draw_points(background, depth, u, v, z, np.arange(count), colours, 0, 0, width, height, 0.01)
-    smoothed = cv2.GaussianBlur(image - reference, (0, 0), 1.5)
-    for top, left, bottom, right in ((0, 0, height, width), (7, 9, 50, 61)):
-        expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), 150.0)[top:bottom, left:right].sum()
-        distance = change_distance(
-            image, reference, observed[top:bottom, left:right], gaussian_taps(1.5), top, left, 150.0
+    few = np.flatnonzero((u > 30) & (u < 45) & (v > 20) & (v < 32))  # a change in one corner: the rest is skipped
+    for reference, points in (
+        (rng.uniform(0, 255, (height, width, 3)).astype(np.float32), np.arange(count)),
+        (background, few),
+    ):
+        image, _ = draw_points(
+            background, depth, u[points], v[points], z[points], points, colours, 0, 0, width, height, 0.01
         )
-        assert distance == pytest.approx(float(expected), rel=1e-6)
+        smoothed = cv2.GaussianBlur(image - reference, (0, 0), 1.5)
+        for top, left, bottom, right in ((0, 0, height, width), (7, 9, 50, 61), (24, 40, 60, 80)):
+            expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), 150.0)[top:bottom, left:right].sum()
+            distance = change_distance(
+                image, reference, observed[top:bottom, left:right], gaussian_taps(1.5), top, left, 150.0
+            )
+            assert distance == pytest.approx(float(expected), rel=1e-6)
+
+
+_KERNEL_SIGNATURES = """
+import json, sys
+import numpy as np
+from gsi_metrics.perception import create_backend, kernels, perceive
+from gsi_metrics.sample import ScoringSample
+from tests.generated import operation_rows, png_image
+
+def signatures():
+    return {name: sorted(map(str, getattr(kernels, name).signatures)) for name in sys.argv[1:]}
+
+kernels.warm_up()
+warm = signatures()
+for operation in ("camera_relative_move", "object_rotate"):
+    (row,) = operation_rows(operation, (0,))
+    sample = ScoringSample.from_row(row)
+    perceive(create_backend("classical", perception="scene-free"), sample.view, np.array(png_image(row, "target_image")))
+print(json.dumps({"warm": warm, "scored": signatures()}))
+"""
+
+
+def test_the_kernels_are_warmed_up_for_the_types_scoring_passes() -> None:
+    """A fresh process: after :func:`~gsi_metrics.perception.kernels.warm_up` (what the scoring workers' fork server
+    runs), scene-free scoring loads no kernel for new argument types (each would cost a forked worker a cache load
+    on its first row)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    names = ["pixels_of", "draw_points", "change_distance", "inlier_sums"]
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, "-c", _KERNEL_SIGNATURES, *names], cwd=root, capture_output=True, text=True, check=True
+    )
+    signatures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all(signatures["warm"][name] for name in names)
+    assert signatures["scored"] == signatures["warm"]
 
 
 def test_an_unchanged_background_is_a_still_camera_and_a_moved_one_is_not() -> None:
     """The shortcut before any feature is computed: an edit (also under a colour cast of a few percent) leaves the
-    background as it was; a shift of the whole image by two pixels, or a camera view change, does not."""
-    (row,) = operation_rows("camera_relative_move", (0,))
-    sample = ScoringSample.from_row(row)
-    source, oracle = sample.view.image, np.array(png_image(row, "target_image"))
-    away = ~cv2.dilate(sample.view.target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
-    assert unchanged_background(source, oracle, away, 25)
-    cast = np.clip(np.rint(oracle * np.array([1.06, 0.97, 0.94]) + 5.0), 0, 255).astype(np.uint8)
-    assert unchanged_background(source, cast, away, 25)
-    assert not unchanged_background(source, np.roll(oracle, 2, axis=1), away, 25)
+    background as it was; a shift of the whole image by two pixels, or a camera view change, does not. Row 4's moved
+    object changes more than the share allowed outside its source pixels: its new place is not counted."""
+    rows = operation_rows("camera_relative_move", (0, 4))
+    for index, row in zip((0, 4), rows, strict=True):
+        sample = ScoringSample.from_row(row)
+        source, oracle = sample.view.image, np.array(png_image(row, "target_image"))
+        away = ~cv2.dilate(sample.view.target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
+        target_rows, target_columns = np.nonzero(sample.view.target_mask)
+        size = (int(np.ptp(target_columns)) + 1, int(np.ptp(target_rows)) + 1)
+        assert unchanged_background(source, oracle, away, 25, size)
+        assert unchanged_background(source, oracle, away, 25) == (index == 0)  # without the moved object's place
+        cast = np.clip(np.rint(oracle * np.array([1.06, 0.97, 0.94]) + 5.0), 0, 255).astype(np.uint8)
+        assert unchanged_background(source, cast, away, 25, size)
+        assert not unchanged_background(source, np.roll(oracle, 2, axis=1), away, 25, size)
+        assert not unchanged_background(source, np.roll(oracle, 1, axis=0), away, 25, size)
     (view_change,) = operation_rows("camera_view_change", (0,), config="room")
     moved = ScoringSample.from_row(view_change).view
     everywhere = np.ones(moved.image.shape[:2], bool)
