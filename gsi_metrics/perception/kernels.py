@@ -107,7 +107,9 @@ def draw_points(
     for row in range(low_row, high_row + 1):
         for column in range(low_column, high_column + 1):
             if shows[row, column]:
-                image[row, column, :] = colours[point_index[which[row, column]]]
+                point = point_index[which[row, column]]
+                for channel in range(3):  # (a per-pixel slice assignment costs as much as the rest of the drawing)
+                    image[row, column, channel] = colours[point, channel]
     # Closing (3 x 3): a pixel joins the target when every neighbour inside the window is next to a drawn pixel (only
     # pixels within one of the drawn ones can be).
     first_row, last_row = max(low_row - 1, 0), min(high_row + 2, height)
@@ -122,7 +124,7 @@ def draw_points(
                     if 0 <= r < height and 0 <= c < width and shows[r, c]:
                         found = True
             near[row, column] = found
-    filled = image.copy()
+    # The gaps are filled in place: they read drawn pixels only, which no fill changes.
     closed = shows.copy()
     for row in range(first_row, last_row):
         for column in range(first_column, last_column):
@@ -137,18 +139,20 @@ def draw_points(
             if not inside:
                 continue
             closed[row, column] = True
-            count = 0.0
-            total = np.zeros(3)
+            count = red = green = blue = 0.0
             for dr in range(-1, 2):
                 for dc in range(-1, 2):
                     r, c = _reflected(row + dr, height), _reflected(column + dc, width)
                     if shows[r, c]:
                         count += 1.0
-                        for channel in range(3):
-                            total[channel] += image[r, c, channel]
-            for channel in range(3):
-                filled[row, column, channel] = total[channel] / max(count, 9e-6)
-    return filled, closed
+                        red += image[r, c, 0]
+                        green += image[r, c, 1]
+                        blue += image[r, c, 2]
+            count = max(count, 9e-6)
+            image[row, column, 0] = red / count
+            image[row, column, 1] = green / count
+            image[row, column, 2] = blue / count
+    return image, closed
 
 
 @numba.njit(cache=True)

@@ -44,7 +44,7 @@ import numpy as np
 
 from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
-from gsi_metrics.functional.locality import object_hole, without_object
+from gsi_metrics.functional.locality import INPAINT_RADIUS_PX, object_hole
 from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps, pixels_of
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame, line_fit
 from gsi_metrics.sample import Box3D, SourceView
@@ -258,8 +258,18 @@ class SceneFreeComparer(PoseSearch):
         """The source view without the target (comparison size): the image inpainted where the target was, and the
         depth map with the support plane there."""
         hole = object_hole(sample.target_mask)
-        image = without_object(sample.image, sample.target_mask)
-        image = cv2.resize(self._blurred(image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA)
+        # Inpainted at the comparison size (a quarter of the pixels to fill): every pixel the hole touches.
+        image = cv2.resize(
+            self._blurred(sample.image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA
+        )
+        small_hole = cv2.resize(hole.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_AREA) > 0
+        filled = cv2.inpaint(
+            np.clip(np.rint(image), 0, 255).astype(np.uint8),
+            small_hole.astype(np.uint8),
+            max(1, round(INPAINT_RADIUS_PX / self.divisor)),
+            cv2.INPAINT_TELEA,
+        )
+        image[small_hole] = filled[small_hole]
         depth = sample.depth_m.astype(np.float32)  # a copy
         depth[hole] = support_plane_depth(sample, hole)
         depth = np.where(depth > 0, depth, np.inf).astype(np.float32)

@@ -230,7 +230,8 @@ warm = signatures()
 for operation in ("camera_relative_move", "object_rotate"):
     (row,) = operation_rows(operation, (0,))
     sample = ScoringSample.from_row(row)
-    perceive(create_backend("classical", perception="scene-free"), sample.view, np.array(png_image(row, "target_image")))
+    edited = np.array(png_image(row, "target_image"))
+    perceive(create_backend("classical", perception="scene-free"), sample.view, edited)
 print(json.dumps({"warm": warm, "scored": signatures()}))
 """
 
