@@ -4,11 +4,12 @@ pixels, where some thirty array operations per call cost more in Python than the
 - The scene-free search's hypothesis cost (:mod:`gsi_metrics.perception.scene_free`; ~330 hypotheses per sample):
   project the target's points (:func:`pixels_of`), draw them over a window of the background nearest first and close
   the gaps between them (:func:`draw_points`), compare the smoothed change with the observed one
-  (:func:`change_distance`). The arithmetic is OpenCV's, step for step, in float64 instead of float32: the Gaussian
-  smoothing is ``cv2.GaussianBlur(change, (0, 0), sigma)`` (its 4-sigma float kernel, borders reflected without
-  repeating the edge pixel), the gap closing ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside
-  the window counts), the gap colours a 3 x 3 mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with
-  the OpenCV version to about 1e-8 relative.
+  (:func:`change_distance`); :func:`hypothesis_distance` does the last two, and the window's bookkeeping, in one
+  call. The arithmetic is OpenCV's, step for step, in float64 instead of float32: the Gaussian smoothing is
+  ``cv2.GaussianBlur(change, (0, 0), sigma)`` (its 4-sigma float kernel, borders reflected without repeating the edge
+  pixel), the gap closing ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside the window counts),
+  the gap colours a 3 x 3 mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with the OpenCV version
+  to about 1e-8 relative.
 - The inlier sums of the global photometric fit (:func:`inlier_sums`, for
   :func:`~gsi_metrics.perception.render_compare.photometrically_matched`).
 
@@ -243,6 +244,73 @@ def change_distance(
 
 
 @numba.njit(cache=True)
+def hypothesis_distance(
+    u: np.ndarray,
+    v: np.ndarray,
+    z: np.ndarray,
+    point_index: np.ndarray,
+    colours: np.ndarray,
+    background: np.ndarray,
+    depth: np.ndarray,
+    reference: np.ndarray,
+    observed: np.ndarray,
+    unchanged_distance: np.ndarray,
+    unchanged_window: np.ndarray,
+    margin: int,
+    reach: int,
+    taps: np.ndarray,
+    truncation: float,
+    tolerance: float,
+) -> float:
+    """The scene-free search's cost of one hypothesis: the mean over the image of the truncated distance between the
+    smoothed change of the drawing with the target's projected points ``(u, v, z)`` (:func:`draw_points` over
+    ``background``) and the ``observed`` change. Only the window around the pixels the hypothesis changes is drawn and
+    compared (:func:`change_distance`): around the drawn points and the unchanged view's target
+    (``unchanged_window``: left, top, right, bottom; left < 0 for none), widened by ``margin``; outside it the
+    distance is the unchanged view's, read from its summed-area table ``unchanged_distance``. The drawing reaches
+    ``reach`` pixels further (the smoothing's ``taps`` reach), so that the smoothing sees the same neighbours as in a
+    whole drawing."""
+    height, width = depth.shape
+    image_area = width * height
+    have_window = unchanged_window[0] >= 0
+    left, top, right, bottom = unchanged_window[0], unchanged_window[1], unchanged_window[2], unchanged_window[3]
+    if u.size:
+        low_u, high_u, low_v, high_v = u.min(), u.max() + 1, v.min(), v.max() + 1
+        if have_window:
+            left, top = min(left, low_u), min(top, low_v)
+            right, bottom = max(right, high_u), max(bottom, high_v)
+        else:
+            left, top, right, bottom = low_u, low_v, high_u, high_v
+        have_window = True
+    whole = unchanged_distance[height, width]
+    if not have_window:
+        return whole / image_area
+    left, top = max(0, left - margin), max(0, top - margin)
+    right, bottom = min(width, right + margin), min(height, bottom + margin)
+    total = whole - (
+        unchanged_distance[bottom, right]
+        - unchanged_distance[top, right]
+        - unchanged_distance[bottom, left]
+        + unchanged_distance[top, left]
+    )
+    outer_left, outer_top = max(0, left - reach), max(0, top - reach)
+    outer_right, outer_bottom = min(width, right + reach), min(height, bottom + reach)
+    drawn, _ = draw_points(
+        background, depth, u, v, z, point_index, colours, outer_left, outer_top, outer_right, outer_bottom, tolerance
+    )
+    total += change_distance(
+        drawn,
+        reference[outer_top:outer_bottom, outer_left:outer_right],
+        observed[top:bottom, left:right],
+        taps,
+        top - outer_top,
+        left - outer_left,
+        truncation,
+    )
+    return total / image_area
+
+
+@numba.njit(cache=True)
 def inlier_sums(
     x: np.ndarray, y: np.ndarray, gain: float, offset: float, tolerance: float
 ) -> tuple[int, float, float, float, float]:
@@ -289,3 +357,21 @@ def warm_up() -> None:
         for observed in (image, window):
             change_distance(image, reference, observed, gaussian_taps(0.5), 0, 0, 1.0)
     inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 0.0, 1.0)
+    hypothesis_distance(
+        pixels,
+        pixels,
+        np.ones(1),
+        pixels,
+        np.zeros((1, 3), np.float32),
+        image,
+        np.ones((4, 4), np.float32),
+        image,
+        image,
+        np.zeros((5, 5)),
+        np.array([1, 1, 2, 2]),
+        1,
+        1,
+        gaussian_taps(0.5),
+        1.0,
+        0.01,
+    )

@@ -45,7 +45,7 @@ import numpy as np
 from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
 from gsi_metrics.functional.locality import INPAINT_RADIUS_PX, object_hole
-from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps, pixels_of
+from gsi_metrics.perception.kernels import draw_points, gaussian_taps, hypothesis_distance, pixels_of
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame, line_fit
 from gsi_metrics.sample import Box3D, SourceView
 
@@ -61,6 +61,8 @@ _MOST_MESH_POINTS = 60_000
 _MESH_DEPTH_TOLERANCE_M = 0.03
 #: The scan's colours are mapped into the image's when the image shows at least this many mesh points.
 _MIN_SEEN_POINTS = 20
+#: The projection of no point (:meth:`SceneFreeComparer._hypothesis_projection`): the target gone.
+_NO_POINTS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
 
 
 def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +162,9 @@ class SceneFreeComparer(PoseSearch):
             self._unchanged, shows = self._draw(
                 self._background_image, self._background_depth, self._hypothesis_projection(unmoved)
             )
-        # Where the unmoved target shows in the edited image's camera: every hypothesis changes these pixels.
-        self._unchanged_window = _bounds(shows)
+        # Where the unmoved target shows in the edited image's camera (left, top, right, bottom; left -1 for nowhere):
+        # every hypothesis changes these pixels.
+        self._unchanged_box = np.array(_bounds(shows) or (-1, -1, -1, -1), np.int64)
         # Changes are compared smoothed: a drawing from the source's own pixels is never registered to the pixel, and
         # unsmoothed, any turned or rescaled drawing pays for that everywhere while "no change" pays nothing.
         self.smoothing_px = smoothing_px
@@ -360,43 +363,27 @@ class SceneFreeComparer(PoseSearch):
 
     def _distance(self, projection: tuple[np.ndarray, ...] | None) -> float:
         """Mean truncated L1 distance between the change of the drawing with the target's points as ``projection``
-        (:meth:`_projection`; None: no target) and the observed change; outside the window the drawing changes, the
-        unchanged view's."""
-        width, height = self.compare_size
-        boxes = [b for b in (self._unchanged_window,) if b is not None]
-        if projection is not None:
-            u, v = projection[:2]
-            if u.size:
-                boxes.append((int(u.min()), int(v.min()), int(u.max()) + 1, int(v.max()) + 1))
-        integral = self._distance_integral
-        if not boxes:
-            return float(integral[-1, -1]) / (width * height)
-        margin = 2 + self._blur_reach() + self._smoothing_reach  # the smoothing spreads the change this far
-        left = max(0, min(b[0] for b in boxes) - margin)
-        top = max(0, min(b[1] for b in boxes) - margin)
-        right = min(width, max(b[2] for b in boxes) + margin)
-        bottom = min(height, max(b[3] for b in boxes) + margin)
-        total = integral[-1, -1] - (
-            integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
-        )
-        # Drawn with room for the smoothing to see the same neighbours as in a whole drawing.
-        reach = self._smoothing_reach
-        outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
-        rows, columns = slice(outer[1], outer[3]), slice(outer[0], outer[2])
-        if projection is None:
-            drawn = self._background_image[rows, columns]
-        else:
-            drawn, _ = self._draw(self._background_image, self._background_depth, projection, outer)
-        total += change_distance(
-            drawn,
-            self._reference[rows, columns],
-            self._observed[top:bottom, left:right],
+        (:meth:`_hypothesis_projection`; None: no target) and the observed change; outside the window the drawing
+        changes, the unchanged view's (:func:`~gsi_metrics.perception.kernels.hypothesis_distance`)."""
+        u, v, z, shown = _NO_POINTS if projection is None else projection
+        return hypothesis_distance(
+            u,
+            v,
+            z,
+            shown,
+            self._colours,
+            self._background_image,
+            self._background_depth,
+            self._reference,
+            self._observed,
+            self._distance_integral,
+            self._unchanged_box,
+            2 + self._blur_reach() + self._smoothing_reach,  # the smoothing spreads the change this far
+            self._smoothing_reach,
             self._smoothing_taps,
-            top - outer[1],
-            left - outer[0],
             self.truncation,
+            _DEPTH_TOLERANCE_M,
         )
-        return float(total) / (width * height)
 
     def _camera_motion_change(self) -> np.ndarray:
         return self._unchanged - self._reference
