@@ -10,7 +10,9 @@ included, as a user sees it.
 
 Mesa's CPU rasteriser (llvmpipe) draws with as many threads as there are cores, so one process already renders on
 every core; ``LP_NUM_THREADS=1`` gives each process one rendering thread and measures the scaling of the processes
-alone. Both figures are worth printing: the default is what a user gets.
+alone. Both figures are worth printing: the default is what a user gets. Scoring workers keep themselves to one
+thread (llvmpipe's unless ``LP_NUM_THREADS`` is set, the BLAS's and OpenCV's: :mod:`gsi_bench.workers`); the
+one-process scoring run, in this process, uses every core its libraries reach.
 """
 
 from __future__ import annotations
