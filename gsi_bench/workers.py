@@ -24,7 +24,7 @@ def one_thread_per_worker() -> None:
     """Keeps a worker to one thread: OpenCV's, the BLAS's under numpy, and the software renderer's (llvmpipe, unless
     ``LP_NUM_THREADS`` is set). The workers already use every core; each library's own pool of one thread per core on
     top oversubscribes them. Measured on 2 cores, 120 scene-free oracle rows with 2 workers: 26.9 s with the BLAS's
-    threads, 18.9 s without."""
+    threads, 18.9 s with ``OPENBLAS_NUM_THREADS=1`` (what ``threadpool_limits(1)`` sets in a running process)."""
     cv2.setNumThreads(1)
     threadpool_limits(1)
     os.environ.setdefault("LP_NUM_THREADS", "1")

@@ -69,7 +69,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import box_corners, unproject_pixels
+from gsi_datasets.geometry import box_corners, mask_box, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
 from gsi_metrics.perception.experts import TargetProposal, expert_request, load_experts, target_proposals
 from gsi_metrics.perception.render_compare import PoseSearch, RenderComparer, photometrically_matched
@@ -144,7 +144,7 @@ def unchanged_background(
     edited: np.ndarray,
     background: np.ndarray,
     threshold: float,
-    object_size_px: tuple[int, int] | None = None,
+    object_size_px: tuple[float, float] | None = None,
 ) -> bool:
     """Whether the edited image shows the source camera's view outside the edit: at half size, after a global
     brightness or colour change is undone (:func:`~gsi_metrics.perception.render_compare.photometrically_matched`),
@@ -169,9 +169,11 @@ def unchanged_background(
     if np.count_nonzero(textured) < _STILL_MIN_PIXELS:
         return False
     changed = np.abs(edited_small - source_small).max(axis=2) > threshold
-    if object_size_px is not None and np.mean(changed[textured]) > _STILL_CHANGED_SHARE:
+    still = np.mean(changed[textured]) <= _STILL_CHANGED_SHARE
+    if not still and object_size_px is not None:
         changed &= ~_moved_object_region(changed & away, object_size_px)
-    return bool(np.mean(changed[textured]) <= _STILL_CHANGED_SHARE)
+        still = np.mean(changed[textured]) <= _STILL_CHANGED_SHARE
+    return bool(still)
 
 
 #: A connected region of change at most this many times the edited object's source size across (both ways) can be
@@ -179,7 +181,7 @@ def unchanged_background(
 _MOVED_OBJECT_SPAN = 2.5
 
 
-def _moved_object_region(changed: np.ndarray, object_size_px: tuple[int, int]) -> np.ndarray:
+def _moved_object_region(changed: np.ndarray, object_size_px: tuple[float, float]) -> np.ndarray:
     """The largest connected region of ``changed`` (half-size pixels, joined across a pixel's gap) that is at most
     ``_MOVED_OBJECT_SPAN`` times the object's ``(width, height)`` (full-size pixels) across; none when no region is."""
     joined = cv2.dilate(changed.astype(np.uint8), np.ones((3, 3), np.uint8))
@@ -528,8 +530,8 @@ class ClassicalBackend:
         not change (:func:`unchanged_background`), else PnP of their features, lifted with the source depth."""
         object_size = None
         if sample.object_target:
-            rows, columns = np.nonzero(sample.target_mask)
-            object_size = (int(np.ptp(columns)) + 1, int(np.ptp(rows)) + 1)
+            left, top, right, bottom = mask_box(sample.target_mask)
+            object_size = (right - left, bottom - top)
         if unchanged_background(sample.image, edited, background, self._config["change_threshold"], object_size):
             return CameraRecovery(found=True, delta=np.eye(4), confidence=1.0)
         source = self._source_features(sample, zoomed=False)

@@ -333,7 +333,7 @@ def inlier_sums(
 
 def warm_up() -> None:
     """Loads (or compiles) every kernel for the argument types scoring passes, so that a process forked after this
-    starts its first row warm: the scoring workers' fork server calls it once (:mod:`gsi_bench.evaluation`), instead of
+    starts its first row warm: the scoring workers' fork server calls it once (:mod:`gsi_bench.workers`), instead of
     each worker loading them on its first row (about half a second)."""
     image = np.zeros((4, 4, 3), np.float32)
     window = image[1:3, 1:3]  # a window of a larger image, as the search passes the reference and observed change

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from gsi_builders.generate import generate_sample
-from gsi_datasets.geometry import symmetric_geodesic_deg
+from gsi_datasets.geometry import mask_box, symmetric_geodesic_deg
 from gsi_datasets.operations.object_rotate import look_alikes
 from gsi_metrics.operations import object_rotate
 from gsi_metrics.perception import create_backend, perceive
@@ -264,8 +264,8 @@ def test_an_unchanged_background_is_a_still_camera_and_a_moved_one_is_not() -> N
         sample = ScoringSample.from_row(row)
         source, oracle = sample.view.image, np.array(png_image(row, "target_image"))
         away = ~cv2.dilate(sample.view.target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
-        target_rows, target_columns = np.nonzero(sample.view.target_mask)
-        size = (int(np.ptp(target_columns)) + 1, int(np.ptp(target_rows)) + 1)
+        left, top, right, bottom = mask_box(sample.view.target_mask)
+        size = (right - left, bottom - top)
         assert unchanged_background(source, oracle, away, 25, size)
         assert unchanged_background(source, oracle, away, 25) == (index == 0)  # without the moved object's place
         cast = np.clip(np.rint(oracle * np.array([1.06, 0.97, 0.94]) + 5.0), 0, 255).astype(np.uint8)
