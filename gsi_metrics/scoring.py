@@ -80,7 +80,8 @@ STATUS_DESCRIPTIONS: dict[str, str] = {
     "(a camera operation; the model's failure)",
     **INPUT_STATUSES,
     "undecidable": "the source view cannot tell the asked change from one it could be mistaken for (a turn from no "
-    "turn, the opposite or the double turn; scene-free perception): not counted in the means",
+    "turn, the opposite or the double turn, or the recovered turn from itself plus a half turn judged otherwise; "
+    "scene-free perception): not counted in the means",
     "bad_reference": "the dataset row could not be decoded (a damaged or malformed row; check the dataset)",
     "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details)",
 }

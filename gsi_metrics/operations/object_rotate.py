@@ -52,15 +52,29 @@ def turn_undecidable(view: SourceView, truth: EditTruth, distinctness: np.ndarra
     if distinctness is None:
         return None
     signed = twist_angle_deg(truth.rotation, view.support_normal)
-    step = 360.0 / len(distinctness)
-
-    def index(turn_deg: float) -> int:
-        return int(round(turn_deg / step)) % len(distinctness)
-
     for name, look_alike in look_alikes(abs(signed), signed).items():
-        if distinctness[index(signed), index(look_alike)] < MIN_VISIBLE_DIFFERENCE:
+        if _look_alike(distinctness, signed, look_alike):
             return name
     return None
+
+
+def _look_alike(distinctness: np.ndarray, turn_deg: float, other_deg: float) -> bool:
+    """Whether the drawings of the two turns (the nearest of the ``distinctness`` grid's) differ by less than the
+    generators' :data:`~gsi_datasets.operations.object_rotate.MIN_VISIBLE_DIFFERENCE`."""
+    step = 360.0 / len(distinctness)
+    i, j = (int(round(turn / step)) % len(distinctness) for turn in (turn_deg, other_deg))
+    return bool(distinctness[i, j] < MIN_VISIBLE_DIFFERENCE)
+
+
+def indistinct_half_turn(twist_deg: float, distinctness: np.ndarray | None) -> float | None:
+    """The recovered turn ``twist_deg`` plus a half turn, when the source view cannot tell the two apart (their
+    scene-free drawings differ by less than :data:`~gsi_datasets.operations.object_rotate.MIN_VISIBLE_DIFFERENCE`: the
+    unseen back is drawn as the seen front mirrored, so a box-like object turned either way shows the same faces), else
+    None (and always for render-and-compare, which measures nothing)."""
+    if distinctness is None:
+        return None
+    alias = twist_deg + 180.0
+    return alias if _look_alike(distinctness, twist_deg, alias) else None
 
 
 @register_scoring
@@ -91,17 +105,25 @@ class ObjectRotateScoring(OperationScoring):
         twist = twist_angle_deg(target.rotation, view.support_normal)
         got = fold_angle_deg(twist, view.symmetry_order)
         tilt = geodesic_angle_deg(target.rotation, rotation_about_axis(view.support_normal, twist))
+
+        def turn_complies(turn_deg: float) -> bool:
+            return bool(
+                (either_direction(view, truth) or np.sign(turn_deg) == np.sign(asked))
+                and magnitude_in_range(abs(turn_deg) / magnitude)
+            )
+
         compliant = (
-            (either_direction(view, truth) or np.sign(got) == np.sign(asked))
-            and magnitude_in_range(abs(got) / magnitude)
+            turn_complies(got)
             and tilt <= OTHER_CHANGE_MAX_ROTATION_DEG
             and other_change_small(perception, view, translation=True, rotation=False, scale=True)
         )
-        return Compliance(
-            float(compliant),
-            relative_quadratic(error, magnitude),
-            {**recovered_details(perception), "error_deg": error, "turn_deg": got, "asked_turn_deg": asked},
-        )
+        details = {**recovered_details(perception), "error_deg": error, "turn_deg": got, "asked_turn_deg": asked}
+        # A recovered turn the source view cannot tell from itself plus a half turn is read either way; when the two
+        # readings disagree on the asked sense and size, the image does not say whether the edit complied.
+        alias = indistinct_half_turn(twist, target.turn_distinctness)
+        if alias is not None and turn_complies(fold_angle_deg(alias, view.symmetry_order)) != turn_complies(got):
+            return Compliance(0.0, 0.0, {**details, "undecidable": "half_turn_alias"}, "undecidable")
+        return Compliance(float(compliant), relative_quadratic(error, magnitude), details)
 
     def paper(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """The reference's rotate rule on exact detections: the candidate nearest ``B0`` (not "the same" as a source

@@ -43,6 +43,7 @@ was removed.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -218,6 +219,7 @@ class PoseSearch:
         self.scales = scale_ratio ** np.arange(low, high + 1)
         self.identity_index = int(np.argmin(np.abs(np.log(self.scales))))
         self.scales[self.identity_index] = 1.0
+        self._log_scales = [abs(float(np.log(scale))) for scale in self.scales]  # for the prior, asked per hypothesis
         self.camera_moved = camera_delta is not None
         self.divisor = divisor
         height, width = sample.image.shape[:2]
@@ -316,7 +318,7 @@ class PoseSearch:
             return asked
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
-            or np.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
+            or math.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
             or self._inside(hypothesis, self._namesakes)
         ):
             cost = float("inf")
@@ -341,9 +343,13 @@ class PoseSearch:
 
     def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
         """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius)."""
-        centre = self.target_centre[:2] + (hypothesis.dx_m, hypothesis.dy_m)
-        radius = self._target_radius * self.scales[hypothesis.scale_index]
-        return any(np.linalg.norm(centre - other) < radius + other_radius for other, other_radius in others)
+        # In floats: the search asks this of every hypothesis, and numpy's per-call cost outweighs the arithmetic.
+        x, y = float(self.target_centre[0]) + hypothesis.dx_m, float(self.target_centre[1]) + hypothesis.dy_m
+        radius = self._target_radius * float(self.scales[hypothesis.scale_index])
+        return any(
+            math.hypot(x - float(centre[0]), y - float(centre[1])) < radius + other_radius
+            for centre, other_radius in others
+        )
 
     def removed(self, best: Hypothesis, cost: float) -> bool:
         """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact
@@ -363,7 +369,7 @@ class PoseSearch:
     def change(self, hypothesis: Hypothesis) -> float:
         """Size of the hypothesised change: yaw / 180 degrees + |ln scale| + shift / 30 cm."""
         yaw = _yaw_gap(hypothesis.yaw_deg, 0.0) / 180.0
-        return yaw + abs(np.log(self.scales[hypothesis.scale_index])) + np.hypot(hypothesis.dx_m, hypothesis.dy_m) / 0.3
+        return yaw + self._log_scales[hypothesis.scale_index] + math.hypot(hypothesis.dx_m, hypothesis.dy_m) / 0.3
 
     def _pick(self, candidates: list[Hypothesis], exact: bool = False) -> Hypothesis:
         """The cheapest candidate; costs within ``tie_tolerance`` of it are ties the image does not resolve (the

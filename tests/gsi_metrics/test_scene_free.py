@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from gsi_builders.generate import generate_sample
-from gsi_datasets.geometry import mask_box, symmetric_geodesic_deg
+from gsi_datasets.geometry import mask_box, rotation_about_axis, symmetric_geodesic_deg
 from gsi_datasets.operations.object_rotate import look_alikes
 from gsi_metrics.operations import object_rotate
-from gsi_metrics.perception import create_backend, perceive
+from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery, create_backend, perceive
 from gsi_metrics.perception.classical import unchanged_background
 from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps
 from gsi_metrics.perception.render_compare import Hypothesis
@@ -279,3 +279,41 @@ def test_an_unchanged_background_is_a_still_camera_and_a_moved_one_is_not() -> N
     # A still camera is recovered without a feature match: the camera of the oracle edit is exactly still.
     camera = perceive(create_backend("classical"), sample.view, oracle).camera
     assert camera.found and np.array_equal(camera.delta, np.eye(4))
+
+
+def test_a_turn_read_either_way_round_is_undecidable_only_when_the_readings_disagree() -> None:
+    """A box-like target whose unseen back is drawn as its front mirrored looks the same turned by t and by t + 180
+    degrees from some views. When the recovered turn is such a pair and one reading complies while the other does not
+    (an edit turned the wrong way, read as the right sense and thrice the size), the item is ``undecidable``; a
+    distinct pair, or readings that agree, is scored as before."""
+    (row,) = operation_rows("object_rotate", (0,))
+    sample = _without_scene(row)
+    view, truth = sample.view, sample.truth
+    asked = object_rotate.asked_yaw_deg(view, truth)
+    assert abs(asked) < 90.0  # the opposite turn plus a half turn is then within the asked size band
+    scoring = object_rotate.ObjectRotateScoring()
+    step = 360.0 / 24
+
+    def scored(turn_deg: float, alias_looks_alike: bool) -> tuple[str | None, float]:
+        distinctness = np.ones((24, 24)) - np.eye(24)
+        if alias_looks_alike:
+            i, j = (int(round(t / step)) % 24 for t in (turn_deg, turn_deg + 180.0))
+            distinctness[i, j] = distinctness[j, i] = 0.0
+        target = TargetRecovery(
+            found=True,
+            rotation=rotation_about_axis(view.support_normal, turn_deg),
+            confidence=1.0,
+            method="scene-free",
+            turn_distinctness=distinctness,
+        )
+        result = scoring.gsi(view, truth, Perception(target=target, camera=CameraRecovery(found=True)), view.image)
+        return result.status, result.ic
+
+    # The opposite turn (5 degrees short of it) read half a turn on: the asked sense, and within thrice its size.
+    wrong_way_read_round = float(np.sign(asked)) * (175.0 - abs(asked))
+    assert scored(wrong_way_read_round, alias_looks_alike=False) == (None, 1.0)
+    assert scored(wrong_way_read_round, alias_looks_alike=True) == ("undecidable", 0.0)
+    assert scored(asked, alias_looks_alike=False) == (None, 1.0)
+    assert scored(asked, alias_looks_alike=True) == ("undecidable", 0.0)
+    # Both readings fail (no turn, or a half turn): scored, not undecidable.
+    assert scored(0.0, alias_looks_alike=True) == (None, 0.0)
