@@ -643,16 +643,18 @@ class PoseSearch:
         shift, each alone: near 0 for a component the image barely needs (a re-drawn or mirrored object read as a
         turn), large for one it shows plainly."""
         without = {
-            "turn": dataclasses.replace(best, yaw_deg=0.0),
-            "scale": dataclasses.replace(best, scale_index=self.identity_index),
-            "shift": dataclasses.replace(best, dx_m=0.0, dy_m=0.0),
+            "turn": self.unturned_cost(best),
+            "scale": self.cost(dataclasses.replace(best, scale_index=self.identity_index), exact=True),
+            "shift": self.cost(dataclasses.replace(best, dx_m=0.0, dy_m=0.0), exact=True),
         }
         cost = self.cost(best, exact=True)
         unit = max(self.cost_unit, 1e-9)
-        return {
-            name: float(np.clip((self.cost(other, exact=True) - cost) / unit, 0.0, 100.0))
-            for name, other in without.items()
-        }
+        return {name: float(np.clip((other - cost) / unit, 0.0, 100.0)) for name, other in without.items()}
+
+    def unturned_cost(self, hypothesis: Hypothesis) -> float:
+        """The exact cost of ``hypothesis`` without its turn (a comparer that can draw other unturned looks of the
+        target, a mirror image, takes the cheapest)."""
+        return self.cost(dataclasses.replace(hypothesis, yaw_deg=0.0), exact=True)
 
     def to_camera_frame(self, hypothesis: Hypothesis) -> tuple[np.ndarray, np.ndarray, float]:
         """``(translation_m of the box centre, relative rotation, scale)`` in the source camera frame."""

@@ -19,7 +19,10 @@ What a hypothesis looks like (2.5D, at the comparison size):
 As with a stored scene, changes are compared, not images: the change a hypothesis makes to the drawing of "no change"
 against the change the editor made to the source image; the distance outside the pixels a hypothesis touches is the
 unchanged view's, so a hypothesis costs only its own window. The world frame of the search has z along the support
-normal, its origin at the foot of the target's box centre, and x along the camera's right.
+normal, its origin at the foot of the target's box centre, and x along the camera's right. A generator may draw the
+target mirrored left to right, which the search can only read as a turn: the turn's evidence is measured against the
+target unturned and its mirror image unturned, whichever explains the image better
+(:meth:`SceneFreeComparer.unturned_cost`).
 
 **A row with the target's annotated mesh** (a real row from a scan: :attr:`~gsi_metrics.sample.SourceView.target_mesh`)
 draws the target from the mesh instead (``method`` ``mesh``): points spread over its surface, the ones the source
@@ -37,6 +40,7 @@ position is off by how far that surface is above the support.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import cv2
@@ -302,12 +306,13 @@ class SceneFreeComparer(PoseSearch):
         return warped.astype(np.float32), warped_depth
 
     def _hypothesis_projection(
-        self, hypothesis: Hypothesis, motion: np.ndarray | None = None
+        self, hypothesis: Hypothesis, motion: np.ndarray | None = None, mirrored: bool = False
     ) -> tuple[np.ndarray, ...]:
         """:func:`_projected` of the target's points under ``hypothesis`` into the comparison image of the camera
         after ``motion`` (the edited image's by default): turned about the vertical through the box centre (the world
         origin's vertical), scaled about the origin (the centre's foot on the support), shifted on the support, and
-        taken to that camera, all as one affine map of the points."""
+        taken to that camera, all as one affine map of the points. ``mirrored``: the target's mirror image left to right
+        (through the vertical plane through its centre along the camera's view), as a generator may draw it."""
         key = None if motion is not None else (hypothesis.yaw_deg, hypothesis.scale_index)
         motion = self._motion if motion is None else motion
         # The turn and scale's part of the map, the same for every shift (the search tries many at each).
@@ -324,14 +329,16 @@ class SceneFreeComparer(PoseSearch):
         offset = rotation @ shift + motion[:3, :3] @ self._foot + motion[:3, 3]
         # Straight to homogeneous pixels: K times the affine map, applied once to the points.
         width, height = self.compare_size
-        projection = pixels_of(self._points, projective, self._intrinsics_small @ offset, width, height)
+        flip = np.array([-1.0, 1.0, 1.0]) if mirrored else np.ones(3)  # the world's x is the camera's right
+        points = self._points * flip if mirrored else self._points
+        projection = pixels_of(points, projective, self._intrinsics_small @ offset, width, height)
         if self._normals is None:
             return projection
         # A mesh's surfaces that face away from the camera are hidden by the rest of it: drawn, they would show through
         # wherever the points in front are sparse.
         u, v, z, shown = projection
-        in_camera = self._points[shown] @ linear.T + offset
-        facing = np.einsum("nd,nd->n", self._normals[shown] @ turned.T, in_camera) < 0
+        in_camera = points[shown] @ linear.T + offset
+        facing = np.einsum("nd,nd->n", (self._normals[shown] * flip) @ turned.T, in_camera) < 0
         return u[facing], v[facing], z[facing], shown[facing]
 
     def _draw(
@@ -387,6 +394,14 @@ class SceneFreeComparer(PoseSearch):
 
     def _camera_motion_change(self) -> np.ndarray:
         return self._unchanged - self._reference
+
+    def unturned_cost(self, hypothesis: Hypothesis) -> float:
+        """The cheaper of the search's and of the target's mirror image unturned: a generator that draws the target
+        mirrored has not turned it, however well a turn explains the mirror image."""
+        unturned = dataclasses.replace(hypothesis, yaw_deg=0.0)
+        prior = self.prior_weight * self.cost_unit * self.change(unturned)
+        mirrored = self._distance(self._hypothesis_projection(unturned, mirrored=True)) + prior
+        return min(super().unturned_cost(hypothesis), mirrored)
 
     def moved_centre(self, hypothesis: Hypothesis) -> np.ndarray:
         scale = float(self.scales[hypothesis.scale_index])

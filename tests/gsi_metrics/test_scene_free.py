@@ -317,3 +317,36 @@ def test_a_turn_read_either_way_round_is_undecidable_only_when_the_readings_disa
     assert scored(asked, alias_looks_alike=True) == ("undecidable", 0.0)
     # Both readings fail (no turn, or a half turn): scored, not undecidable.
     assert scored(0.0, alias_looks_alike=True) == (None, 0.0)
+
+
+def test_a_mirrored_target_is_no_unasked_turn_and_a_turned_one_stays_turned() -> None:
+    """A generator that draws the moved or rescaled target mirrored has not turned it. The search can only explain
+    the mirror image as a turn, and measured against the unturned target that turn looks needed (its evidence alone
+    would fail IC); measured against the mirror image unturned it is not, and the edit complies. A real turn is not
+    explained away: the mirror image unturned does not draw it."""
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+    from gsi_metrics.operations import SIDE_CHANGE_MIN_EVIDENCE
+    from gsi_metrics.perception.render_compare import PoseSearch
+    from gsi_metrics.predictions import load_prediction
+
+    def turn_evidence(comparer: SceneFreeComparer, mirror_aware: bool) -> float:
+        best, cost = comparer.search([])
+        unturned = comparer.unturned_cost(best) if mirror_aware else PoseSearch.unturned_cost(comparer, best)
+        return (unturned - cost) / comparer.cost_unit
+
+    mirrored_rows = [*operation_rows("camera_relative_move", (4, 5)), *operation_rows("object_scale", (3,))]
+    for row in mirrored_rows:
+        sample = _without_scene(row)
+        case = next(c for c in make_counterfactuals(row).cases if c.name == "appearance/mirrored")
+        height, width = sample.view.image.shape[:2]
+        edited = load_prediction(case.image, (width, height), background=sample.view.image).image
+        comparer = SceneFreeComparer(sample.view, edited)
+        assert turn_evidence(comparer, mirror_aware=False) >= SIDE_CHANGE_MIN_EVIDENCE, row["instruction"]
+        assert turn_evidence(comparer, mirror_aware=True) < SIDE_CHANGE_MIN_EVIDENCE, row["instruction"]
+        scored = score_sample({**row, "scene": None}, Image.fromarray(edited))
+        assert scored.ic == 1.0 and scored.details["method"] == "scene-free", row["instruction"]
+    for row in operation_rows("object_rotate", (1, 7)):  # a toy car turned 45 degrees either way
+        comparer = SceneFreeComparer(_without_scene(row).view, np.array(png_image(row, "target_image")))
+        evidence = turn_evidence(comparer, mirror_aware=True)
+        assert evidence == pytest.approx(turn_evidence(comparer, mirror_aware=False))
+        assert evidence >= SIDE_CHANGE_MIN_EVIDENCE, row["instruction"]
