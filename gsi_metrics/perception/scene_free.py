@@ -329,16 +329,18 @@ class SceneFreeComparer(PoseSearch):
         offset = rotation @ shift + motion[:3, :3] @ self._foot + motion[:3, 3]
         # Straight to homogeneous pixels: K times the affine map, applied once to the points.
         width, height = self.compare_size
-        flip = np.array([-1.0, 1.0, 1.0]) if mirrored else np.ones(3)  # the world's x is the camera's right
-        points = self._points * flip if mirrored else self._points
+        points, normals = self._points, self._normals
+        if mirrored:  # through the plane x = 0 of the world frame (x is the camera's right)
+            flip = np.array([-1.0, 1.0, 1.0])
+            points, normals = points * flip, None if normals is None else normals * flip
         projection = pixels_of(points, projective, self._intrinsics_small @ offset, width, height)
-        if self._normals is None:
+        if normals is None:
             return projection
         # A mesh's surfaces that face away from the camera are hidden by the rest of it: drawn, they would show through
         # wherever the points in front are sparse.
         u, v, z, shown = projection
         in_camera = points[shown] @ linear.T + offset
-        facing = np.einsum("nd,nd->n", (self._normals[shown] * flip) @ turned.T, in_camera) < 0
+        facing = np.einsum("nd,nd->n", normals[shown] @ turned.T, in_camera) < 0
         return u[facing], v[facing], z[facing], shown[facing]
 
     def _draw(
