@@ -533,6 +533,7 @@ class PoseSearch:
             for start in positions[:2]
         ]
         sweep = [hypothesis for position_sweep in sweeps for hypothesis in position_sweep]
+        self._choose_appearance(sweep)
         # Nearly symmetric objects (a mouse, a kettle) have a second basin half a turn away: descend from the best
         # of the sweep and from the best one at least 60 degrees from it, and keep the better end point.
         # The second one is worth a descent only when it explains about as much of the change as the best.
@@ -650,6 +651,10 @@ class PoseSearch:
         cost = self.cost(best, exact=True)
         unit = max(self.cost_unit, 1e-9)
         return {name: float(np.clip((other - cost) / unit, 0.0, 100.0)) for name, other in without.items()}
+
+    def _choose_appearance(self, sweep: list[Hypothesis]) -> None:
+        """Chooses between ways of drawing the target, by how well they explain the image over ``sweep`` (a comparer
+        with one way: nothing to choose)."""
 
     def unturned_cost(self, hypothesis: Hypothesis) -> float:
         """The exact cost of ``hypothesis`` without its turn (a comparer that can draw other unturned looks of the

@@ -41,7 +41,7 @@ position is off by how far that surface is above the support.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -66,7 +66,17 @@ _MESH_DEPTH_TOLERANCE_M = 0.03
 #: The scan's colours are mapped into the image's when the image shows at least this many mesh points.
 _MIN_SEEN_POINTS = 20
 #: The projection of no point (:meth:`SceneFreeComparer._hypothesis_projection`): the target gone.
-_NO_POINTS = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+_NO_POINTS = (
+    np.zeros(0, np.int64),
+    np.zeros(0, np.int64),
+    np.zeros(0),
+    np.zeros(0, np.int64),
+    np.zeros((0, 3), np.float32),
+)
+#: A relit colour is at most this many times brighter or darker than the one it was seen in (:class:`Light`).
+_MOST_RELIGHTING = 2.0
+#: The source depth is smoothed over this many pixels before its slopes give the target's normals.
+_NORMAL_SMOOTHING_PX = 2.0
 
 
 def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +114,42 @@ def support_plane_depth(view: SourceView, pixels: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = -view.support_offset_m / along
     return np.where(np.isfinite(depth) & (depth > 0), depth, np.inf).astype(np.float32)
+
+
+class Light(NamedTuple):
+    """How the target is lit, for drawing it turned with the light left where it is: brightness ``a + b . n`` on a
+    surface of normal ``n`` (world frame; ``coefficients`` ``[a, b_x, b_y, b_z]``, a first-order spherical-harmonic
+    light fitted to the target's seen points), and the brightness each point's colour was seen in (``source``). A turned
+    point's colour is scaled by the brightness of its turned normal over ``source``."""
+
+    coefficients: np.ndarray
+    source: np.ndarray
+
+    @classmethod
+    def fitted(cls, normals: np.ndarray, colours: np.ndarray, seen: np.ndarray, lit_by: np.ndarray) -> Light:
+        """Fitted to the brightness of the ``seen`` points, twice, the second time without the points the first fit
+        explains worst (a print, a highlight); each point's colour was seen with the normal ``lit_by``. No light
+        (``[1, 0, 0, 0]``: nothing relit) for fewer than 20 seen points."""
+        if seen.sum() < 20:
+            return cls(np.array([1.0, 0.0, 0.0, 0.0]), np.ones(len(normals)))
+        brightness = colours[seen].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        design = np.column_stack([np.ones(int(seen.sum())), normals[seen]])
+        kept = np.ones(len(design), bool)
+        for _ in range(2):
+            coefficients, *_ = np.linalg.lstsq(design[kept], brightness[kept], rcond=None)
+            residual = np.abs(design @ coefficients - brightness)
+            kept = residual <= max(2.5 * float(np.median(residual)), 1.0)
+        light = cls(coefficients, np.empty(0))
+        return cls(coefficients, light.brightness(lit_by))
+
+    def brightness(self, normals: np.ndarray) -> np.ndarray:
+        """The light's brightness on ``normals``, at least a tenth of its mean."""
+        return np.maximum(self.coefficients[0] + normals @ self.coefficients[1:], 0.1 * max(self.coefficients[0], 1.0))
+
+    def relit(self, colours: np.ndarray, turned_normals: np.ndarray) -> np.ndarray:
+        """``colours`` as seen with the points' normals turned to ``turned_normals``."""
+        ratio = np.clip(self.brightness(turned_normals) / self.source, 1.0 / _MOST_RELIGHTING, _MOST_RELIGHTING)
+        return np.clip(colours * ratio[:, None].astype(np.float32), 0.0, 255.0)
 
 
 class SceneFreeComparer(PoseSearch):
@@ -151,7 +197,13 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
         # The mesh's normals (None for lifted pixels) let a drawing keep only the surfaces that face the camera.
-        self._points, self._colours, self._normals = self._target_points(sample)
+        self._points, self._colours, self._normals, self._light = self._target_points(sample)
+        # A mesh's normals are exact: its faces turned away from the camera are not drawn. A depth map's are only good
+        # enough to light the target by.
+        self._cull_back_faces = sample.target_mesh is not None
+        #: Whether turned drawings are relit by :attr:`_light` (:meth:`_choose_appearance`), and their colours per yaw.
+        self._relit = False
+        self._relit_colours: dict[float, np.ndarray] = {}
         background, background_depth = self._background(sample)
         self._source_background, self._source_depth = background, background_depth
         unmoved = Hypothesis(0.0, 0.0, 0.0, self.identity_index)
@@ -192,13 +244,14 @@ class SceneFreeComparer(PoseSearch):
 
     # -- the drawing -------------------------------------------------------------------------------------------
 
-    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light | None]:
         """The target's points in the world frame, their colours (the source image as compared: blurred like the
-        edited image) and their surface normals: from its annotated mesh where the row has one, else lifted from the
-        source view (no normals)."""
+        edited image), their surface normals and their :class:`Light`: from its annotated mesh where the row has one
+        (no light: relighting its turns lost mesh-path turns on simulated scans), else lifted from the source view
+        (normals from the depth map's slopes)."""
         if sample.target_mesh is not None:
-            return self._mesh_points(sample)
-        return (*self._lifted_points(sample), None)
+            return (*self._mesh_points(sample), None)
+        return self._lifted_points(sample)
 
     def _mesh_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Points spread over the target's annotated mesh (about ``point_density`` per comparison pixel across, at the
@@ -226,9 +279,9 @@ class SceneFreeComparer(PoseSearch):
         colours[seen] = image[v[shows], u[shows]]
         return (points - self._foot) @ self._world.T, colours.astype(np.float32), normals @ self._world.T
 
-    def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
+    def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
-        frame, with their colours."""
+        frame, with their colours, normals (the depth map's slopes, mirrored for the images) and :class:`Light`."""
         step = max(1, self.divisor // self.point_density)
         mask = sample.target_mask & (sample.depth_m > 0)
         rows, columns = np.nonzero(mask[::step, ::step])
@@ -241,6 +294,7 @@ class SceneFreeComparer(PoseSearch):
         pixels = np.column_stack([columns, rows]).astype(np.float64)
         points = unproject_pixels(sample.intrinsics, pixels, sample.depth_m[rows, columns].astype(np.float64))
         world = (points - self._foot) @ self._world.T
+        normals = _depth_normals(sample, mask)[rows, columns] @ self._world.T
         image = self._blurred(sample.image.astype(np.float32))
         colours = image[rows, columns]
         # The unseen back: the seen surface mirrored front to back, through the box's vertical side plane that faces
@@ -257,9 +311,14 @@ class SceneFreeComparer(PoseSearch):
         hidden = np.ones(len(back), bool)
         seen = sample.depth_m[v, u]
         hidden[shown] = (seen <= 0) | (z > seen + _DEPTH_TOLERANCE_M)
+        back_normals = normals - 2.0 * (normals @ facing)[:, None] * facing
+        seen = np.arange(len(world) + int(hidden.sum())) < len(world)
         world = np.concatenate([world, back[hidden]])
-        colours = np.concatenate([colours, colours[hidden]])
-        return world, colours.astype(np.float32)
+        colours = np.concatenate([colours, colours[hidden]]).astype(np.float32)
+        # A mirror image's colour was seen with its original's normal.
+        lit_by = np.concatenate([normals, normals[hidden]])
+        normals = np.concatenate([normals, back_normals[hidden]])
+        return world, colours, normals, Light.fitted(normals, colours, seen, lit_by)
 
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): the image inpainted where the target was, and the
@@ -332,16 +391,41 @@ class SceneFreeComparer(PoseSearch):
         points, normals = self._points, self._normals
         if mirrored:  # through the plane x = 0 of the world frame (x is the camera's right)
             flip = np.array([-1.0, 1.0, 1.0])
-            points, normals = points * flip, None if normals is None else normals * flip
-        projection = pixels_of(points, projective, self._intrinsics_small @ offset, width, height)
-        if normals is None:
-            return projection
+            points, normals = points * flip, normals * flip
+        u, v, z, shown = pixels_of(points, projective, self._intrinsics_small @ offset, width, height)
+        colours = self._turned_colours(hypothesis.yaw_deg)
+        if not self._cull_back_faces:
+            return u, v, z, shown, colours
         # A mesh's surfaces that face away from the camera are hidden by the rest of it: drawn, they would show through
         # wherever the points in front are sparse.
-        u, v, z, shown = projection
         in_camera = points[shown] @ linear.T + offset
         facing = np.einsum("nd,nd->n", normals[shown] @ turned.T, in_camera) < 0
-        return u[facing], v[facing], z[facing], shown[facing]
+        return u[facing], v[facing], z[facing], shown[facing], colours
+
+    def _turned_colours(self, yaw_deg: float) -> np.ndarray:
+        """The target's colours turned by ``yaw_deg``: relit by its :class:`Light` when :meth:`_choose_appearance`
+        chose so, else as seen."""
+        if not self._relit or yaw_deg % 360.0 == 0.0:
+            return self._colours
+        colours = self._relit_colours.get(yaw_deg)
+        if colours is None:
+            turn = rotation_about_axis(np.array([0.0, 0.0, 1.0]), yaw_deg)
+            colours = self._light.relit(self._colours, self._normals @ turn.T)
+            self._relit_colours[yaw_deg] = colours
+        return colours
+
+    def _choose_appearance(self, sweep: list[Hypothesis]) -> None:
+        """Whether a turned target keeps its shading (a print, a box's faces) or the light stays where it is (a body of
+        revolution, whose shading does not turn with it): the one whose ``sweep`` explains the image better."""
+        if self._light is None:
+            return
+        plain = min(self.cost(h) for h in sweep)
+        kept = dict(self._costs), dict(self._asked_costs)
+        self._relit = True
+        self._costs, self._asked_costs = {}, {}
+        if min(self.cost(h) for h in sweep) >= plain:
+            self._relit = False
+            self._costs, self._asked_costs = kept
 
     def _draw(
         self,
@@ -356,10 +440,8 @@ class SceneFreeComparer(PoseSearch):
         the target shows at (:func:`~gsi_metrics.perception.kernels.draw_points`)."""
         height, width = depth.shape
         left, top, right, bottom = window or (0, 0, width, height)
-        u, v, z, shown = projection
-        return draw_points(
-            background, depth, u, v, z, shown, self._colours, left, top, right, bottom, _DEPTH_TOLERANCE_M
-        )
+        u, v, z, shown, colours = projection
+        return draw_points(background, depth, u, v, z, shown, colours, left, top, right, bottom, _DEPTH_TOLERANCE_M)
 
     # -- the search's questions ----------------------------------------------------------------------------------
 
@@ -374,13 +456,13 @@ class SceneFreeComparer(PoseSearch):
         """Mean truncated L1 distance between the change of the drawing with the target's points as ``projection``
         (:meth:`_hypothesis_projection`; None: no target) and the observed change; outside the window the drawing
         changes, the unchanged view's (:func:`~gsi_metrics.perception.kernels.hypothesis_distance`)."""
-        u, v, z, shown = _NO_POINTS if projection is None else projection
+        u, v, z, shown, colours = _NO_POINTS if projection is None else projection
         return hypothesis_distance(
             u,
             v,
             z,
             shown,
-            self._colours,
+            colours,
             self._background_image,
             self._background_depth,
             self._reference,
@@ -449,10 +531,16 @@ class SceneFreeComparer(PoseSearch):
         the source view alone (what a person shown this view could tell), never of the edit."""
         turns = np.arange(0.0, 360.0, step_deg)
         width, height = self.compare_size
-        projections = [
-            self._hypothesis_projection(Hypothesis(0.0, 0.0, float(turn), self.identity_index), np.eye(4))
-            for turn in turns
-        ]
+        # Drawn as seen (the shading turning with the target), however the search chose to draw this edit
+        # (:meth:`_choose_appearance`): what the view tells, not what explains the edit.
+        relit, self._relit = self._relit, False
+        try:
+            projections = [
+                self._hypothesis_projection(Hypothesis(0.0, 0.0, float(turn), self.identity_index), np.eye(4))
+                for turn in turns
+            ]
+        finally:
+            self._relit = relit
         # Drawn in one window around every turn's points, with room for the gap closing (a drawing never leaves it).
         window = _bounds_of(projections, width, height, margin=2)
         if window is None:
@@ -543,3 +631,34 @@ def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
     if rows.size == 0:
         return None
     return (int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1)
+
+
+def _depth_normals(sample: SourceView, mask: np.ndarray) -> np.ndarray:
+    """Unit surface normals (camera frame, towards the camera) of the source depth map on ``mask`` (an image of them,
+    zero elsewhere): the cross product of the lifted surface's slopes along the rows and the columns, the depth smoothed
+    within the mask only (an outline does not mix in the background's depth)."""
+    rows, columns = np.nonzero(mask)
+    normals = np.zeros((*mask.shape, 3))
+    if rows.size == 0:
+        return normals
+    top, bottom = max(rows.min() - 2, 0), min(rows.max() + 3, mask.shape[0])
+    left, right = max(columns.min() - 2, 0), min(columns.max() + 3, mask.shape[1])
+    inside = mask[top:bottom, left:right].astype(np.float32)
+    depth = sample.depth_m[top:bottom, left:right].astype(np.float32) * inside
+    weight = cv2.GaussianBlur(inside, (0, 0), _NORMAL_SMOOTHING_PX)
+    smooth = cv2.GaussianBlur(depth, (0, 0), _NORMAL_SMOOTHING_PX) / np.maximum(weight, 1e-6)
+    v, u = np.mgrid[top:bottom, left:right].astype(np.float64)
+    intrinsics = np.asarray(sample.intrinsics, float)
+    points = np.stack(
+        [
+            (u - intrinsics[0, 2]) / intrinsics[0, 0] * smooth,
+            (v - intrinsics[1, 2]) / intrinsics[1, 1] * smooth,
+            smooth,
+        ],
+        axis=-1,
+    )
+    normal = np.cross(np.gradient(points, axis=1), np.gradient(points, axis=0))
+    normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
+    normal *= -np.sign(np.einsum("...d,...d->...", normal, points))[..., None]  # towards the camera
+    normals[top:bottom, left:right] = normal * (inside[..., None] > 0)
+    return normals
