@@ -11,7 +11,11 @@ What a hypothesis looks like (2.5D, at the comparison size):
   footprint). The points are moved as hypothesised (turned about the vertical through the box
   centre, scaled about the centre's foot on the support, shifted on the support), projected with K into the edited
   image's camera and drawn nearest-first; pixels between the drawn points of an enlarged target are filled from their
-  neighbours.
+  neighbours. A turned target is drawn one of two ways, whichever explains the image better over the search's yaw
+  sweep (:meth:`SceneFreeComparer._choose_appearance`): with its source colours (its shading turns with it: right for
+  a print or a box's faces), or relit with the light left where it is (:class:`Light`, fitted to the seen points'
+  brightness against their normals from the depth map's slopes: a kettle's body turned looks as it did, and only its
+  handle and spout move).
 - **Everything else** is the source image with the target's pixels inpainted (Telea), at the depth of the source depth
   map, the support plane where the target was: other objects in front of the target hide it. A moved camera sees it
   re-projected point by point (holes inpainted).
