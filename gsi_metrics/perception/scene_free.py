@@ -426,7 +426,9 @@ class SceneFreeComparer(PoseSearch):
         plain = min(self.cost(h) for h in sweep)
         kept = dict(self._costs), dict(self._asked_costs)
         self._relit = True
-        self._costs, self._asked_costs = {}, {}
+        # An unturned target is drawn as seen either way: its costs stay.
+        self._costs = {key: cost for key, cost in self._costs.items() if key[0].yaw_deg % 360.0 == 0.0}
+        self._asked_costs = {key: cost for key, cost in self._asked_costs.items() if key[0].yaw_deg % 360.0 == 0.0}
         if min(self.cost(h) for h in sweep) >= plain:
             self._relit = False
             self._costs, self._asked_costs = kept
