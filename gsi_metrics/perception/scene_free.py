@@ -200,7 +200,6 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
-        # The mesh's normals (None for lifted pixels) let a drawing keep only the surfaces that face the camera.
         self._points, self._colours, self._normals, self._light = self._target_points(sample)
         # A mesh's normals are exact: its faces turned away from the camera are not drawn. A depth map's are only good
         # enough to light the target by.
@@ -298,7 +297,7 @@ class SceneFreeComparer(PoseSearch):
         pixels = np.column_stack([columns, rows]).astype(np.float64)
         points = unproject_pixels(sample.intrinsics, pixels, sample.depth_m[rows, columns].astype(np.float64))
         world = (points - self._foot) @ self._world.T
-        normals = _depth_normals(sample, mask)[rows, columns] @ self._world.T
+        normals = _depth_normals(sample, mask, rows, columns) @ self._world.T
         image = self._blurred(sample.image.astype(np.float32))
         colours = image[rows, columns]
         # The unseen back: the seen surface mirrored front to back, through the box's vertical side plane that faces
@@ -639,32 +638,21 @@ def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
     return (int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1)
 
 
-def _depth_normals(sample: SourceView, mask: np.ndarray) -> np.ndarray:
-    """Unit surface normals (camera frame, towards the camera) of the source depth map on ``mask`` (an image of them,
-    zero elsewhere): the cross product of the lifted surface's slopes along the rows and the columns, the depth smoothed
-    within the mask only (an outline does not mix in the background's depth)."""
-    rows, columns = np.nonzero(mask)
-    normals = np.zeros((*mask.shape, 3))
+def _depth_normals(sample: SourceView, mask: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Unit surface normals (camera frame, towards the camera) of the source depth map at the pixels ``(rows,
+    columns)`` of ``mask``: the cross product of the lifted surface's slopes along the rows and the columns, the depth
+    smoothed within the mask only (an outline does not mix in the background's depth)."""
     if rows.size == 0:
-        return normals
-    top, bottom = max(rows.min() - 2, 0), min(rows.max() + 3, mask.shape[0])
-    left, right = max(columns.min() - 2, 0), min(columns.max() + 3, mask.shape[1])
+        return np.zeros((0, 3))
+    top, bottom = max(int(rows.min()) - 2, 0), min(int(rows.max()) + 3, mask.shape[0])
+    left, right = max(int(columns.min()) - 2, 0), min(int(columns.max()) + 3, mask.shape[1])
     inside = mask[top:bottom, left:right].astype(np.float32)
     depth = sample.depth_m[top:bottom, left:right].astype(np.float32) * inside
     weight = cv2.GaussianBlur(inside, (0, 0), _NORMAL_SMOOTHING_PX)
     smooth = cv2.GaussianBlur(depth, (0, 0), _NORMAL_SMOOTHING_PX) / np.maximum(weight, 1e-6)
-    v, u = np.mgrid[top:bottom, left:right].astype(np.float64)
-    intrinsics = np.asarray(sample.intrinsics, float)
-    points = np.stack(
-        [
-            (u - intrinsics[0, 2]) / intrinsics[0, 0] * smooth,
-            (v - intrinsics[1, 2]) / intrinsics[1, 1] * smooth,
-            smooth,
-        ],
-        axis=-1,
-    )
-    normal = np.cross(np.gradient(points, axis=1), np.gradient(points, axis=0))
+    v, u = np.mgrid[top:bottom, left:right]
+    pixels = np.column_stack([u.ravel(), v.ravel()])
+    points = unproject_pixels(sample.intrinsics, pixels, smooth.ravel().astype(np.float64)).reshape(*smooth.shape, 3)
+    normal = np.cross(np.gradient(points, axis=1), np.gradient(points, axis=0))[rows - top, columns - left]
     normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
-    normal *= -np.sign(np.einsum("...d,...d->...", normal, points))[..., None]  # towards the camera
-    normals[top:bottom, left:right] = normal * (inside[..., None] > 0)
-    return normals
+    return normal * -np.sign(np.einsum("nd,nd->n", normal, points[rows - top, columns - left]))[:, None]  # to camera
