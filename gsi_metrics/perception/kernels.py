@@ -82,11 +82,14 @@ def draw_points(
     right: int,
     bottom: int,
     tolerance: float,
-) -> tuple[np.ndarray, np.ndarray]:
+    first_guessed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``background[top:bottom, left:right]`` window (float32 RGB) with the projected points ``(u, v, z)`` drawn
     where nothing nearer in ``depth`` (plus ``tolerance``) hides them, nearest first (the last of equal depths), each in
     ``colours[point_index]``; gaps between drawn pixels closed and coloured from their drawn neighbours. Returns
-    ``(image, shows)``: the window and where the target shows in it."""
+    ``(image, shows, guessed)``: the window, where the target shows in it, and where it shows a guessed point (one of
+    index ``first_guessed`` or above: a surface the source never saw; a closed gap when most of its drawn neighbours
+    are)."""
     height, width = bottom - top, right - left
     image = background[top:bottom, left:right].copy()
     nearest = np.full((height, width), np.inf)
@@ -105,10 +108,12 @@ def draw_points(
             low_row, high_row = min(low_row, row - top), max(high_row, row - top)
             low_column, high_column = min(low_column, column - left), max(high_column, column - left)
     shows = which >= 0
+    guessed = np.zeros((height, width), np.bool_)
     for row in range(low_row, high_row + 1):
         for column in range(low_column, high_column + 1):
             if shows[row, column]:
                 point = point_index[which[row, column]]
+                guessed[row, column] = point >= first_guessed
                 for channel in range(3):  # (a per-pixel slice assignment costs as much as the rest of the drawing)
                     image[row, column, channel] = colours[point, channel]
     # Closing (3 x 3): a pixel joins the target when every neighbour inside the window is next to a drawn pixel (only
@@ -127,6 +132,7 @@ def draw_points(
             near[row, column] = found
     # The gaps are filled in place: they read drawn pixels only, which no fill changes.
     closed = shows.copy()
+    filled_guesses = np.zeros((height, width), np.bool_)
     for row in range(first_row, last_row):
         for column in range(first_column, last_column):
             if shows[row, column] or not near[row, column]:
@@ -140,20 +146,22 @@ def draw_points(
             if not inside:
                 continue
             closed[row, column] = True
-            count = red = green = blue = 0.0
+            count = red = green = blue = guesses = 0.0
             for dr in range(-1, 2):
                 for dc in range(-1, 2):
                     r, c = _reflected(row + dr, height), _reflected(column + dc, width)
                     if shows[r, c]:
                         count += 1.0
+                        guesses += guessed[r, c]
                         red += image[r, c, 0]
                         green += image[r, c, 1]
                         blue += image[r, c, 2]
+            filled_guesses[row, column] = 2.0 * guesses > count
             count = max(count, 9e-6)
             image[row, column, 0] = red / count
             image[row, column, 1] = green / count
             image[row, column, 2] = blue / count
-    return image, closed
+    return image, closed, guessed | filled_guesses
 
 
 @numba.njit(cache=True)
@@ -164,10 +172,11 @@ def change_distance(
     taps: np.ndarray,
     inner_top: int,
     inner_left: int,
-    truncation: float,
+    limit: np.ndarray,
 ) -> float:
     """Sum over the inner window (``observed``'s size, at ``(inner_top, inner_left)`` of ``drawn``) of the per-pixel
-    RGB L1 distance, truncated at ``truncation``, between the smoothed ``drawn - reference`` and ``observed``.
+    RGB L1 distance, truncated at ``limit`` (per pixel of the inner window), between the smoothed ``drawn -
+    reference`` and ``observed``.
 
     The change is zero wherever the drawing shows what the reference shows (everywhere but the target's two places,
     for a still camera): the smoothing skips the zero stretch of each row and every zero row, which adds nothing, so
@@ -239,7 +248,7 @@ def change_distance(
                 + abs(smoothed[3 * column + 1] - observed[row, column, 1])
                 + abs(smoothed[3 * column + 2] - observed[row, column, 2])
             )
-            total += min(distance, truncation)
+            total += min(distance, limit[row, column])
     return total
 
 
@@ -254,6 +263,7 @@ def hypothesis_distance(
     depth: np.ndarray,
     reference: np.ndarray,
     observed: np.ndarray,
+    unchanged_pixels: np.ndarray,
     unchanged_distance: np.ndarray,
     unchanged_window: np.ndarray,
     margin: int,
@@ -261,15 +271,21 @@ def hypothesis_distance(
     taps: np.ndarray,
     truncation: float,
     tolerance: float,
+    first_guessed: int,
 ) -> float:
     """The scene-free search's cost of one hypothesis: the mean over the image of the truncated distance between the
     smoothed change of the drawing with the target's projected points ``(u, v, z)`` (:func:`draw_points` over
     ``background``) and the ``observed`` change. Only the window around the pixels the hypothesis changes is drawn and
     compared (:func:`change_distance`): around the drawn points and the unchanged view's target
     (``unchanged_window``: left, top, right, bottom; left < 0 for none), widened by ``margin``; outside it the
-    distance is the unchanged view's, read from its summed-area table ``unchanged_distance``. The drawing reaches
-    ``reach`` pixels further (the smoothing's ``taps`` reach), so that the smoothing sees the same neighbours as in a
-    whole drawing."""
+    distance is the unchanged view's, read from its summed-area table ``unchanged_distance`` (of the per-pixel
+    ``unchanged_pixels``). The drawing reaches ``reach`` pixels further (the smoothing's ``taps`` reach), so that the
+    smoothing sees the same neighbours as in a whole drawing.
+
+    A pixel that shows a guessed point (index ``first_guessed`` or above: the target's unseen back, drawn as its seen
+    front mirrored) costs at most what the unchanged view costs there: a guess may explain the image, but its wrong
+    details are not charged twice (once for the colour it drew, once for the one it missed), which would favour
+    "no turn" over any turn that shows a surface the source never saw."""
     height, width = depth.shape
     image_area = width * height
     have_window = unchanged_window[0] >= 0
@@ -295,9 +311,26 @@ def hypothesis_distance(
     )
     outer_left, outer_top = max(0, left - reach), max(0, top - reach)
     outer_right, outer_bottom = min(width, right + reach), min(height, bottom + reach)
-    drawn, _ = draw_points(
-        background, depth, u, v, z, point_index, colours, outer_left, outer_top, outer_right, outer_bottom, tolerance
+    drawn, _, guessed = draw_points(
+        background,
+        depth,
+        u,
+        v,
+        z,
+        point_index,
+        colours,
+        outer_left,
+        outer_top,
+        outer_right,
+        outer_bottom,
+        tolerance,
+        first_guessed,
     )
+    limit = np.full((bottom - top, right - left), truncation)
+    for row in range(bottom - top):
+        for column in range(right - left):
+            if guessed[row + top - outer_top, column + left - outer_left]:
+                limit[row, column] = min(truncation, unchanged_pixels[row + top, column + left])
     total += change_distance(
         drawn,
         reference[outer_top:outer_bottom, outer_left:outer_right],
@@ -305,7 +338,7 @@ def hypothesis_distance(
         taps,
         top - outer_top,
         left - outer_left,
-        truncation,
+        limit,
     )
     return total / image_area
 
@@ -352,10 +385,11 @@ def warm_up() -> None:
         4,
         4,
         0.01,
+        1,
     )
     for reference in (image, window):  # the reference and observed change of a whole image are contiguous
         for observed in (image, window):
-            change_distance(image, reference, observed, gaussian_taps(0.5), 0, 0, 1.0)
+            change_distance(image, reference, observed, gaussian_taps(0.5), 0, 0, np.ones(observed.shape[:2]))
     inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 0.0, 1.0)
     hypothesis_distance(
         pixels,
@@ -367,6 +401,7 @@ def warm_up() -> None:
         np.ones((4, 4), np.float32),
         image,
         image,
+        np.zeros((4, 4)),
         np.zeros((5, 5)),
         np.array([1, 1, 2, 2]),
         1,
@@ -374,4 +409,5 @@ def warm_up() -> None:
         gaussian_taps(0.5),
         1.0,
         0.01,
+        1,
     )

@@ -22,11 +22,14 @@ What a hypothesis looks like (2.5D, at the comparison size):
 
 As with a stored scene, changes are compared, not images: the change a hypothesis makes to the drawing of "no change"
 against the change the editor made to the source image; the distance outside the pixels a hypothesis touches is the
-unchanged view's, so a hypothesis costs only its own window. The world frame of the search has z along the support
-normal, its origin at the foot of the target's box centre, and x along the camera's right. A generator may draw the
-target mirrored left to right, which the search can only read as a turn: the turn's evidence is measured against the
-target unturned and its mirror image unturned, whichever explains the image better
-(:meth:`SceneFreeComparer.unturned_cost`).
+unchanged view's, so a hypothesis costs only its own window. A pixel that shows the guessed back costs at most what the
+unchanged view costs there: its wrong details are not charged twice (the colour drawn and the one missed), which
+would make "no turn" explain any turn that shows a surface the source never saw better than the turn itself.
+
+The world frame of the search has z along the support normal, its origin at the foot of the target's box centre, and x
+along the camera's right. A generator may draw the target mirrored left to right, which the search can only read as a
+turn: the turn's evidence is measured against the target unturned and its mirror image unturned, whichever explains the
+image better (:meth:`SceneFreeComparer.unturned_cost`).
 
 **A row with the target's annotated mesh** (a real row from a scan: :attr:`~gsi_metrics.sample.SourceView.target_mesh`)
 draws the target from the mesh instead (``method`` ``mesh``): points spread over its surface, the ones the source
@@ -200,7 +203,7 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
-        self._points, self._colours, self._normals, self._light = self._target_points(sample)
+        self._points, self._colours, self._normals, self._light, self._first_guessed = self._target_points(sample)
         # A mesh's normals are exact: its faces turned away from the camera are not drawn. A depth map's are only good
         # enough to light the target by.
         self._cull_back_faces = sample.target_mesh is not None
@@ -232,7 +235,9 @@ class SceneFreeComparer(PoseSearch):
         distance = np.minimum(
             np.abs(self._smoothed(self._unchanged - self._reference) - self._observed).sum(axis=2), self.truncation
         )
-        self._distance_integral = cv2.integral(distance.astype(np.float64))
+        #: The unchanged view's distance per pixel and its summed-area table (the cost outside a hypothesis's window).
+        self._unchanged_distance = distance.astype(np.float64)
+        self._distance_integral = cv2.integral(self._unchanged_distance)
 
     def close(self) -> None:
         """Nothing to release (the method of every comparer)."""
@@ -247,13 +252,15 @@ class SceneFreeComparer(PoseSearch):
 
     # -- the drawing -------------------------------------------------------------------------------------------
 
-    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light | None]:
+    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light | None, int]:
         """The target's points in the world frame, their colours (the source image as compared: blurred like the
-        edited image), their surface normals and their :class:`Light`: from its annotated mesh where the row has one
-        (no light: relighting its turns lost mesh-path turns on simulated scans), else lifted from the source view
-        (normals from the depth map's slopes)."""
+        edited image), their surface normals, their :class:`Light` and the index of the first guessed point (the points
+        after it stand for surfaces the source never saw): from its annotated mesh where the row has one (no light:
+        relighting its turns lost mesh-path turns on simulated scans; nothing guessed), else lifted from the source
+        view (normals from the depth map's slopes; the mirrored back guessed)."""
         if sample.target_mesh is not None:
-            return (*self._mesh_points(sample), None)
+            points, colours, normals = self._mesh_points(sample)
+            return points, colours, normals, None, len(points)
         return self._lifted_points(sample)
 
     def _mesh_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -282,9 +289,10 @@ class SceneFreeComparer(PoseSearch):
         colours[seen] = image[v[shows], u[shows]]
         return (points - self._foot) @ self._world.T, colours.astype(np.float32), normals @ self._world.T
 
-    def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light]:
+    def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light, int]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
-        frame, with their colours, normals (the depth map's slopes, mirrored for the images) and :class:`Light`."""
+        frame, with their colours, normals (the depth map's slopes, mirrored for the images), :class:`Light` and the
+        index of the first mirror image (the seen points come first)."""
         step = max(1, self.divisor // self.point_density)
         mask = sample.target_mask & (sample.depth_m > 0)
         rows, columns = np.nonzero(mask[::step, ::step])
@@ -321,7 +329,7 @@ class SceneFreeComparer(PoseSearch):
         # A mirror image's colour was seen with its original's normal.
         lit_by = np.concatenate([normals, normals[hidden]])
         normals = np.concatenate([normals, back_normals[hidden]])
-        return world, colours, normals, Light.fitted(normals, colours, seen, lit_by)
+        return world, colours, normals, Light.fitted(normals, colours, seen, lit_by), int(seen.sum())
 
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): the image inpainted where the target was, and the
@@ -446,7 +454,10 @@ class SceneFreeComparer(PoseSearch):
         height, width = depth.shape
         left, top, right, bottom = window or (0, 0, width, height)
         u, v, z, shown, colours = projection
-        return draw_points(background, depth, u, v, z, shown, colours, left, top, right, bottom, _DEPTH_TOLERANCE_M)
+        image, shows, _ = draw_points(
+            background, depth, u, v, z, shown, colours, left, top, right, bottom, _DEPTH_TOLERANCE_M, len(colours)
+        )
+        return image, shows
 
     # -- the search's questions ----------------------------------------------------------------------------------
 
@@ -472,6 +483,7 @@ class SceneFreeComparer(PoseSearch):
             self._background_depth,
             self._reference,
             self._observed,
+            self._unchanged_distance,
             self._distance_integral,
             self._unchanged_box,
             2 + self._blur_reach() + self._smoothing_reach,  # the smoothing spreads the change this far
@@ -479,6 +491,7 @@ class SceneFreeComparer(PoseSearch):
             self._smoothing_taps,
             self.truncation,
             _DEPTH_TOLERANCE_M,
+            self._first_guessed,
         )
 
     def _camera_motion_change(self) -> np.ndarray:

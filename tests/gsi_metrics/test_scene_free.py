@@ -73,19 +73,37 @@ def test_a_removal_the_inpainting_explains_almost_as_well_as_a_leftover_target_i
 
 
 def _whole_image_distance(comparer: SceneFreeComparer, hypothesis: Hypothesis | None) -> float:
-    """The distance of :meth:`SceneFreeComparer._distance`, from drawings of the whole image."""
+    """The distance of :meth:`SceneFreeComparer._distance`, from drawings of the whole image: a pixel that shows the
+    target's guessed back costs at most what the unchanged view costs there."""
     width, height = comparer.compare_size
+    observed = comparer._smoothed(comparer.observed_change)
+    unchanged = np.minimum(
+        np.abs(comparer._smoothed(comparer._unchanged - comparer._reference) - observed).sum(axis=2),
+        comparer.truncation,
+    )
+    limit = np.full((height, width), comparer.truncation)
     if hypothesis is None:
         drawn = comparer._background_image
     else:
-        drawn, _ = comparer._draw(
+        u, v, z, shown, colours = comparer._hypothesis_projection(hypothesis)
+        drawn, _, guessed = draw_points(
             comparer._background_image,
             comparer._background_depth,
-            comparer._hypothesis_projection(hypothesis),
-            (0, 0, width, height),
+            u,
+            v,
+            z,
+            shown,
+            colours,
+            0,
+            0,
+            width,
+            height,
+            0.01,
+            comparer._first_guessed,
         )
-    change = comparer._smoothed(drawn - comparer._reference) - comparer._smoothed(comparer.observed_change)
-    return float(np.minimum(np.abs(change).sum(axis=2), comparer.truncation).mean())
+        limit[guessed] = unchanged[guessed]
+    change = comparer._smoothed(drawn - comparer._reference) - observed
+    return float(np.minimum(np.abs(change).sum(axis=2), limit).mean())
 
 
 def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[dict]) -> None:
@@ -161,11 +179,13 @@ def _opencv_drawing(
     z: np.ndarray,
     colours: np.ndarray,
     window: tuple[int, int, int, int],
-) -> tuple[np.ndarray, np.ndarray]:
+    first_guessed: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The drawing of :func:`~gsi_metrics.perception.kernels.draw_points` with numpy and OpenCV."""
     left, top, right, bottom = window
     image = background[top:bottom, left:right].copy()
     shows = np.zeros((bottom - top, right - left), bool)
+    guessed = np.zeros_like(shows)
     inside = (u >= left) & (u < right) & (v >= top) & (v < bottom)
     drawn = np.flatnonzero(inside)
     drawn = drawn[z[drawn] <= depth[v[drawn], u[drawn]] + np.float32(0.01)]
@@ -173,12 +193,16 @@ def _opencv_drawing(
     for i in order:
         image[v[i] - top, u[i] - left] = colours[i]
         shows[v[i] - top, u[i] - left] = True
+        guessed[v[i] - top, u[i] - left] = i >= first_guessed
     closed = cv2.morphologyEx(shows.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
     gaps = closed & ~shows
     weight = cv2.blur(shows.astype(np.float32), (3, 3))
     filled = cv2.blur(image * shows[..., None], (3, 3)) / np.maximum(weight, 1e-6)[..., None]
     image[gaps] = filled[gaps]
-    return image, closed
+    # A gap is a guess when most of the drawn pixels it is filled from are.
+    guesses = cv2.boxFilter(guessed.astype(np.float32), -1, (3, 3), normalize=False)
+    counts = cv2.boxFilter(shows.astype(np.float32), -1, (3, 3), normalize=False)
+    return image, closed, guessed | (gaps & (2 * guesses > counts))
 
 
 def test_the_compiled_drawing_and_comparison_are_opencvs() -> None:
@@ -193,9 +217,12 @@ def test_the_compiled_drawing_and_comparison_are_opencvs() -> None:
     z = np.round(rng.uniform(0.4, 2.2, count), 2)  # repeated depths: ties resolved alike
     colours = rng.uniform(0, 255, (count, 3)).astype(np.float32)
     for window in ((0, 0, width, height), (10, 6, 70, 44), (40, 30, 41, 50)):
-        image, shows = draw_points(background, depth, u, v, z, np.arange(count), colours, *window, 0.01)
-        expected_image, expected_shows = _opencv_drawing(background, depth, u, v, z, colours, window)
+        image, shows, guessed = draw_points(background, depth, u, v, z, np.arange(count), colours, *window, 0.01, 600)
+        expected_image, expected_shows, expected_guessed = _opencv_drawing(
+            background, depth, u, v, z, colours, window, 600
+        )
         assert np.array_equal(shows, expected_shows)
+        assert np.array_equal(guessed, expected_guessed) and guessed.any() and (shows & ~guessed).any()
         np.testing.assert_allclose(image, expected_image, rtol=1e-5, atol=1e-3)
     observed = rng.uniform(-40, 40, (height, width, 3)).astype(np.float32)
     few = np.flatnonzero((u > 30) & (u < 45) & (v > 20) & (v < 32))  # a change in one corner: the rest is skipped
@@ -203,14 +230,21 @@ def test_the_compiled_drawing_and_comparison_are_opencvs() -> None:
         (rng.uniform(0, 255, (height, width, 3)).astype(np.float32), np.arange(count)),
         (background, few),
     ):
-        image, _ = draw_points(
-            background, depth, u[points], v[points], z[points], points, colours, 0, 0, width, height, 0.01
+        image, _, _ = draw_points(
+            background, depth, u[points], v[points], z[points], points, colours, 0, 0, width, height, 0.01, count
         )
         smoothed = cv2.GaussianBlur(image - reference, (0, 0), 1.5)
+        limit = rng.uniform(0.0, 150.0, (height, width))  # per pixel (a guessed surface's is lower)
         for top, left, bottom, right in ((0, 0, height, width), (7, 9, 50, 61), (24, 40, 60, 80)):
-            expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), 150.0)[top:bottom, left:right].sum()
+            expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), limit)[top:bottom, left:right].sum()
             distance = change_distance(
-                image, reference, observed[top:bottom, left:right], gaussian_taps(1.5), top, left, 150.0
+                image,
+                reference,
+                observed[top:bottom, left:right],
+                gaussian_taps(1.5),
+                top,
+                left,
+                limit[top:bottom, left:right].copy(),
             )
             assert distance == pytest.approx(float(expected), rel=1e-6)
 
@@ -373,3 +407,35 @@ def test_a_turned_target_is_drawn_with_the_light_left_in_place_where_that_explai
     assert recovered(operation_rows("object_rotate", (0,))[0]) == (False, True)
     monkeypatch.setattr(SceneFreeComparer, "_choose_appearance", lambda self, sweep: None)  # always as seen
     assert all(recovered(row) == (False, False) for row in relit_rows)
+
+
+def test_a_guessed_back_is_not_charged_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rubber duck turned half a turn shows its back, which the source never saw: drawn as its front mirrored, its
+    wrong details were charged twice (the colour drawn and the one missed), and "no turn" explained the image better.
+    A pixel that shows a guessed surface now costs at most what the unchanged view costs there, and the turn is found;
+    the unedited source image still reads as no turn (there a guess costs what no change costs: nothing)."""
+    from gsi_datasets.geometry import twist_angle_deg
+
+    (row,) = operation_rows("object_rotate", (23,))
+    sample = _without_scene(row)
+    asked = twist_angle_deg(sample.truth.rotation, sample.view.support_normal)
+    assert abs(asked) > 179.0
+
+    def recovered_turn(edited: np.ndarray) -> float:
+        best, _ = SceneFreeComparer(sample.view, edited).search([])
+        return best.yaw_deg
+
+    def off(turn: float, asked: float) -> float:
+        return abs((turn - asked + 180.0) % 360.0 - 180.0)
+
+    assert off(recovered_turn(np.array(png_image(row, "target_image"))), asked) <= 15.0
+    assert off(recovered_turn(np.array(png_image(row, "source_image"))), 0.0) <= 1.0
+    target_points = SceneFreeComparer._target_points
+    # Nothing guessed: every drawn pixel charged in full.
+
+    def nothing_guessed(self: SceneFreeComparer, view: object) -> tuple:
+        points, colours, normals, light, _ = target_points(self, view)
+        return points, colours, normals, light, len(points)
+
+    monkeypatch.setattr(SceneFreeComparer, "_target_points", nothing_guessed)
+    assert off(recovered_turn(np.array(png_image(row, "target_image"))), asked) > 15.0
