@@ -205,3 +205,38 @@ def test_an_undecidable_case_is_counted_and_left_out_of_compliance() -> None:
     section = _profile_section(cases, "gsi")
     assert section["undecidable_cases"] == 1 and section["ic_accuracy"] == 1.0
     assert section["per_case"]["correct/oracle"]["n"] == 1
+
+
+def test_turns_found_count_the_correct_edits_of_a_turn_drawn_as_it_is() -> None:
+    """A turn is found within 15 degrees or not; an undecidable one is counted apart, and a re-drawn (mirrored)
+    target's turn is not looked for; the share is a target of the report."""
+    from gsi_bench.fidelity.report import _profile_section, _targets
+
+    def case(name: str, rotation_deg: float | None, status: str = "ok", correct: bool = True) -> dict:
+        return {
+            "sample_id": "a",
+            "operation": "object_rotate",
+            "case": name,
+            "family": name.split("/")[0],
+            "should_comply": correct,
+            "correct_edit": correct,
+            "true_relative_error": 0.0,
+            "found": rotation_deg is not None,
+            "errors": {"rotation_deg": rotation_deg},
+            "scores": {"gsi": {"status": status, "IC": 1.0, "SA": 1.0, "EL": 1.0, "AC": 1.0}},
+        }
+
+    cases = [
+        case("correct/oracle", 0.0),
+        case("nuisance/jpeg", 14.0),
+        case("nuisance/blur", 40.0),
+        case("nuisance/noise", None),
+        case("correct/oracle", 2.0, "undecidable"),
+        case("appearance/mirrored", 90.0),
+        case("direction/opposite", 180.0, correct=False),
+    ]
+    turns = _profile_section(cases, "gsi")["turns_found"]["object_rotate"]
+    assert turns == {"n": 4, "found": 2, "rate": 0.5, "undecidable": 1}
+    report = {"recovery": {}, "profiles": {"gsi": _profile_section(cases, "gsi")}}
+    (target,) = [t for t in _targets(report, "gsi") if "turns found" in t.name]
+    assert target.value == 0.5 and not target.passed
