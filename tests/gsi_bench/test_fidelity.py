@@ -137,6 +137,7 @@ def test_small_validation_run_meets_the_fidelity_targets(built_split, one_row_pe
         assert recovery["all"]["rotation_deg"]["median"] <= 8.0
         assert recovery["all"]["scale_pct"]["median"] <= 10.0
     assert min(rho["spatial_cases"] for rho in gsi["spearman_sa"].values()) >= 0.8
+    assert gsi["turns_found"]["object_rotate"]["rate"] >= 0.85
     assert all(drop["mean"] > 0.0 for drop in gsi["collateral_el_drop"].values())
     markdown = (out / "report.md").read_text()
     assert "| IC accuracy | >= 0.95 |" in markdown and "why paper misses it" in markdown
