@@ -83,13 +83,17 @@ def draw_points(
     bottom: int,
     tolerance: float,
     first_guessed: int,
+    widest_gap: int,
+    deepest_gap: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``background[top:bottom, left:right]`` window (float32 RGB) with the projected points ``(u, v, z)`` drawn
     where nothing nearer in ``depth`` (plus ``tolerance``) hides them, nearest first (the last of equal depths), each in
     ``colours[point_index]``; gaps between drawn pixels closed and coloured from their drawn neighbours. Returns
     ``(image, shows, guessed)``: the window, where the target shows in it, and where it shows a guessed point (one of
     index ``first_guessed`` or above: a surface the source never saw; a closed gap when most of its drawn neighbours
-    are)."""
+    are; and, with ``widest_gap`` > 0, each row's gaps of at most that many pixels between two drawn points whose
+    depths differ by at most ``deepest_gap``, where nothing nearer hides the surface between them: a turned target
+    shows there the surfaces the source saw edge-on, which no point stands for; those pixels keep the background)."""
     height, width = bottom - top, right - left
     image = background[top:bottom, left:right].copy()
     nearest = np.full((height, width), np.inf)
@@ -161,7 +165,26 @@ def draw_points(
             image[row, column, 0] = red / count
             image[row, column, 1] = green / count
             image[row, column, 2] = blue / count
-    return image, closed, guessed | filled_guesses
+    guessed |= filled_guesses
+    if widest_gap > 0:
+        for row in range(low_row, high_row + 1):
+            previous = -1
+            for column in range(low_column, high_column + 1):
+                if not shows[row, column]:
+                    continue
+                gap = column - previous - 1
+                if previous >= 0 and 0 < gap <= widest_gap:
+                    near_depth, far_depth = nearest[row, previous], nearest[row, column]
+                    if abs(far_depth - near_depth) <= deepest_gap:
+                        for between in range(previous + 1, column):
+                            t = (between - previous) / (gap + 1.0)
+                            unseen_depth = near_depth + t * (far_depth - near_depth)
+                            if not closed[row, between] and unseen_depth <= np.float32(
+                                depth[row + top, between + left] + tolerance32
+                            ):
+                                guessed[row, between] = True
+                previous = column
+    return image, closed, guessed
 
 
 @numba.njit(cache=True)
@@ -272,6 +295,8 @@ def hypothesis_distance(
     truncation: float,
     tolerance: float,
     first_guessed: int,
+    widest_gap: int,
+    deepest_gap: float,
 ) -> float:
     """The scene-free search's cost of one hypothesis: the mean over the image of the truncated distance between the
     smoothed change of the drawing with the target's projected points ``(u, v, z)`` (:func:`draw_points` over
@@ -283,7 +308,8 @@ def hypothesis_distance(
     smoothing sees the same neighbours as in a whole drawing.
 
     A pixel that shows a guessed point (index ``first_guessed`` or above: the target's unseen back, drawn as its seen
-    front mirrored) costs at most what the unchanged view costs there: a guess may explain the image, but its wrong
+    front mirrored), or a row gap of a turned drawing (``widest_gap``, ``deepest_gap``: see :func:`draw_points`), costs
+    at most what the unchanged view costs there: a guess may explain the image, but its wrong
     details are not charged twice (once for the colour it drew, once for the one it missed), which would favour
     "no turn" over any turn that shows a surface the source never saw."""
     height, width = depth.shape
@@ -325,6 +351,8 @@ def hypothesis_distance(
         outer_bottom,
         tolerance,
         first_guessed,
+        widest_gap,
+        deepest_gap,
     )
     limit = np.full((bottom - top, right - left), truncation)
     for row in range(bottom - top):
@@ -386,6 +414,8 @@ def warm_up() -> None:
         4,
         0.01,
         1,
+        2,
+        0.1,
     )
     for reference in (image, window):  # the reference and observed change of a whole image are contiguous
         for observed in (image, window):
@@ -410,4 +440,6 @@ def warm_up() -> None:
         1.0,
         0.01,
         1,
+        2,
+        0.1,
     )

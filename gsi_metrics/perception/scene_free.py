@@ -24,7 +24,9 @@ As with a stored scene, changes are compared, not images: the change a hypothesi
 against the change the editor made to the source image; the distance outside the pixels a hypothesis touches is the
 unchanged view's, so a hypothesis costs only its own window. A pixel that shows the guessed back costs at most what the
 unchanged view costs there: its wrong details are not charged twice (the colour drawn and the one missed), which
-would make "no turn" explain any turn that shows a surface the source never saw better than the turn itself.
+would make "no turn" explain any turn that shows a surface the source never saw better than the turn itself. So does
+a turned drawing's row gap between its drawn points (within the target's width and depth, not hidden by anything
+nearer): there it shows the surfaces the source saw edge-on, which no point stands for (the gap keeps the background).
 
 The world frame of the search has z along the support normal, its origin at the foot of the target's box centre, and x
 along the camera's right. A generator may draw the target mirrored left to right, which the search can only read as a
@@ -79,6 +81,7 @@ _NO_POINTS = (
     np.zeros(0),
     np.zeros(0, np.int64),
     np.zeros((0, 3), np.float32),
+    0,
 )
 #: A relit colour is at most this many times brighter or darker than the one it was seen in (:class:`Light`).
 _MOST_RELIGHTING = 2.0
@@ -204,6 +207,11 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
         self._points, self._colours, self._normals, self._light, self._first_guessed = self._target_points(sample)
+        # A turned drawing's row gaps are unseen surface (:func:`~gsi_metrics.perception.kernels.draw_points`): up to
+        # the target's width in the source view, between points no further apart in depth than its box's diagonal.
+        columns = np.flatnonzero(sample.target_mask.any(axis=0))
+        self._widest_gap = max(2, int((columns[-1] - columns[0] + 1) / self.divisor)) if columns.size else 0
+        self._deepest_gap = float(np.linalg.norm(sample.target_box.size))
         # A mesh's normals are exact: its faces turned away from the camera are not drawn. A depth map's are only good
         # enough to light the target by.
         self._cull_back_faces = sample.target_mesh is not None
@@ -405,13 +413,14 @@ class SceneFreeComparer(PoseSearch):
             points, normals = points * flip, normals * flip
         u, v, z, shown = pixels_of(points, projective, self._intrinsics_small @ offset, width, height)
         colours = self._turned_colours(hypothesis.yaw_deg)
+        widest_gap = self._widest_gap if hypothesis.yaw_deg % 360.0 != 0.0 and not self._cull_back_faces else 0
         if not self._cull_back_faces:
-            return u, v, z, shown, colours
+            return u, v, z, shown, colours, widest_gap
         # A mesh's surfaces that face away from the camera are hidden by the rest of it: drawn, they would show through
         # wherever the points in front are sparse.
         in_camera = points[shown] @ linear.T + offset
         facing = np.einsum("nd,nd->n", normals[shown] @ turned.T, in_camera) < 0
-        return u[facing], v[facing], z[facing], shown[facing], colours
+        return u[facing], v[facing], z[facing], shown[facing], colours, widest_gap
 
     def _turned_colours(self, yaw_deg: float) -> np.ndarray:
         """The target's colours turned by ``yaw_deg``: relit by its :class:`Light` when :meth:`_choose_appearance`
@@ -453,9 +462,23 @@ class SceneFreeComparer(PoseSearch):
         the target shows at (:func:`~gsi_metrics.perception.kernels.draw_points`)."""
         height, width = depth.shape
         left, top, right, bottom = window or (0, 0, width, height)
-        u, v, z, shown, colours = projection
+        u, v, z, shown, colours, _ = projection
         image, shows, _ = draw_points(
-            background, depth, u, v, z, shown, colours, left, top, right, bottom, _DEPTH_TOLERANCE_M, len(colours)
+            background,
+            depth,
+            u,
+            v,
+            z,
+            shown,
+            colours,
+            left,
+            top,
+            right,
+            bottom,
+            _DEPTH_TOLERANCE_M,
+            len(colours),
+            0,
+            0.0,
         )
         return image, shows
 
@@ -472,7 +495,7 @@ class SceneFreeComparer(PoseSearch):
         """Mean truncated L1 distance between the change of the drawing with the target's points as ``projection``
         (:meth:`_hypothesis_projection`; None: no target) and the observed change; outside the window the drawing
         changes, the unchanged view's (:func:`~gsi_metrics.perception.kernels.hypothesis_distance`)."""
-        u, v, z, shown, colours = _NO_POINTS if projection is None else projection
+        u, v, z, shown, colours, widest_gap = _NO_POINTS if projection is None else projection
         return hypothesis_distance(
             u,
             v,
@@ -492,6 +515,8 @@ class SceneFreeComparer(PoseSearch):
             self.truncation,
             _DEPTH_TOLERANCE_M,
             self._first_guessed,
+            widest_gap,
+            self._deepest_gap,
         )
 
     def _camera_motion_change(self) -> np.ndarray:
