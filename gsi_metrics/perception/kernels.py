@@ -3,9 +3,10 @@ pixels, where some thirty array operations per call cost more in Python than the
 
 - The scene-free search's hypothesis cost (:mod:`gsi_metrics.perception.scene_free`; ~330 hypotheses per sample):
   project the target's points (:func:`pixels_of`), draw them over a window of the background nearest first and close
-  the gaps between them (:func:`draw_points`), compare the smoothed change with the observed one
-  (:func:`change_distance`); :func:`hypothesis_distance` does the last two, and the window's bookkeeping, in one
-  call. The arithmetic is OpenCV's, step for step, in float64 instead of float32: the Gaussian smoothing is
+  the gaps between them (:func:`draw_points`, which also says where the drawing only guesses), compare the smoothed
+  change with the observed one, each pixel's distance truncated (:func:`change_distance`; a guessed pixel's at the
+  unchanged view's distance there); :func:`hypothesis_distance` does the last two, and the window's bookkeeping, in
+  one call. The arithmetic is OpenCV's, step for step, in float64 instead of float32: the Gaussian smoothing is
   ``cv2.GaussianBlur(change, (0, 0), sigma)`` (its 4-sigma float kernel, borders reflected without repeating the edge
   pixel), the gap closing ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside the window counts),
   the gap colours a 3 x 3 mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with the OpenCV version
@@ -309,9 +310,9 @@ def hypothesis_distance(
 
     A pixel that shows a guessed point (index ``first_guessed`` or above: the target's unseen back, drawn as its seen
     front mirrored), or a row gap of a turned drawing (``widest_gap``, ``deepest_gap``: see :func:`draw_points`), costs
-    at most what the unchanged view costs there: a guess may explain the image, but its wrong
-    details are not charged twice (once for the colour it drew, once for the one it missed), which would favour
-    "no turn" over any turn that shows a surface the source never saw."""
+    at most what the unchanged view costs there: a guess may explain the image, but its wrong details are not charged
+    twice (once for the colour it drew, once for the one it missed), which would favour "no turn" over any turn that
+    shows a surface the source never saw."""
     height, width = depth.shape
     image_area = width * height
     have_window = unchanged_window[0] >= 0
