@@ -126,6 +126,11 @@ def support_plane_depth(view: SourceView, pixels: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(depth) & (depth > 0), depth, np.inf).astype(np.float32)
 
 
+def _brightness(coefficients: np.ndarray, normals: np.ndarray) -> np.ndarray:
+    """The brightness ``a + b . n`` of a :class:`Light` of ``coefficients`` on ``normals``, at least max(a, 1) / 10."""
+    return np.maximum(coefficients[0] + normals @ coefficients[1:], 0.1 * max(coefficients[0], 1.0))
+
+
 class Light(NamedTuple):
     """How the target is lit, for drawing it turned with the light left where it is: brightness ``a + b . n`` on a
     surface of normal ``n`` (world frame; ``coefficients`` ``[a, b_x, b_y, b_z]``, a first-order spherical-harmonic
@@ -149,12 +154,11 @@ class Light(NamedTuple):
             coefficients, *_ = np.linalg.lstsq(design[kept], brightness[kept], rcond=None)
             residual = np.abs(design @ coefficients - brightness)
             kept = residual <= max(2.5 * float(np.median(residual)), 1.0)
-        light = cls(coefficients, np.empty(0))
-        return cls(coefficients, light.brightness(lit_by))
+        return cls(coefficients, _brightness(coefficients, lit_by))
 
     def brightness(self, normals: np.ndarray) -> np.ndarray:
         """The light's brightness on ``normals``, at least a tenth of its mean."""
-        return np.maximum(self.coefficients[0] + normals @ self.coefficients[1:], 0.1 * max(self.coefficients[0], 1.0))
+        return _brightness(self.coefficients, normals)
 
     def relit(self, colours: np.ndarray, turned_normals: np.ndarray) -> np.ndarray:
         """``colours`` as seen with the points' normals turned to ``turned_normals``."""
@@ -328,16 +332,17 @@ class SceneFreeComparer(PoseSearch):
         in_source = back @ self._world + self._foot
         u, v, z, shown = _projected(in_source, np.asarray(sample.intrinsics, float), mask.shape[1], mask.shape[0])
         hidden = np.ones(len(back), bool)
-        seen = sample.depth_m[v, u]
-        hidden[shown] = (seen <= 0) | (z > seen + _DEPTH_TOLERANCE_M)
+        source_depth = sample.depth_m[v, u]
+        hidden[shown] = (source_depth <= 0) | (z > source_depth + _DEPTH_TOLERANCE_M)
         back_normals = normals - 2.0 * (normals @ facing)[:, None] * facing
-        seen = np.arange(len(world) + int(hidden.sum())) < len(world)
+        lifted = len(world)  # the seen points come first
+        seen = np.arange(lifted + int(hidden.sum())) < lifted
         world = np.concatenate([world, back[hidden]])
         colours = np.concatenate([colours, colours[hidden]]).astype(np.float32)
         # A mirror image's colour was seen with its original's normal.
         lit_by = np.concatenate([normals, normals[hidden]])
         normals = np.concatenate([normals, back_normals[hidden]])
-        return world, colours, normals, Light.fitted(normals, colours, seen, lit_by), int(seen.sum())
+        return world, colours, normals, Light.fitted(normals, colours, seen, lit_by), lifted
 
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): the image inpainted where the target was, and the
