@@ -32,6 +32,7 @@ import importlib.metadata
 import json
 import math
 import multiprocessing
+import multiprocessing.forkserver
 import os
 import pickle
 import platform
@@ -246,12 +247,22 @@ def _scored_rows(
         scored = _scored_in_process(job, backend, measures, indices)
         yield from _progress(scored, total, done, progress, job.editor.spec)
         return
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["gsi_bench.workers"])  # workers start with the scoring stack loaded
+    context = worker_context()
     # One row per task: rows take from milliseconds to seconds, and a chunk of slow ones left to one worker at the end
     # of a run keeps the others idle; handing out a row costs about a millisecond.
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
         yield from _progress(pool.map(_evaluate_in_worker, indices), total, done, progress, job.editor.spec)
+
+
+def worker_context(*preload: str) -> multiprocessing.context.BaseContext:
+    """The ``forkserver`` context that scoring workers start from, its server started now if it is not running: it
+    loads the scoring stack (:mod:`gsi_bench.workers`, then the modules ``preload``) once, about 3 s on 2 cores, while
+    the caller goes on loading its data. Measured on 2 cores (2 scene-free oracle rows, 2 workers): 4.8 s from the
+    call of :func:`run_evaluation` to its end with the server started at the first row, 3.7 s started up front."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["gsi_bench.workers", *preload])
+    multiprocessing.forkserver.ensure_running()
+    return context
 
 
 def _progress(items: Iterator[Any], total: int, done: int, enabled: bool, label: str) -> Iterator[Any]:
@@ -518,6 +529,8 @@ def run_evaluation(
     if part is not None and merge_parts:
         raise ValueError("a part (--shard-index) cannot also merge parts (--merge-parts)")
     profiles = (HEADLINE_PROFILE, *(p for p in PROFILES if p != HEADLINE_PROFILE)) if profile == "both" else (profile,)
+    if workers > 1:
+        worker_context()  # the workers' server loads the scoring stack while this process loads the data
     # fail on a bad spec or option before loading data
     editor = get_editor(editor, editor_options) if isinstance(editor, str) else editor
     if isinstance(backend, str):

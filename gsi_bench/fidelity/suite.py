@@ -10,7 +10,6 @@ report (:mod:`gsi_bench.fidelity.report`).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -174,9 +173,11 @@ def validated_rows(
         _set_job(job)
         results: Iterator[dict[str, Any]] = map(_validate_index, indices)
     else:
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["gsi_bench.workers", "gsi_bench.fidelity.suite"])
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,))
+        from gsi_bench.evaluation import worker_context
+
+        pool = ProcessPoolExecutor(
+            workers, mp_context=worker_context(__name__), initializer=_start_worker, initargs=(job,)
+        )
         results = _closing(pool, pool.map(_validate_index, indices))
     if progress:
         from tqdm.auto import tqdm
@@ -230,7 +231,7 @@ def run_validation(
             unknown operation or one without a generator in it, shares that are not positive or do not sum to 1, or
             ``resume`` into a folder of another suite.
     """
-    from gsi_bench.evaluation import load_eval_dataset
+    from gsi_bench.evaluation import load_eval_dataset, worker_context
     from gsi_bench.fidelity.report import build_report, write_report
     from gsi_datasets.schema import SUBSET_OPERATIONS
 
@@ -240,6 +241,8 @@ def run_validation(
         raise ValueError(f"workers must be at least 1, got {workers}")
     if config not in SUBSET_OPERATIONS:
         raise ValueError(f"unknown config {config!r}; known: {sorted(SUBSET_OPERATIONS)}")
+    if workers > 1:
+        worker_context(__name__)  # the workers' server loads the scoring stack while the data loads
     dataset = None
     if operation_mix is not None:
         if data is not None:

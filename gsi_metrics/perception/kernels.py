@@ -1,16 +1,16 @@
 """Compiled (numba) inner loops of perception: loops that run hundreds of times per sample over a few thousand
 pixels, where some thirty array operations per call cost more in Python than their arithmetic.
 
-- The scene-free search's hypothesis cost (:mod:`gsi_metrics.perception.scene_free`; ~330 hypotheses per sample):
-  project the target's points (:func:`pixels_of`), draw them over a window of the background nearest first and close
-  the gaps between them (:func:`draw_points`, which also says where the drawing only guesses), compare the smoothed
-  change with the observed one, each pixel's distance truncated (:func:`change_distance`; a guessed pixel's at the
-  unchanged view's distance there); :func:`hypothesis_distance` does the last two, and the window's bookkeeping, in
-  one call. The arithmetic is OpenCV's, step for step, in float64 instead of float32: the Gaussian smoothing is
-  ``cv2.GaussianBlur(change, (0, 0), sigma)`` (its 4-sigma float kernel, borders reflected without repeating the edge
-  pixel), the gap closing ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside the window counts),
-  the gap colours a 3 x 3 mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with the OpenCV version
-  to about 1e-8 relative.
+- The scene-free search's hypothesis cost (:mod:`gsi_metrics.perception.scene_free`; ~370 hypotheses per sample):
+  project the target's points (:func:`pixels_of`), draw them over the background nearest first and close the gaps
+  between them (:func:`draw_points`, which also says where the drawing only guesses), compare the smoothed change with
+  the observed one, each pixel's distance truncated (a guessed pixel's at the unchanged view's distance there):
+  :func:`hypothesis_distance`, which smooths only the difference the drawn target makes, near it, and adds the
+  background's smoothed change, computed once per sample (:func:`smoothed_difference`). The arithmetic is OpenCV's,
+  step for step, in float64 instead of float32: the Gaussian smoothing is ``cv2.GaussianBlur(change, (0, 0), sigma)``
+  (its 4-sigma float kernel, borders reflected without repeating the edge pixel), the gap closing
+  ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside the window counts), the gap colours a 3 x 3
+  mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with the OpenCV version to about 1e-8 relative.
 - The inlier sums of the global photometric fit (:func:`inlier_sums`, for
   :func:`~gsi_metrics.perception.render_compare.photometrically_matched`).
 
@@ -189,91 +189,35 @@ def draw_points(
 
 
 @numba.njit(cache=True)
-def change_distance(
-    drawn: np.ndarray,
-    reference: np.ndarray,
-    observed: np.ndarray,
-    taps: np.ndarray,
-    inner_top: int,
-    inner_left: int,
-    limit: np.ndarray,
-) -> float:
-    """Sum over the inner window (``observed``'s size, at ``(inner_top, inner_left)`` of ``drawn``) of the per-pixel
-    RGB L1 distance, truncated at ``limit`` (per pixel of the inner window), between the smoothed ``drawn -
-    reference`` and ``observed``.
-
-    The change is zero wherever the drawing shows what the reference shows (everywhere but the target's two places,
-    for a still camera): the smoothing skips the zero stretch of each row and every zero row, which adds nothing, so
-    the sums are the same as over the whole window."""
-    height, width = drawn.shape[0], drawn.shape[1]
-    inner_height, inner_width = observed.shape[0], observed.shape[1]
+def smoothed_difference(image: np.ndarray, reference: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """``image - reference`` (float64) smoothed by the separable kernel ``taps`` over the whole image, borders reflected
+    without repeating the edge pixel: the whole change that :func:`hypothesis_distance` adds its window's to. The sums
+    run in the same order as there, so a drawing that undoes this difference exactly leaves exactly no change."""
+    height, width = image.shape[0], image.shape[1]
     reach = taps.size // 2
-    # The change, with the rows and columns the smoothing reads beyond the inner window taken from ``drawn`` or, past
-    # its edges, reflected; pixels and channels flattened, so that each tap is one straight (vectorisable) loop. Each
-    # row's non-zero stretch is ``[first[row], last[row])`` (empty: first == last).
-    padded_width = inner_width + 2 * reach
-    change = np.empty((height, padded_width * 3))
-    first = np.zeros(height, np.int64)
-    last = np.zeros(height, np.int64)
-    sources = np.empty(padded_width, np.int64)
-    for column in range(padded_width):
-        sources[column] = _reflected(inner_left + column - reach, width)
+    padded_width = width + 2 * reach
+    across = np.zeros((height, width * 3))
+    padded = np.empty(padded_width * 3)
     for row in range(height):
         for column in range(padded_width):
-            source = sources[column]
+            source = _reflected(column - reach, width)
             for channel in range(3):
-                change[row, 3 * column + channel] = (
-                    np.float64(drawn[row, source, channel]) - reference[row, source, channel]
-                )
-        values = change[row]
-        low = 0
-        while low < values.size and values[low] == 0.0:
-            low += 1
-        high = values.size
-        while high > low and values[high - 1] == 0.0:
-            high -= 1
-        first[row], last[row] = low, high
-    # Rows first (every row the column pass reads), then columns (the inner window only).
-    rows_across = inner_height + 2 * reach
-    across = np.zeros((rows_across, inner_width * 3))
-    across_first = np.full(rows_across, inner_width * 3, np.int64)
-    across_last = np.zeros(rows_across, np.int64)
-    for row in range(rows_across):
-        source_index = _reflected(inner_top + row - reach, height)
-        low, high = first[source_index], last[source_index]
-        if high <= low:
-            continue
-        source_row = change[source_index]
+                padded[3 * column + channel] = np.float64(image[row, source, channel]) - reference[row, source, channel]
         target = across[row]
         for tap in range(taps.size):
             weight = taps[tap]
-            offset = 3 * tap
-            # Only the targets that read the non-zero stretch: offset + j in [low, high).
-            start, stop = max(low - offset, 0), min(high - offset, inner_width * 3)
-            # Loops over slices from 0 vectorise (a loop from ``start`` must check for negative indices).
-            written, read = target[start:stop], source_row[offset + start : offset + stop]
-            for j in range(written.size):
-                written[j] += weight * read[j]
-            if stop > start:
-                across_first[row], across_last[row] = min(across_first[row], start), max(across_last[row], stop)
-    total = 0.0
-    smoothed = np.empty(inner_width * 3)
-    for row in range(inner_height):
-        smoothed[:] = 0.0
+            read = padded[3 * tap : 3 * tap + width * 3]
+            for j in range(target.size):
+                target[j] += weight * read[j]
+    smoothed = np.zeros((height, width, 3))
+    for row in range(height):
+        written = smoothed[row].reshape(width * 3)
         for tap in range(taps.size):
-            start, stop = across_first[row + tap], across_last[row + tap]
             weight = taps[tap]
-            written, read = smoothed[start:stop], across[row + tap, start:stop]
+            read = across[_reflected(row + tap - reach, height)]
             for j in range(written.size):
                 written[j] += weight * read[j]
-        for column in range(inner_width):
-            distance = (
-                abs(smoothed[3 * column] - observed[row, column, 0])
-                + abs(smoothed[3 * column + 1] - observed[row, column, 1])
-                + abs(smoothed[3 * column + 2] - observed[row, column, 2])
-            )
-            total += min(distance, limit[row, column])
-    return total
+    return smoothed
 
 
 @numba.njit(cache=True)
@@ -285,13 +229,10 @@ def hypothesis_distance(
     colours: np.ndarray,
     background: np.ndarray,
     depth: np.ndarray,
-    reference: np.ndarray,
+    background_change: np.ndarray,
     observed: np.ndarray,
+    background_distance: np.ndarray,
     unchanged_pixels: np.ndarray,
-    unchanged_distance: np.ndarray,
-    unchanged_window: np.ndarray,
-    margin: int,
-    reach: int,
     taps: np.ndarray,
     truncation: float,
     tolerance: float,
@@ -299,45 +240,29 @@ def hypothesis_distance(
     widest_gap: int,
     deepest_gap: float,
 ) -> float:
-    """The scene-free search's cost of one hypothesis: the mean over the image of the truncated distance between the
-    smoothed change of the drawing with the target's projected points ``(u, v, z)`` (:func:`draw_points` over
-    ``background``) and the ``observed`` change. Only the window around the pixels the hypothesis changes is drawn and
-    compared (:func:`change_distance`): around the drawn points and the unchanged view's target
-    (``unchanged_window``: left, top, right, bottom; left < 0 for none), widened by ``margin``; outside it the
-    distance is the unchanged view's, read from its summed-area table ``unchanged_distance`` (of the per-pixel
-    ``unchanged_pixels``). The drawing reaches ``reach`` pixels further (the smoothing's ``taps`` reach), so that the
-    smoothing sees the same neighbours as in a whole drawing.
+    """The scene-free search's cost of one hypothesis: the mean over the image of the per-pixel RGB L1 distance,
+    truncated at ``truncation``, between the smoothed change of the drawing with the target's projected points ``(u, v,
+    z)`` (:func:`draw_points` over ``background``) and the ``observed`` change.
+
+    Smoothing is linear, so the drawing's smoothed change is the background's (``background_change``: the background
+    minus the reference, smoothed, computed once: :func:`smoothed_difference`) plus the smoothed difference the drawn
+    target makes to the background. Only that difference is smoothed here, and only where it reaches (the drawn points'
+    bounds, plus the gap closing's two pixels, plus the ``taps``' reach) is the distance computed; elsewhere it is the
+    background's, read from the summed-area table ``background_distance``. The smoothing is the whole image's: borders
+    reflected without repeating the edge pixel.
 
     A pixel that shows a guessed point (index ``first_guessed`` or above: the target's unseen back, drawn as its seen
     front mirrored), or a row gap of a turned drawing (``widest_gap``, ``deepest_gap``: see :func:`draw_points`), costs
-    at most what the unchanged view costs there: a guess may explain the image, but its wrong details are not charged
-    twice (once for the colour it drew, once for the one it missed), which would favour "no turn" over any turn that
-    shows a surface the source never saw."""
+    at most what the unchanged view costs there (``unchanged_pixels``): a guess may explain the image, but its wrong
+    details are not charged twice (once for the colour it drew, once for the one it missed), which would favour "no
+    turn" over any turn that shows a surface the source never saw."""
     height, width = depth.shape
-    image_area = width * height
-    have_window = unchanged_window[0] >= 0
-    left, top, right, bottom = unchanged_window[0], unchanged_window[1], unchanged_window[2], unchanged_window[3]
-    if u.size:
-        low_u, high_u, low_v, high_v = u.min(), u.max() + 1, v.min(), v.max() + 1
-        if have_window:
-            left, top = min(left, low_u), min(top, low_v)
-            right, bottom = max(right, high_u), max(bottom, high_v)
-        else:
-            left, top, right, bottom = low_u, low_v, high_u, high_v
-        have_window = True
-    whole = unchanged_distance[height, width]
-    if not have_window:
-        return whole / image_area
-    left, top = max(0, left - margin), max(0, top - margin)
-    right, bottom = min(width, right + margin), min(height, bottom + margin)
-    total = whole - (
-        unchanged_distance[bottom, right]
-        - unchanged_distance[top, right]
-        - unchanged_distance[bottom, left]
-        + unchanged_distance[top, left]
-    )
-    outer_left, outer_top = max(0, left - reach), max(0, top - reach)
-    outer_right, outer_bottom = min(width, right + reach), min(height, bottom + reach)
+    whole = background_distance[height, width]
+    if u.size == 0:
+        return whole / (width * height)
+    # The drawing's window: the gap closing reads a pixel beyond a drawn one, and that pixel's neighbours.
+    left, top = max(0, u.min() - 2), max(0, v.min() - 2)
+    right, bottom = min(width, u.max() + 3), min(height, v.max() + 3)
     drawn, _, guessed = draw_points(
         background,
         depth,
@@ -346,30 +271,84 @@ def hypothesis_distance(
         z,
         point_index,
         colours,
-        outer_left,
-        outer_top,
-        outer_right,
-        outer_bottom,
+        left,
+        top,
+        right,
+        bottom,
         tolerance,
         first_guessed,
         widest_gap,
         deepest_gap,
     )
-    limit = np.full((bottom - top, right - left), truncation)
-    for row in range(bottom - top):
-        for column in range(right - left):
-            if guessed[row + top - outer_top, column + left - outer_left]:
-                limit[row, column] = min(truncation, unchanged_pixels[row + top, column + left])
-    total += change_distance(
-        drawn,
-        reference[outer_top:outer_bottom, outer_left:outer_right],
-        observed[top:bottom, left:right],
-        taps,
-        top - outer_top,
-        left - outer_left,
-        limit,
+    drawn_height, drawn_width = bottom - top, right - left
+    reach = taps.size // 2
+    # The window the smoothed difference reaches.
+    near_left, near_top = max(0, left - reach), max(0, top - reach)
+    near_right, near_bottom = min(width, right + reach), min(height, bottom + reach)
+    near_width = near_right - near_left
+    total = whole - (
+        background_distance[near_bottom, near_right]
+        - background_distance[near_top, near_right]
+        - background_distance[near_bottom, near_left]
+        + background_distance[near_top, near_left]
     )
-    return total / image_area
+    # Rows first (the drawing's rows, which alone differ), then columns. A row's difference is read through a padded
+    # copy whose columns are the window's, widened by the reach and reflected at the image's borders; pixels and
+    # channels flattened, so that each tap is one straight (vectorisable) loop over its non-zero stretch.
+    padded_width = near_width + 2 * reach
+    sources = np.empty(padded_width, np.int64)
+    for column in range(padded_width):
+        source = _reflected(near_left - reach + column, width) - left
+        sources[column] = source if 0 <= source < drawn_width else -1
+    across = np.zeros((drawn_height, near_width * 3))
+    padded = np.zeros(padded_width * 3)
+    for row in range(drawn_height):
+        low, high = padded.size, 0
+        for column in range(padded_width):
+            source = sources[column]
+            for channel in range(3):
+                value = 0.0
+                if source >= 0:
+                    value = np.float64(drawn[row, source, channel]) - background[top + row, left + source, channel]
+                padded[3 * column + channel] = value
+                if value != 0.0:
+                    low, high = min(low, 3 * column + channel), 3 * column + channel + 1
+        target = across[row]
+        for tap in range(taps.size):
+            weight = taps[tap]
+            offset = 3 * tap
+            start, stop = max(low - offset, 0), min(high - offset, near_width * 3)
+            written, read = target[start:stop], padded[offset + start : offset + stop]
+            for j in range(written.size):
+                written[j] += weight * read[j]
+    smoothed = np.empty(near_width * 3)
+    for row in range(near_top, near_bottom):
+        smoothed[:] = 0.0
+        for tap in range(taps.size):
+            source_row = _reflected(row + tap - reach, height) - top
+            if source_row < 0 or source_row >= drawn_height:
+                continue
+            weight = taps[tap]
+            written, read = smoothed[:], across[source_row]
+            for j in range(written.size):
+                written[j] += weight * read[j]
+        for column in range(near_width):
+            image_column = near_left + column
+            distance = (
+                abs(background_change[row, image_column, 0] + smoothed[3 * column] - observed[row, image_column, 0])
+                + abs(
+                    background_change[row, image_column, 1] + smoothed[3 * column + 1] - observed[row, image_column, 1]
+                )
+                + abs(
+                    background_change[row, image_column, 2] + smoothed[3 * column + 2] - observed[row, image_column, 2]
+                )
+            )
+            limit = truncation
+            drawn_row, drawn_column = row - top, image_column - left
+            if 0 <= drawn_row < drawn_height and 0 <= drawn_column < drawn_width and guessed[drawn_row, drawn_column]:
+                limit = min(truncation, unchanged_pixels[row, image_column])
+            total += min(distance, limit)
+    return total / (width * height)
 
 
 @numba.njit(cache=True)
@@ -398,7 +377,6 @@ def warm_up() -> None:
     starts its first row warm: the scoring workers' fork server calls it once (:mod:`gsi_bench.workers`), instead of
     each worker loading them on its first row (about half a second)."""
     image = np.zeros((4, 4, 3), np.float32)
-    window = image[1:3, 1:3]  # a window of a larger image, as the search passes the reference and observed change
     pixels = np.zeros(1, np.int64)
     pixels_of(np.zeros((1, 3)), np.eye(3), np.zeros(3), 4, 4)
     draw_points(
@@ -418,10 +396,8 @@ def warm_up() -> None:
         2,
         0.1,
     )
-    for reference in (image, window):  # the reference and observed change of a whole image are contiguous
-        for observed in (image, window):
-            change_distance(image, reference, observed, gaussian_taps(0.5), 0, 0, np.ones(observed.shape[:2]))
     inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 0.0, 1.0)
+    smoothed_difference(image, image, gaussian_taps(0.5))
     hypothesis_distance(
         pixels,
         pixels,
@@ -430,13 +406,10 @@ def warm_up() -> None:
         np.zeros((1, 3), np.float32),
         image,
         np.ones((4, 4), np.float32),
+        np.zeros((4, 4, 3)),
         image,
-        image,
-        np.zeros((4, 4)),
         np.zeros((5, 5)),
-        np.array([1, 1, 2, 2]),
-        1,
-        1,
+        np.zeros((4, 4)),
         gaussian_taps(0.5),
         1.0,
         0.01,

@@ -58,7 +58,13 @@ import numpy as np
 from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
 from gsi_metrics.functional.locality import INPAINT_RADIUS_PX, object_hole
-from gsi_metrics.perception.kernels import draw_points, gaussian_taps, hypothesis_distance, pixels_of
+from gsi_metrics.perception.kernels import (
+    draw_points,
+    gaussian_taps,
+    hypothesis_distance,
+    pixels_of,
+    smoothed_difference,
+)
 from gsi_metrics.perception.render_compare import Hypothesis, PoseSearch, ViewFrame, line_fit
 from gsi_metrics.sample import Box3D, SourceView
 
@@ -236,9 +242,6 @@ class SceneFreeComparer(PoseSearch):
             self._unchanged, shows = self._draw(
                 self._background_image, self._background_depth, self._hypothesis_projection(unmoved)
             )
-        # Where the unmoved target shows in the edited image's camera (left, top, right, bottom; left -1 for nowhere):
-        # every hypothesis changes these pixels.
-        self._unchanged_box = np.array(_bounds(shows) or (-1, -1, -1, -1), np.int64)
         # Changes are compared smoothed: a drawing from the source's own pixels is never registered to the pixel, and
         # unsmoothed, any turned or rescaled drawing pays for that everywhere while "no change" pays nothing.
         self.smoothing_px = smoothing_px
@@ -247,20 +250,20 @@ class SceneFreeComparer(PoseSearch):
         distance = np.minimum(
             np.abs(self._smoothed(self._unchanged - self._reference) - self._observed).sum(axis=2), self.truncation
         )
-        #: The unchanged view's distance per pixel and its summed-area table (the cost outside a hypothesis's window).
+        #: The unchanged view's distance per pixel (what a guessed pixel costs at most).
         self._unchanged_distance = distance.astype(np.float64)
-        self._distance_integral = cv2.integral(self._unchanged_distance)
+        #: The background's smoothed change, and its distance's summed-area table (the cost where a drawing leaves the
+        #: background as it is: :func:`~gsi_metrics.perception.kernels.hypothesis_distance`).
+        self._background_change = smoothed_difference(self._background_image, self._reference, self._smoothing_taps)
+        self._background_distance = cv2.integral(
+            np.minimum(np.abs(self._background_change - self._observed).sum(axis=2), self.truncation)
+        )
 
     def close(self) -> None:
         """Nothing to release (the method of every comparer)."""
 
     def _smoothed(self, change: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(change, (0, 0), self.smoothing_px) if self.smoothing_px > 0 else change
-
-    @property
-    def _smoothing_reach(self) -> int:
-        """How far (comparison pixels) the smoothing spreads a change."""
-        return int(np.ceil(4.0 * self.smoothing_px))
 
     # -- the drawing -------------------------------------------------------------------------------------------
 
@@ -498,8 +501,8 @@ class SceneFreeComparer(PoseSearch):
 
     def _distance(self, projection: tuple[np.ndarray, ...] | None) -> float:
         """Mean truncated L1 distance between the change of the drawing with the target's points as ``projection``
-        (:meth:`_hypothesis_projection`; None: no target) and the observed change; outside the window the drawing
-        changes, the unchanged view's (:func:`~gsi_metrics.perception.kernels.hypothesis_distance`)."""
+        (:meth:`_hypothesis_projection`; None: no target) and the observed change; where the drawn target's
+        difference does not reach, the background's (:func:`~gsi_metrics.perception.kernels.hypothesis_distance`)."""
         u, v, z, shown, colours, widest_gap = _NO_POINTS if projection is None else projection
         return hypothesis_distance(
             u,
@@ -509,13 +512,10 @@ class SceneFreeComparer(PoseSearch):
             colours,
             self._background_image,
             self._background_depth,
-            self._reference,
+            self._background_change,
             self._observed,
+            self._background_distance,
             self._unchanged_distance,
-            self._distance_integral,
-            self._unchanged_box,
-            2 + self._blur_reach() + self._smoothing_reach,  # the smoothing spreads the change this far
-            self._smoothing_reach,
             self._smoothing_taps,
             self.truncation,
             _DEPTH_TOLERANCE_M,

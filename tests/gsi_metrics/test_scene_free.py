@@ -16,7 +16,7 @@ from gsi_datasets.operations.object_rotate import look_alikes
 from gsi_metrics.operations import object_rotate
 from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery, create_backend, perceive
 from gsi_metrics.perception.classical import unchanged_background
-from gsi_metrics.perception.kernels import change_distance, draw_points, gaussian_taps
+from gsi_metrics.perception.kernels import draw_points, gaussian_taps, hypothesis_distance, smoothed_difference
 from gsi_metrics.perception.render_compare import Hypothesis
 from gsi_metrics.perception.scene_free import SceneFreeComparer
 from gsi_metrics.sample import ScoringSample
@@ -228,43 +228,48 @@ def test_the_compiled_drawing_and_comparison_are_opencvs() -> None:
         assert np.array_equal(shows, expected_shows)
         assert np.array_equal(guessed, expected_guessed) and guessed.any() and (shows & ~guessed).any()
         np.testing.assert_allclose(image, expected_image, rtol=1e-5, atol=1e-3)
+    # The cost: the whole drawing's change smoothed by OpenCV, against the kernel's background change plus the drawn
+    # difference near the points. Points everywhere, in a corner of the image (the smoothing reflected at its borders),
+    # inside it, and none.
+    reference = rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
     observed = rng.uniform(-40, 40, (height, width, 3)).astype(np.float32)
-    few = np.flatnonzero((u > 30) & (u < 45) & (v > 20) & (v < 32))  # a change in one corner: the rest is skipped
-    for reference, points in (
-        (rng.uniform(0, 255, (height, width, 3)).astype(np.float32), np.arange(count)),
-        (background, few),
+    unchanged_pixels = rng.uniform(0.0, 150.0, (height, width))  # what a guessed pixel costs at most
+    taps, truncation, first_guessed = gaussian_taps(1.5), 120.0, 600
+    background_change = smoothed_difference(background, reference, taps)
+    background_distance = cv2.integral(
+        np.minimum(np.abs(background_change - observed).sum(axis=2), truncation).astype(np.float64)
+    )
+    corner = np.flatnonzero((u < 12) & (v < 10))
+    for points, columns, rows in (
+        (np.arange(count), u, v),
+        (corner, u - 5, v - 3),  # in the image's first columns and rows
+        (corner, width - 1 - (u - 5), height - 1 - (v - 3)),  # in its last ones
+        (np.flatnonzero((u > 30) & (u < 45) & (v > 20) & (v < 32)), u, v),
+        (np.arange(0), u, v),
     ):
-        image, _, _ = draw_points(
+        projection = (columns[points], rows[points], z[points], points, colours)
+        image, _, guessed = draw_points(
+            background, depth, *projection, 0, 0, width, height, 0.01, first_guessed, 0, 0.0
+        )
+        smoothed = cv2.GaussianBlur(image.astype(np.float64) - reference, (0, 0), 1.5)
+        limit = np.where(guessed, np.minimum(unchanged_pixels, truncation), truncation)
+        expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), limit).mean()
+        distance = hypothesis_distance(
+            *projection,
             background,
             depth,
-            u[points],
-            v[points],
-            z[points],
-            points,
-            colours,
-            0,
-            0,
-            width,
-            height,
+            background_change,
+            observed,
+            background_distance,
+            unchanged_pixels,
+            taps,
+            truncation,
             0.01,
-            count,
+            first_guessed,
             0,
             0.0,
         )
-        smoothed = cv2.GaussianBlur(image - reference, (0, 0), 1.5)
-        limit = rng.uniform(0.0, 150.0, (height, width))  # per pixel (a guessed surface's is lower)
-        for top, left, bottom, right in ((0, 0, height, width), (7, 9, 50, 61), (24, 40, 60, 80)):
-            expected = np.minimum(np.abs(smoothed - observed).sum(axis=2), limit)[top:bottom, left:right].sum()
-            distance = change_distance(
-                image,
-                reference,
-                observed[top:bottom, left:right],
-                gaussian_taps(1.5),
-                top,
-                left,
-                limit[top:bottom, left:right].copy(),
-            )
-            assert distance == pytest.approx(float(expected), rel=1e-6)
+        assert distance == pytest.approx(float(expected), rel=1e-6)
 
 
 def test_a_turned_drawings_row_gaps_are_unseen_surface() -> None:
@@ -338,7 +343,7 @@ def test_the_kernels_are_warmed_up_for_the_types_scoring_passes() -> None:
     import sys
     from pathlib import Path
 
-    names = ["pixels_of", "draw_points", "change_distance", "hypothesis_distance", "inlier_sums"]
+    names = ["pixels_of", "draw_points", "hypothesis_distance", "inlier_sums"]
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", _KERNEL_SIGNATURES, *names], cwd=root, capture_output=True, text=True, check=True
