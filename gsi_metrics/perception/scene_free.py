@@ -21,12 +21,14 @@ What a hypothesis looks like (2.5D, at the comparison size):
   re-projected point by point (holes inpainted).
 
 As with a stored scene, changes are compared, not images: the change a hypothesis makes to the drawing of "no change"
-against the change the editor made to the source image; the distance outside the pixels a hypothesis touches is the
-unchanged view's, so a hypothesis costs only its own window. A pixel that shows the guessed back costs at most what the
-unchanged view costs there: its wrong details are not charged twice (the colour drawn and the one missed), which
-would make "no turn" explain any turn that shows a surface the source never saw better than the turn itself. So does
-a turned drawing's row gap between its drawn points (within the target's width and depth, not hidden by anything
-nearer): there it shows the surfaces the source saw edge-on, which no point stands for (the gap keeps the background).
+against the change the editor made to the source image. The first is the background's change (the source view without
+the target, computed once) plus the difference the drawn target makes to it, so a hypothesis costs only the pixels its
+drawing reaches once smoothed; elsewhere the distance is the background's. A pixel that shows the guessed back costs
+at most what the unchanged view costs there: its wrong details are not charged twice (the colour drawn and the one
+missed), which would make "no turn" explain any turn that shows a surface the source never saw better than the turn
+itself. So does a turned drawing's row gap between its drawn points (within the target's width and depth, not hidden
+by anything nearer): there it shows the surfaces the source saw edge-on, which no point stands for (the gap keeps the
+background).
 
 The world frame of the search has z along the support normal, its origin at the foot of the target's box centre, and x
 along the camera's right. A generator may draw the target mirrored left to right, which the search can only read as a
@@ -231,15 +233,13 @@ class SceneFreeComparer(PoseSearch):
         background, background_depth = self._background(sample)
         self._source_background, self._source_depth = background, background_depth
         unmoved = Hypothesis(0.0, 0.0, 0.0, self.identity_index)
-        self._reference, shows = self._draw(
-            background, background_depth, self._hypothesis_projection(unmoved, np.eye(4))
-        )
+        self._reference, _ = self._draw(background, background_depth, self._hypothesis_projection(unmoved, np.eye(4)))
         if camera_delta is None:
             self._background_image, self._background_depth = background, background_depth
             self._unchanged = self._reference
         else:
             self._background_image, self._background_depth = self._reprojected(background, background_depth)
-            self._unchanged, shows = self._draw(
+            self._unchanged, _ = self._draw(
                 self._background_image, self._background_depth, self._hypothesis_projection(unmoved)
             )
         # Changes are compared smoothed: a drawing from the source's own pixels is never registered to the pixel, and
