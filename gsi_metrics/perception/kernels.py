@@ -42,6 +42,13 @@ def _reflected(index: int, size: int) -> int:
     return index
 
 
+@numba.njit(cache=True, inline="always")
+def _add_scaled(written: np.ndarray, read: np.ndarray, weight: float) -> None:
+    """``written += weight * read``, element by element: one straight (vectorisable) loop, in a fixed order."""
+    for j in range(written.size):
+        written[j] += weight * read[j]
+
+
 @numba.njit(cache=True)
 def pixels_of(
     points: np.ndarray, matrix: np.ndarray, offset: np.ndarray, width: int, height: int
@@ -203,20 +210,13 @@ def smoothed_difference(image: np.ndarray, reference: np.ndarray, taps: np.ndarr
             source = _reflected(column - reach, width)
             for channel in range(3):
                 padded[3 * column + channel] = np.float64(image[row, source, channel]) - reference[row, source, channel]
-        target = across[row]
         for tap in range(taps.size):
-            weight = taps[tap]
-            read = padded[3 * tap : 3 * tap + width * 3]
-            for j in range(target.size):
-                target[j] += weight * read[j]
+            _add_scaled(across[row], padded[3 * tap : 3 * tap + width * 3], taps[tap])
     smoothed = np.zeros((height, width, 3))
     for row in range(height):
         written = smoothed[row].reshape(width * 3)
         for tap in range(taps.size):
-            weight = taps[tap]
-            read = across[_reflected(row + tap - reach, height)]
-            for j in range(written.size):
-                written[j] += weight * read[j]
+            _add_scaled(written, across[_reflected(row + tap - reach, height)], taps[tap])
     return smoothed
 
 
@@ -313,36 +313,23 @@ def hypothesis_distance(
                 padded[3 * column + channel] = value
                 if value != 0.0:
                     low, high = min(low, 3 * column + channel), 3 * column + channel + 1
-        target = across[row]
         for tap in range(taps.size):
-            weight = taps[tap]
             offset = 3 * tap
             start, stop = max(low - offset, 0), min(high - offset, near_width * 3)
-            written, read = target[start:stop], padded[offset + start : offset + stop]
-            for j in range(written.size):
-                written[j] += weight * read[j]
+            _add_scaled(across[row, start:stop], padded[offset + start : offset + stop], taps[tap])
     smoothed = np.empty(near_width * 3)
     for row in range(near_top, near_bottom):
         smoothed[:] = 0.0
         for tap in range(taps.size):
             source_row = _reflected(row + tap - reach, height) - top
-            if source_row < 0 or source_row >= drawn_height:
-                continue
-            weight = taps[tap]
-            written, read = smoothed[:], across[source_row]
-            for j in range(written.size):
-                written[j] += weight * read[j]
+            if 0 <= source_row < drawn_height:
+                _add_scaled(smoothed, across[source_row], taps[tap])
         for column in range(near_width):
             image_column = near_left + column
-            distance = (
-                abs(background_change[row, image_column, 0] + smoothed[3 * column] - observed[row, image_column, 0])
-                + abs(
-                    background_change[row, image_column, 1] + smoothed[3 * column + 1] - observed[row, image_column, 1]
-                )
-                + abs(
-                    background_change[row, image_column, 2] + smoothed[3 * column + 2] - observed[row, image_column, 2]
-                )
-            )
+            distance = 0.0
+            for channel in range(3):
+                change = background_change[row, image_column, channel] + smoothed[3 * column + channel]
+                distance += abs(change - observed[row, image_column, channel])
             limit = truncation
             drawn_row, drawn_column = row - top, image_column - left
             if 0 <= drawn_row < drawn_height and 0 <= drawn_column < drawn_width and guessed[drawn_row, drawn_column]:
