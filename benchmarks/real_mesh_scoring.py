@@ -8,7 +8,12 @@ target drawn from its annotated mesh (``mesh``, the default for such rows) and f
 Prints, per operation and path: IC and SA means, undecidable items, and for turns the share recovered within 15
 degrees; also how many turn candidates the decidability rule on the mesh rejected.
 
-Usage: python benchmarks/real_mesh_scoring.py [--scenes 4] [--frames 6] [--seed 0]
+``--without-neighbours`` scores the rows without their neighbours' meshes (what a move or a removal uncovers is then
+inpainted), to measure what they bring; ``--mesh-edge`` sets the simulated scans' longest triangle edge (5 cm by
+default; real laser scans are far finer).
+
+Usage: python benchmarks/real_mesh_scoring.py [--scenes 4] [--frames 6] [--seed 0] [--without-neighbours]
+       [--mesh-edge 0.05]
 """
 
 from __future__ import annotations
@@ -33,9 +38,9 @@ from gsi_datasets.real.scans import ScanCapture  # noqa: E402
 from gsi_metrics.perception import create_backend, perceive  # noqa: E402
 from gsi_metrics.sample import ScoringSample  # noqa: E402
 from gsi_metrics.scoring import score_perceived  # noqa: E402
-from tests.scannetpp_capture import room_scene, true_edit, write_scannetpp_scene  # noqa: E402
+from tests.scannetpp_capture import MAX_EDGE_M, room_scene, true_edit, write_scannetpp_scene  # noqa: E402
 
-OPERATIONS = ("object_rotate", "camera_relative_move", "object_scale")
+OPERATIONS = ("object_rotate", "camera_relative_move", "object_scale", "spatial_remove")
 PATHS = ("mesh", "scene-free")
 
 
@@ -44,6 +49,8 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=4)
     parser.add_argument("--frames", type=int, default=6)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--without-neighbours", action="store_true", help="leave the rows' neighbour meshes out")
+    parser.add_argument("--mesh-edge", type=float, default=MAX_EDGE_M, help="the scans' longest triangle edge (m)")
     args = parser.parse_args()
     backends = {"mesh": create_backend("classical"), "scene-free": create_backend("classical", perception="scene-free")}
     results: dict[tuple[str, str], list[dict]] = defaultdict(list)
@@ -52,7 +59,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for number in range(args.scenes):
             truth = write_scannetpp_scene(
-                Path(folder), room_scene(20 * number, seed=args.seed), f"scene{number:02d}", num_frames=args.frames
+                Path(folder),
+                room_scene(20 * number, seed=args.seed),
+                f"scene{number:02d}",
+                num_frames=args.frames,
+                max_edge_m=args.mesh_edge,
             )
             capture = ScanCapture("scannetpp", folder, truth.scene_id)
             for frame_index, frame in enumerate(capture.frames()):
@@ -64,6 +75,8 @@ def main() -> None:
                 rng = np.random.default_rng([args.seed, zlib.crc32(f"{number}/{frame.frame_id}".encode())])
                 for candidate in frame_candidates(objects, rng, rejections, OPERATIONS):
                     row = candidate_row(candidate, objects, f"{truth.scene_id}_{frame.frame_id}", "test", 0)
+                    if args.without_neighbours:
+                        row["neighbour_meshes"] = None
                     if candidate.operation == "object_rotate" and (alike := turn_look_alike(row)) is not None:
                         rejections[f"object_rotate/turn_looks_{alike}"] += 1
                         continue
@@ -84,7 +97,12 @@ def main() -> None:
                             }
                         )
                 print(f"scene {number}: {sum(len(v) for v in results.values()) // 2} scored edits so far", flush=True)
-    print(f"\n{args.scenes} rooms, {args.frames} frames each, seed {args.seed}: {time.perf_counter() - start:.0f} s")
+    neighbours = "without" if args.without_neighbours else "with"
+    print(
+        f"\n{args.scenes} rooms, {args.frames} frames each, seed {args.seed}, {neighbours} neighbour meshes, "
+        f"mesh edges up to {100 * args.mesh_edge:g} cm: "
+        f"{time.perf_counter() - start:.0f} s"
+    )
     print("| operation | path | edits | IC | SA | undecidable | turns within 15 deg | methods |")
     print("|---|---|---|---|---|---|---|---|")
     for operation in OPERATIONS:

@@ -171,6 +171,9 @@ source_world_to_camera`).
   frame: `vertices`, `faces` and the scan's vertex `colours`. Scoring draws the target from it, so the sides the
   photograph does not show are the scan's, not a guess; a real turn is asked only when that drawing, from the row's
   own camera, tells it apart from no turn, the opposite and the double turn (rejections `object_rotate/turn_looks_*`).
+- `neighbour_meshes` (real rows from a scan only; None elsewhere) holds the other instances' annotated faces around and
+  behind the target (`instance_id`, `vertices`, `faces`, `colours`; source camera frame): scoring draws what a move or
+  a removal uncovers from them instead of guessing it from the pixels around the target.
 - `reference_format` repeats the labels in the reference implementation's layout
   (`[x, y, z, w, h, l, yaw]`, yaw = atan2(-R[2,0], R[0,0]) about the camera y axis).
 

@@ -508,6 +508,7 @@ def _render_and_label(
             {"source": source.to_dict(), "target": target.to_dict()}, sort_keys=True, separators=(",", ":")
         ),
         "target_mesh": None,  # the stored scene has every shape
+        "neighbour_meshes": None,
         "reference_format": {
             "dataset": "",
             "prompt": proposal.instruction,

@@ -76,13 +76,19 @@ UNLABELLED = 0
 MOST_BACKGROUND_POINTS = 50_000
 #: The moved box stays this many pixels inside the image.
 BORDER_PX = 4
+#: A row's neighbour meshes: the other instances' faces whose centres fall in the target's image box widened by this
+#: share of its larger side (at least ``NEIGHBOUR_MARGIN_PX``), not nearer the camera than the target's nearest point
+#: less ``NEIGHBOUR_DEPTH_MARGIN_M``: what the target hides and the ring of surface around it that the photograph shows.
+NEIGHBOUR_MARGIN, NEIGHBOUR_MARGIN_PX, NEIGHBOUR_DEPTH_MARGIN_M = 0.25, 8, 0.02
+#: At most this many neighbour faces in a row (every k-th face of each neighbour beyond it).
+MOST_NEIGHBOUR_FACES = 30_000
 
 
 @dataclass
 class FrameObjects:
     """The 3D picture of one frame (camera frame, metres): ``up``, every labelled instance's box and surface points,
     visible fractions (None where unknown), each possible target's support and the area of that support's surface
-    it stands in (:class:`SupportArea`), and, from a scan, every possible target's annotated mesh (camera frame)."""
+    it stands in (:class:`SupportArea`), and, from a scan, every instance's annotated mesh (camera frame)."""
 
     frame: RGBDFrame
     up: np.ndarray
@@ -131,8 +137,8 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
             # Ray casting the unoccluded instance costs: only what a candidate may name (targets, references).
             editable = can_be_target(frame.labels[instance_id])
             visible[instance_id] = capture.visible_fraction(frame, instance_id) if editable else None
-            if editable:  # a possible target's mesh goes into its rows (walls and floors never do)
-                meshes[instance_id] = capture.instance_mesh(instance_id).transformed(world_to_camera)
+            # A target's mesh goes into its rows; any instance's (walls and floors too) may be hidden behind one.
+            meshes[instance_id] = capture.instance_mesh(instance_id).transformed(world_to_camera)
         else:
             box = grounded_box(frame, instance_id, up)
             if box is None:
@@ -150,6 +156,39 @@ def frame_objects(frame: RGBDFrame, capture: Any = None) -> FrameObjects | None:
         if support is not None:
             objects.supports[target], objects.areas[target] = support
     return objects
+
+
+def neighbour_meshes(objects: FrameObjects, target_id: int) -> list[tuple[int, ObjectMesh]]:
+    """The other instances' annotated surfaces around and behind the target in the frame, ``(instance id, mesh)`` in
+    the camera frame (empty without a scan): each instance's faces whose centres project into the target's image box
+    widened by ``NEIGHBOUR_MARGIN`` and lie no nearer the camera than the target (``NEIGHBOUR_DEPTH_MARGIN_M``), at
+    most ``MOST_NEIGHBOUR_FACES`` in all. Scoring draws the surfaces a move or a removal uncovers from them, instead of
+    guessing them from the pixels around the target."""
+    target = objects.meshes.get(target_id)
+    rows, columns = np.nonzero(objects.frame.instances == target_id)
+    if target is None or rows.size == 0 or len(target.vertices) == 0:
+        return []
+    margin = max(NEIGHBOUR_MARGIN * max(np.ptp(columns), np.ptp(rows)), NEIGHBOUR_MARGIN_PX)
+    left, right = columns.min() - margin, columns.max() + 1 + margin
+    top, bottom = rows.min() - margin, rows.max() + 1 + margin
+    nearest = float(target.vertices[:, 2].min()) - NEIGHBOUR_DEPTH_MARGIN_M
+    intrinsics = np.asarray(objects.frame.intrinsics, float)
+    parts = []
+    for instance_id, mesh in sorted(objects.meshes.items()):
+        if instance_id == target_id or len(mesh.faces) == 0:
+            continue
+        centres = mesh.vertices[mesh.faces].mean(axis=1)
+        depth = centres[:, 2]
+        ahead = depth > max(nearest, 1e-3)
+        u = np.full(len(centres), -np.inf)
+        v = np.full(len(centres), -np.inf)
+        u[ahead] = intrinsics[0, 0] * centres[ahead, 0] / depth[ahead] + intrinsics[0, 2]
+        v[ahead] = intrinsics[1, 1] * centres[ahead, 1] / depth[ahead] + intrinsics[1, 2]
+        keep = ahead & (u >= left) & (u < right) & (v >= top) & (v < bottom)
+        if keep.any():
+            parts.append((instance_id, mesh, np.flatnonzero(keep)))
+    stride = int(np.ceil(sum(len(kept) for *_, kept in parts) / MOST_NEIGHBOUR_FACES)) if parts else 1
+    return [(instance_id, mesh.with_faces(kept[:: max(stride, 1)])) for instance_id, mesh, kept in parts]
 
 
 def _depth_points(frame: RGBDFrame, instance_id: int) -> np.ndarray:
@@ -516,9 +555,10 @@ def candidate_row(
     images: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The dataset row of a candidate, in GSI-Syn's schema (:data:`gsi_datasets.schema.FEATURES`): ``target_image``,
-    ``target_depth``, ``target_instances`` and ``scene`` None, ``target_mesh`` the target's annotated mesh where the
-    frame comes from a scan, ``reference_format``'s dataset ``fine``; ``images``:
-    the frame's :func:`frame_images` (encoded once for all its candidates)."""
+    ``target_depth``, ``target_instances`` and ``scene`` None, ``target_mesh`` the target's annotated mesh and
+    ``neighbour_meshes`` the surfaces around and behind it (:func:`neighbour_meshes`) where the frame comes from a
+    scan, ``reference_format``'s dataset ``fine``; ``images``: the frame's :func:`frame_images` (encoded once for all
+    its candidates)."""
     from gsi_datasets.geometry import axis_angle_from_rotation, reference_box
 
     frame, removal = objects.frame, candidate.operation == "spatial_remove"
@@ -575,6 +615,12 @@ def candidate_row(
         },
         "scene": None,
         "target_mesh": objects.meshes[candidate.target_id].to_row() if candidate.target_id in objects.meshes else None,
+        "neighbour_meshes": [
+            {"instance_id": instance_id, **mesh.to_row()}
+            for instance_id, mesh in neighbour_meshes(objects, candidate.target_id)
+        ]
+        if candidate.target_id in objects.meshes
+        else None,
         "reference_format": {
             "dataset": "fine",
             "prompt": candidate.instruction,

@@ -281,6 +281,13 @@ class ObjectMesh:
         """The mesh with its vertices mapped by ``matrix_4x4`` (e.g. world to camera)."""
         return ObjectMesh(transform_points(matrix_4x4, self.vertices), self.faces, self.colours)
 
+    def with_faces(self, keep: np.ndarray) -> ObjectMesh:
+        """The part of the mesh made of the faces ``keep`` (a boolean mask or indices), with only the vertices they
+        use."""
+        faces = self.faces[keep]
+        used, inverse = np.unique(faces, return_inverse=True)
+        return ObjectMesh(self.vertices[used], inverse.reshape(-1, 3), self.colours[used])
+
     def surface_samples(self, spacing_m: float, most: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(points (N, 3), colours (N, 3) float, normals (N, 3))``: points spread evenly over the surface, about one
         per ``spacing_m`` squared, at least one per face and at most ``most`` of them, each coloured by its
@@ -305,7 +312,8 @@ class ObjectMesh:
         return points, colours, normals
 
     def to_row(self) -> dict[str, list]:
-        """The dataset column's value (:data:`gsi_datasets.schema.FEATURES` ``target_mesh``)."""
+        """The dataset column's value (:data:`gsi_datasets.schema.FEATURES` ``target_mesh``, and each of
+        ``neighbour_meshes`` with its ``instance_id``)."""
         return {
             "vertices": np.asarray(self.vertices, np.float64).tolist(),
             "faces": np.asarray(self.faces, np.int64).tolist(),

@@ -142,6 +142,13 @@ OBJECT_LABEL = {
     "visible_fraction_after": datasets.Value("float32"),
 }
 
+#: A triangle mesh with the scan's vertex colours (:class:`gsi_datasets.geometry.ObjectMesh`).
+MESH = {
+    "vertices": datasets.List(_floats(3)),
+    "faces": datasets.List(datasets.List(datasets.Value("int32"), length=3)),
+    "colours": datasets.List(datasets.List(datasets.Value("uint8"), length=3)),
+}
+
 FEATURES = datasets.Features(
     {
         "sample_id": datasets.Value("string"),
@@ -216,11 +223,11 @@ FEATURES = datasets.Features(
         "scene": datasets.Value("string"),
         # Real rows from a scan: the target's annotated mesh in the source camera frame, vertex colours from the scan
         # (a partial scene: the shape and the sides the photograph does not show); None elsewhere.
-        "target_mesh": {
-            "vertices": datasets.List(_floats(3)),
-            "faces": datasets.List(datasets.List(datasets.Value("int32"), length=3)),
-            "colours": datasets.List(datasets.List(datasets.Value("uint8"), length=3)),
-        },
+        "target_mesh": MESH,
+        # Real rows from a scan: the other instances' annotated surfaces around and behind the target in the source
+        # view (source camera frame, the scan's colours): what the photograph does not show where the target hides
+        # it, which a move or a removal uncovers. None elsewhere.
+        "neighbour_meshes": datasets.List({"instance_id": datasets.Value("int32"), **MESH}),
         "reference_format": {
             "dataset": datasets.Value("string"),
             "prompt": datasets.Value("string"),

@@ -78,6 +78,8 @@ class SourceView:
         target_category: the target's category (None for camera operations).
         target_mesh: the target's annotated mesh from a scan (real rows; source camera frame, the scan's colours): its
             shape and the sides the source image does not show; None elsewhere (synthetic rows have the whole scene).
+        neighbour_meshes: the other instances' annotated surfaces around and behind the target, from the same scan
+            (what the target hides in the source image); empty elsewhere.
     """
 
     sample_id: str
@@ -101,6 +103,7 @@ class SourceView:
     distractor_boxes: tuple[Box3D, ...] = ()
     target_category: str | None = None
     target_mesh: ObjectMesh | None = None
+    neighbour_meshes: tuple[ObjectMesh, ...] = ()
 
     def of_reference(self) -> SourceView:
         """The same view with the reference object as its target (to perceive what happened to it)."""
@@ -125,6 +128,7 @@ class SourceView:
             distractor_ids=(),
             distractor_boxes=(),
             target_mesh=None,
+            neighbour_meshes=(),
         )
 
     @property
@@ -258,6 +262,9 @@ class ScoringSample:
             distractor_boxes=tuple(Box3D.from_row(d["box3d_before"]) for d in distractors),
             target_category=target.get("category") if object_target else None,
             target_mesh=ObjectMesh.from_row(row["target_mesh"]) if object_target and row.get("target_mesh") else None,
+            neighbour_meshes=tuple(ObjectMesh.from_row(m) for m in row.get("neighbour_meshes") or ())
+            if object_target
+            else (),
         )
         truth = EditTruth(
             command=spec.command_from_row(row["command"]),

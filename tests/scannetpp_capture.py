@@ -4,9 +4,10 @@
 official download tool extracts for one scene (the files ``scenezoo``'s ScanNet++ adapter reads):
 
 - ``scans/mesh_aligned_0.05.ply``: the whole room as one triangle mesh (binary PLY, vertex ``x y z red green blue``,
-  faces), every shape cut into triangles of at most 5 cm edges as a scan's mesh is; vertex colours are what the
-  rendered iPhone frames saw at each vertex (a scan is coloured from its images), then what views around every object
-  saw (:func:`scan_cameras`: a scan walks around what it captures), the material's colour where no view saw it;
+  faces), every shape cut into triangles of at most 5 cm edges (``max_edge_m``) as a scan's mesh is; vertex colours
+  are what the rendered iPhone frames saw at each vertex (a scan is coloured from its images), then what views around
+  every object saw (:func:`scan_cameras`: a scan walks around what it captures), the material's colour where no view
+  saw it;
 - ``scans/segments.json`` (``segIndices``: the segment of every vertex; one per shape) and
   ``scans/segments_anno.json`` (``segGroups``: ``objectId``, ``label``, ``segments``), the annotation format;
 - ``iphone/rgb.mkv`` (H.264, 1920 x 1440), ``iphone/depth.bin`` (the LiDAR's 256 x 192 depth, uint16 millimetres,
@@ -88,9 +89,12 @@ def _structural_label(name: str) -> str:
     return "window"
 
 
-def scene_shapes(scene) -> list[tuple[str, int | None, np.ndarray, np.ndarray, np.ndarray]]:
-    """Every drawn shape of ``scene`` in world coordinates: ``(label, simulator instance id or None, vertices,
-    faces, rgb of its material)``, from the same MuJoCo model the renderer draws."""
+def scene_shapes(
+    scene, max_edge_m: float = MAX_EDGE_M
+) -> list[tuple[str, int | None, np.ndarray, np.ndarray, np.ndarray]]:
+    """Every drawn shape of ``scene`` in world coordinates, cut into triangles of at most ``max_edge_m`` edges:
+    ``(label, simulator instance id or None, vertices, faces, rgb of its material)``, from the same MuJoCo model the
+    renderer draws."""
     import mujoco
     import trimesh
 
@@ -132,7 +136,7 @@ def scene_shapes(scene) -> list[tuple[str, int | None, np.ndarray, np.ndarray, n
             )
         else:
             raise ValueError(f"geom {geom} has a type this writer does not cut into triangles: {kind}")
-        vertices, faces = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=MAX_EDGE_M)
+        vertices, faces = trimesh.remesh.subdivide_to_size(mesh.vertices, mesh.faces, max_edge=max_edge_m)
         vertices = vertices @ data.geom_xmat[geom].reshape(3, 3).T + data.geom_xpos[geom]
         instance = int(instances[geom])
         material = model.geom_matid[geom]
@@ -227,10 +231,11 @@ def write_scannetpp_scene(
     num_frames: int = 6,
     blurred_frame: int | None = 2,
     taken_away: int | None = None,
+    max_edge_m: float = MAX_EDGE_M,
 ) -> SimulatedScan:
     """Writes ``scene`` as ScanNet++ scene ``scene_id`` under ``root`` (module docstring) and returns the truth.
     ``taken_away``: an object (simulator id) that is in the scan's mesh but was taken away before the frames were
-    captured (they show the scene without it)."""
+    captured (they show the scene without it); ``max_edge_m``: the mesh's longest triangle edge (a finer scan)."""
     from gsi_datasets.rendering import StateRenderer
 
     cameras = walk_cameras(scene, num_frames)
@@ -252,7 +257,7 @@ def write_scannetpp_scene(
     scans = scan_cameras(scene)
     with StateRenderer([dataclasses.replace(scene, camera=camera) for camera in scans]) as renderer:
         scan_views = [renderer.render(index) for index in range(len(scans))]
-    shapes = scene_shapes(scene)
+    shapes = scene_shapes(scene, max_edge_m)
     object_ids: dict[int, int] = {}
     groups: dict[int, dict] = {}
     all_vertices, all_faces, all_colours, segment_of_vertex = [], [], [], []
@@ -379,8 +384,9 @@ def label_errors(truth: SimulatedScan, capture, min_pixels: int = 400) -> list[d
 
 def true_edit(truth: SimulatedScan, frame_index: int, row: dict, image: np.ndarray) -> np.ndarray | None:
     """A real row's asked edit as it really looks: the simulator's render of the row's target moved, turned and scaled
-    as its label says (about the label's box centre) in frame ``frame_index``'s camera, the pixels it changes pasted
-    into the row's source ``image`` (the decoded video frame). None when the target is not a simulated object."""
+    as its label says (about the label's box centre), or removed, in frame ``frame_index``'s camera, the pixels it
+    changes pasted into the row's source ``image`` (the decoded video frame). None when the target is not a simulated
+    object."""
     from gsi_builders.operations import moved_object
     from gsi_datasets.rendering import StateRenderer
 
@@ -398,7 +404,11 @@ def true_edit(truth: SimulatedScan, frame_index: int, row: dict, image: np.ndarr
     centre_before, centre_after = (to_world @ np.array(box["centre"]) + origin for box in (before, after))
     target = scene.object(instance)
     position = turn @ (np.array(target.pose.position) - centre_before) * factor + centre_after
-    edited = scene.with_object(moved_object(target, position, turn @ target.pose.rotation, target.scale * factor))
+    edited = (
+        scene.without_object(instance)
+        if row["operation"] == "spatial_remove"
+        else scene.with_object(moved_object(target, position, turn @ target.pose.rotation, target.scale * factor))
+    )
     with StateRenderer([dataclasses.replace(state, camera=camera) for state in (scene, edited)]) as renderer:
         source_view, edited_view = renderer.render(0), renderer.render(1)
     changed = (source_view.instances != edited_view.instances) | np.any(source_view.rgb != edited_view.rgb, axis=2)

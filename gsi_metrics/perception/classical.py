@@ -396,7 +396,7 @@ class ClassicalBackend:
 
     def perceive(self, sample: SourceView, edited: np.ndarray) -> Perception:
         if self._config["perception"] == "scene-free" and sample.target_mesh is not None:
-            sample = dataclasses.replace(sample, target_mesh=None)  # scored as a photograph alone
+            sample = dataclasses.replace(sample, target_mesh=None, neighbour_meshes=())  # a photograph alone
         if not sample.object_target:  # a camera operation: only the camera motion is asked for
             everywhere = np.ones(sample.image.shape[:2], bool)
             return Perception(target=TargetRecovery(found=False), camera=self._camera(sample, edited, everywhere))

@@ -39,14 +39,18 @@ image better (:meth:`SceneFreeComparer.unturned_cost`).
 draws the target from the mesh instead (``method`` ``mesh``): points spread over its surface, the ones the source
 image shows coloured by it, the others by the scan's colours mapped into the image's (a line per channel fitted on the
 shown points), and only the surfaces that face the camera drawn. The shape and the far side are then the scan's, not
-a mirror image; everything else is as below.
+a mirror image. Where the row also carries its neighbours' meshes (the other instances' faces around and behind the
+target), the background where the target was is drawn from them (nearest first, coloured as the target's mesh is)
+instead of inpainted, except where the scan cannot know it: what the target stood on or covered, and scan colours the
+same surface does not show in the photograph (made up where the scan saw nothing); those pixels are inpainted, at the
+drawn surface's depth. Everything else is as below.
 
 What it cannot see: surfaces the source view never showed (the mirror image stands in for them), the true background
-behind a moved target (the inpainting stands in for it), and other objects' exact shapes (only their depth in the
-source view). The surfaces a target can stand on are its own support and, for a placement on a receptacle (RP), the
-receptacle's usable surface from the row (a source-side fact, like the target's box); an edit that puts the target on
-any other raised surface (a shelf nobody named) is placed on the support plane along the line of sight, so its
-position is off by how far that surface is above the support.
+behind a moved target (the inpainting stands in for it, or a scan's neighbour meshes where the row has them), and
+other objects' exact shapes (only their depth in the source view). The surfaces a target can stand on are its own
+support and, for a placement on a receptacle (RP), the receptacle's usable surface from the row (a source-side fact,
+like the target's box); an edit that puts the target on any other raised surface (a shelf nobody named) is placed on
+the support plane along the line of sight, so its position is off by how far that surface is above the support.
 """
 
 from __future__ import annotations
@@ -57,7 +61,7 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
-from gsi_datasets.geometry import on_plane, rotation_about_axis, unproject_pixels
+from gsi_datasets.geometry import ObjectMesh, on_plane, rotation_about_axis, unproject_pixels
 from gsi_datasets.operations.object_rotate import visible_differences
 from gsi_metrics.functional.locality import INPAINT_RADIUS_PX, object_hole
 from gsi_metrics.perception.kernels import (
@@ -82,6 +86,10 @@ _MOST_MESH_POINTS = 60_000
 _MESH_DEPTH_TOLERANCE_M = 0.03
 #: The scan's colours are mapped into the image's when the image shows at least this many mesh points.
 _MIN_SEEN_POINTS = 20
+#: A hidden mesh point's scan colour is familiar within this many levels of the shown points' range, in every channel.
+_FAMILIAR_LEVELS = 8.0
+#: A neighbour's surface within this much (m) of the target's box was covered by the target: no scan saw it.
+_COVERED_MARGIN_M = 0.01
 #: The projection of no point (:meth:`SceneFreeComparer._hypothesis_projection`): the target gone.
 _NO_POINTS = (
     np.zeros(0, np.int64),
@@ -274,16 +282,20 @@ class SceneFreeComparer(PoseSearch):
         relighting its turns lost mesh-path turns on simulated scans; nothing guessed), else lifted from the source
         view (normals from the depth map's slopes; the mirrored back guessed)."""
         if sample.target_mesh is not None:
-            points, colours, normals = self._mesh_points(sample)
-            return points, colours, normals, None, len(points)
+            points, colours, normals, _ = self._mesh_points(sample, sample.target_mesh, sample.target_mask)
+            return (points - self._foot) @ self._world.T, colours, normals @ self._world.T, None, len(points)
         return self._lifted_points(sample)
 
-    def _mesh_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Points spread over the target's annotated mesh (about ``point_density`` per comparison pixel across, at the
-        target's depth). A point the source image shows (it projects onto the target's pixels at the source depth)
-        takes the image's colour there; the others, the sides the image does not show, take the scan's vertex colour
-        mapped into the image's colours by a line per channel fitted on the points it shows."""
-        mesh = sample.target_mesh
+    def _mesh_points(
+        self, sample: SourceView, mesh: ObjectMesh, shows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Points spread over an annotated ``mesh`` (about ``point_density`` per comparison pixel across, at its
+        depth), in the source camera frame, with colours, normals and whether each is familiar. A point the source
+        image shows (it projects onto the pixels ``shows`` at the source depth) takes the image's colour there; the
+        others, the surfaces the image does not show, take the scan's vertex colour mapped into the image's colours by
+        a line per channel fitted on the points it shows. Familiar: shown, or of a scan colour within the range of the
+        shown points' scan colours (``_FAMILIAR_LEVELS`` wider; any when too few are shown), not one the scan made up
+        where it saw nothing."""
         intrinsics = np.asarray(sample.intrinsics, float)
         depth = float(np.median(mesh.vertices[:, 2])) if len(mesh.vertices) else 1.0
         spacing = max(depth, 0.05) * self.divisor / (intrinsics[0, 0] * self.point_density)
@@ -291,18 +303,24 @@ class SceneFreeComparer(PoseSearch):
         height, width = sample.depth_m.shape
         u, v, z, shown = _projected(points, intrinsics, width, height)
         seen_depth = sample.depth_m[v, u]
-        shows = sample.target_mask[v, u] & (seen_depth > 0) & (np.abs(z - seen_depth) <= _MESH_DEPTH_TOLERANCE_M)
+        shows = shows[v, u] & (seen_depth > 0) & (np.abs(z - seen_depth) <= _MESH_DEPTH_TOLERANCE_M)
         seen = shown[shows]
         image = self._blurred(sample.image.astype(np.float32))
         colours = scan_colours.astype(np.float32)
+        familiar = np.ones(len(points), bool)
         if seen.size >= _MIN_SEEN_POINTS:
             observed = image[v[shows], u[shows]]
             for channel in range(3):
                 x, y = scan_colours[seen, channel], observed[:, channel].astype(np.float64)
                 slope, intercept = line_fit(len(x), x.sum(), y.sum(), x @ x, x @ y)  # one scan colour: shifted only
                 colours[:, channel] = np.clip(slope * scan_colours[:, channel] + intercept, 0, 255)
+                low, high = np.percentile(x, [1, 99])
+                familiar &= np.abs(scan_colours[:, channel] - np.clip(scan_colours[:, channel], low, high)) <= (
+                    _FAMILIAR_LEVELS
+                )
         colours[seen] = image[v[shows], u[shows]]
-        return (points - self._foot) @ self._world.T, colours.astype(np.float32), normals @ self._world.T
+        familiar[seen] = True
+        return points, colours.astype(np.float32), normals, familiar
 
     def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light, int]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
@@ -348,26 +366,61 @@ class SceneFreeComparer(PoseSearch):
         return world, colours, normals, Light.fitted(normals, colours, seen, lit_by), lifted
 
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
-        """The source view without the target (comparison size): the image inpainted where the target was, and the
-        depth map with the support plane there."""
+        """The source view without the target (comparison size): where the target was, the neighbours' annotated
+        surfaces it hides where the row has them (:meth:`_draw_uncovered`), the rest inpainted and at the support
+        plane's depth."""
         hole = object_hole(sample.target_mask)
-        # Inpainted at the comparison size (a quarter of the pixels to fill): every pixel the hole touches.
         image = cv2.resize(
             self._blurred(sample.image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA
         )
         small_hole = cv2.resize(hole.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_AREA) > 0
-        filled = cv2.inpaint(
-            np.clip(np.rint(image), 0, 255).astype(np.uint8),
-            small_hole.astype(np.uint8),
-            max(1, round(INPAINT_RADIUS_PX / self.divisor)),
-            cv2.INPAINT_TELEA,
-        )
-        image[small_hole] = filled[small_hole]
         depth = sample.depth_m.astype(np.float32)  # a copy
         depth[hole] = support_plane_depth(sample, hole)
         depth = np.where(depth > 0, depth, np.inf).astype(np.float32)
         small = cv2.resize(depth, self.compare_size, interpolation=cv2.INTER_NEAREST)
+        # Inpainted at the comparison size (a quarter of the pixels to fill): every pixel the hole touches and no
+        # neighbour's surface covers.
+        unknown = small_hole & ~self._draw_uncovered(sample, image, small, small_hole)
+        filled = cv2.inpaint(
+            np.clip(np.rint(image), 0, 255).astype(np.uint8),
+            unknown.astype(np.uint8),
+            max(1, round(INPAINT_RADIUS_PX / self.divisor)),
+            cv2.INPAINT_TELEA,
+        )
+        image[unknown] = filled[unknown]
         return image, small
+
+    def _draw_uncovered(self, sample: SourceView, image: np.ndarray, depth: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """Draws the neighbours' annotated surfaces (:attr:`~gsi_metrics.sample.SourceView.neighbour_meshes`) into the
+        comparison-size ``image`` and ``depth`` within ``hole``, nearest first, their faces turned away from the camera
+        left out; returns the pixels drawn (none for a row without neighbour meshes). A pixel whose nearest surface the
+        scan cannot know is not drawn, but takes that surface's depth: what the target stood on or covered (within
+        ``_COVERED_MARGIN_M`` of its box), or of an unfamiliar colour (:meth:`_mesh_points`)."""
+        drawn = np.zeros(hole.shape, bool)
+        if not sample.neighbour_meshes:
+            return drawn
+        points, colours, known = [], [], []
+        box = sample.target_box
+        for mesh in sample.neighbour_meshes:
+            mesh_points, mesh_colours, normals, familiar = self._mesh_points(sample, mesh, ~sample.target_mask)
+            front = np.einsum("nd,nd->n", normals, mesh_points) < 0
+            local = np.abs((mesh_points[front] - box.centre) @ box.rotation)
+            covered = np.all(local <= np.asarray(box.size) / 2 + _COVERED_MARGIN_M, axis=1)
+            points.append(mesh_points[front])
+            colours.append(mesh_colours[front])
+            known.append(familiar[front] & ~covered)
+        height, width = hole.shape
+        u, v, z, shown = _projected(np.concatenate(points), self._intrinsics_small, width, height)
+        inside = hole[v, u]
+        order = np.argsort(-z[inside])  # the farthest first: nearer points draw over them
+        u, v, z = u[inside][order], v[inside][order], z[inside][order]
+        known = np.concatenate(known)[shown][inside][order]
+        depth[v, u] = z
+        drawn[v, u] = known
+        nearest = np.zeros(hole.shape, np.int64)  # per pixel, the index of the nearest point (drawn last)
+        nearest[v, u] = np.arange(len(v))
+        image[drawn] = np.concatenate(colours)[shown][inside][order][nearest[drawn]]
+        return drawn
 
     def _reprojected(self, image: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The background seen from the moved camera: every comparison pixel re-projected, nearest first; the holes
@@ -557,7 +610,7 @@ class SceneFreeComparer(PoseSearch):
         return self._surface_under(self.target_centre[:2] + (hypothesis.dx_m, hypothesis.dy_m)) - self.support_height
 
     def removal_cost(self) -> float:
-        """The cost of "the target is gone": the inpainted background where it was."""
+        """The cost of "the target is gone": the background where it was (:meth:`_background`)."""
         return self._distance(None)
 
     def target_residual(self, hypothesis: Hypothesis) -> float:

@@ -237,6 +237,50 @@ def test_scan_rows_carry_the_target_mesh_and_are_scored_with_it(scan_build) -> N
     assert np.mean(scores["auto"]) >= 0.8, scores
 
 
+def test_scan_rows_carry_the_surfaces_the_target_hides(scan_build) -> None:
+    """A row from a scan carries its neighbours' annotated faces around and behind the target (never the target's own;
+    their centres in its widened image box; a bounded number). Scoring draws the background a removal uncovers from
+    them: true removals, rendered by the simulator, cost less against it than against the hole inpainted."""
+    import dataclasses
+    import re
+
+    from gsi_builders.real_candidates import MOST_NEIGHBOUR_FACES, NEIGHBOUR_MARGIN, NEIGHBOUR_MARGIN_PX
+    from gsi_metrics.perception.scene_free import SceneFreeComparer
+    from gsi_metrics.sample import ScoringSample
+
+    truth, candidates = scan_build
+    rows = [_with_images(candidates, row) for row in _rows(candidates)]
+    costs, targets = {"neighbour meshes": [], "inpainted": []}, set()
+    for row in rows:
+        neighbours, target = row["neighbour_meshes"], row["target_object"]
+        assert neighbours and target["instance_id"] not in {mesh["instance_id"] for mesh in neighbours}
+        assert sum(len(mesh["faces"]) for mesh in neighbours) <= MOST_NEIGHBOUR_FACES
+        left, top, right, bottom = target["box2d_before"]
+        margin = max(NEIGHBOUR_MARGIN * max(right - left, bottom - top), NEIGHBOUR_MARGIN_PX) + 1
+        intrinsics = np.asarray(row["camera"]["intrinsics"])
+        for mesh in neighbours:
+            centres = np.asarray(mesh["vertices"])[np.asarray(mesh["faces"])].mean(axis=1)
+            pixels = centres @ intrinsics.T
+            u, v = pixels[:, 0] / pixels[:, 2], pixels[:, 1] / pixels[:, 2]
+            assert np.all((u >= left - margin) & (u <= right + margin) & (v >= top - margin) & (v <= bottom + margin))
+        frame = int(re.search(r"frame_(\d+)", row["sample_id"]).group(1))
+        if (frame, target["instance_id"]) in targets:
+            continue
+        targets.add((frame, target["instance_id"]))
+        sample = ScoringSample.from_row(row)
+        removed = true_edit(truth, frame, {**row, "operation": "spatial_remove"}, sample.view.image)
+        if removed is None:
+            continue
+        for name, view in (
+            ("neighbour meshes", sample.view),
+            ("inpainted", dataclasses.replace(sample.view, neighbour_meshes=())),
+        ):
+            costs[name].append(SceneFreeComparer(view, removed).removal_cost())
+    with_meshes, inpainted = (np.array(costs[name]) for name in ("neighbour meshes", "inpainted"))
+    assert len(with_meshes) >= 8
+    assert with_meshes.mean() <= 0.9 * inpainted.mean() and np.mean(with_meshes < inpainted) >= 0.6, costs
+
+
 def test_a_turn_the_view_cannot_show_is_not_asked(scan_build) -> None:
     """The decidability rule on a real row: the target drawn as the scorer draws it (from its mesh) turned as asked
     must differ visibly from the unturned target. A plain cylinder in one colour turns invisibly; the row's own
