@@ -134,7 +134,7 @@ def test_object_mesh_samples_round_trips_and_refuses_inconsistent_rows() -> None
     np.testing.assert_array_equal(points, again)
     moved = mesh.transformed(np.array([[1, 0, 0, 1.0], [0, 1, 0, 2.0], [0, 0, 1, 3.0], [0, 0, 0, 1]]))
     back = ObjectMesh.from_row(moved.to_row())
-    np.testing.assert_allclose(back.vertices, mesh.vertices + (1.0, 2.0, 3.0))
+    np.testing.assert_allclose(back.vertices, mesh.vertices + (1.0, 2.0, 3.0), rtol=0, atol=5e-6)
     np.testing.assert_array_equal(back.faces, mesh.faces)
     np.testing.assert_array_equal(back.colours, colours)
     broken = {**mesh.to_row(), "faces": [[0, 1, len(box.vertices)]]}
