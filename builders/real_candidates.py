@@ -171,22 +171,17 @@ def neighbour_meshes(objects: FrameObjects, target_id: int) -> list[tuple[int, O
     margin = max(NEIGHBOUR_MARGIN * max(np.ptp(columns), np.ptp(rows)), NEIGHBOUR_MARGIN_PX)
     left, right = columns.min() - margin, columns.max() + 1 + margin
     top, bottom = rows.min() - margin, rows.max() + 1 + margin
-    nearest = float(target.vertices[:, 2].min()) - NEIGHBOUR_DEPTH_MARGIN_M
-    intrinsics = np.asarray(objects.frame.intrinsics, float)
+    nearest = max(float(target.vertices[:, 2].min()) - NEIGHBOUR_DEPTH_MARGIN_M, 1e-3)
     parts = []
     for instance_id, mesh in sorted(objects.meshes.items()):
         if instance_id == target_id or len(mesh.faces) == 0:
             continue
         centres = mesh.vertices[mesh.faces].mean(axis=1)
-        depth = centres[:, 2]
-        ahead = depth > max(nearest, 1e-3)
-        u = np.full(len(centres), -np.inf)
-        v = np.full(len(centres), -np.inf)
-        u[ahead] = intrinsics[0, 0] * centres[ahead, 0] / depth[ahead] + intrinsics[0, 2]
-        v[ahead] = intrinsics[1, 1] * centres[ahead, 1] / depth[ahead] + intrinsics[1, 2]
-        keep = ahead & (u >= left) & (u < right) & (v >= top) & (v < bottom)
-        if keep.any():
-            parts.append((instance_id, mesh, np.flatnonzero(keep)))
+        behind = np.flatnonzero(centres[:, 2] > nearest)
+        u, v = project_points(objects.frame.intrinsics, centres[behind]).T
+        kept = behind[(u >= left) & (u < right) & (v >= top) & (v < bottom)]
+        if kept.size:
+            parts.append((instance_id, mesh, kept))
     stride = int(np.ceil(sum(len(kept) for *_, kept in parts) / MOST_NEIGHBOUR_FACES)) if parts else 1
     return [(instance_id, mesh.with_faces(kept[:: max(stride, 1)])) for instance_id, mesh, kept in parts]
 
