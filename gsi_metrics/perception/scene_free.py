@@ -226,6 +226,8 @@ class SceneFreeComparer(PoseSearch):
         self._intrinsics_small[:2] /= self.divisor
         self._intrinsics_small[:2, 2] -= 0.5 * (1.0 - 1.0 / self.divisor)  # pixel centres of the reduced image
         self.point_density = point_density
+        #: The source image as compared (blurred like the edited image), full size: what lifted and mesh points take.
+        self._source_blurred = self._blurred(sample.image.astype(np.float32))
         self._points, self._colours, self._normals, self._light, self._first_guessed = self._target_points(sample)
         # A turned drawing's row gaps are unseen surface (:func:`~gsi_metrics.perception.kernels.draw_points`): up to
         # the target's width in the source view, between points no further apart in depth than its box's diagonal.
@@ -305,7 +307,7 @@ class SceneFreeComparer(PoseSearch):
         seen_depth = sample.depth_m[v, u]
         shows = shows[v, u] & (seen_depth > 0) & (np.abs(z - seen_depth) <= _MESH_DEPTH_TOLERANCE_M)
         seen = shown[shows]
-        image = self._blurred(sample.image.astype(np.float32))
+        image = self._source_blurred
         colours = scan_colours.astype(np.float32)
         familiar = np.ones(len(points), bool)
         if seen.size >= _MIN_SEEN_POINTS:
@@ -339,7 +341,7 @@ class SceneFreeComparer(PoseSearch):
         points = unproject_pixels(sample.intrinsics, pixels, sample.depth_m[rows, columns].astype(np.float64))
         world = (points - self._foot) @ self._world.T
         normals = _depth_normals(sample, mask, rows, columns) @ self._world.T
-        image = self._blurred(sample.image.astype(np.float32))
+        image = self._source_blurred
         colours = image[rows, columns]
         # The unseen back: the seen surface mirrored front to back, through the box's vertical side plane that faces
         # the camera most (a box maps onto itself; a turned object shows its far side as its near side mirrored),
@@ -370,9 +372,7 @@ class SceneFreeComparer(PoseSearch):
         surfaces it hides where the row has them (:meth:`_draw_uncovered`), the rest inpainted and at the support
         plane's depth."""
         hole = object_hole(sample.target_mask)
-        image = cv2.resize(
-            self._blurred(sample.image.astype(np.float32)), self.compare_size, interpolation=cv2.INTER_AREA
-        )
+        image = self.source_image.copy()  # the source as compared, at the comparison size
         small_hole = cv2.resize(hole.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_AREA) > 0
         depth = sample.depth_m.astype(np.float32)  # a copy
         depth[hole] = support_plane_depth(sample, hole)
