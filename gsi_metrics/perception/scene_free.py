@@ -39,7 +39,9 @@ image better (:meth:`SceneFreeComparer.unturned_cost`).
 draws the target from the mesh instead (``method`` ``mesh``): points spread over its surface, the ones the source
 image shows coloured by it, the others by the scan's colours mapped into the image's (a line per channel fitted on the
 shown points), and only the surfaces that face the camera drawn. The shape and the far side are then the scan's, not
-a mirror image. Where the row also carries its neighbours' meshes (the other instances' faces around and behind the
+a mirror image; the far side's colours are the scan's guess, so its pixels cost at most what the unchanged view costs
+there, as the mirrored back's do (a scan's colours, lit where the scanner saw them, differ from the photograph's where
+the shape is right). Where the row also carries its neighbours' meshes (the other instances' faces around and behind the
 target), the background where the target was is drawn from them (nearest first, coloured as the target's mesh is)
 instead of inpainted, except where the scan cannot know it: what the target stood on or covered, and scan colours the
 same surface does not show in the photograph (made up where the scan saw nothing); those pixels are inpainted, at the
@@ -281,23 +283,26 @@ class SceneFreeComparer(PoseSearch):
         """The target's points in the world frame, their colours (the source image as compared: blurred like the
         edited image), their surface normals, their :class:`Light` and the index of the first guessed point (the points
         after it stand for surfaces the source never saw): from its annotated mesh where the row has one (no light:
-        relighting its turns lost mesh-path turns on simulated scans; nothing guessed), else lifted from the source
-        view (normals from the depth map's slopes; the mirrored back guessed)."""
+        relighting its turns lost mesh-path turns on simulated scans; the points the image does not show are guessed:
+        their colours are the scan's, mapped), else lifted from the source view (normals from the depth map's slopes;
+        the mirrored back guessed)."""
         if sample.target_mesh is not None:
-            points, colours, normals, _ = self._mesh_points(sample, sample.target_mesh, sample.target_mask)
-            return (points - self._foot) @ self._world.T, colours, normals @ self._world.T, None, len(points)
+            points, colours, normals, shown, _ = self._mesh_points(sample, sample.target_mesh, sample.target_mask)
+            order = np.argsort(~shown, kind="stable")  # the points the image shows first
+            world_points, world_normals = (points[order] - self._foot) @ self._world.T, normals[order] @ self._world.T
+            return world_points, colours[order], world_normals, None, int(shown.sum())
         return self._lifted_points(sample)
 
     def _mesh_points(
         self, sample: SourceView, mesh: ObjectMesh, shows: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Points spread over an annotated ``mesh`` (about ``point_density`` per comparison pixel across, at its
-        depth), in the source camera frame, with colours, normals and whether each is familiar. A point the source
-        image shows (it projects onto the pixels ``shows`` at the source depth) takes the image's colour there; the
-        others, the surfaces the image does not show, take the scan's vertex colour mapped into the image's colours by
-        a line per channel fitted on the points it shows. Familiar: shown, or of a scan colour within the range of the
-        shown points' scan colours (``_FAMILIAR_LEVELS`` wider; any when too few are shown), not one the scan made up
-        where it saw nothing."""
+        depth), in the source camera frame, with colours, normals, whether the source image shows each and whether
+        each is familiar. A point the image shows (it projects onto the pixels ``shows`` at the source depth) takes
+        the image's colour there; the others, the surfaces the image does not show, take the scan's vertex colour
+        mapped into the image's colours by a line per channel fitted on the points it shows. Familiar: shown, or of a
+        scan colour within the range of the shown points' scan colours (``_FAMILIAR_LEVELS`` wider; any when too few
+        are shown), not one the scan made up where it saw nothing."""
         intrinsics = np.asarray(sample.intrinsics, float)
         depth = float(np.median(mesh.vertices[:, 2])) if len(mesh.vertices) else 1.0
         spacing = max(depth, 0.05) * self.divisor / (intrinsics[0, 0] * self.point_density)
@@ -322,7 +327,9 @@ class SceneFreeComparer(PoseSearch):
                 )
         colours[seen] = image[v[shows], u[shows]]
         familiar[seen] = True
-        return points, colours.astype(np.float32), normals, familiar
+        is_seen = np.zeros(len(points), bool)
+        is_seen[seen] = True
+        return points, colours.astype(np.float32), normals, is_seen, familiar
 
     def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light, int]:
         """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
@@ -402,7 +409,7 @@ class SceneFreeComparer(PoseSearch):
         points, colours, known = [], [], []
         box = sample.target_box
         for mesh in sample.neighbour_meshes:
-            mesh_points, mesh_colours, normals, familiar = self._mesh_points(sample, mesh, ~sample.target_mask)
+            mesh_points, mesh_colours, normals, _, familiar = self._mesh_points(sample, mesh, ~sample.target_mask)
             front = np.einsum("nd,nd->n", normals, mesh_points) < 0
             local = np.abs((mesh_points[front] - box.centre) @ box.rotation)
             covered = np.all(local <= np.asarray(box.size) / 2 + _COVERED_MARGIN_M, axis=1)
