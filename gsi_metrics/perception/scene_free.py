@@ -41,12 +41,11 @@ image shows coloured by it, the others by the scan's colours mapped into the ima
 shown points), and only the surfaces that face the camera drawn. The shape and the far side are then the scan's, not
 a mirror image; the far side's colours are the scan's guess, so its pixels cost at most what the unchanged view costs
 there, as the mirrored back's do (a scan's colours, lit where the scanner saw them, differ from the photograph's where
-the shape is right). A turned mesh, too, keeps its shading or is relit, whichever explains the image better (its light
-fitted to the shown points against the mesh's normals). Where the row also carries its neighbours' meshes (the other
-instances' faces around and behind the target), the background where the target was is drawn from them (nearest
-first, coloured as the target's mesh is) instead of inpainted, except where the scan cannot know it: what the target
-stood on or covered, and scan colours the same surface does not show in the photograph (made up where the scan saw
-nothing); those pixels are inpainted, at the drawn surface's depth. Everything else is as below.
+the shape is right). Where the row also carries its neighbours' meshes (the other instances' faces around and behind the
+target), the background where the target was is drawn from them (nearest first, coloured as the target's mesh is)
+instead of inpainted, except where the scan cannot know it: what the target stood on or covered, and scan colours the
+same surface does not show in the photograph (made up where the scan saw nothing); those pixels are inpainted, at the
+drawn surface's depth. Everything else is as below.
 
 What it cannot see: surfaces the source view never showed (the mirror image stands in for them), the true background
 behind a moved target (the inpainting stands in for it, or a scan's neighbour meshes where the row has them), and
@@ -280,19 +279,18 @@ class SceneFreeComparer(PoseSearch):
 
     # -- the drawing -------------------------------------------------------------------------------------------
 
-    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light, int]:
+    def _target_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light | None, int]:
         """The target's points in the world frame, their colours (the source image as compared: blurred like the
         edited image), their surface normals, their :class:`Light` and the index of the first guessed point (the points
-        after it stand for surfaces the source never saw): from its annotated mesh where the row has one (the points
-        the image does not show are guessed: their colours are the scan's, mapped; the light is fitted to the shown
-        points against the mesh's normals), else lifted from the source view (normals from the depth map's slopes;
+        after it stand for surfaces the source never saw): from its annotated mesh where the row has one (no light:
+        relighting its turns lost mesh-path turns on simulated scans; the points the image does not show are guessed:
+        their colours are the scan's, mapped), else lifted from the source view (normals from the depth map's slopes;
         the mirrored back guessed)."""
         if sample.target_mesh is not None:
             points, colours, normals, shown, _ = self._mesh_points(sample, sample.target_mesh, sample.target_mask)
             order = np.argsort(~shown, kind="stable")  # the points the image shows first
             world_points, world_normals = (points[order] - self._foot) @ self._world.T, normals[order] @ self._world.T
-            light = Light.fitted(world_normals, colours[order], shown[order], world_normals)
-            return world_points, colours[order], world_normals, light, int(shown.sum())
+            return world_points, colours[order], world_normals, None, int(shown.sum())
         return self._lifted_points(sample)
 
     def _mesh_points(
@@ -507,6 +505,8 @@ class SceneFreeComparer(PoseSearch):
     def _choose_appearance(self, sweep: list[Hypothesis]) -> None:
         """Whether a turned target keeps its shading (a print, a box's faces) or the light stays where it is (a body of
         revolution, whose shading does not turn with it): the one whose ``sweep`` explains the image better."""
+        if self._light is None:
+            return
         plain = min(self.cost(h) for h in sweep)
         kept = dict(self._costs), dict(self._asked_costs)
         self._relit = True
