@@ -168,9 +168,10 @@ source_world_to_camera`).
   as seen in the image, forward is away from the camera in the support plane, clockwise is as seen from above.
 - `support` is what the target stands on (a table, a shelf board, a seat, the floor) and its plane.
 - `target_mesh` (real rows from a scan only; None elsewhere) is the target's annotated mesh in the source camera
-  frame: `vertices`, `faces` and the scan's vertex `colours`. Scoring draws the target from it, so the sides the
-  photograph does not show are the scan's, not a guess; a real turn is asked only when that drawing, from the row's
-  own camera, tells it apart from no turn, the opposite and the double turn (rejections `object_rotate/turn_looks_*`).
+  frame: `vertices`, `faces` and the scan's vertex `colours`. Scoring draws the target from it: the shape of the sides
+  the photograph does not show is the scan's, their colours the scan's guess (a pixel showing them costs at most what
+  no change costs there); a real turn is asked only when that drawing, from the row's own camera, tells it apart from
+  no turn, the opposite and the double turn (rejections `object_rotate/turn_looks_*`).
 - `neighbour_meshes` (real rows from a scan only; None elsewhere) holds the other instances' annotated faces around and
   behind the target (`instance_id`, `vertices`, `faces`, `colours`; source camera frame): scoring draws what a move or
   a removal uncovers from them instead of guessing it from the pixels around the target.

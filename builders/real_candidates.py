@@ -182,8 +182,8 @@ def neighbour_meshes(objects: FrameObjects, target_id: int) -> list[tuple[int, O
         kept = behind[(u >= left) & (u < right) & (v >= top) & (v < bottom)]
         if kept.size:
             parts.append((instance_id, mesh, kept))
-    stride = int(np.ceil(sum(len(kept) for *_, kept in parts) / MOST_NEIGHBOUR_FACES)) if parts else 1
-    return [(instance_id, mesh.with_faces(kept[:: max(stride, 1)])) for instance_id, mesh, kept in parts]
+    stride = max(1, int(np.ceil(sum(len(kept) for *_, kept in parts) / MOST_NEIGHBOUR_FACES)))
+    return [(instance_id, mesh.with_faces(kept[::stride])) for instance_id, mesh, kept in parts]
 
 
 def _depth_points(frame: RGBDFrame, instance_id: int) -> np.ndarray:

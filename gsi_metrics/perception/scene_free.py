@@ -421,12 +421,12 @@ class SceneFreeComparer(PoseSearch):
         inside = hole[v, u]
         order = np.argsort(-z[inside])  # the farthest first: nearer points draw over them
         u, v, z = u[inside][order], v[inside][order], z[inside][order]
-        known = np.concatenate(known)[shown][inside][order]
+        drawn_points = shown[inside][order]  # the indices into the concatenated points, in drawing order
         depth[v, u] = z
-        drawn[v, u] = known
+        drawn[v, u] = np.concatenate(known)[drawn_points]
         nearest = np.zeros(hole.shape, np.int64)  # per pixel, the index of the nearest point (drawn last)
         nearest[v, u] = np.arange(len(v))
-        image[drawn] = np.concatenate(colours)[shown][inside][order][nearest[drawn]]
+        image[drawn] = np.concatenate(colours)[drawn_points][nearest[drawn]]
         return drawn
 
     def _reprojected(self, image: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
