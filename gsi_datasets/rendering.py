@@ -35,6 +35,8 @@ _CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
 _PARKED = Pose((0.0, 0.0, -50.0))
 #: Geom group of the object variants a state does not show: never drawn (out of sight, they still cost vertex work).
 _HIDDEN_GROUP = 5
+#: Geom group of the geoms a narrowed view leaves out (:meth:`StateRenderer._outside_window`) while it is drawn.
+_CULLED_GROUP = 4
 _PHYSICS_TIMESTEP_S = 0.002
 _OBJECT_DENSITY_KG_M3 = 400.0
 
@@ -409,6 +411,7 @@ class StateRenderer:
         # What :meth:`_pose` last set: each variant's pose (``_PARKED``: hidden; none yet) and the camera.
         self._posed: dict[str, Pose] = {}
         self._posed_camera = None
+        self._camera_from_world: tuple[np.ndarray, np.ndarray] = (np.eye(3), np.zeros(3))  # (rotation.T, translation)
 
         _make_gl_context_current(self.width, self.height)
         _drain_gl_errors()
@@ -419,6 +422,10 @@ class StateRenderer:
         self._scene = mujoco.MjvScene(self._model, maxgeom=2000)
         self._option = mujoco.MjvOption()
         self._option.geomgroup[_HIDDEN_GROUP] = 0
+        self._option.geomgroup[_CULLED_GROUP] = 0
+        # Bounding spheres of the geoms a narrowed view may leave out: all but planes (whose radius MuJoCo sets to 0),
+        # and none where a material reflects (a mirror shows what lies outside the view).
+        self._cullable = (self._model.geom_rbound > 0) & (self._model.mat_reflectance.max(initial=0.0) == 0.0)
         self._camera = mujoco.MjvCamera()
         self._camera.type = mujoco.mjtCamera.mjCAMERA_FIXED
         self._camera.fixedcamid = 0
@@ -487,6 +494,8 @@ class StateRenderer:
             self._model.cam_quat[0] = matrix_to_quaternion(np.array(camera.rotation) @ _CV_TO_MUJOCO_CAMERA)
             self._model.cam_fovy[0] = camera.fovy_deg
             self._posed_camera = camera
+            world_to_camera = camera.world_to_camera
+            self._camera_from_world = (world_to_camera[:3, :3].T.copy(), world_to_camera[:3, 3].copy())
         mujoco.mj_kinematics(self._model, self._data)
         mujoco.mj_camlight(self._model, self._data)
 
@@ -503,22 +512,55 @@ class StateRenderer:
         if self._context is None:
             raise RuntimeError("StateRenderer was used after close()")
         _make_gl_context_current(self.width, self.height)
-        context = self._drawing_context(antialias)
-        mujoco.mjv_updateScene(
-            self._model, self._data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene
-        )
+        # Ids are drawn without multisampling either way (MuJoCo draws them flat); reading them from the multisampled
+        # buffer only adds its resolve (the same ids, about twice the time).
+        context = self._drawing_context(antialias and not segmentation)
+        shadows = shadows and not segmentation
+        # A narrowed view without shadows draws only the geoms that reach into it: the same pixels (nothing else makes
+        # a fragment there), and much less vertex work, which is most of a small view's cost on a CPU rasteriser. (A
+        # shadow falls into the view from geoms outside it.)
+        culled = self._outside_window(window, divisor) if window is not None and not shadows else np.empty(0, np.int64)
+        self._model.geom_group[culled] = _CULLED_GROUP
+        try:
+            mujoco.mjv_updateScene(
+                self._model, self._data, self._option, None, self._camera, mujoco.mjtCatBit.mjCAT_ALL.value, self._scene
+            )
+        finally:
+            self._model.geom_group[culled] = 0
         if window is not None:
             self._narrow_frustum(window, self.width // divisor, self.height // divisor)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
         # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
-        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows and not segmentation
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
         mujoco.mjr_render(self._rect if rect is None else rect, self._scene, context)
         return context
 
-    def _read_instances(self) -> np.ndarray:
+    def _outside_window(self, window: tuple[int, int, int, int], divisor: int, margin_px: float = 2.0) -> np.ndarray:
+        """The shown geoms whose bounding spheres lie wholly outside the view of the pixels ``window = (left, top,
+        right, bottom)`` of the full view drawn ``1 / divisor`` times the image's size (widened by ``margin_px`` image
+        pixels), or behind the camera."""
+        camera = self._posed_camera
+        rotation, translation = self._camera_from_world
+        # The window's edges as tangents of the angles off the optical axis (MuJoCo centres the view on it).
+        focal = 0.5 * camera.height / np.tan(np.deg2rad(0.5 * camera.fovy_deg))
+        left, top, right, bottom = divisor * np.asarray(window, float) + (-margin_px, -margin_px, margin_px, margin_px)
+        left, right = (left - 0.5 * camera.width) / focal, (right - 0.5 * camera.width) / focal
+        top, bottom = (top - 0.5 * camera.height) / focal, (bottom - 0.5 * camera.height) / focal
+        # Inward normals (camera frame) of the planes bounding the view: in front of the camera, and right of its left
+        # edge, left of its right edge, below its top, above its bottom (each plane through the optical centre).
+        normals = np.array(
+            [[0.0, 0.0, 1.0], [1.0, 0.0, -left], [-1.0, 0.0, right], [0.0, 1.0, -top], [0.0, -1.0, bottom]]
+        )
+        normals /= np.linalg.norm(normals, axis=1, keepdims=True)
+        # Each geom's signed distance to each plane (camera frame: the rotation and translation folded into the planes).
+        distances = self._data.geom_xpos @ (rotation @ normals.T) + translation @ normals.T
+        outside = (distances < -self._model.geom_rbound[:, None]).any(axis=1)
+        return np.flatnonzero(outside & self._cullable & (self._model.geom_group == 0))
+
+    def _read_instances(self, context: mujoco.MjrContext) -> np.ndarray:
         colours = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        mujoco.mjr_readPixels(colours, None, self._rect, self._context)
+        mujoco.mjr_readPixels(colours, None, self._rect, context)
         segment = (
             colours[..., 0].astype(np.int64)
             | colours[..., 1].astype(np.int64) << 8
@@ -556,8 +598,7 @@ class StateRenderer:
         rgb = np.empty((self.height, self.width, 3), dtype=np.uint8)
         depth_buffer = np.empty((self.height, self.width), dtype=np.float32)
         mujoco.mjr_readPixels(rgb, depth_buffer, self._rect, self._context)
-        self._draw(segmentation=True)
-        instances = self._read_instances()
+        instances = self._read_instances(self._draw(segmentation=True))
         return RenderOutput(
             rgb=np.flipud(rgb).copy(),
             depth_m=np.flipud(self._metric_depth(depth_buffer)).copy(),
@@ -618,8 +659,7 @@ class StateRenderer:
     def render_instances(self, state: Scene) -> np.ndarray:
         """Instance ids of any state made of this renderer's object variants (see :meth:`render_rgb`)."""
         self._pose(state)
-        self._draw(segmentation=True)
-        return self._read_instances()
+        return self._read_instances(self._draw(segmentation=True))
 
     def unoccluded_pixels(self, state_index: int, instance_id: int) -> int:
         """Pixel count of ``instance_id`` rendered with nothing else in the scene (for visible fractions)."""
@@ -632,8 +672,7 @@ class StateRenderer:
             self._model.geom_group[own] = 1
             self._option.geomgroup[:] = 0
             self._option.geomgroup[1] = 1
-            self._draw(segmentation=True)
-            return int(np.count_nonzero(self._read_instances() == instance_id))
+            return int(np.count_nonzero(self._read_instances(self._draw(segmentation=True)) == instance_id))
         finally:
             self._model.geom_group[:] = saved_groups
             self._option.geomgroup[:] = saved_flags

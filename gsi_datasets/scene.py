@@ -13,6 +13,7 @@ to world axes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -396,23 +397,29 @@ class Camera:
     @property
     def intrinsics(self) -> np.ndarray:
         """3x3 ``K`` in this camera's own pixel frame."""
-        return intrinsics_from_fovy(self.fovy_deg, self.width, self.height)
+        return self._matrices[0].copy()
 
     @property
     def world_to_camera(self) -> np.ndarray:
         """4x4 matrix mapping world points into the OpenCV camera frame."""
+        return self._matrices[1].copy()
+
+    @functools.cached_property
+    def _matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(intrinsics, world_to_camera)``, made once per camera (a search projects through one camera thousands of
+        times); the properties hand out copies."""
         rotation = np.array(self.rotation)
         matrix = np.eye(4)
         matrix[:3, :3] = rotation.T
         matrix[:3, 3] = -rotation.T @ np.array(self.position)
-        return matrix
+        return intrinsics_from_fovy(self.fovy_deg, self.width, self.height), matrix
 
     def project(self, points_world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(pixels (N, 2), depth along the optical axis (N,))`` of world points ``(N, 3)``; pixels are meaningless
         where the depth is not positive (behind the camera)."""
-        world_to_camera = self.world_to_camera
+        intrinsics, world_to_camera = self._matrices
         in_camera = np.asarray(points_world, float) @ world_to_camera[:3, :3].T + world_to_camera[:3, 3]
-        return project_points(self.intrinsics, in_camera), in_camera[:, 2]
+        return project_points(intrinsics, in_camera), in_camera[:, 2]
 
     @classmethod
     def looking_at(cls, position: np.ndarray, target: np.ndarray, fovy_deg: float, width: int, height: int) -> Camera:

@@ -20,7 +20,7 @@ from gsi_builders.operations import (
     register_generator,
 )
 from gsi_datasets.assets import get_category
-from gsi_datasets.geometry import rotation_about_axis
+from gsi_datasets.geometry import mask_box, rotation_about_axis
 from gsi_datasets.operations import Command
 from gsi_datasets.operations.object_rotate import (
     MIN_VISIBLE_DIFFERENCE,
@@ -71,16 +71,26 @@ class ObjectRotate(OperationGenerator):
         command = proposal.command
         signed = command.angle_deg if command.direction == "counterclockwise" else -command.angle_deg
         original = source_scene.object(proposal.target_id)
-        asked = renderer.render(renderer.add_state(turned(source_scene, original, signed)))
-        for name, look_alike in look_alikes(command.angle_deg, signed).items():
-            other = (
-                source
-                if look_alike == 0.0
-                else renderer.render(renderer.add_state(turned(source_scene, original, look_alike)))
-            )
-            target_id = proposal.target_id
+        target_id = proposal.target_id
+        # Only the pixels where the target shows in some view are compared: the ids are drawn whole (cheap, no
+        # shadows), the colours in the box around those pixels only (the same pixels as a whole render, at a
+        # fraction of the drawing and reading).
+        turns = {"asked": signed, **look_alikes(command.angle_deg, signed)}
+        states = {name: turned(source_scene, original, turn) for name, turn in turns.items() if turn != 0.0}
+        shows = {name: renderer.render_instances(state) == target_id for name, state in states.items()}
+        shows |= {name: source.instances == target_id for name, turn in turns.items() if turn == 0.0}
+        seen = np.logical_or.reduce(list(shows.values()))
+        if not seen.any():
+            raise Rejected("turn_looks_unturned")
+        left, top, right, bottom = (int(v) for v in mask_box(seen))
+        window = (slice(top, bottom), slice(left, right))
+        colours = {
+            name: renderer.render_rgb(state, window=(left, top, right, bottom)) for name, state in states.items()
+        }
+        colours |= {name: source.rgb[window] for name, turn in turns.items() if turn == 0.0}
+        for name in look_alikes(command.angle_deg, signed):
             difference = visible_difference(
-                asked.rgb, asked.instances == target_id, other.rgb, other.instances == target_id
+                colours["asked"], shows["asked"][window], colours[name], shows[name][window]
             )
             if difference < MIN_VISIBLE_DIFFERENCE:
                 raise Rejected(f"turn_looks_{name}")

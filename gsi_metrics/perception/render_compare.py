@@ -898,8 +898,11 @@ class RenderComparer(PoseSearch):
             outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
             inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
             predicted_change = (self._render(state, exact, outer) - self._window_reference(outer, exact))[inside]
-            distance = np.abs(predicted_change - self.observed_change[top:bottom, left:right]).sum(axis=2)
-            total += float(np.minimum(distance, self.truncation).sum(dtype=np.float64))
+            difference = np.abs(predicted_change - self.observed_change[top:bottom, left:right])
+            # Summed over RGB plane by plane (as a sum over the last axis adds them; numpy reduces an axis of three
+            # slowly).
+            distance = difference[..., 0] + difference[..., 1] + difference[..., 2]
+            total += float(np.minimum(distance, self.truncation, out=distance).sum(dtype=np.float64))
         return float(total) / (self.compare_size[0] * self.compare_size[1])
 
     def _window_reference(self, window: tuple[int, int, int, int], exact: bool) -> np.ndarray:

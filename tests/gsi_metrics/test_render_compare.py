@@ -34,6 +34,37 @@ def test_a_window_of_a_render_is_that_part_of_the_whole_render(split_rows: list[
                 renderer.render_rgb(scene, shadows=False, divisor=divisor, window=bad)
 
 
+def test_a_narrowed_view_draws_only_the_geoms_that_reach_it_and_the_same_pixels(
+    split_rows: list[dict], room_rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without shadows, a window leaves out every geom whose bounding sphere lies outside its view (most of a room's
+    furniture, for a window around one object), and draws exactly the pixels it draws with all of them."""
+    rng = np.random.default_rng(0)
+    left_out = []
+    for row in [*split_rows[:2], *room_rows[:2]]:
+        scene = Scene.from_dict(json.loads(row["scene"])["source"])
+        with StateRenderer([scene]) as renderer:
+            for _ in range(6):
+                divisor = int(rng.choice([1, 2]))
+                width, height = renderer.width // divisor, renderer.height // divisor
+                left, top = int(rng.integers(0, width - 16)), int(rng.integers(0, height - 16))
+                window = (left, top, int(rng.integers(left + 8, width + 1)), int(rng.integers(top + 8, height + 1)))
+                window = (left, top, min(window[2], left + 96), min(window[3], top + 96))
+                antialias = bool(rng.integers(0, 2))
+                renderer.render_rgb(scene, shadows=False, divisor=divisor, window=window, antialias=antialias)
+                culled = renderer._outside_window(window, divisor)
+                assert set(culled) <= set(np.flatnonzero(renderer._model.geom_rbound > 0))  # never a plane (the floor)
+                left_out.append(len(culled) / renderer._model.ngeom)
+                drawn = renderer.render_rgb(scene, shadows=False, divisor=divisor, window=window, antialias=antialias)
+                with monkeypatch.context() as patch:
+                    patch.setattr(StateRenderer, "_outside_window", lambda self, *args: np.empty(0, np.int64))
+                    everything = renderer.render_rgb(
+                        scene, shadows=False, divisor=divisor, window=window, antialias=antialias
+                    )
+                assert np.array_equal(drawn, everything)
+    assert np.mean(left_out) > 0.3
+
+
 def test_drawing_without_anti_aliasing_differs_only_along_edges_and_switches_back(split_rows: list[dict]) -> None:
     """The search's cheaper renders (no multisampling) are the same picture but for edge pixels; going back and forth
     between them and the anti-aliased ones (two contexts of one model) leaves every render as drawn alone."""
