@@ -49,6 +49,11 @@ class Pose:
     @property
     def rotation(self) -> np.ndarray:
         """World-from-object rotation matrix (3x3)."""
+        return self._rotation.copy()
+
+    @functools.cached_property
+    def _rotation(self) -> np.ndarray:
+        """:attr:`rotation`, made once per pose (a search asks the same poses for it thousands of times)."""
         return quaternion_to_matrix(np.array(self.quaternion))
 
 

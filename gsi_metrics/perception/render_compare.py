@@ -148,6 +148,11 @@ def _inner_radius(scene_object: SceneObject) -> float:
     return 0.5 * float(min(asset_of(scene_object).size[:2]))
 
 
+def _box_corners_of(scene_object: SceneObject) -> np.ndarray:
+    """The eight corners (world) of an object's 3D box."""
+    return box_corners(np.array(scene_object.pose.position), asset_of(scene_object).size, scene_object.pose.rotation)
+
+
 def _yaw_gap(a_deg: float, b_deg: float) -> float:
     """Absolute difference of two yaws, in [0, 180]."""
     return abs((a_deg - b_deg + 180.0) % 360.0 - 180.0)
@@ -713,6 +718,9 @@ class RenderComparer(PoseSearch):
         self.renderer = StateRenderer(variants)
         self._baselines: dict[bool, _Baseline] = {}
         self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
+        # The unchanged view's objects and their boxes' corners, which every hypothesis's window is measured against.
+        self._view_objects = {o.instance_id: o for o in self.view.objects}
+        self._view_corners = {o.instance_id: _box_corners_of(o) for o in self.view.objects}
         self.support_height = source.support_height(source.object(sample.target_id))
         # The other objects the target would interpenetrate if it stood on their spot: those at the target's height,
         # but none that the target already "overlaps" in the source by this test (a pair it misjudges). Another
@@ -807,18 +815,16 @@ class RenderComparer(PoseSearch):
         moves, rescales, adds or takes away, widened by the anti-aliasing and the blur; empty when it changes nothing,
         the whole image when a box reaches behind the camera. Its sides lie on a grid of ``_WINDOW_GRID`` pixels."""
         width, height = self.compare_size
-        before = {o.instance_id: o for o in self.view.objects}
+        before = self._view_objects
         after = {o.instance_id: o for o in state.objects}
         # (States share their unchanged objects: the identity test settles most of them without comparing fields.)
         changed = [
-            *(o for i, o in after.items() if before.get(i) is not o and before.get(i) != o),
-            *(o for i, o in before.items() if after.get(i) is not o and after.get(i) != o),
+            *(_box_corners_of(o) for i, o in after.items() if before.get(i) is not o and before.get(i) != o),
+            *(self._view_corners[i] for i, o in before.items() if after.get(i) is not o and after.get(i) != o),
         ]
         if not changed:
             return (0, 0, 0, 0)
-        corners = np.concatenate(
-            [box_corners(np.array(o.pose.position), asset_of(o).size, o.pose.rotation) for o in changed]
-        )
+        corners = np.concatenate(changed)
         pixels, depth = self.view.camera.project(corners)
         if np.any(depth <= 1e-3):
             return (0, 0, width, height)
