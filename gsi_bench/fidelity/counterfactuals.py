@@ -34,7 +34,8 @@ Families and cases (``family/case``):
   or, where the target is still in the image, with the target itself re-coloured or re-textured
   (:data:`TARGET_APPEARANCE_CHANGES`): the geometry is right in all of them, and AC should tell the two kinds apart;
   and the target re-drawn with its geometry right (:data:`REDRAWN_CASES`: mirrored in place, or for moves and
-  placements pasted flat), which IC should not hold against it;
+  placements pasted flat), which IC should not hold against it (no turn is mirrored: a turned target mirrored left to
+  right shows its mirror image turned the other way, :data:`MIRRORED_TURN_SKIPPED`);
 
 Should comply: correct edits (correct, collateral, camera drift, nuisance, appearance), near-correct edits and wrong
 magnitudes comply (IC asks for the right target, kind and direction; SPEC 6; an RP magnitude case complies when its
@@ -318,9 +319,12 @@ TARGET_APPEARANCE_CHANGES: dict[str, Callable[[np.ndarray, np.ndarray, np.random
     "retextured": _retextured,
 }
 #: The target re-drawn rather than moved rigidly, its geometry right (IC should hold): mirrored in place
-#: (``appearance/mirrored``, every object operation but removals) and, for moves and placements, its source pixels
-#: pasted flat at the new place (``appearance/flat_pasted``, :func:`flat_pasted`).
+#: (``appearance/mirrored``, every object operation but removals and turns) and, for moves and placements, its source
+#: pixels pasted flat at the new place (``appearance/flat_pasted``, :func:`flat_pasted`).
 REDRAWN_CASES = ("mirrored", "flat_pasted")
+#: Why OR has no ``appearance/mirrored`` case: mirroring a turned target's pixels shows its mirror image turned by the
+#: opposite angle, which looks like the asked turn only where the object's own mirror symmetry makes it so.
+MIRRORED_TURN_SKIPPED = "a mirrored turn shows the mirror image turned the other way (the asked sense is not kept)"
 
 
 # -- scene changes ---------------------------------------------------------------------------------------------
@@ -521,7 +525,12 @@ def make_counterfactuals(row: Mapping[str, Any], rules: ValidityRules = Validity
         if target_mask.any():  # still there (not removed)
             for name, target_change in TARGET_APPEARANCE_CHANGES.items():
                 add("appearance", name, target_change(oracle_image, target_mask, rng), oracle)
-            add("appearance", "mirrored", _mirrored(oracle_image, target_mask), oracle)
+            if sample.operation == "object_rotate":
+                # A turned target mirrored left to right is its mirror image turned the other way (M R(t) = R(-t) M):
+                # what it shows depends on the object's own symmetry, not on the asked turn, so its sense is no truth.
+                result.skipped["appearance/mirrored"] = MIRRORED_TURN_SKIPPED
+            else:
+                add("appearance", "mirrored", _mirrored(oracle_image, target_mask), oracle)
             if get_operation(sample.operation).change == "object_pose" and sample.operation != "object_rotate":
                 pasted = flat_pasted(sample.view.image, sample.view.target_mask, oracle_image, target_mask)
                 add("appearance", "flat_pasted", pasted, oracle)
