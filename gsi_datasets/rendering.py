@@ -515,6 +515,7 @@ class StateRenderer:
         # Ids are drawn without multisampling either way (MuJoCo draws them flat); reading them from the multisampled
         # buffer only adds its resolve (the same ids, about twice the time).
         context = self._drawing_context(antialias and not segmentation)
+        # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
         shadows = shadows and not segmentation
         # A narrowed view without shadows draws only the geoms that reach into it: the same pixels (nothing else makes
         # a fragment there), and much less vertex work, which is most of a small view's cost on a CPU rasteriser. (A
@@ -531,7 +532,6 @@ class StateRenderer:
             self._narrow_frustum(window, self.width // divisor, self.height // divisor)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
-        # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
         mujoco.mjr_render(self._rect if rect is None else rect, self._scene, context)
         return context

@@ -75,20 +75,19 @@ class ObjectRotate(OperationGenerator):
         # Only the pixels where the target shows in some view are compared: the ids are drawn whole (cheap, no
         # shadows), the colours in the box around those pixels only (the same pixels as a whole render, at a
         # fraction of the drawing and reading).
-        turns = {"asked": signed, **look_alikes(command.angle_deg, signed)}
+        alikes = look_alikes(command.angle_deg, signed)
+        turns = {"asked": signed, **alikes}
         states = {name: turned(source_scene, original, turn) for name, turn in turns.items() if turn != 0.0}
         shows = {name: renderer.render_instances(state) == target_id for name, state in states.items()}
+        # (Every look-alike set holds the unturned target, which the source view shows: the box is never empty.)
         shows |= {name: source.instances == target_id for name, turn in turns.items() if turn == 0.0}
-        seen = np.logical_or.reduce(list(shows.values()))
-        if not seen.any():
-            raise Rejected("turn_looks_unturned")
-        left, top, right, bottom = (int(v) for v in mask_box(seen))
+        left, top, right, bottom = (int(v) for v in mask_box(np.logical_or.reduce(list(shows.values()))))
         window = (slice(top, bottom), slice(left, right))
         colours = {
             name: renderer.render_rgb(state, window=(left, top, right, bottom)) for name, state in states.items()
         }
         colours |= {name: source.rgb[window] for name, turn in turns.items() if turn == 0.0}
-        for name in look_alikes(command.angle_deg, signed):
+        for name in alikes:
             difference = visible_difference(
                 colours["asked"], shows["asked"][window], colours[name], shows[name][window]
             )
