@@ -167,8 +167,8 @@ def change_distance(source: np.ndarray, edited: np.ndarray) -> np.ndarray:
     edited image and giving the source its blur."""
     from gsi_metrics.perception.render_compare import estimated_blur, photometrically_matched
 
+    matched = photometrically_matched(edited, source)
     source = source.astype(np.float32)
-    matched = photometrically_matched(edited.astype(np.float32), source)
     sigma = estimated_blur(matched, source)
     if sigma > 0:
         source = cv2.GaussianBlur(source, (0, 0), sigma)

@@ -159,9 +159,9 @@ def unchanged_background(
     change no more than ``_MOVED_OBJECT_SPAN`` times the object's size across is not counted. One region only: a
     camera motion changes every object's outline, each as large as an object."""
     size = (source.shape[1] // 2, source.shape[0] // 2)
-    source_small = cv2.resize(source, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    edited_small = cv2.resize(edited, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-    edited_small = photometrically_matched(edited_small, source_small)
+    source_small = cv2.resize(source, size, interpolation=cv2.INTER_AREA)
+    edited_small = photometrically_matched(cv2.resize(edited, size, interpolation=cv2.INTER_AREA), source_small)
+    source_small = source_small.astype(np.float32)
     grey = cv2.cvtColor(source_small, cv2.COLOR_RGB2GRAY)
     gradient = np.hypot(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)) / 8.0
     away = cv2.resize(background.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0

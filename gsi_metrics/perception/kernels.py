@@ -132,16 +132,32 @@ def draw_points(
     # pixels within one of the drawn ones can be).
     first_row, last_row = max(low_row - 1, 0), min(high_row + 2, height)
     first_column, last_column = max(low_column - 1, 0), min(high_column + 2, width)
+    # Dilation, separably: across the row, then down the column (rows and columns outside the window don't count).
+    across = np.zeros((height, width), np.bool_)
+    for row in range(max(first_row - 1, 0), min(last_row + 1, height)):
+        for column in range(first_column, last_column):
+            across[row, column] = (
+                shows[row, column]
+                or (column > 0 and shows[row, column - 1])
+                or (column + 1 < width and shows[row, column + 1])
+            )
     near = np.zeros((height, width), np.bool_)
     for row in range(first_row, last_row):
         for column in range(first_column, last_column):
-            found = False
-            for dr in range(-1, 2):
-                for dc in range(-1, 2):
-                    r, c = row + dr, column + dc
-                    if 0 <= r < height and 0 <= c < width and shows[r, c]:
-                        found = True
-            near[row, column] = found
+            near[row, column] = (
+                across[row, column]
+                or (row > 0 and across[row - 1, column])
+                or (row + 1 < height and across[row + 1, column])
+            )
+    # Erosion of ``near``, separably (neighbours outside the window count as near).
+    eroded = np.zeros((height, width), np.bool_)
+    for row in range(max(first_row - 1, 0), min(last_row + 1, height)):
+        for column in range(first_column, last_column):
+            eroded[row, column] = (
+                near[row, column]
+                and (column == 0 or near[row, column - 1])
+                and (column + 1 == width or near[row, column + 1])
+            )
     # The gaps are filled in place: they read drawn pixels only, which no fill changes.
     closed = shows.copy()
     filled_guesses = np.zeros((height, width), np.bool_)
@@ -149,13 +165,11 @@ def draw_points(
         for column in range(first_column, last_column):
             if shows[row, column] or not near[row, column]:
                 continue
-            inside = True
-            for dr in range(-1, 2):
-                for dc in range(-1, 2):
-                    r, c = row + dr, column + dc
-                    if 0 <= r < height and 0 <= c < width and not near[r, c]:
-                        inside = False
-            if not inside:
+            if not (
+                eroded[row, column]
+                and (row == 0 or eroded[row - 1, column])
+                and (row + 1 == height or eroded[row + 1, column])
+            ):
                 continue
             closed[row, column] = True
             count = red = green = blue = guesses = 0.0
@@ -296,23 +310,26 @@ def hypothesis_distance(
     # copy whose columns are the window's, widened by the reach and reflected at the image's borders; pixels and
     # channels flattened, so that each tap is one straight (vectorisable) loop over its non-zero stretch.
     padded_width = near_width + 2 * reach
+    # The padded columns that read a drawn column (the rest are zero in every row: the drawing leaves them alone).
+    read = np.empty(padded_width, np.int64)
     sources = np.empty(padded_width, np.int64)
+    count = 0
     for column in range(padded_width):
         source = _reflected(near_left - reach + column, width) - left
-        sources[column] = source if 0 <= source < drawn_width else -1
+        if 0 <= source < drawn_width:
+            read[count], sources[count] = column, source
+            count += 1
     across = np.zeros((drawn_height, near_width * 3))
     padded = np.zeros(padded_width * 3)
     for row in range(drawn_height):
         low, high = padded.size, 0
-        for column in range(padded_width):
-            source = sources[column]
+        for k in range(count):
+            column, source = read[k], sources[k]
             for channel in range(3):
-                value = 0.0
-                if source >= 0:
-                    value = np.float64(drawn[row, source, channel]) - background[top + row, left + source, channel]
+                value = np.float64(drawn[row, source, channel]) - background[top + row, left + source, channel]
                 padded[3 * column + channel] = value
                 if value != 0.0:
-                    low, high = min(low, 3 * column + channel), 3 * column + channel + 1
+                    low, high = min(low, 3 * column + channel), max(high, 3 * column + channel + 1)
         for tap in range(taps.size):
             offset = 3 * tap
             start, stop = max(low - offset, 0), min(high - offset, near_width * 3)
@@ -340,22 +357,24 @@ def hypothesis_distance(
 
 @numba.njit(cache=True)
 def inlier_sums(
-    x: np.ndarray, y: np.ndarray, gain: float, offset: float, tolerance: float
+    x: np.ndarray, y: np.ndarray, counts: np.ndarray, gain: float, offset: float, tolerance: float
 ) -> tuple[int, float, float, float, float]:
-    """``(count, sum x, sum y, sum x^2, sum xy)`` over the pixels where ``|y - (gain x + offset)| < tolerance``, the
-    test done in float32 as numpy does it for float32 ``x`` and ``y`` (the sums in float64)."""
+    """``(count, sum x, sum y, sum x^2, sum xy)`` over the pairs ``(x, y)``, each counted ``counts`` times, where ``|y -
+    (gain x + offset)| < tolerance``, the test done in float32 as numpy does it for float32 ``x`` and ``y`` (the sums in
+    float64)."""
     gain32, offset32, tolerance32 = np.float32(gain), np.float32(offset), np.float32(tolerance)
     count = 0
     sum_x = sum_y = sum_xx = sum_xy = 0.0
     for i in range(x.size):
         residual = np.float32(y[i] - np.float32(np.float32(gain32 * x[i]) + offset32))
         if abs(residual) < tolerance32:
-            count += 1
+            weight = counts[i]
+            count += weight
             xi, yi = np.float64(x[i]), np.float64(y[i])
-            sum_x += xi
-            sum_y += yi
-            sum_xx += xi * xi
-            sum_xy += xi * yi
+            sum_x += weight * xi
+            sum_y += weight * yi
+            sum_xx += weight * xi * xi
+            sum_xy += weight * xi * yi
     return count, sum_x, sum_y, sum_xx, sum_xy
 
 
@@ -383,7 +402,7 @@ def warm_up() -> None:
         2,
         0.1,
     )
-    inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), 1.0, 0.0, 1.0)
+    inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), np.ones(4, np.int64), 1.0, 0.0, 1.0)
     smoothed_difference(image, image, gaussian_taps(0.5))
     hypothesis_distance(
         pixels,

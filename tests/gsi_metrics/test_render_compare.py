@@ -11,7 +11,7 @@ import pytest
 
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
-from gsi_metrics.perception.render_compare import Hypothesis, RenderComparer
+from gsi_metrics.perception.render_compare import Hypothesis, RenderComparer, photometrically_matched
 from gsi_metrics.sample import ScoringSample
 
 
@@ -142,3 +142,36 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
                         )
             finally:
                 comparer.close()
+
+
+def _pixelwise_photometric_fit(edited: np.ndarray, source: np.ndarray, tolerance: float = 12.0) -> np.ndarray | None:
+    """The global gain and offset fit of :func:`photometrically_matched`, pixel by pixel in numpy (None: no dominant
+    relation)."""
+    gains_offsets = []
+    for channel in range(3):
+        x, y = source[..., channel].ravel().astype(np.float32), edited[..., channel].ravel().astype(np.float32)
+        gain, offset = 1.0, float(np.median(y - x))
+        for _ in range(3):
+            inliers = np.abs(y - (np.float32(gain) * x + np.float32(offset))) < np.float32(tolerance)
+            if inliers.sum() < 0.5 * x.size:
+                return None
+            gain, offset = np.polyfit(x[inliers].astype(np.float64), y[inliers].astype(np.float64), 1)
+        gains_offsets.append((gain, offset))
+    return np.stack([(edited[..., c] - o) / max(g, 1e-3) for c, (g, o) in enumerate(gains_offsets)], axis=2)
+
+
+def test_the_photometric_fit_over_level_histograms_is_the_fit_over_the_pixels() -> None:
+    rng = np.random.default_rng(7)
+    source = cv2.GaussianBlur(rng.integers(0, 256, (96, 128, 3), dtype=np.uint8), (0, 0), 2.0)
+    cast = np.clip(source * np.array([1.08, 0.95, 1.0]) + np.array([6.0, -4.0, 3.0]), 0, 255).astype(np.uint8)
+    cast[30:60, 40:90] = rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)  # the edit: not part of the fit
+    for edited in (source.copy(), cast):
+        expected = _pixelwise_photometric_fit(edited, source)
+        matched = photometrically_matched(edited, source)
+        assert matched.dtype == np.float32
+        np.testing.assert_allclose(matched, expected, atol=1e-3)
+    noise = rng.integers(0, 256, source.shape, dtype=np.uint8)  # no global relation: left alone
+    assert _pixelwise_photometric_fit(noise, source) is None
+    np.testing.assert_array_equal(photometrically_matched(noise, source), noise.astype(np.float32))
+    with pytest.raises(TypeError, match="uint8"):
+        photometrically_matched(source.astype(np.float32), source)
