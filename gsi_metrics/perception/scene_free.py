@@ -2,9 +2,12 @@
 if they were photographs): the search of :mod:`gsi_metrics.perception.render_compare` over the target's
 support-plane shift, yaw and scale, with each hypothesis drawn from the source view itself instead of a stored scene.
 
-What a hypothesis looks like (2.5D, at the comparison size):
+What a hypothesis looks like (2.5D, at the comparison size: half the image's, or a third or a quarter of it for a target
+that covers more than 6,400 or 14,400 source pixels, :func:`compare_divisor`; a hypothesis costs in proportion to the
+pixels its target covers, and a near object keeps its detail at a coarser size):
 
-- **The target** is its own source pixels lifted with the source depth (one point per comparison pixel), completed
+- **The target** is its own source pixels lifted with the source depth (every source pixel at half size, every second
+  one across and down at a third or a quarter), completed
   behind by their mirror image through the box's vertical side plane that faces the camera most, where the source view
   could not have seen it (the back of an object is unseen; its front mirrored is the likeliest guess for a turn that
   shows it: a teapot turned half a turn shows its spout on the other side; and it gives a turned object its full
@@ -105,6 +108,16 @@ _NO_POINTS = (
 _MOST_RELIGHTING = 2.0
 #: The source depth is smoothed over this many pixels before its slopes give the target's normals.
 _NORMAL_SMOOTHING_PX = 2.0
+#: A target is compared at the finest size (the image's over 2, 3 or 4) at which it covers at most this many comparison
+#: pixels in the source view (:func:`compare_divisor`).
+_MOST_TARGET_COMPARE_PX = 1600
+
+
+def compare_divisor(target_pixels: int) -> int:
+    """How many times smaller than the image a target of ``target_pixels`` source pixels is compared: 2, or 3 or 4 for
+    a large one, so that it covers at most ``_MOST_TARGET_COMPARE_PX`` comparison pixels where it can (a hypothesis
+    costs in proportion to the pixels it draws; a near object keeps its detail at a coarser resolution)."""
+    return int(np.clip(np.ceil(np.sqrt(target_pixels / _MOST_TARGET_COMPARE_PX)), 2, 4))
 
 
 def support_frame(view: SourceView) -> tuple[np.ndarray, np.ndarray]:
@@ -220,6 +233,7 @@ class SceneFreeComparer(PoseSearch):
         ]
         self._neighbours = list(self._namesakes)
         self._receptacle = _receptacle_surface(sample, world, foot)
+        search.setdefault("divisor", compare_divisor(int(np.count_nonzero(sample.target_mask))))
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._motion = motion
         #: (yaw, scale index) -> the linear parts of :meth:`_hypothesis_projection`'s map into the edited camera.
@@ -332,10 +346,10 @@ class SceneFreeComparer(PoseSearch):
         return points, colours.astype(np.float32), normals, is_seen, familiar
 
     def _lifted_points(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray, np.ndarray, Light, int]:
-        """The target's lifted source pixels (one per comparison pixel) and their mirror images behind, in the world
-        frame, with their colours, normals (the depth map's slopes, mirrored for the images), :class:`Light` and the
-        index of the first mirror image (the seen points come first)."""
-        step = max(1, self.divisor // self.point_density)
+        """The target's lifted source pixels (about ``point_density`` per comparison pixel across) and their mirror
+        images behind, in the world frame, with their colours, normals (the depth map's slopes, mirrored for the
+        images), :class:`Light` and the index of the first mirror image (the seen points come first)."""
+        step = max(1, round(self.divisor / self.point_density))
         mask = sample.target_mask & (sample.depth_m > 0)
         rows, columns = np.nonzero(mask[::step, ::step])
         rows, columns = rows * step + step // 2, columns * step + step // 2

@@ -14,11 +14,11 @@ from gsi_builders.generate import generate_sample
 from gsi_datasets.geometry import mask_box, rotation_about_axis, symmetric_geodesic_deg
 from gsi_datasets.operations.object_rotate import look_alikes
 from gsi_metrics.operations import object_rotate
-from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery, create_backend, perceive
+from gsi_metrics.perception import CameraRecovery, Perception, TargetRecovery, create_backend, perceive, scene_free
 from gsi_metrics.perception.classical import unchanged_background
 from gsi_metrics.perception.kernels import draw_points, gaussian_taps, hypothesis_distance, smoothed_difference
 from gsi_metrics.perception.render_compare import Hypothesis
-from gsi_metrics.perception.scene_free import SceneFreeComparer
+from gsi_metrics.perception.scene_free import SceneFreeComparer, compare_divisor
 from gsi_metrics.sample import ScoringSample
 from gsi_metrics.scoring import score_sample, summarize
 from tests.generated import operation_rows, png_image
@@ -46,6 +46,27 @@ def test_the_oracle_edit_is_recovered_without_the_scene(operation: str) -> None:
         assert turn_error < 15.0, (row["instruction"], turn_error)
         assert abs(np.log(target.scale_factor / truth.scale_factor)) < np.log(1.15), row["instruction"]
         assert (target.turn_distinctness is not None) == (operation == "object_rotate")
+
+
+@pytest.mark.parametrize("operation", ["camera_relative_move", "object_scale"])
+def test_a_large_target_is_compared_at_a_coarser_size_and_recovered_as_well(
+    operation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert [compare_divisor(pixels) for pixels in (100, 6_400, 6_401, 14_400, 14_401, 10**6)] == [2, 2, 3, 3, 4, 4]
+    sizes = []
+    monkeypatch.setattr(scene_free, "_MOST_TARGET_COMPARE_PX", 1)  # every target counts as large: a quarter size
+    monkeypatch.setattr(
+        SceneFreeComparer, "close", lambda comparer: sizes.append((comparer.divisor, comparer.compare_size))
+    )
+    backend = create_backend("classical", perception="scene-free")
+    for row in operation_rows(operation, (0, 1)):
+        sample = _without_scene(row)
+        target = perceive(backend, sample.view, np.array(png_image(row, "target_image"))).target
+        height, width = sample.view.image.shape[:2]
+        assert sizes.pop() == (4, (width // 4, height // 4))
+        assert target.found, row["instruction"]
+        assert np.linalg.norm(target.translation_m - sample.truth.translation_m) < 0.03, row["instruction"]
+        assert abs(np.log(target.scale_factor / sample.truth.scale_factor)) < np.log(1.15), row["instruction"]
 
 
 def test_a_target_put_on_a_raised_surface_is_found_on_it() -> None:
