@@ -11,7 +11,7 @@ pixels, where some thirty array operations per call cost more in Python than the
   (its 4-sigma float kernel, borders reflected without repeating the edge pixel), the gap closing
   ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside the window counts), the gap colours a 3 x 3
   mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with the OpenCV version to about 1e-8 relative.
-- The inlier sums of the global photometric fit (:func:`inlier_sums`, for
+- The level histograms and inlier sums of the global photometric fit (:func:`joint_level_counts`, :func:`inlier_sums`, for
   :func:`~gsi_metrics.perception.render_compare.photometrically_matched`).
 
 Compiled on first use and cached next to this file (numba's ``cache=True``; a few seconds once per installation).
@@ -378,6 +378,19 @@ def inlier_sums(
     return count, sum_x, sum_y, sum_xx, sum_xy
 
 
+@numba.njit(cache=True)
+def joint_level_counts(source: np.ndarray, edited: np.ndarray) -> np.ndarray:
+    """How many pixels show each pair of levels, per channel, of two uint8 images of the same shape: ``counts[c,
+    256 * s + e]`` for source level ``s`` and edited level ``e`` in channel ``c`` (one pass over both images)."""
+    channels = source.shape[2]
+    counts = np.zeros((channels, 256 * 256), np.int64)
+    for row in range(source.shape[0]):
+        for column in range(source.shape[1]):
+            for channel in range(channels):
+                counts[channel, 256 * np.int64(source[row, column, channel]) + edited[row, column, channel]] += 1
+    return counts
+
+
 def warm_up() -> None:
     """Loads (or compiles) every kernel for the argument types scoring passes, so that a process forked after this
     starts its first row warm: the scoring workers' fork server calls it once (:mod:`gsi_bench.workers`), instead of
@@ -403,6 +416,7 @@ def warm_up() -> None:
         0.1,
     )
     inlier_sums(np.zeros(4, np.float32), np.zeros(4, np.float32), np.ones(4, np.int64), 1.0, 0.0, 1.0)
+    joint_level_counts(np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.uint8))
     smoothed_difference(image, image, gaussian_taps(0.5))
     hypothesis_distance(
         pixels,

@@ -65,7 +65,7 @@ from gsi_datasets.scene import (
     surface_contains,
 )
 from gsi_metrics.perception.experts import TargetProposal
-from gsi_metrics.perception.kernels import inlier_sums
+from gsi_metrics.perception.kernels import inlier_sums, joint_level_counts
 from gsi_metrics.sample import SourceView
 
 _UP = np.array([0.0, 0.0, 1.0])
@@ -99,21 +99,20 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
         if image.dtype != np.uint8:
             raise TypeError(f"photometrically_matched takes uint8 images; {name} is {image.dtype}")
     edited_levels = edited.astype(np.float32)
-    matched = np.empty_like(edited_levels)
+    joint = joint_level_counts(source, edited)
+    fits = []
     for channel in range(edited.shape[2]):
-        joint = np.bincount(
-            source[..., channel].ravel().astype(np.int32) * 256 + edited[..., channel].ravel(), minlength=256 * 256
-        )
-        pairs = np.flatnonzero(joint)
-        x, y, counts = (pairs >> 8).astype(np.float32), (pairs & 255).astype(np.float32), joint[pairs]
+        pairs = np.flatnonzero(joint[channel])
+        x, y, counts = (pairs >> 8).astype(np.float32), (pairs & 255).astype(np.float32), joint[channel, pairs]
         gain, offset = 1.0, _median(y - x, counts)
         for _ in range(3):
             count, sum_x, sum_y, sum_xx, sum_xy = inlier_sums(x, y, counts, gain, offset, tolerance)
             if count < 0.5 * source.shape[0] * source.shape[1]:
                 return edited_levels  # no dominant global relation: leave the image alone
             gain, offset = line_fit(count, sum_x, sum_y, sum_xx, sum_xy)
-        matched[..., channel] = (edited_levels[..., channel] - offset) / max(gain, 1e-3)
-    return matched
+        fits.append((offset, max(gain, 1e-3)))
+    offsets, gains = np.array(fits, np.float32).T  # float32, as numpy subtracts and divides a float32 image by a float
+    return (edited_levels - offsets) / gains
 
 
 def _median(values: np.ndarray, counts: np.ndarray) -> float:

@@ -364,7 +364,7 @@ def test_the_kernels_are_warmed_up_for_the_types_scoring_passes() -> None:
     import sys
     from pathlib import Path
 
-    names = ["pixels_of", "draw_points", "hypothesis_distance", "inlier_sums"]
+    names = ["pixels_of", "draw_points", "hypothesis_distance", "inlier_sums", "joint_level_counts"]
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-c", _KERNEL_SIGNATURES, *names], cwd=root, capture_output=True, text=True, check=True
