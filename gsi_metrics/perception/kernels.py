@@ -11,8 +11,8 @@ pixels, where some thirty array operations per call cost more in Python than the
   (its 4-sigma float kernel, borders reflected without repeating the edge pixel), the gap closing
   ``cv2.morphologyEx(MORPH_CLOSE)`` with a 3 x 3 square (nothing outside the window counts), the gap colours a 3 x 3
   mean of the drawn neighbours (``cv2.blur``'s borders). Costs agree with the OpenCV version to about 1e-8 relative.
-- The level histograms and inlier sums of the global photometric fit (:func:`joint_level_counts`, :func:`inlier_sums`, for
-  :func:`~gsi_metrics.perception.render_compare.photometrically_matched`).
+- The level histograms and inlier sums of the global photometric fit (:func:`joint_level_counts`,
+  :func:`inlier_sums`, for :func:`~gsi_metrics.perception.render_compare.photometrically_matched`).
 
 Compiled on first use and cached next to this file (numba's ``cache=True``; a few seconds once per installation).
 """
