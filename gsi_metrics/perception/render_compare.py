@@ -98,6 +98,10 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
     for name, image in (("edited", edited), ("source", source)):
         if image.dtype != np.uint8:
             raise TypeError(f"photometrically_matched takes uint8 images; {name} is {image.dtype}")
+    if edited.shape != source.shape or edited.ndim != 3:
+        raise ValueError(
+            f"photometrically_matched takes two images of one (H, W, C) shape, not {edited.shape} and {source.shape}"
+        )
     edited_levels = edited.astype(np.float32)
     joint = joint_level_counts(source, edited)
     fits = []

@@ -175,3 +175,5 @@ def test_the_photometric_fit_over_level_histograms_is_the_fit_over_the_pixels() 
     np.testing.assert_array_equal(photometrically_matched(noise, source), noise.astype(np.float32))
     with pytest.raises(TypeError, match="uint8"):
         photometrically_matched(source.astype(np.float32), source)
+    with pytest.raises(ValueError, match="shape"):
+        photometrically_matched(source[:50], source)
