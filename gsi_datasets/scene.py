@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -153,10 +154,14 @@ def resting_bottom(container: SceneObject, resting: SceneObject, position_xy: np
     return float(origin[2] + np.max(surface - above_bottom))
 
 
-def _sampled_surface(category: str, asset_seed: int, scale: float) -> np.ndarray:
+#: A variant's sampled surface points are made and reduced this many at a time (a large object has millions).
+_SURFACE_CHUNK_POINTS = 250_000
+
+
+def _sampled_surface(category: str, asset_seed: int, scale: float) -> Iterator[np.ndarray]:
     """Points on the drawn surface of an asset variant, in its frame, no farther apart than half a cell of a
-    container's surface map (its triangles sampled on a barycentric grid). Millions for a large object: reduce them
-    before keeping them."""
+    container's surface map (its triangles sampled on a barycentric grid), chunk by chunk (about
+    ``_SURFACE_CHUNK_POINTS`` each): millions for a large object, which together would take hundreds of megabytes."""
     from gsi_datasets.rendering import cached_asset  # rendering imports this module
 
     triangles = np.concatenate(
@@ -164,37 +169,57 @@ def _sampled_surface(category: str, asset_seed: int, scale: float) -> np.ndarray
     )
     edges = np.linalg.norm(triangles - np.roll(triangles, 1, axis=1), axis=2).max(axis=1)
     steps = np.maximum(np.ceil(edges / (0.5 * _INNER_SURFACE_CELL_M)).astype(int), 1)
-    points = [triangles.reshape(-1, 3)]
+    yield triangles.reshape(-1, 3)
     for n in np.unique(steps):
         i, j = np.meshgrid(np.arange(n + 1), np.arange(n + 1), indexing="ij")
         keep = i + j <= n
         weights = np.column_stack([i[keep], j[keep], n - i[keep] - j[keep]]) / n  # barycentric, (S, 3)
-        points.append(np.einsum("sk,tkd->tsd", weights, triangles[steps == n]).reshape(-1, 3))
-    return np.concatenate(points)
+        sampled = triangles[steps == n]
+        per_chunk = max(1, _SURFACE_CHUNK_POINTS // len(weights))
+        for first in range(0, len(sampled), per_chunk):
+            yield np.einsum("sk,tkd->tsd", weights, sampled[first : first + per_chunk]).reshape(-1, 3)
+
+
+@lru_cache(maxsize=64)
+def _surface_bounds(category: str, asset_seed: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and the highest coordinates of an asset variant's sampled surface points
+    (:func:`_sampled_surface`)."""
+    low, high = np.full(3, np.inf), np.full(3, -np.inf)
+    for points in _sampled_surface(category, asset_seed, scale):
+        low, high = np.minimum(low, points.min(axis=0)), np.maximum(high, points.max(axis=0))
+    return low, high
 
 
 @lru_cache(maxsize=64)
 def _underside(category: str, asset_seed: int, scale: float) -> np.ndarray:
     """The lowest surface point of an asset variant in each half-cell square of its own footprint, in its frame: the
     points that can touch what it rests on (a higher point over the same spot never does; computed once per
-    variant, a few thousand points where the sampled surface has millions)."""
-    points = _sampled_surface(category, asset_seed, scale)
-    bins = np.floor((points[:, :2] - points[:, :2].min(axis=0)) / (0.5 * _INNER_SURFACE_CELL_M)).astype(np.int64)
-    key = bins[:, 0] * (bins[:, 1].max() + 1) + bins[:, 1]
-    order = np.lexsort((points[:, 2], key))
-    first = np.concatenate([[True], key[order][1:] != key[order][:-1]])
-    return points[order[first]]
+    variant, a few thousand points where the sampled surface has millions), in the order of their squares."""
+    low, high = _surface_bounds(category, asset_seed, scale)
+    half_cell = 0.5 * _INNER_SURFACE_CELL_M
+    rows = int(np.floor((high[1] - low[1]) / half_cell)) + 1
+    keys, lowest = np.zeros(0, np.int64), np.zeros((0, 3))
+    for points in _sampled_surface(category, asset_seed, scale):
+        bins = np.floor((points[:, :2] - low[:2]) / half_cell).astype(np.int64)
+        # The lowest point of each square so far, the earlier point of equal height first (a stable sort).
+        keys = np.concatenate([keys, bins[:, 0] * rows + bins[:, 1]])
+        lowest = np.concatenate([lowest, points])
+        order = np.lexsort((lowest[:, 2], keys))
+        first = np.concatenate([[True], keys[order][1:] != keys[order][:-1]])
+        keys, lowest = keys[order[first]], lowest[order[first]]
+    return lowest
 
 
 @lru_cache(maxsize=64)
 def _inner_surface(category: str, asset_seed: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
     """A container's top-most surface seen from above, in its frame: the highest of its surface points in each
     ``_INNER_SURFACE_CELL_M`` cell of a grid (its bottom where it has none), and the grid's low corner."""
-    points = _sampled_surface(category, asset_seed, scale)
-    low_corner = points[:, :2].min(axis=0)
-    cells = np.floor((points[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
-    heights = np.full(cells.max(axis=0) + 1, points[:, 2].min())
-    np.maximum.at(heights, (cells[:, 0], cells[:, 1]), points[:, 2])
+    low, high = _surface_bounds(category, asset_seed, scale)
+    low_corner = low[:2]
+    heights = np.full(np.floor((high[:2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int) + 1, low[2])
+    for points in _sampled_surface(category, asset_seed, scale):
+        cells = np.floor((points[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
+        np.maximum.at(heights, (cells[:, 0], cells[:, 1]), points[:, 2])
     return heights, low_corner
 
 

@@ -380,3 +380,29 @@ def test_a_plate_is_drawn_as_one_body_and_collides_as_a_flat_well_inside_a_rim()
     body_radius = np.hypot(*parts["body"].vertices[:, :2].T).max()
     pieces_radius = max(np.hypot(*part.vertices[:, :2].T).max() for part in pieces)
     assert pieces_radius == pytest.approx(body_radius, rel=1e-6)
+
+
+def test_a_containers_sampled_surface_is_reduced_chunk_by_chunk_to_what_all_of_it_at_once_gives() -> None:
+    """A large bowl's sampled surface has up to millions of points (hundreds of megabytes at once took a room build's
+    worker past 1 GB): it comes in chunks of about ``_SURFACE_CHUNK_POINTS``, and its inner surface map and the
+    underside of a resting object, reduced chunk by chunk, are exactly those of all the points taken together."""
+    from gsi_datasets import scene
+
+    variant = ("bowl", 3, 2.2)
+    chunks = list(scene._sampled_surface(*variant))
+    points = np.concatenate(chunks)
+    assert len(points) > 500_000 and len(chunks) >= 3
+    assert max(len(chunk) for chunk in chunks[1:]) <= scene._SURFACE_CHUNK_POINTS
+    # The reductions of all points at once (what the chunked ones replaced).
+    half_cell = 0.5 * scene._INNER_SURFACE_CELL_M
+    bins = np.floor((points[:, :2] - points[:, :2].min(axis=0)) / half_cell).astype(np.int64)
+    key = bins[:, 0] * (bins[:, 1].max() + 1) + bins[:, 1]
+    order = np.lexsort((points[:, 2], key))
+    first = np.concatenate([[True], key[order][1:] != key[order][:-1]])
+    assert np.array_equal(scene._underside(*variant), points[order[first]])
+    low_corner = points[:, :2].min(axis=0)
+    cells = np.floor((points[:, :2] - low_corner) / scene._INNER_SURFACE_CELL_M).astype(int)
+    heights = np.full(cells.max(axis=0) + 1, points[:, 2].min())
+    np.maximum.at(heights, (cells[:, 0], cells[:, 1]), points[:, 2])
+    inner, corner = scene._inner_surface(*variant)
+    assert np.array_equal(inner, heights) and np.array_equal(corner, low_corner)
