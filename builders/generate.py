@@ -22,6 +22,7 @@ from __future__ import annotations
 import ctypes
 import difflib
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
@@ -207,6 +208,10 @@ def generate_sample(
     return result
 
 
+#: A generated sample ends by handing the C heap's free pages back when the process holds more than this (MiB).
+_TRIM_ABOVE_MIB = 640
+
+
 @cache
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim`` (None where the C library is not glibc)."""
@@ -216,15 +221,26 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return None
 
 
+def _resident_mib() -> float:
+    """The process's resident memory (MiB; 0 where ``/proc`` does not say)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _release_freed_memory() -> None:
-    """Hands the C heap's free pages back to the operating system after a sample. A sample allocates and frees
-    hundreds of megabytes (models, textures, renders) from several threads, and glibc keeps what was freed in each
-    thread's arena: a build worker's resident memory grew with every sample it built. Measured with
-    `benchmarks/build_throughput.py --subset room --num-samples 300 --workers 2` (150 samples a worker), with the
-    sampled container surfaces reduced chunk by chunk (:func:`gsi_datasets.scene.resting_bottom`): the largest
-    worker's peak 1,045 MiB without this, 908 MiB with it; about 5 ms a sample."""
+    """Hands the C heap's free pages back to the operating system after a sample, when the process holds more than
+    ``_TRIM_ABOVE_MIB``. A sample allocates and frees hundreds of megabytes (models, textures, renders) from several
+    threads, and glibc keeps what was freed in each thread's arena: a build worker's resident memory grew with every
+    sample it built. Handing pages back costs their faulting in again (trimming after every sample cost a tabletop
+    build 7% of its rate), hence the threshold. Measured with `benchmarks/build_throughput.py --subset room
+    --num-samples 300 --workers 2` (150 samples a worker), with the sampled container surfaces reduced chunk by chunk
+    (:func:`gsi_datasets.scene.resting_bottom`): the largest worker's peak 1,045 MiB without trimming, 908 MiB
+    trimming after every sample."""
     trim = _malloc_trim()
-    if trim is not None:
+    if trim is not None and _resident_mib() > _TRIM_ABOVE_MIB:
         trim(0)
 
 
