@@ -238,7 +238,8 @@ def _release_freed_memory() -> None:
     build 7% of its rate), hence the threshold. Measured with `benchmarks/build_throughput.py --subset room
     --num-samples 300 --workers 2` (150 samples a worker), with the sampled container surfaces reduced chunk by chunk
     (:func:`gsi_datasets.scene.resting_bottom`): the largest worker's peak 1,045 MiB without trimming, 908 MiB
-    trimming after every sample."""
+    trimming after every sample, 834 MiB with this threshold and 128 cached assets (README, "Build workers'
+    memory")."""
     trim = _malloc_trim()
     if trim is not None and _resident_mib() > _TRIM_ABOVE_MIB:
         trim(0)
