@@ -215,7 +215,7 @@ def _inner_surface(category: str, asset_seed: int, scale: float) -> tuple[np.nda
     """A container's top-most surface seen from above, in its frame: the highest of its surface points in each
     ``_INNER_SURFACE_CELL_M`` cell of a grid (its bottom where it has none), and the grid's low corner."""
     low, high = _surface_bounds(category, asset_seed, scale)
-    low_corner = low[:2]
+    low_corner = low[:2].copy()  # the bounds are cached: a caller gets its own corner
     heights = np.full(np.floor((high[:2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int) + 1, low[2])
     for points in _sampled_surface(category, asset_seed, scale):
         cells = np.floor((points[:, :2] - low_corner) / _INNER_SURFACE_CELL_M).astype(int)
