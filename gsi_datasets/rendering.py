@@ -45,8 +45,9 @@ _OBJECT_DENSITY_KG_M3 = 400.0
 def cached_asset(category: str, seed: int, scale: float) -> Asset:
     """:func:`gsi_datasets.assets.make_asset` with a per-process cache (a scene reuses its assets many times); every
     scale of an instance is its unscaled parts scaled, so the instance is generated once for all of them. Scenes
-    rarely share an instance: 128 entries missed as often as 512 on 60 room samples (1,727 misses of 22,900), and
-    hold 100 MB less."""
+    rarely share an instance: 128 entries missed as often as 512 on 60 room samples (1,727 misses of about 22,900),
+    and a room build's largest worker peaked at 834 MiB with 128 against 943 with 512 (`benchmarks/build_throughput.py
+    --subset room --num-samples 300 --workers 2`)."""
     if scale == 1.0:
         return make_asset(category, seed)
     return cached_asset(category, seed, 1.0).scaled(scale)
