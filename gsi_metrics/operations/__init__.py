@@ -12,7 +12,8 @@ Profile ``gsi`` (default). With ``m`` the asked magnitude and ``e`` the error of
 unchanged output (e = m) scores 0, and an edit in the wrong direction scores 0. Recovered components below the
 perception noise floor (5 mm, 3 degrees, 2% scale) count as no change. IC asks for the right target, the right
 kind of change and the right direction (SPEC 6); the magnitude only has to be of the asked order (realised /
-asked within ``MAGNITUDE_RATIO_RANGE`` = [1/3, 3]); how far off it is, is SA's job.
+asked within ``MAGNITUDE_RATIO_RANGE`` = [1/3, 3]; turns within [1/3, 2.5]: :mod:`.object_rotate`); how far off it
+is, is SA's job.
 
 Profile ``paper`` applies the reference's rules (:mod:`gsi_metrics.reference_protocol`) to what an exact detector would
 report (:func:`reference_detections`): in the source, the dataset's boxes of the target and of the other labelled
@@ -227,9 +228,10 @@ def other_change_small(
     )
 
 
-def magnitude_in_range(ratio: float) -> bool:
-    """Whether realised / asked magnitude is of the asked order (``MAGNITUDE_RATIO_RANGE``)."""
-    return MAGNITUDE_RATIO_RANGE[0] <= ratio <= MAGNITUDE_RATIO_RANGE[1]
+def magnitude_in_range(ratio: float, ratio_range: tuple[float, float] = MAGNITUDE_RATIO_RANGE) -> bool:
+    """Whether realised / asked magnitude is of the asked order (``ratio_range``: ``MAGNITUDE_RATIO_RANGE``, or an
+    operation's own)."""
+    return ratio_range[0] <= ratio <= ratio_range[1]
 
 
 def recovered_box(view: SourceView, recovery: TargetRecovery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

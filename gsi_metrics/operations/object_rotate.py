@@ -15,6 +15,7 @@ from gsi_datasets.operations.object_rotate import MIN_VISIBLE_DIFFERENCE, look_a
 from gsi_metrics import reference_protocol
 from gsi_metrics.operations import (
     HALF_TURN_TOLERANCE_DEG,
+    MAGNITUDE_RATIO_RANGE,
     OTHER_CHANGE_MAX_ROTATION_DEG,
     Compliance,
     OperationScoring,
@@ -30,6 +31,12 @@ from gsi_metrics.operations import (
 )
 from gsi_metrics.perception import Perception
 from gsi_metrics.sample import EditTruth, SourceView
+
+#: Realised / asked turn of a compliant turn: the band of every magnitude (``MAGNITUDE_RATIO_RANGE``), ending at 2.5
+#: instead of 3. The opposite of an asked 45-degree turn, read as its half-turn alias (by a view that cannot tell the
+#: target's front from its back), is a 135-degree turn in the asked sense: 3 times the asked angle, which the common
+#: band accepts. At 2.5 that alias lies as far outside the band as a doubled turn (x2, of the asked order) lies inside.
+TURN_RATIO_RANGE = (MAGNITUDE_RATIO_RANGE[0], 2.5)
 
 
 def asked_yaw_deg(view: SourceView, truth: EditTruth) -> float:
@@ -92,8 +99,9 @@ class ObjectRotateScoring(OperationScoring):
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """``e`` = geodesic angle between the recovered rotation and the closest rotation that looks like the asked
         one (modulo the target's symmetry), ``m`` = the asked angle. IC: found; the turn about the support normal
-        has the asked sense (either sense for a half turn of the symmetry) and a magnitude in [1/3, 3] of the
-        asked; tilt at most 30 degrees; the centre stays within 5 cm; no scaling beyond x1.25."""
+        has the asked sense (either sense for a half turn of the symmetry) and a magnitude in [1/3, 2.5] of the
+        asked (``TURN_RATIO_RANGE``: an asked 45-degree turn's opposite, read as its half-turn alias, is 135 degrees);
+        tilt at most 30 degrees; the centre stays within 5 cm; no scaling beyond x1.25."""
         perception = denoised(perception)
         target = perception.target
         if not target.found:
@@ -109,7 +117,7 @@ class ObjectRotateScoring(OperationScoring):
         def turn_complies(turn_deg: float) -> bool:
             return bool(
                 (either_direction(view, truth) or np.sign(turn_deg) == np.sign(asked))
-                and magnitude_in_range(abs(turn_deg) / magnitude)
+                and magnitude_in_range(abs(turn_deg) / magnitude, TURN_RATIO_RANGE)
             )
 
         compliant = (

@@ -247,6 +247,20 @@ def _scaled_rise(sample: ScoringSample, factor: float) -> np.ndarray:
     return (sample.truth.scale_factor**factor - 1.0) * height * sample.view.support_normal
 
 
+def test_an_asked_45_degree_turns_opposite_read_as_its_half_turn_alias_does_not_comply(samples) -> None:
+    """The opposite of an asked 45-degree turn, read as its half-turn alias (a view that cannot tell the target's front
+    from its back), is 135 degrees in the asked sense: 3 times the asked angle. Turns comply up to 2.5 times the asked
+    (``TURN_RATIO_RANGE``); a doubled turn (of the asked order) still complies."""
+    _, sample = samples["object_rotate"]
+    normal = sample.view.support_normal
+    eighth = _with(
+        sample, view=dict(symmetry_order=1), truth=dict(rotation=rotation_about_axis(normal, 45.0), rotation_deg=45.0)
+    )
+    scorer = get_scorer("object_rotate", "gsi")
+    for turn, complies in ((90.0, 1.0), (110.0, 1.0), (115.0, 0.0), (135.0, 0.0), (-45.0, 0.0)):
+        assert _score(scorer, eighth, _perceived(rotation=rotation_about_axis(normal, turn))).ic == complies, turn
+
+
 def test_rotations_are_compared_modulo_the_targets_symmetry(samples) -> None:
     """On a 2-fold symmetric object a quarter turn looks the same in both senses: either complies; on an
     asymmetric one the other sense fails."""
