@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any
 
 import cv2
@@ -294,27 +294,21 @@ class _LazySourceView:
 
     def __init__(self, source: Scene) -> None:
         self._source = source
-        self._renderer: StateRenderer | None = None
-        self._view: RenderOutput | None = None
 
     def __enter__(self) -> _LazySourceView:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
+        if "renderer" in self.__dict__:  # made
+            self.renderer.close()
 
-    @property
+    @cached_property
     def renderer(self) -> StateRenderer:
-        if self._renderer is None:
-            self._renderer = StateRenderer([self._source])
-        return self._renderer
+        return StateRenderer([self._source])
 
-    @property
+    @cached_property
     def view(self) -> RenderOutput:
-        if self._view is None:
-            self._view = self.renderer.render(0)
-        return self._view
+        return self.renderer.render(0)
 
 
 def _settled_source_scene(scene: Scene, min_objects: int, rules: ValidityRules, rejections: Counter) -> Scene | None:
