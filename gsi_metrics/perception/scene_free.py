@@ -7,11 +7,13 @@ that covers more than 6,400 or 14,400 source pixels, :func:`compare_divisor`; a 
 pixels its target covers, and a near object keeps its detail at a coarser size):
 
 - **The target** is its own source pixels lifted with the source depth (every source pixel at half size, every second
-  one across and down at a third or a quarter), completed
-  behind by their mirror image through the box's vertical side plane that faces the camera most, where the source view
-  could not have seen it (the back of an object is unseen; its front mirrored is the likeliest guess for a turn that
-  shows it: a teapot turned half a turn shows its spout on the other side; and it gives a turned object its full
-  footprint). The points are moved as hypothesised (turned about the vertical through the box
+  one across and down at a third or a quarter; not a pixel whose depth lifts it off the target's box, an outline pixel
+  that holds the depth of what lies behind), completed behind by their mirror image, where the source view could not
+  have seen it (the back of an object is unseen; its front mirrored is the likeliest guess for a turn that shows it: a
+  teapot turned half a turn shows its spout on the other side; and it gives a turned object its full footprint). The
+  mirror is the vertical plane across the line of sight where that keeps the image on the box (a body of revolution:
+  its seen half maps onto its unseen half), else the box's vertical side plane that faces the camera most (a box maps
+  onto itself). The points are moved as hypothesised (turned about the vertical through the box
   centre, scaled about the centre's foot on the support, shifted on the support), projected with K into the edited
   image's camera and drawn nearest-first; pixels between the drawn points of an enlarged target are filled from their
   neighbours. A turned target is drawn one of two ways, whichever explains the image better over the search's yaw
@@ -95,6 +97,13 @@ _MIN_SEEN_POINTS = 20
 _FAMILIAR_LEVELS = 8.0
 #: A neighbour's surface within this much (m) of the target's box was covered by the target: no scan saw it.
 _COVERED_MARGIN_M = 0.01
+#: A target pixel whose depth lifts it further than this (m) outside the target's box is not on the target
+#: (:func:`_on_target_box`): a capture's depth noise and a box annotated a little tight stay within it.
+_BOX_MARGIN_M = 0.02
+#: The seen points mirrored across the line of sight stand for the back (:meth:`SceneFreeComparer._mirror_normal`)
+#: when at most this fraction of them lands further than ``_MIRROR_OFF_BOX_M`` (m) outside the target's box.
+_MOST_MIRRORED_OFF_BOX = 0.05
+_MIRROR_OFF_BOX_M = 0.01
 #: The projection of no point (:meth:`SceneFreeComparer._hypothesis_projection`): the target gone.
 _NO_POINTS = (
     np.zeros(0, np.int64),
@@ -350,7 +359,7 @@ class SceneFreeComparer(PoseSearch):
         images behind, in the world frame, with their colours, normals (the depth map's slopes, mirrored for the
         images), :class:`Light` and the index of the first mirror image (the seen points come first)."""
         step = max(1, round(self.divisor / self.point_density))
-        mask = sample.target_mask & (sample.depth_m > 0)
+        mask = _on_target_box(sample)
         rows, columns = np.nonzero(mask[::step, ::step])
         rows, columns = rows * step + step // 2, columns * step + step // 2
         rows, columns = np.minimum(rows, mask.shape[0] - 1), np.minimum(columns, mask.shape[1] - 1)
@@ -364,14 +373,9 @@ class SceneFreeComparer(PoseSearch):
         normals = _depth_normals(sample, mask, rows, columns) @ self._world.T
         image = self._source_blurred
         colours = image[rows, columns]
-        # The unseen back: the seen surface mirrored front to back, through the box's vertical side plane that faces
-        # the camera most (a box maps onto itself; a turned object shows its far side as its near side mirrored),
-        # kept where the source view could not have seen it (behind what it shows).
-        axes = self._world @ sample.target_box.rotation  # the box's axes in the world frame (columns)
-        horizontal = [axis for axis in axes.T if abs(axis[2]) < 0.7] or [np.array([1.0, 0.0, 0.0])]
-        sight = self.target_centre - self.frame.position
-        facing = max(horizontal, key=lambda axis: abs(float(axis @ sight)))
-        facing = np.array([facing[0], facing[1], 0.0]) / max(float(np.hypot(facing[0], facing[1])), 1e-9)
+        # The unseen back: the seen surface mirrored front to back (a turned object shows its far side as its near
+        # side mirrored), kept where the source view could not have seen it (behind what it shows).
+        facing = self._mirror_normal(sample, world)
         back = world - 2.0 * ((world - self.target_centre) @ facing)[:, None] * facing
         in_source = back @ self._world + self._foot
         u, v, z, shown = _projected(in_source, np.asarray(sample.intrinsics, float), mask.shape[1], mask.shape[0])
@@ -387,6 +391,25 @@ class SceneFreeComparer(PoseSearch):
         lit_by = np.concatenate([normals, normals[hidden]])
         normals = np.concatenate([normals, back_normals[hidden]])
         return world, colours, normals, Light.fitted(normals, colours, seen, lit_by), lifted
+
+    def _mirror_normal(self, sample: SourceView, seen: np.ndarray) -> np.ndarray:
+        """The normal (world frame, horizontal) of the vertical plane through the box centre that the ``seen`` points
+        are mirrored through to stand for the unseen back: across the line of sight, where that mirror image stays on
+        the target's box (a body of revolution maps onto itself through any vertical plane through its axis, and
+        only the plane across the line of sight maps the half the source saw onto the half it did not); else the
+        box's vertical side plane that faces the camera most (a box maps onto itself through it, and a box seen
+        at an angle, mirrored across the line of sight, would stick out of itself at the corners)."""
+        sight = self.target_centre - self.frame.position
+        across = np.array([sight[0], sight[1], 0.0]) / max(float(np.hypot(sight[0], sight[1])), 1e-9)
+        axes = self._world @ sample.target_box.rotation  # the box's axes in the world frame (columns)
+        mirrored = seen - 2.0 * ((seen - self.target_centre) @ across)[:, None] * across
+        local = np.abs((mirrored - self.target_centre) @ axes)
+        off_box = np.any(local > np.asarray(sample.target_box.size) / 2 + _MIRROR_OFF_BOX_M, axis=1)
+        if off_box.mean() <= _MOST_MIRRORED_OFF_BOX:
+            return across
+        horizontal = [axis for axis in axes.T if abs(axis[2]) < 0.7] or [np.array([1.0, 0.0, 0.0])]
+        facing = max(horizontal, key=lambda axis: abs(float(axis @ sight)))
+        return np.array([facing[0], facing[1], 0.0]) / max(float(np.hypot(facing[0], facing[1])), 1e-9)
 
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): where the target was, the neighbours' annotated
@@ -753,6 +776,25 @@ def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
     if rows.size == 0:
         return None
     return (int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1)
+
+
+def _on_target_box(sample: SourceView) -> np.ndarray:
+    """The target's pixels whose depth lifts them onto its box (``_BOX_MARGIN_M`` wider): a pixel on the target's
+    outline often holds the depth of what lies behind it, and lifted, it would float off the target (metres away,
+    seen past a thin part), turning and moving with it. All of the target's pixels with a depth when the box holds
+    fewer than half of them (a box annotated off the object, not a few stray depths)."""
+    mask = sample.target_mask & (sample.depth_m > 0)
+    rows, columns = np.nonzero(mask)
+    pixels = np.column_stack([columns, rows]).astype(np.float64)
+    points = unproject_pixels(sample.intrinsics, pixels, sample.depth_m[rows, columns].astype(np.float64))
+    box = sample.target_box
+    local = np.abs((points - box.centre) @ box.rotation)
+    inside = np.all(local <= np.asarray(box.size) / 2 + _BOX_MARGIN_M, axis=1)
+    if 2 * inside.sum() < inside.size:
+        return mask
+    on_box = np.zeros_like(mask)
+    on_box[rows[inside], columns[inside]] = True
+    return on_box
 
 
 def _depth_normals(sample: SourceView, mask: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
