@@ -405,7 +405,7 @@ class SceneFreeComparer(PoseSearch):
         mirrored = seen - 2.0 * ((seen - self.target_centre) @ across)[:, None] * across
         local = np.abs((mirrored - self.target_centre) @ axes)
         off_box = np.any(local > np.asarray(sample.target_box.size) / 2 + _MIRROR_OFF_BOX_M, axis=1)
-        if off_box.mean() <= _MOST_MIRRORED_OFF_BOX:
+        if seen.size and off_box.mean() <= _MOST_MIRRORED_OFF_BOX:
             return across
         horizontal = [axis for axis in axes.T if abs(axis[2]) < 0.7] or [np.array([1.0, 0.0, 0.0])]
         facing = max(horizontal, key=lambda axis: abs(float(axis @ sight)))
