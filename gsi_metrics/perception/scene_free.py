@@ -400,16 +400,14 @@ class SceneFreeComparer(PoseSearch):
         box's vertical side plane that faces the camera most (a box maps onto itself through it, and a box seen
         at an angle, mirrored across the line of sight, would stick out of itself at the corners)."""
         sight = self.target_centre - self.frame.position
-        across = np.array([sight[0], sight[1], 0.0]) / max(float(np.hypot(sight[0], sight[1])), 1e-9)
-        axes = self._world @ sample.target_box.rotation  # the box's axes in the world frame (columns)
+        across = _horizontal_unit(sight)
         mirrored = seen - 2.0 * ((seen - self.target_centre) @ across)[:, None] * across
-        local = np.abs((mirrored - self.target_centre) @ axes)
-        off_box = np.any(local > np.asarray(sample.target_box.size) / 2 + _MIRROR_OFF_BOX_M, axis=1)
-        if seen.size and off_box.mean() <= _MOST_MIRRORED_OFF_BOX:
+        on_box = _within_box(mirrored @ self._world + self._foot, sample.target_box, _MIRROR_OFF_BOX_M)
+        if seen.size and 1.0 - on_box.mean() <= _MOST_MIRRORED_OFF_BOX:
             return across
+        axes = self._world @ sample.target_box.rotation  # the box's axes in the world frame (columns)
         horizontal = [axis for axis in axes.T if abs(axis[2]) < 0.7] or [np.array([1.0, 0.0, 0.0])]
-        facing = max(horizontal, key=lambda axis: abs(float(axis @ sight)))
-        return np.array([facing[0], facing[1], 0.0]) / max(float(np.hypot(facing[0], facing[1])), 1e-9)
+        return _horizontal_unit(max(horizontal, key=lambda axis: abs(float(axis @ sight))))
 
     def _background(self, sample: SourceView) -> tuple[np.ndarray, np.ndarray]:
         """The source view without the target (comparison size): where the target was, the neighbours' annotated
@@ -448,8 +446,7 @@ class SceneFreeComparer(PoseSearch):
         for mesh in sample.neighbour_meshes:
             mesh_points, mesh_colours, normals, _, familiar = self._mesh_points(sample, mesh, ~sample.target_mask)
             front = np.einsum("nd,nd->n", normals, mesh_points) < 0
-            local = np.abs((mesh_points[front] - box.centre) @ box.rotation)
-            covered = np.all(local <= np.asarray(box.size) / 2 + _COVERED_MARGIN_M, axis=1)
+            covered = _within_box(mesh_points[front], box, _COVERED_MARGIN_M)
             points.append(mesh_points[front])
             colours.append(mesh_colours[front])
             known.append(familiar[front] & ~covered)
@@ -778,6 +775,17 @@ def _bounds(shows: np.ndarray) -> tuple[int, int, int, int] | None:
     return (int(columns.min()), int(rows.min()), int(columns.max()) + 1, int(rows.max()) + 1)
 
 
+def _within_box(points: np.ndarray, box: Box3D, margin_m: float) -> np.ndarray:
+    """Which of the camera-frame ``points`` lie inside ``box`` widened by ``margin_m`` on every side."""
+    local = np.abs((points - box.centre) @ box.rotation)
+    return np.all(local <= np.asarray(box.size) / 2 + margin_m, axis=1)
+
+
+def _horizontal_unit(vector: np.ndarray) -> np.ndarray:
+    """``vector``'s part across the support normal (world frame: its x and y), as a unit vector."""
+    return np.array([vector[0], vector[1], 0.0]) / max(float(np.hypot(vector[0], vector[1])), 1e-9)
+
+
 def _on_target_box(sample: SourceView) -> np.ndarray:
     """The target's pixels whose depth lifts them onto its box (``_BOX_MARGIN_M`` wider): a pixel on the target's
     outline often holds the depth of what lies behind it, and lifted, it would float off the target (metres away,
@@ -787,9 +795,7 @@ def _on_target_box(sample: SourceView) -> np.ndarray:
     rows, columns = np.nonzero(mask)
     pixels = np.column_stack([columns, rows]).astype(np.float64)
     points = unproject_pixels(sample.intrinsics, pixels, sample.depth_m[rows, columns].astype(np.float64))
-    box = sample.target_box
-    local = np.abs((points - box.centre) @ box.rotation)
-    inside = np.all(local <= np.asarray(box.size) / 2 + _BOX_MARGIN_M, axis=1)
+    inside = _within_box(points, sample.target_box, _BOX_MARGIN_M)
     if 2 * inside.sum() < inside.size:
         return mask
     on_box = np.zeros_like(mask)
