@@ -195,6 +195,35 @@ class _Baseline:
     distance_integral: np.ndarray
 
 
+class _SceneRenders:
+    """One source scene's renderer (of the target's scale variants) and its renders of the source scene itself (raw:
+    before any edited image's blur), kept for the next comparer of the same scene: the fidelity suite perceives some
+    two dozen edits of each scene in turn, and compiling the model, making its drawing contexts and rendering the
+    source scene's windows were a quarter of each one's time. Only the last scene is kept (its renderer closed when
+    another comes)."""
+
+    _last: _SceneRenders | None = None
+
+    def __init__(self, key: tuple[Any, ...], variants: list[Scene]) -> None:
+        self.key = key
+        self.renderer = StateRenderer(variants)
+        #: ``(window, exact)`` -> the source scene rendered there (see :meth:`RenderComparer._render`).
+        self.source_renders: dict[tuple[tuple[int, int, int, int] | None, bool], np.ndarray] = {}
+
+    @classmethod
+    def of(cls, source: Scene, variants: list[Scene], sample_id: str, target_id: int) -> _SceneRenders:
+        """The renders of ``source`` with the target (``target_id``) drawn as ``variants``: the last comparer's when
+        it drew the same, else new ones."""
+        key = (sample_id, target_id, source, tuple(variants[i].object(target_id) for i in range(len(variants))))
+        last = cls._last
+        if last is not None and last.key == key:
+            return last
+        if last is not None:
+            last.renderer.close()
+        cls._last = cls(key, variants)
+        return cls._last
+
+
 @dataclass(frozen=True)
 class ViewFrame:
     """The edited image's camera in the search's world frame (z up along the support normal): its optical centre,
@@ -743,7 +772,8 @@ class RenderComparer(PoseSearch):
         variants = [
             self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
         ]
-        self.renderer = StateRenderer(variants)
+        self._scene_renders = _SceneRenders.of(source, variants, sample.sample_id, sample.target_id)
+        self.renderer = self._scene_renders.renderer
         self._baselines: dict[bool, _Baseline] = {}
         self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
         # The unchanged view's objects and their boxes' corners, which every hypothesis's window is measured against.
@@ -802,7 +832,7 @@ class RenderComparer(PoseSearch):
         )
 
     def close(self) -> None:
-        self.renderer.close()
+        """Nothing to release: the renderer is kept for the next comparer of the same scene (:class:`_SceneRenders`)."""
 
     def _render(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
         """``state`` rendered without shadows at the comparison size (float32 RGB); only the comparison-size pixels
@@ -814,20 +844,36 @@ class RenderComparer(PoseSearch):
         for a small object, or a change that moves only edges, those differences are as large as the change to be
         explained; the final choice between the search's end points is made this way.
         """
+        return self._as_compared(self._drawn(state, exact, window), exact, window)
+
+    def _drawn(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
+        """:meth:`_render`'s drawing of ``state``, before the edited image's blur."""
         if not exact:
-            rendered = self.renderer.render_rgb(
-                state, shadows=False, divisor=self.divisor, window=window, antialias=False
-            )
-            return self._blurred(rendered.astype(np.float32), self.divisor)
+            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window, antialias=False)
         full_window = None if window is None else tuple(self.divisor * v for v in window)
-        rendered = self._blurred(self.renderer.render_rgb(state, shadows=False, window=full_window).astype(np.float32))
+        return self.renderer.render_rgb(state, shadows=False, window=full_window)
+
+    def _as_compared(self, drawn: np.ndarray, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
+        """A drawing of :meth:`_drawn` blurred like the edited image, at the comparison size (float32 RGB)."""
+        if not exact:
+            return self._blurred(drawn.astype(np.float32), self.divisor)
         size = self.compare_size if window is None else (window[2] - window[0], window[3] - window[1])
-        return cv2.resize(rendered, size, interpolation=cv2.INTER_AREA)
+        return cv2.resize(self._blurred(drawn.astype(np.float32)), size, interpolation=cv2.INTER_AREA)
+
+    def _source_render(self, exact: bool, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
+        """:meth:`_render` of the source scene, drawn once per scene (:class:`_SceneRenders`)."""
+        drawings = self._scene_renders.source_renders
+        key = (window, exact)
+        if key not in drawings:
+            if len(drawings) >= _WINDOW_REFERENCES:
+                drawings.clear()
+            drawings[key] = self._drawn(self.source, exact, window)
+        return self._as_compared(drawings[key], exact, window)
 
     def _baseline(self, exact: bool) -> _Baseline:
         """The render of the source scene and the distances of the unchanged view (see :class:`_Baseline`)."""
         if exact not in self._baselines:
-            reference = self._render(self.source, exact)
+            reference = self._source_render(exact)
             unchanged = reference if self.view is self.source else self._render(self.view, exact)
             distance = np.minimum(np.abs(unchanged - reference - self.observed_change).sum(axis=2), self.truncation)
             self._baselines[exact] = _Baseline(reference, cv2.integral(distance.astype(np.float64)))
@@ -946,7 +992,7 @@ class RenderComparer(PoseSearch):
         if key not in self._window_references:
             if len(self._window_references) >= _WINDOW_REFERENCES:
                 self._window_references.clear()
-            self._window_references[key] = self._render(self.source, exact, window)
+            self._window_references[key] = self._source_render(exact, window)
         return self._window_references[key]
 
     def removal_cost(self) -> float:

@@ -11,7 +11,7 @@ import pytest
 
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
-from gsi_metrics.perception.render_compare import Hypothesis, RenderComparer, photometrically_matched
+from gsi_metrics.perception.render_compare import Hypothesis, RenderComparer, _SceneRenders, photometrically_matched
 from gsi_metrics.sample import ScoringSample
 
 
@@ -142,6 +142,36 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
                         )
             finally:
                 comparer.close()
+
+
+def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(split_rows: list[dict]) -> None:
+    """The fidelity suite perceives many edits of one scene in turn: their comparers share the scene's renderer and
+    its renders of the source scene (:class:`_SceneRenders`), and every cost is the one a comparer drawing everything
+    afresh gives; the next scene's comparer closes the renderer."""
+    sample = ScoringSample.from_row(split_rows[0])
+    edits = [np.array(split_rows[0]["target_image"]), np.array(split_rows[0]["source_image"])]
+
+    def costs(comparer: RenderComparer) -> list[float]:
+        hypotheses = [
+            Hypothesis(0.0, 0.0, 0.0, comparer.identity_index),
+            Hypothesis(0.03, -0.02, 40.0, comparer.identity_index),
+            Hypothesis(-0.05, 0.01, 200.0, comparer.identity_index + 2),
+        ]
+        return [comparer._distance(comparer.state(h), exact) for h in hypotheses for exact in (False, True)]
+
+    fresh = []
+    for edited in edits:
+        if _SceneRenders._last is not None:
+            _SceneRenders._last.renderer.close()
+            _SceneRenders._last = None
+        fresh.append(costs(RenderComparer(sample.view, edited)))
+    shared = [RenderComparer(sample.view, edited) for edited in edits]
+    assert shared[0].renderer is shared[1].renderer
+    assert [costs(comparer) for comparer in shared] == fresh
+    other = RenderComparer(ScoringSample.from_row(split_rows[1]).view, edits[0])
+    assert other.renderer is not shared[0].renderer
+    assert shared[0].renderer._context is None  # closed
+    other.close()
 
 
 def _pixelwise_photometric_fit(edited: np.ndarray, source: np.ndarray, tolerance: float = 12.0) -> np.ndarray | None:
