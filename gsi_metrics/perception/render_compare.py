@@ -214,7 +214,7 @@ class _SceneRenders:
     def of(cls, source: Scene, variants: list[Scene], sample_id: str, target_id: int) -> _SceneRenders:
         """The renders of ``source`` with the target (``target_id``) drawn as ``variants``: the last comparer's when
         it drew the same, else new ones."""
-        key = (sample_id, target_id, source, tuple(variants[i].object(target_id) for i in range(len(variants))))
+        key = (sample_id, target_id, source, tuple(variant.object(target_id) for variant in variants))
         last = cls._last
         if last is not None and last.key == key:
             return last

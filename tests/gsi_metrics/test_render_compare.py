@@ -147,9 +147,16 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
 def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(split_rows: list[dict]) -> None:
     """The fidelity suite perceives many edits of one scene in turn: their comparers share the scene's renderer and
     its renders of the source scene (:class:`_SceneRenders`), and every cost is the one a comparer drawing everything
-    afresh gives; the next scene's comparer closes the renderer."""
+    afresh gives, also for edits blurred differently (the renders are shared before the blur each edited image gives
+    them; these two blurs reach as far, so their hypotheses' windows are the same); the next scene's comparer closes the
+    renderer."""
     sample = ScoringSample.from_row(split_rows[0])
-    edits = [np.array(split_rows[0]["target_image"]), np.array(split_rows[0]["source_image"])]
+    edited = np.array(split_rows[0]["target_image"])
+    edits = [
+        cv2.GaussianBlur(edited, (0, 0), 1.5),
+        cv2.GaussianBlur(edited, (0, 0), 1.25),
+        np.array(split_rows[0]["source_image"]),
+    ]
 
     def costs(comparer: RenderComparer) -> list[float]:
         hypotheses = [
@@ -160,13 +167,14 @@ def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(
         return [comparer._distance(comparer.state(h), exact) for h in hypotheses for exact in (False, True)]
 
     fresh = []
-    for edited in edits:
+    for edit in edits:
         if _SceneRenders._last is not None:
             _SceneRenders._last.renderer.close()
             _SceneRenders._last = None
-        fresh.append(costs(RenderComparer(sample.view, edited)))
-    shared = [RenderComparer(sample.view, edited) for edited in edits]
-    assert shared[0].renderer is shared[1].renderer
+        fresh.append(costs(RenderComparer(sample.view, edit)))
+    shared = [RenderComparer(sample.view, edit) for edit in edits]
+    assert shared[0].renderer is shared[1].renderer is shared[2].renderer
+    assert shared[0].blur_sigma != shared[1].blur_sigma and shared[0]._blur_reach() == shared[1]._blur_reach()
     assert [costs(comparer) for comparer in shared] == fresh
     other = RenderComparer(ScoringSample.from_row(split_rows[1]).view, edits[0])
     assert other.renderer is not shared[0].renderer
