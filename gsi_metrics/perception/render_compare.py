@@ -211,10 +211,10 @@ class _SceneRenders:
         self.source_renders: dict[tuple[tuple[int, int, int, int] | None, bool], np.ndarray] = {}
 
     @classmethod
-    def of(cls, source: Scene, variants: list[Scene], sample_id: str, target_id: int) -> _SceneRenders:
+    def of(cls, source: Scene, variants: list[Scene], target_id: int) -> _SceneRenders:
         """The renders of ``source`` with the target (``target_id``) drawn as ``variants``: the last comparer's when
         it drew the same, else new ones."""
-        key = (sample_id, target_id, source, tuple(variant.object(target_id) for variant in variants))
+        key = (source, tuple(variant.object(target_id) for variant in variants))
         last = cls._last
         if last is not None and last.key == key:
             return last
@@ -772,7 +772,7 @@ class RenderComparer(PoseSearch):
         variants = [
             self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
         ]
-        self._scene_renders = _SceneRenders.of(source, variants, sample.sample_id, sample.target_id)
+        self._scene_renders = _SceneRenders.of(source, variants, sample.target_id)
         self.renderer = self._scene_renders.renderer
         self._baselines: dict[bool, _Baseline] = {}
         self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}

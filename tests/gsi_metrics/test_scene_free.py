@@ -19,7 +19,7 @@ from gsi_metrics.perception.classical import unchanged_background
 from gsi_metrics.perception.kernels import draw_points, gaussian_taps, hypothesis_distance, smoothed_difference
 from gsi_metrics.perception.render_compare import Hypothesis
 from gsi_metrics.perception.scene_free import SceneFreeComparer, compare_divisor
-from gsi_metrics.sample import ScoringSample
+from gsi_metrics.sample import Box3D, ScoringSample
 from gsi_metrics.scoring import score_sample, summarize
 from tests.generated import operation_rows, png_image
 
@@ -338,7 +338,7 @@ _KERNEL_SIGNATURES = """
 import json, sys
 import numpy as np
 from gsi_metrics.perception import create_backend, kernels, perceive
-from gsi_metrics.sample import ScoringSample
+from gsi_metrics.sample import Box3D, ScoringSample
 from tests.generated import operation_rows, png_image
 
 def signatures():
@@ -532,6 +532,12 @@ def test_a_guessed_back_is_not_charged_twice(monkeypatch: pytest.MonkeyPatch) ->
     assert off(recovered_turn(np.array(png_image(row, "target_image"))), asked) > 15.0
 
 
+def _off_box(comparer: SceneFreeComparer, box: Box3D, margin_m: float) -> np.ndarray:
+    """Which of ``comparer``'s target points (world frame) lie more than ``margin_m`` outside the target's ``box``."""
+    local = np.abs((comparer._points - comparer.target_centre) @ (comparer._world @ box.rotation))
+    return np.any(local > box.size / 2 + margin_m, axis=1)
+
+
 def test_target_pixels_holding_the_depth_behind_the_target_are_not_lifted() -> None:
     """A pixel on the target's outline often holds the depth of what lies behind it; lifted, it floated off the target
     (metres away, behind a thin part) and turned and moved with it. The points lifted from the source view lie on the
@@ -544,12 +550,7 @@ def test_target_pixels_holding_the_depth_behind_the_target_are_not_lifted() -> N
     depth[rows[::15], columns[::15]] = 4.0  # every fifteenth target pixel sees the wall behind
     seen_through = dataclasses.replace(view, depth_m=depth)
     box = view.target_box
-
-    def off_box(comparer: SceneFreeComparer) -> np.ndarray:
-        local = np.abs((comparer._points - comparer.target_centre) @ (comparer._world @ box.rotation))
-        return np.any(local > box.size / 2 + scene_free._BOX_MARGIN_M, axis=1)
-
-    assert not off_box(SceneFreeComparer(seen_through, view.image)).any()
+    assert not _off_box(SceneFreeComparer(seen_through, view.image), box, scene_free._BOX_MARGIN_M).any()
     intact = SceneFreeComparer(view, view.image)
     moved_box = dataclasses.replace(box, centre=box.centre + np.array([0.0, 0.0, 3.0 * float(box.size.max())]))
     off_the_object = SceneFreeComparer(dataclasses.replace(view, target_box=moved_box), view.image)
@@ -568,9 +569,7 @@ def test_the_unseen_back_is_the_seen_front_mirrored_onto_the_target(index: int, 
     sight = comparer.target_centre - comparer.frame.position
     across = abs(comparer._mirror_normal(view, comparer._points[: comparer._first_guessed])[:2] @ sight[:2])
     assert (across > 0.999 * np.linalg.norm(sight[:2])) == body_of_revolution
-    box = view.target_box
-    local = np.abs((comparer._points - comparer.target_centre) @ (comparer._world @ box.rotation))
-    assert np.mean(np.any(local > box.size / 2 + 0.01, axis=1)) < 0.01
+    assert np.mean(_off_box(comparer, view.target_box, 0.01)) < 0.01
 
     def outline(yaw_deg: float) -> np.ndarray:
         hypothesis = Hypothesis(0.0, 0.0, yaw_deg, comparer.identity_index)
