@@ -75,6 +75,42 @@ def test_a_stored_scene_re_renders_its_images_exactly(split_rows: list[dict]) ->
             assert np.array_equal(view.instances, np.array(row[instances_key]))
 
 
+def test_a_renderer_draws_into_its_own_buffers_after_another_renderer_came_and_went() -> None:
+    """One GL context serves every renderer of a process: each draw binds its own renderer's buffers. (A renderer that
+    took its buffers to be still bound after another one drew and was closed read back its previous drawing: a build
+    labelled a target's visible fraction from the ids of the object checked before it.)"""
+    a = sample_tabletop_scene(np.random.default_rng(1))
+    b = sample_tabletop_scene(np.random.default_rng(2))
+    first, second = (o.instance_id for o in a.objects[:2])
+    with StateRenderer([a]) as fresh:
+        expected = {
+            "ids": fresh.render_instances(a),
+            "alone": fresh.unoccluded_pixels(0, second),
+            "jagged": fresh.render_rgb(a, shadows=False, antialias=False, divisor=2),
+            "view": fresh.render(0),
+        }
+    with StateRenderer([a]) as renderer:
+        for drawn_last in ("ids", "jagged"):
+            renderer.unoccluded_pixels(0, first)
+            renderer.render_rgb(a, shadows=False, antialias=False, divisor=2)
+            getattr(renderer, "render_instances" if drawn_last == "ids" else "render_rgb")(a)
+            with StateRenderer([b]) as other:
+                other.render(0)
+                other.render_rgb(b, shadows=False, antialias=False)
+            assert renderer.unoccluded_pixels(0, second) == expected["alone"] > 0
+            assert np.array_equal(renderer.render_instances(a), expected["ids"])
+            assert np.array_equal(renderer.render_rgb(a, shadows=False, antialias=False, divisor=2), expected["jagged"])
+            view = renderer.render(0)
+            assert np.array_equal(view.rgb, expected["view"].rgb)
+            assert np.array_equal(view.depth_m, expected["view"].depth_m)
+
+
+def test_drawing_without_anti_aliasing_has_no_shadows() -> None:
+    scene = sample_tabletop_scene(np.random.default_rng(1))
+    with StateRenderer([scene]) as renderer, pytest.raises(ValueError, match="shadows=False"):
+        renderer.render_rgb(scene, antialias=False)
+
+
 def test_renderer_rejects_states_of_different_scenes() -> None:
     a = sample_tabletop_scene(np.random.default_rng(1))
     b = sample_tabletop_scene(np.random.default_rng(2))
