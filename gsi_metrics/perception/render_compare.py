@@ -76,6 +76,8 @@ _FINE_STAGES = ((1.25, 0.0025),)
 #: are kept.
 _WINDOW_GRID = 8
 _WINDOW_REFERENCES = 64
+#: The drawings of a scene kept for the next comparers of the same scene (:class:`_SceneRenders`), at most (bytes).
+_MOST_KEPT_DRAWING_BYTES = 96 * 2**20
 
 
 @dataclass(frozen=True)
@@ -196,19 +198,29 @@ class _Baseline:
 
 
 class _SceneRenders:
-    """One source scene's renderer (of the target's scale variants) and its renders of the source scene itself (raw:
-    before any edited image's blur), kept for the next comparer of the same scene: the fidelity suite perceives some
-    two dozen edits of each scene in turn, and compiling the model, making its drawing contexts and rendering the
-    source scene's windows were a quarter of each one's time. Only the last scene is kept (its renderer closed when
-    another comes)."""
+    """One source scene's renderer (of the target's scale variants) and its drawings (raw: before any edited image's
+    blur), kept for the next comparer of the same scene: the fidelity suite perceives some two dozen edits of each
+    scene in turn, and compiling the model, making its drawing context and rendering the source scene's windows were a
+    quarter of each one's time; and the searches of edits that look alike (the oracle's, its JPEG and blurred copies,
+    the near-correct ones) ask for many of the same hypotheses: about half of a scene's drawings were drawn before.
+    Only the last scene is kept (its renderer closed when another comes), and at most ``_MOST_KEPT_DRAWING_BYTES`` of
+    its drawings (all of them dropped when more come)."""
 
     _last: _SceneRenders | None = None
 
     def __init__(self, key: tuple[Any, ...], variants: list[Scene]) -> None:
         self.key = key
         self.renderer = StateRenderer(variants)
-        #: ``(window, exact)`` -> the source scene rendered there (see :meth:`RenderComparer._render`).
-        self.source_renders: dict[tuple[tuple[int, int, int, int] | None, bool], np.ndarray] = {}
+        #: :meth:`drawing_key` -> the drawing (see :meth:`RenderComparer._drawn`).
+        self.drawings: dict[tuple[Any, ...], np.ndarray] = {}
+        self._kept_bytes = 0
+
+    def keep(self, key: tuple[Any, ...], drawing: np.ndarray) -> None:
+        if self._kept_bytes + drawing.nbytes > _MOST_KEPT_DRAWING_BYTES:
+            self.drawings.clear()
+            self._kept_bytes = 0
+        self.drawings[key] = drawing
+        self._kept_bytes += drawing.nbytes
 
     @classmethod
     def of(cls, source: Scene, variants: list[Scene], target_id: int) -> _SceneRenders:
@@ -847,11 +859,20 @@ class RenderComparer(PoseSearch):
         return self._as_compared(self._drawn(state, exact, window), exact, window)
 
     def _drawn(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
-        """:meth:`_render`'s drawing of ``state``, before the edited image's blur."""
-        if not exact:
-            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window, antialias=False)
-        full_window = None if window is None else tuple(self.divisor * v for v in window)
-        return self.renderer.render_rgb(state, shadows=False, window=full_window)
+        """:meth:`_render`'s drawing of ``state``, before the edited image's blur: drawn once per scene
+        (:class:`_SceneRenders`; a state differs from the scene's others only in its camera and objects)."""
+        key = (state.camera, state.objects, exact, self.divisor, window)
+        drawing = self._scene_renders.drawings.get(key)
+        if drawing is None:
+            if not exact:
+                drawing = self.renderer.render_rgb(
+                    state, shadows=False, divisor=self.divisor, window=window, antialias=False
+                )
+            else:
+                full_window = None if window is None else tuple(self.divisor * v for v in window)
+                drawing = self.renderer.render_rgb(state, shadows=False, window=full_window)
+            self._scene_renders.keep(key, drawing)
+        return drawing
 
     def _as_compared(self, drawn: np.ndarray, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
         """A drawing of :meth:`_drawn` blurred like the edited image, at the comparison size (float32 RGB)."""
@@ -860,20 +881,10 @@ class RenderComparer(PoseSearch):
         size = self.compare_size if window is None else (window[2] - window[0], window[3] - window[1])
         return cv2.resize(self._blurred(drawn.astype(np.float32)), size, interpolation=cv2.INTER_AREA)
 
-    def _source_render(self, exact: bool, window: tuple[int, int, int, int] | None = None) -> np.ndarray:
-        """:meth:`_render` of the source scene, drawn once per scene (:class:`_SceneRenders`)."""
-        drawings = self._scene_renders.source_renders
-        key = (window, exact)
-        if key not in drawings:
-            if len(drawings) >= _WINDOW_REFERENCES:
-                drawings.clear()
-            drawings[key] = self._drawn(self.source, exact, window)
-        return self._as_compared(drawings[key], exact, window)
-
     def _baseline(self, exact: bool) -> _Baseline:
         """The render of the source scene and the distances of the unchanged view (see :class:`_Baseline`)."""
         if exact not in self._baselines:
-            reference = self._source_render(exact)
+            reference = self._render(self.source, exact)
             unchanged = reference if self.view is self.source else self._render(self.view, exact)
             distance = np.minimum(np.abs(unchanged - reference - self.observed_change).sum(axis=2), self.truncation)
             self._baselines[exact] = _Baseline(reference, cv2.integral(distance.astype(np.float64)))
@@ -992,7 +1003,7 @@ class RenderComparer(PoseSearch):
         if key not in self._window_references:
             if len(self._window_references) >= _WINDOW_REFERENCES:
                 self._window_references.clear()
-            self._window_references[key] = self._source_render(exact, window)
+            self._window_references[key] = self._render(self.source, exact, window)
         return self._window_references[key]
 
     def removal_cost(self) -> float:

@@ -11,6 +11,7 @@ import pytest
 
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
+from gsi_metrics.perception import render_compare
 from gsi_metrics.perception.render_compare import Hypothesis, RenderComparer, _SceneRenders, photometrically_matched
 from gsi_metrics.sample import ScoringSample
 
@@ -144,12 +145,14 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
                 comparer.close()
 
 
-def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(split_rows: list[dict]) -> None:
+def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(
+    split_rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The fidelity suite perceives many edits of one scene in turn: their comparers share the scene's renderer and
-    its renders of the source scene (:class:`_SceneRenders`), and every cost is the one a comparer drawing everything
-    afresh gives, also for edits blurred differently (the renders are shared before the blur each edited image gives
-    them; these two blurs reach as far, so their hypotheses' windows are the same); the next scene's comparer closes the
-    renderer."""
+    its drawings (:class:`_SceneRenders`: a state drawn for one edit is not drawn again for the next), and every cost
+    is the one a comparer drawing everything afresh gives, also for edits blurred differently (the drawings are shared
+    before the blur each edited image gives them; these two blurs reach as far, so their hypotheses' windows are the
+    same); the next scene's comparer closes the renderer."""
     sample = ScoringSample.from_row(split_rows[0])
     edited = np.array(split_rows[0]["target_image"])
     edits = [
@@ -175,11 +178,48 @@ def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(
     shared = [RenderComparer(sample.view, edit) for edit in edits]
     assert shared[0].renderer is shared[1].renderer is shared[2].renderer
     assert shared[0].blur_sigma != shared[1].blur_sigma and shared[0]._blur_reach() == shared[1]._blur_reach()
-    assert [costs(comparer) for comparer in shared] == fresh
+    draws = []
+    render_rgb = shared[0].renderer.render_rgb
+    monkeypatch.setattr(shared[0].renderer, "render_rgb", lambda *a, **k: draws.append(1) or render_rgb(*a, **k))
+    shared_costs = []
+    for comparer in shared:
+        draws.clear()
+        shared_costs.append(costs(comparer))
+        if comparer is shared[0]:
+            assert draws  # the hypotheses were drawn...
+        elif comparer is shared[1]:
+            assert not draws  # ...once: the same states in the same windows, blurred the other edit's way
+    assert shared_costs == fresh
     other = RenderComparer(ScoringSample.from_row(split_rows[1]).view, edits[0])
     assert other.renderer is not shared[0].renderer
     assert shared[0].renderer._context is None  # closed
     other.close()
+
+
+def test_a_scene_keeps_its_drawings_up_to_a_bound(split_rows: list[dict], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``_MOST_KEPT_DRAWING_BYTES`` a scene's drawings are dropped and drawn again when asked: the same costs."""
+    sample = ScoringSample.from_row(split_rows[0])
+    edited = np.array(split_rows[0]["target_image"])
+    hypotheses = [Hypothesis(0.01 * k, -0.01 * k, 15.0 * k, 0) for k in range(6)]
+
+    def costs() -> list[float]:
+        comparer = RenderComparer(sample.view, edited)
+        hypotheses[0] = Hypothesis(0.0, 0.0, 0.0, comparer.identity_index)
+        return [comparer._distance(comparer.state(h), exact=False) for h in hypotheses]
+
+    if _SceneRenders._last is not None:
+        _SceneRenders._last.renderer.close()
+        _SceneRenders._last = None
+    unbounded = costs()
+    kept = _SceneRenders._last
+    sizes = [drawing.nbytes for drawing in kept.drawings.values()]
+    bound = max(max(sizes), sum(sizes) // 2)
+    assert bound < sum(sizes)
+    kept.renderer.close()
+    _SceneRenders._last = None
+    monkeypatch.setattr(render_compare, "_MOST_KEPT_DRAWING_BYTES", bound)
+    assert costs() == unbounded
+    assert 0 < sum(d.nbytes for d in _SceneRenders._last.drawings.values()) <= bound
 
 
 def _pixelwise_photometric_fit(edited: np.ndarray, source: np.ndarray, tolerance: float = 12.0) -> np.ndarray | None:
