@@ -419,6 +419,8 @@ class StateRenderer:
         _make_gl_context_current(self.width, self.height)
         _drain_gl_errors()
         self._context = self._new_context()
+        # Without multisampling, made when first asked for (see :meth:`render_rgb`).
+        self._aliased_context: mujoco.MjrContext | None = None
         self._scene = mujoco.MjvScene(self._model, maxgeom=2000)
         self._option = mujoco.MjvOption()
         self._option.geomgroup[_HIDDEN_GROUP] = 0
@@ -442,38 +444,33 @@ class StateRenderer:
         context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
         return context
 
-    def _bind_buffer(self, multisampled: bool) -> None:
-        """Binds the buffer to draw into: the context's multisampled offscreen buffer, or the single-sample one that
-        MuJoCo resolves it into for reading (it has its own depth buffer: a draw there is a draw without anti-aliasing,
-        read with :meth:`_read_single_sample`). Bound before every draw: another renderer's draws (one GL context
-        serves every renderer of the process) and MuJoCo's reads leave their own buffer bound."""
-        from OpenGL import GL
-
-        context = self._context
-        if multisampled or not context.offSamples:
-            mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, context)
+    def _drawing_context(self, antialias: bool) -> mujoco.MjrContext:
+        """The context that draws with (the model's multisampling) or without anti-aliasing, its offscreen buffer bound
+        for drawing. Bound before every draw: one GL context serves every renderer of the process, and another
+        renderer's draws leave its own buffer bound (a renderer that took its buffer to be still bound read back its
+        previous drawing after another one had drawn and been closed)."""
+        if antialias:
+            context = self._context
         else:
-            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, context.offFBO_r)
-
-    def _read_rgb(self, rgb: np.ndarray, rect: mujoco.MjrRect, multisampled: bool) -> None:
-        """Reads the colours of ``rect`` drawn into the buffer :meth:`_bind_buffer` bound into ``rgb`` (bottom row
-        first, as GL stores them)."""
-        from OpenGL import GL
-
-        if multisampled or not self._context.offSamples:
-            mujoco.mjr_readPixels(rgb, None, rect, self._context)
-            return
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._context.offFBO_r)
-        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
-        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
-        GL.glReadPixels(rect.left, rect.bottom, rect.width, rect.height, GL.GL_RGB, GL.GL_UNSIGNED_BYTE, rgb)
+            if self._aliased_context is None:
+                samples = self._model.vis.quality.offsamples
+                self._model.vis.quality.offsamples = 0
+                try:
+                    self._aliased_context = self._new_context()
+                finally:
+                    self._model.vis.quality.offsamples = samples
+            context = self._aliased_context
+        mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, context)
+        return context
 
     def close(self) -> None:
-        """Frees the GPU-side context (idempotent)."""
+        """Frees the GPU-side contexts (idempotent)."""
         if self._context is not None:
             _make_gl_context_current(self.width, self.height)
-            self._context.free()
-            self._context = None
+            for context in (self._context, self._aliased_context):
+                if context is not None:
+                    context.free()
+            self._context = self._aliased_context = None
 
     def _pose_state(self, state_index: int) -> None:
         self._pose(self._states[state_index])
@@ -512,20 +509,16 @@ class StateRenderer:
         window: tuple[int, int, int, int] | None = None,
         divisor: int = 1,
         antialias: bool = True,
-    ) -> bool:
-        """Draws the posed state; returns whether into the multisampled buffer (what :meth:`_read_rgb` reads)."""
+    ) -> mujoco.MjrContext:
+        """Draws the posed state; returns the context to read it from."""
         if self._context is None:
             raise RuntimeError("StateRenderer was used after close()")
+        _make_gl_context_current(self.width, self.height)
         # Ids are drawn without multisampling either way (MuJoCo draws them flat); reading them from the multisampled
         # buffer only adds its resolve (the same ids, about twice the time).
-        multisampled = antialias and not segmentation
+        context = self._drawing_context(antialias and not segmentation)
         # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
         shadows = shadows and not segmentation
-        if shadows and not multisampled:
-            # MuJoCo's shadow pass binds the multisampled buffer again after drawing the shadow map.
-            raise ValueError("a drawing without anti-aliasing has no shadows: pass shadows=False with antialias=False")
-        _make_gl_context_current(self.width, self.height)
-        self._bind_buffer(multisampled)
         # A narrowed view without shadows draws only the geoms that reach into it: the same pixels (nothing else makes
         # a fragment there), and much less vertex work, which is most of a small view's cost on a CPU rasteriser. (A
         # shadow falls into the view from geoms outside it.)
@@ -542,8 +535,8 @@ class StateRenderer:
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segmentation
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
-        mujoco.mjr_render(self._rect if rect is None else rect, self._scene, self._context)
-        return multisampled
+        mujoco.mjr_render(self._rect if rect is None else rect, self._scene, context)
+        return context
 
     def _outside_window(self, window: tuple[int, int, int, int], divisor: int, margin_px: float = 2.0) -> np.ndarray:
         """The shown geoms whose bounding spheres lie wholly outside the view of the pixels ``window = (left, top,
@@ -567,9 +560,9 @@ class StateRenderer:
         outside = (distances < -self._model.geom_rbound[:, None]).any(axis=1)
         return np.flatnonzero(outside & self._cullable & (self._model.geom_group == 0))
 
-    def _read_instances(self, multisampled: bool) -> np.ndarray:
+    def _read_instances(self, context: mujoco.MjrContext) -> np.ndarray:
         colours = np.empty((self.height, self.width, 3), dtype=np.uint8)
-        self._read_rgb(colours, self._rect, multisampled)
+        mujoco.mjr_readPixels(colours, None, self._rect, context)
         segment = (
             colours[..., 0].astype(np.int64)
             | colours[..., 1].astype(np.int64) << 8
@@ -644,8 +637,7 @@ class StateRenderer:
         ``1 / divisor`` of that size (fewer pixels to draw; edges are not anti-aliased like a reduced
         full-size image's). ``window = (left, top, right, bottom)`` draws only those pixels of that view
         (columns ``left .. right - 1``, rows ``top .. bottom - 1``): the same pixels, far fewer to draw.
-        ``antialias=False`` draws without multisampling (a third to a half cheaper on the CPU rasteriser; jagged edges),
-        and without shadows (``shadows=False``; ValueError otherwise).
+        ``antialias=False`` draws without multisampling (a third to a half cheaper on the CPU rasteriser; jagged edges).
         """
         if (state.camera.width, state.camera.height) != (self.width, self.height):
             raise ValueError(
@@ -659,11 +651,11 @@ class StateRenderer:
             width, height = right - left, bottom - top
         rect = mujoco.MjrRect(0, 0, width, height)
         self._pose(state)
-        multisampled = self._draw(
+        context = self._draw(
             segmentation=False, shadows=shadows, rect=rect, window=window, divisor=divisor, antialias=antialias
         )
         rgb = np.empty((height, width, 3), dtype=np.uint8)
-        self._read_rgb(rgb, rect, multisampled)
+        mujoco.mjr_readPixels(rgb, None, rect, context)
         return np.flipud(rgb).copy()
 
     def render_instances(self, state: Scene) -> np.ndarray:

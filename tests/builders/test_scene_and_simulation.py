@@ -105,12 +105,6 @@ def test_a_renderer_draws_into_its_own_buffers_after_another_renderer_came_and_w
             assert np.array_equal(view.depth_m, expected["view"].depth_m)
 
 
-def test_drawing_without_anti_aliasing_has_no_shadows() -> None:
-    scene = sample_tabletop_scene(np.random.default_rng(1))
-    with StateRenderer([scene]) as renderer, pytest.raises(ValueError, match="shadows=False"):
-        renderer.render_rgb(scene, antialias=False)
-
-
 def test_renderer_rejects_states_of_different_scenes() -> None:
     a = sample_tabletop_scene(np.random.default_rng(1))
     b = sample_tabletop_scene(np.random.default_rng(2))
