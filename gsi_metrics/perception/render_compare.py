@@ -203,8 +203,8 @@ class _Baseline:
 class _SceneRenders:
     """One source scene's renderer (of the target's scale variants) and its drawings (raw: before any edited image's
     blur), kept for the next comparer of the same scene: the fidelity suite perceives some two dozen edits of each
-    scene in turn, and compiling the model, making its drawing context and rendering the source scene's windows were a
-    quarter of each one's time; and the searches of edits that look alike (the oracle's, its JPEG and blurred copies,
+    scene in turn, and compiling the model, making its drawing contexts and rendering the source scene's windows were
+    a quarter of each one's time; and the searches of edits that look alike (the oracle's, its JPEG and blurred copies,
     the near-correct ones) ask for many of the same hypotheses: about half of a scene's drawings were drawn before.
     Only the last scene is kept (its renderer closed when another comes), and at most ``_MOST_KEPT_DRAWING_BYTES`` of
     its drawings (all of them dropped when more come)."""
@@ -214,11 +214,13 @@ class _SceneRenders:
     def __init__(self, key: tuple[Any, ...], variants: list[Scene]) -> None:
         self.key = key
         self.renderer = StateRenderer(variants)
-        #: :meth:`drawing_key` -> the drawing (see :meth:`RenderComparer._drawn`).
+        #: ``(camera, objects, exact, divisor, window)`` of a state -> its drawing (see :meth:`RenderComparer._drawn`).
         self.drawings: dict[tuple[Any, ...], np.ndarray] = {}
         self._kept_bytes = 0
 
     def keep(self, key: tuple[Any, ...], drawing: np.ndarray) -> None:
+        """Keeps ``drawing`` (made read-only: every comparer of the scene reads the same array)."""
+        drawing.flags.writeable = False
         if self._kept_bytes + drawing.nbytes > _MOST_KEPT_DRAWING_BYTES:
             self.drawings.clear()
             self._kept_bytes = 0
