@@ -206,3 +206,28 @@ def test_the_viewpoint_gate_passes_an_unmoved_camera_whatever_opencvs_random_sta
     for seed in (0, 1, 7):
         cv2.setRNGSeed(seed)
         assert rp.viewpoint_unchanged(source, source) and rp.viewpoint_unchanged(source, edited)
+
+
+def test_the_viewpoint_gate_finds_a_source_images_features_once_for_all_its_edits() -> None:
+    """The source's SIFT features are kept by the image's content (the suite checks many edits of one source): a
+    second edit of the same pixels, in another array, uses the kept features and gets the verdict a fresh run gives; an
+    image with one pixel changed is another source."""
+    import cv2
+
+    generator = np.random.default_rng(5)
+    source = cv2.GaussianBlur(generator.integers(0, 256, (192, 192, 3), dtype=np.uint8), (5, 5), 1.5)
+    shifted = np.roll(source, 40, axis=1)  # a camera that turned: the whole view moves
+    edited = source.copy()
+    edited[64:128, 64:128] = 255 - edited[64:128, 64:128]
+    rp._source_features.clear()
+    fresh = []
+    for other in (edited, shifted):
+        rp._source_features.clear()
+        fresh.append(rp.viewpoint_unchanged(source, other))
+    rp._source_features.clear()
+    kept = [rp.viewpoint_unchanged(source.copy(), other) for other in (edited, shifted)]
+    assert kept == fresh and len(rp._source_features) == 1
+    changed = source.copy()
+    changed[0, 0] ^= 1
+    rp.viewpoint_unchanged(changed, edited)
+    assert len(rp._source_features) == 2
