@@ -219,7 +219,6 @@ def test_the_viewpoint_gate_finds_a_source_images_features_once_for_all_its_edit
     shifted = np.roll(source, 40, axis=1)  # a camera that turned: the whole view moves
     edited = source.copy()
     edited[64:128, 64:128] = 255 - edited[64:128, 64:128]
-    rp._source_features.clear()
     fresh = []
     for other in (edited, shifted):
         rp._source_features.clear()

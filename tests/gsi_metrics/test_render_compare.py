@@ -145,6 +145,13 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
                 comparer.close()
 
 
+def _forget_scene_renders() -> None:
+    """Closes the renderer the last comparer kept (:class:`_SceneRenders`), so that the next comparer starts afresh."""
+    if _SceneRenders._last is not None:
+        _SceneRenders._last.renderer.close()
+        _SceneRenders._last = None
+
+
 def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(
     split_rows: list[dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -171,9 +178,7 @@ def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(
 
     fresh = []
     for edit in edits:
-        if _SceneRenders._last is not None:
-            _SceneRenders._last.renderer.close()
-            _SceneRenders._last = None
+        _forget_scene_renders()
         fresh.append(costs(RenderComparer(sample.view, edit)))
     shared = [RenderComparer(sample.view, edit) for edit in edits]
     assert shared[0].renderer is shared[1].renderer is shared[2].renderer
@@ -207,16 +212,12 @@ def test_a_scene_keeps_its_drawings_up_to_a_bound(split_rows: list[dict], monkey
         hypotheses[0] = Hypothesis(0.0, 0.0, 0.0, comparer.identity_index)
         return [comparer._distance(comparer.state(h), exact=False) for h in hypotheses]
 
-    if _SceneRenders._last is not None:
-        _SceneRenders._last.renderer.close()
-        _SceneRenders._last = None
+    _forget_scene_renders()
     unbounded = costs()
-    kept = _SceneRenders._last
-    sizes = [drawing.nbytes for drawing in kept.drawings.values()]
+    sizes = [drawing.nbytes for drawing in _SceneRenders._last.drawings.values()]
     bound = max(max(sizes), sum(sizes) // 2)
     assert bound < sum(sizes)
-    kept.renderer.close()
-    _SceneRenders._last = None
+    _forget_scene_renders()
     monkeypatch.setattr(render_compare, "_MOST_KEPT_DRAWING_BYTES", bound)
     assert costs() == unbounded
     assert 0 < sum(d.nbytes for d in _SceneRenders._last.drawings.values()) <= bound
