@@ -22,12 +22,12 @@ by side with these on randomized cases.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from gsi_datasets.geometry import project_points
 
@@ -283,7 +283,7 @@ def scale(meta: EditMeta, source: Sequence[Detection], edited: Sequence[Detectio
 
 #: The SIFT features of the last source images :func:`viewpoint_unchanged` saw (by content), at most this many.
 _KEPT_SOURCE_FEATURES = 4
-_source_features: OrderedDict[bytes, tuple[Any, Any]] = OrderedDict()
+_source_features: LRUCache[bytes, tuple[Any, Any]] = LRUCache(maxsize=_KEPT_SOURCE_FEATURES)
 
 
 def _source_sift(source: np.ndarray) -> tuple[Any, Any]:
@@ -293,12 +293,10 @@ def _source_sift(source: np.ndarray) -> tuple[Any, Any]:
     import cv2
 
     key = hashlib.blake2b(np.ascontiguousarray(source).data, digest_size=16).digest() + repr(source.shape).encode()
-    if key not in _source_features:
-        _source_features[key] = cv2.SIFT_create().detectAndCompute(source, None)
-        if len(_source_features) > _KEPT_SOURCE_FEATURES:
-            _source_features.popitem(last=False)
-    _source_features.move_to_end(key)
-    return _source_features[key]
+    features = _source_features.get(key)
+    if features is None:
+        features = _source_features[key] = cv2.SIFT_create().detectAndCompute(source, None)
+    return features
 
 
 def viewpoint_unchanged(source: np.ndarray, edited: np.ndarray, max_angle_deg: float = 10.0) -> bool:

@@ -61,13 +61,13 @@ rotation-invariant parts agree on "no rotation".
 from __future__ import annotations
 
 import dataclasses
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
+from cachetools import LRUCache
 
 from gsi_datasets.geometry import box_corners, mask_box, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
@@ -247,7 +247,7 @@ class ClassicalBackend:
         }
         self._sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=contrast_threshold)
         self._matcher = cv2.BFMatcher(cv2.NORM_L2)
-        self._source_cache: OrderedDict[tuple[str, int | None], dict[bool, _Features]] = OrderedDict()
+        self._source_cache: LRUCache[tuple[str, int | None], dict[bool, _Features]] = LRUCache(maxsize=256)
 
     def config(self) -> dict[str, Any]:
         return dict(self._config)
@@ -294,10 +294,9 @@ class ClassicalBackend:
         """The source image's whole-image features (for the camera) or zoomed target features, each computed when first
         asked for and cached per sample: the same source is scored against many editors."""
         key = (sample.sample_id, sample.target_id)
-        cached = self._source_cache.setdefault(key, {})
-        self._source_cache.move_to_end(key)
-        if len(self._source_cache) > 256:
-            self._source_cache.popitem(last=False)
+        cached = self._source_cache.get(key)
+        if cached is None:
+            cached = self._source_cache[key] = {}
         if zoomed not in cached:
             if not zoomed:
                 cached[zoomed] = self._features(sample.image)

@@ -31,7 +31,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from cachetools import LRUCache
 
 from gsi_metrics.perception.experts import ExpertRequest
 
@@ -116,9 +116,8 @@ class TransformersExperts:
             raise ValueError(f"experts: batch_size must be >= 1, got {batch_size}")
         self.device_option, self.dtype_option, self.threshold = device, dtype, float(threshold)
         self.batch_size = int(batch_size)
-        #: Answers by (role, image hash, category), the most recent last; bounded (depth maps are full-size).
-        self._answers: OrderedDict[tuple[str, str, str | None], Any] = OrderedDict()
-        self._capacity = 16 * self.batch_size
+        #: Answers by (role, image hash, category), the 16 a batch slot used last (depth maps are full-size).
+        self._answers: LRUCache[tuple[str, str, str | None], Any] = LRUCache(maxsize=16 * self.batch_size)
         #: Forward passes run, by role (for tests and benchmarks of the batching).
         self.forward_passes = dict.fromkeys(MODEL_ROLES, 0)
 
@@ -185,9 +184,6 @@ class TransformersExperts:
                 answers.update(zip(batch, computed, strict=True))
         for key in keys:
             self._answers[key] = answers[key]
-            self._answers.move_to_end(key)
-        while len(self._answers) > self._capacity:
-            self._answers.popitem(last=False)
         return [answers[key] for key in keys]
 
     def _compute(self, role: str, questions: list[_Question]) -> list[Any]:

@@ -200,6 +200,23 @@ def test_batched_answers_equal_one_at_a_time_in_fewer_forward_passes(tiny_expert
     assert one_by_one.forward_passes["features"] == 12
 
 
+def test_kept_answers_are_bounded_and_the_least_recently_used_go_first(tiny_experts) -> None:
+    """The experts keep 16 answers a batch slot (a depth map is a full-size image): an answer asked for again stays,
+    the least recently used one is computed again."""
+    experts = load_experts({"features": tiny_experts["features"], "batch_size": 1})
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(17)]
+    for picture in images[:16]:
+        experts.features(picture)
+    experts.features(images[0])  # used again: now the most recent
+    experts.features(images[16])  # one more than the bound: images[1] goes
+    assert experts.forward_passes["features"] == 17
+    experts.features(images[0])
+    assert experts.forward_passes["features"] == 17
+    experts.features(images[1])
+    assert experts.forward_passes["features"] == 18
+
+
 def test_eval_prefetches_rows_for_batching_experts_with_the_same_scores(tiny_experts, built_split, tmp_path) -> None:
     """In one process, eval hands the experts batch_size rows at a time: the scores are those of one row at a time,
     from fewer forward passes."""
