@@ -138,6 +138,11 @@ class SourceView:
         return get_operation(self.operation).change == "object_removed"
 
     @property
+    def in_place_asked(self) -> bool:
+        """Whether the instruction asks for a change that keeps the target where it stands (OR, OS)."""
+        return get_operation(self.operation).in_place
+
+    @property
     def object_target(self) -> bool:
         """Whether an object is edited (False for camera operations)."""
         return self.target_id is not None

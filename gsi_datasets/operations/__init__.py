@@ -73,6 +73,7 @@ class OperationSpec:
         label_fields: the row fields (dotted paths) its labels fill beyond the common ones.
         templates: template key -> phrasings; templates use ``{object}`` and the command's ``values()``.
         object_target: whether an object is edited (False for camera motions).
+        in_place: whether the asked change keeps the target where it stands (a turn, a scaling).
     """
 
     name: str
@@ -82,6 +83,7 @@ class OperationSpec:
     label_fields: tuple[str, ...]
     templates: Mapping[str, tuple[str, ...]]
     object_target: bool = True
+    in_place: bool = False
 
     def phrase(self, command: Command, rng: np.random.Generator, **values: Any) -> tuple[str, str]:
         """Draws a phrasing of ``command`` and fills it in. Returns ``(instruction, template)``.

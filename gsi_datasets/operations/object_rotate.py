@@ -66,6 +66,7 @@ SPEC = register_operation_spec(
         command_type=RotateCommand,
         change="object_pose",
         label_fields=("target_object", "transform.rotation_axis", "transform.rotation_deg", "support"),
+        in_place=True,
         templates={
             "clockwise": (
                 "Rotate the {object} {angle_deg} degrees clockwise, as seen from above.",

@@ -32,6 +32,7 @@ SPEC = register_operation_spec(
         command_type=ScaleCommand,
         change="object_scale",
         label_fields=("target_object", "transform.scale_factor", "support"),
+        in_place=True,
         templates={
             "0.5": (
                 "Make the {object} half its size.",
