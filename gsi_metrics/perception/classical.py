@@ -22,10 +22,10 @@ Known limits (reported as ``found=False``, never guessed): targets with too few 
 pixels, and faces that were invisible in the source (e.g. the back of an object after a 180 degree turn).
 
 5. **Render-and-compare** (synthetic rows, whenever the camera motion was recovered): the feature estimate,
-   when there is one and the target may stand elsewhere (not for an in-place change: a turn, a scaling), seeds a
-   search over the target's support-plane shift, yaw and scale that re-renders the stored source scene from the
-   recovered camera; the search also starts from "no change" and from every large region of change, so it never
-   needs to know how much was asked
+   when there is one and the target may stand elsewhere (a move, a placement; not a turn, a scaling or a
+   removal), seeds a search over the target's support-plane shift, yaw and scale that re-renders the stored source
+   scene from the recovered camera; the search also starts from "no change" and from every large region of change,
+   so it never needs to know how much was asked
    (:mod:`gsi_metrics.perception.render_compare`); its result replaces the feature estimate. This is what
    makes rotations of bodies of revolution and faces hidden in the source recoverable, and keeps a slightly
    moved, zoomed or shifted output scorable.
@@ -407,16 +407,18 @@ class ClassicalBackend:
             path = "render-compare" if sample.scene is not None else "scene-free"
         searched = path != "features" and camera.found
         # The target's feature match: the estimate of the features path, and one more start of render-and-compare's
-        # search, for a target that may stand elsewhere now (a move, a placement, a removal). The search always starts
-        # at the target's own place too, which is where an in-place change (a turn, a scaling) leaves it, and from the
-        # regions of change: on the 100-scene tabletop fidelity suite, render-and-compare, the start changed 15 of the
-        # 2,374 cases without it on turns and scalings (none's IC; errors by over 1 cm, 5 degrees or 5% better in
-        # 3, worse in 1) for 15% of the suite's time, and 26 recoveries got worse (8 better) without it on moves. The
-        # scene-free search does without it altogether: on the 300-row tabletop split (oracle and geometric edits) no
-        # IC changed and every mean moved by 0.05 points at most, for a fifth of a scene-free row's time.
+        # search, for a target that may stand elsewhere now (a move, a placement). The search always starts at the
+        # target's own place too, which is where an in-place change (a turn, a scaling) leaves it, and from the regions
+        # of change, where a removal's wrong edit (the target moved instead) puts it; a removed target has nothing to
+        # match. On the 100-scene tabletop fidelity suite, render-and-compare, the start changed 15 of the 2,374 cases
+        # without it on turns and scalings (none's IC; errors by over 1 cm, 5 degrees or 5% better in 3, worse in 1)
+        # for 15% of the suite's time (30 room scenes of removals: 9 of 563 cases, in EL's fifth decimal, -17%), and 26
+        # recoveries got worse (8 better) without it on moves. The scene-free search does without it altogether: on
+        # the 300-row tabletop split (oracle and geometric edits) no IC changed and every mean moved by 0.05 points at
+        # most, for a fifth of a scene-free row's time.
         target = (
             TargetRecovery(found=False)
-            if searched and (path == "scene-free" or sample.in_place_asked)
+            if searched and (path == "scene-free" or sample.in_place_asked or sample.removal_asked)
             else self._feature_target(sample, edited, camera)
         )
         if searched:

@@ -263,7 +263,7 @@ def test_the_feature_match_starts_the_search_only_where_the_target_may_stand_els
 ) -> None:
     """The target's SIFT match (a zoomed feature search of the whole edited image when much of it changed) is one
     more start of the search, for a move; a turn or a scaling leaves the target where the search always starts, and
-    is recovered without it."""
+    is recovered without it; a removed target has nothing to match, and is found gone without it."""
     from gsi_datasets.geometry import geodesic_angle_deg
     from gsi_metrics.perception import create_backend
     from gsi_metrics.perception.classical import ClassicalBackend
@@ -275,13 +275,23 @@ def test_the_feature_match_starts_the_search_only_where_the_target_may_stand_els
     monkeypatch.setattr(
         ClassicalBackend, "_feature_target", lambda self, *args: matched.append(1) or feature_target(self, *args)
     )
-    for operation, matches in (("object_rotate", 0), ("object_scale", 0), ("camera_relative_move", 1)):
-        row = operation_rows(operation, (0,))[0]
+    cases = [
+        ("object_rotate", "tabletop", 0),
+        ("object_scale", "tabletop", 0),
+        ("spatial_remove", "room", 0),
+        ("camera_relative_move", "tabletop", 1),
+    ]
+    for operation, config, matches in cases:
+        row = operation_rows(operation, (0,), config)[0]
         sample = ScoringSample.from_row(row)
         matched.clear()
         target = backend.perceive(sample.view, np.array(png_image(row, "target_image"))).target
         assert len(matched) == matches, operation
-        assert target.found and target.method == "render-compare"
+        assert target.method == "render-compare"
+        if operation == "spatial_remove":
+            assert target.removed and not target.found
+            continue
+        assert target.found
         assert np.linalg.norm(target.translation_m - sample.truth.translation_m) < 0.01, operation
         assert geodesic_angle_deg(target.rotation, sample.truth.rotation) < 3.0, operation
         assert target.scale_factor == pytest.approx(sample.truth.scale_factor, rel=0.03), operation
