@@ -412,7 +412,7 @@ class ClassicalBackend:
         # of change, where a removal's wrong edit (the target moved instead) puts it; a removed target has nothing to
         # match. On the 100-scene tabletop fidelity suite, render-and-compare, the start changed 15 of the 2,374 cases
         # without it on turns and scalings (none's IC; errors by over 1 cm, 5 degrees or 5% better in 3, worse in 1)
-        # for 15% of the suite's time (30 room scenes of removals: 9 of 563 cases, in EL's fifth decimal, -17%), and 26
+        # for 15% of the suite's time (30 room scenes of removals: 9 of 563 cases, EL by under 1e-4, -17%), and 26
         # recoveries got worse (8 better) without it on moves. The scene-free search does without it altogether: on
         # the 300-row tabletop split (oracle and geometric edits) no IC changed and every mean moved by 0.05 points at
         # most, for a fifth of a scene-free row's time.

@@ -9,11 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
+from gsi_datasets.geometry import geodesic_angle_deg
 from gsi_datasets.rendering import StateRenderer
 from gsi_datasets.scene import Scene
-from gsi_metrics.perception import render_compare
+from gsi_metrics.perception import create_backend, render_compare
+from gsi_metrics.perception.classical import ClassicalBackend
 from gsi_metrics.perception.render_compare import Hypothesis, RenderComparer, _SceneRenders, photometrically_matched
 from gsi_metrics.sample import ScoringSample
+from tests.generated import operation_rows, png_image
 
 
 @pytest.mark.parametrize("divisor", [1, 2])
@@ -264,11 +267,6 @@ def test_the_feature_match_starts_the_search_only_where_the_target_may_stand_els
     """The target's SIFT match (a zoomed feature search of the whole edited image when much of it changed) is one
     more start of the search, for a move; a turn or a scaling leaves the target where the search always starts, and
     is recovered without it; a removed target has nothing to match, and is found gone without it."""
-    from gsi_datasets.geometry import geodesic_angle_deg
-    from gsi_metrics.perception import create_backend
-    from gsi_metrics.perception.classical import ClassicalBackend
-    from tests.generated import operation_rows, png_image
-
     backend = create_backend("classical")
     matched = []
     feature_target = ClassicalBackend._feature_target
