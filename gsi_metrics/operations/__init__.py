@@ -30,7 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from gsi_datasets.geometry import geodesic_angle_deg, mask_box, reference_box, symmetric_geodesic_deg
+from gsi_datasets.geometry import (
+    geodesic_angle_deg,
+    mask_box,
+    reference_box,
+    symmetric_geodesic_deg,
+    transform_points,
+)
 from gsi_datasets.registry import Registry
 from gsi_metrics import reference_protocol
 from gsi_metrics.perception import Perception, TargetRecovery
@@ -207,25 +213,39 @@ def other_change_small(
 ) -> bool:
     """Whether the target's recovered change has no unasked component that is both large and plain, for the
     components named: a turn over 30 degrees (compared modulo the target's symmetry about the support normal: a round
-    object turned any way is unturned), a scaling beyond x1.25, a shift over 5 cm; each counts only when the image
-    needs it (its :attr:`~gsi_metrics.perception.TargetRecovery.evidence` at least ``SIDE_CHANGE_MIN_EVIDENCE``). A
-    re-drawn, mirrored or flat-pasted object that the search can only explain as a turn or a scaling is no unasked
-    change; SA still pays for what it recovered."""
+    object turned any way is unturned), a scaling beyond x1.25 of both the source size and the size at which the
+    target shows as large in the image as in the source (:func:`flat_paste_scale`: a move drawn as a 2D paste,
+    without perspective), a shift over 5 cm; each counts only when the image needs it (its
+    :attr:`~gsi_metrics.perception.TargetRecovery.evidence` at least ``SIDE_CHANGE_MIN_EVIDENCE``). A re-drawn,
+    mirrored or flat-pasted object that the search can only explain as a turn or a scaling is no unasked change; SA
+    still pays for what it recovered."""
     target = perception.target
 
     def plain(component: str) -> bool:
         return target.evidence.get(component, np.inf) >= SIDE_CHANGE_MIN_EVIDENCE
 
     turn = symmetric_geodesic_deg(np.eye(3), target.rotation, view.support_normal, view.symmetry_order)
+    log_scale = np.log(target.scale_factor)
+    unscaled = min(abs(log_scale), abs(log_scale - np.log(flat_paste_scale(view, perception))))
     return bool(
         (not rotation or turn <= OTHER_CHANGE_MAX_ROTATION_DEG or not plain("turn"))
-        and (not scale or abs(np.log(target.scale_factor)) <= np.log(OTHER_CHANGE_MAX_SCALE) or not plain("scale"))
+        and (not scale or unscaled <= np.log(OTHER_CHANGE_MAX_SCALE) or not plain("scale"))
         and (
             not translation
             or np.linalg.norm(target.translation_m) <= OTHER_CHANGE_MAX_TRANSLATION_M
             or not plain("shift")
         )
     )
+
+
+def flat_paste_scale(view: SourceView, perception: Perception) -> float:
+    """The scale factor at which the target, where it was recovered, shows as large in the edited image as in the
+    source: its distance from the (edited) camera over its distance in the source. A generator that pastes the object's
+    pixels at their new place without perspective (moving it away from the camera without shrinking it) leaves the
+    recovered object this much larger, an appearance change rather than an unasked scaling."""
+    centre = view.target_box.centre
+    moved = transform_points(perception.camera.delta, (centre + perception.target.translation_m)[None])[0]
+    return float(moved[2] / centre[2]) if centre[2] > 0 and moved[2] > 0 else 1.0
 
 
 def magnitude_in_range(ratio: float, ratio_range: tuple[float, float] = MAGNITUDE_RATIO_RANGE) -> bool:

@@ -329,6 +329,23 @@ def test_an_unasked_change_fails_ic_only_when_the_image_needs_it(samples, operat
     assert scores[0.05].sa == scores[1.0].sa
 
 
+def test_a_move_pasted_without_perspective_is_no_unasked_scaling(samples) -> None:
+    """A generator that pastes the moved object's pixels at their new place keeps its size in the image: moved 40%
+    further from the camera, it is recovered 1.4 times larger, plainly. That is an appearance change, not an unasked
+    scaling (it complies); larger still, or as large at an unchanged distance, is a scaling (it does not)."""
+    _, sample = samples["camera_relative_move"]
+    centre = sample.view.target_box.centre
+    away, across = 0.4 * centre, np.array([0.15, 0.0, 0.0])  # along the line of sight; at the same depth
+    scorer = get_scorer("camera_relative_move", "gsi")
+    for translation, scale, complies in [(away, 1.4, True), (away, 1.4 * 1.3, False), (across, 1.4, False)]:
+        moved = _with(sample, truth=dict(translation_m=translation))
+        target = TargetRecovery(True, translation, np.eye(3), scale, 1.0, 50, evidence={"scale": 1.0, "shift": 1.0})
+        assert _score(scorer, moved, Perception(target, CameraRecovery(True))).ic == float(complies), (
+            scale,
+            translation,
+        )
+
+
 @pytest.fixture(scope="module")
 def camera_samples() -> list[tuple[dict, ScoringSample]]:
     """Camera view changes of every kind (move, turn, tilt) on tabletop scenes."""
