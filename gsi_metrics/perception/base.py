@@ -71,12 +71,17 @@ class CameraRecovery:
         delta: 4x4 transform from the source camera frame to the edited camera frame (metric).
         confidence: in [0, 1].
         inliers: number of supporting correspondences.
+        image_warp: a shift and zoom of the whole image plane (2x3, source pixels -> edited pixels) that explains the
+            background better than any camera motion: the edited frame is the source frame cropped, shifted or
+            resized (a generator's framing, no parallax), and the camera is still (``delta`` the identity). None
+            otherwise.
     """
 
     found: bool
     delta: np.ndarray = field(default_factory=lambda: np.eye(4))
     confidence: float = 0.0
     inliers: int = 0
+    image_warp: np.ndarray | None = None
 
     @property
     def rotation_deg(self) -> float:
@@ -129,7 +134,8 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     if view.reference_id is not None:
         perception = dataclasses.replace(perception, reference=backend.perceive(view.of_reference(), edited).target)
     if view.distractor_ids:
-        still = perception.camera.found and np.array_equal(perception.camera.delta, np.eye(4))
+        camera = perception.camera
+        still = camera.found and camera.image_warp is None and np.array_equal(camera.delta, np.eye(4))
         distance = change_distance(view.image, edited) if still else None  # one image-wide map for every distractor
         distractors = {
             instance_id: TargetRecovery(found=True, confidence=1.0)

@@ -400,6 +400,36 @@ def test_an_unchanged_background_is_a_still_camera_and_a_moved_one_is_not() -> N
     assert camera.found and np.array_equal(camera.delta, np.eye(4))
 
 
+def test_a_reframed_image_is_brought_back_to_the_source_frame_and_a_moved_camera_is_not() -> None:
+    """A generator that shifts or zooms its whole output (a crop, a resize) moves every pixel by the same shift and
+    zoom, which no camera motion does exactly: the warp is recovered (the camera still), the target perceived in the
+    source frame and its mask mapped to the edited frame. A camera moved by 2 cm and turned by a degree has parallax
+    that no warp explains: it is a camera motion, as before."""
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+
+    (row,) = operation_rows("receptacle_place", (0,), config="room")
+    sample = ScoringSample.from_row(row)
+    oracle = np.array(png_image(row, "target_image"))
+    height, width = oracle.shape[:2]
+    backend = create_backend("classical")
+    for warp in (np.array([[1.0, 0.0, 9.0], [0.0, 1.0, -6.0]]), np.array([[1.02, 0.0, -4.0], [0.0, 1.02, -6.5]])):
+        edited = cv2.warpAffine(oracle, warp, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        perception = perceive(backend, sample.view, edited)
+        camera, target = perception.camera, perception.target
+        assert camera.found and np.array_equal(camera.delta, np.eye(4)) and camera.image_warp is not None
+        corners = np.array([[0.0, 0.0], [width, height]])
+        assert np.abs(corners @ (camera.image_warp - warp)[:, :2].T + (camera.image_warp - warp)[:, 2]).max() < 0.5
+        assert target.found and np.linalg.norm(target.translation_m - sample.truth.translation_m) < 0.01
+        shown = cv2.warpAffine(
+            (sample.truth.expected_instances == sample.view.target_id).astype(np.uint8), warp, (width, height)
+        ).astype(bool)
+        assert (target.mask & shown).sum() / (target.mask | shown).sum() > 0.8  # in the edited frame
+    drift = next(c for c in make_counterfactuals(row).cases if c.name == "camera_drift/moved_camera")
+    camera = perceive(backend, sample.view, np.array(drift.image)).camera
+    assert camera.found and camera.image_warp is None
+    assert np.linalg.norm(camera.delta[:3, 3] - drift.truth.camera_delta[:3, 3]) < 0.005
+
+
 def test_a_turn_read_either_way_round_is_undecidable_only_when_the_readings_disagree() -> None:
     """A box-like target whose unseen back is drawn as its front mirrored looks the same turned by t and by t + 180
     degrees from some views. When the recovered turn is such a pair and one reading complies while the other does not
