@@ -423,20 +423,14 @@ class ClassicalBackend:
             return Perception(target=TargetRecovery(found=False), camera=self._camera(sample, edited, everywhere))
         near_target = cv2.dilate(sample.target_mask.astype(np.uint8), np.ones((15, 15), np.uint8)).astype(bool)
         camera = self._camera(sample, edited, ~near_target)
-        if camera.image_warp is None:
-            return Perception(target=self._perceive_target(sample, edited, camera), camera=camera)
-        # A reframed image: the target is perceived in the source frame, and its mask mapped to the edited frame.
-        target = self._perceive_target(sample, aligned_to_source(edited, camera.image_warp, sample.image), camera)
-        if target.mask is not None:
-            height, width = target.mask.shape
-            mask = cv2.warpAffine(
-                target.mask.astype(np.uint8), camera.image_warp, (width, height), flags=cv2.INTER_NEAREST
-            )
-            target = dataclasses.replace(target, mask=mask > 0)
-        return Perception(target=target, camera=camera)
+        return Perception(target=self._perceive_target(sample, edited, camera), camera=camera)
 
     def _perceive_target(self, sample: SourceView, edited: np.ndarray, camera: CameraRecovery) -> TargetRecovery:
-        """The target's change (steps 3-7), ``edited`` in the source frame, seen from ``camera``."""
+        """The target's change (steps 3-7), seen from ``camera``. A reframed image (``camera.image_warp``) is searched
+        brought back to the source frame, its features are taken as given (a second resampling would blur them) and
+        mapped back, and the target's mask is mapped to the edited frame."""
+        warp = camera.image_warp
+        aligned = edited if warp is None else aligned_to_source(edited, warp, sample.image)
         path = self._config["perception"]
         if path == "auto":
             path = "render-compare" if sample.scene is not None else "scene-free"
@@ -454,35 +448,51 @@ class ClassicalBackend:
         target = (
             TargetRecovery(found=False)
             if searched and (path == "scene-free" or sample.in_place_asked or sample.removal_asked)
-            else self._feature_target(sample, edited, camera)
+            else self._feature_target(sample, edited, aligned, camera)
         )
         if searched:
             comparer_type = RenderComparer if path == "render-compare" else SceneFreeComparer
             proposals = (
-                target_proposals(load_experts(self._config["experts"]), sample, edited)
+                target_proposals(load_experts(self._config["experts"]), sample, aligned)
                 if self._config["experts"]
                 else []
             )
-            target = self._render_compare(comparer_type, sample, edited, target, camera, proposals)
+            target = self._render_compare(comparer_type, sample, aligned, target, camera, proposals)
         elif not target.found and sample.removal_asked:
-            target = dataclasses.replace(target, removed=self._vacated(sample, edited, camera))
+            target = dataclasses.replace(target, removed=self._vacated(sample, aligned, camera))
+        if warp is not None and target.mask is not None:
+            height, width = edited.shape[:2]
+            mask = cv2.warpAffine(target.mask.astype(np.uint8), warp, (width, height), flags=cv2.INTER_NEAREST)
+            target = dataclasses.replace(target, mask=mask > 0)
         return target
 
-    def _feature_target(self, sample: SourceView, edited: np.ndarray, camera: CameraRecovery) -> TargetRecovery:
-        """The target's change from SIFT matches on it (zoomed in) and PnP with the source depth (steps 3 and 4)."""
+    def _feature_target(
+        self, sample: SourceView, edited: np.ndarray, aligned: np.ndarray, camera: CameraRecovery
+    ) -> TargetRecovery:
+        """The target's change from SIFT matches on it (zoomed in) and PnP with the source depth (steps 3 and 4):
+        looked for where ``aligned`` (``edited`` in the source frame) changed, in ``edited`` itself."""
         source_zoomed = self._source_features(sample, zoomed=True)
         on_target = cv2.erode(sample.target_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         _, factor = self._target_zoom(sample)
-        box = self._edited_search_box(sample, edited)
+        box = self._edited_search_box(sample, aligned)
         # Keep the zoomed search affordable when a global change (a shift, a colour cast) flags everything.
         area = (box[2] - box[0]) * (box[3] - box[1]) * factor**2
-        factor = min(factor, float(np.sqrt(self._config["max_search_pixels"] / max(area / factor**2, 1))))
+        factor = max(1.0, min(factor, float(np.sqrt(self._config["max_search_pixels"] / max(area / factor**2, 1)))))
+        warp = camera.image_warp
+        if warp is None:
+            edited_features = self._features(edited, box, factor)
+        else:  # the box's corners through the warp; the features found there back through its inverse
+            corners = np.array(box, float).reshape(2, 2) @ warp[:, :2].T + warp[:, 2]
+            height, width = edited.shape[:2]
+            left, top = np.clip(np.floor(corners[0]).astype(int), 0, None)
+            right, bottom = np.minimum(np.ceil(corners[1]).astype(int), (width, height))
+            if right <= left or bottom <= top:  # the place to look for it is out of the reframed image
+                return TargetRecovery(found=False)
+            found = self._features(edited, (int(left), int(top), int(right), int(bottom)), factor)
+            points = (found.points - warp[:, 2]) / warp[0, 0]
+            edited_features = _Features(points.astype(np.float32), found.descriptors)
         return self._target(
-            sample,
-            source_zoomed,
-            self._features(edited, box, max(factor, 1.0)),
-            self._selectable(sample, source_zoomed, on_target),
-            camera,
+            sample, source_zoomed, edited_features, self._selectable(sample, source_zoomed, on_target), camera
         )
 
     def _vacated(self, sample: SourceView, edited: np.ndarray, camera: CameraRecovery) -> bool:
