@@ -8,7 +8,11 @@ Method (all in the source camera frame; the source side is exact: depth, K, mask
    camera, ``delta``, in metres. Motions below ``static_rotation_deg`` / ``static_translation_m`` count
    as a static camera (they are estimation noise). Before any feature is computed, a background that did not change
    (:func:`unchanged_background`: textured pixels away from the target, after a global colour change is undone) is a
-   still camera at once: the usual case, and two of the four SIFT passes saved.
+   still camera at once: the usual case, and two of the four SIFT passes saved. An image that a shift and zoom of
+   the whole frame explains better than any camera motion (a generator's crop or resize: every pixel moves alike,
+   where a moved camera's parallax moves near and far points differently) is reframed, not a moved camera: the
+   warp is recovered (``CameraRecovery.image_warp``), the camera is still, and the target is searched in the edited
+   image brought back to the source frame (its features taken as given and mapped back, its mask mapped forward).
 3. **Target pose**: target features are lifted the same way; RANSAC PnP of their matches gives a rigid
    motion ``T`` (source object points -> edited camera). With the camera motion removed, ``M =
    delta^-1 T`` is the target's motion, up to the scale-depth ambiguity of a single view: the object
