@@ -1029,6 +1029,30 @@ class RenderComparer(PoseSearch):
         residual = np.abs(self._predicted_change(state, exact=True) - self.observed_change).sum(axis=2)
         return float(np.median(residual[shows]))
 
+    def unturned_cost(self, hypothesis: Hypothesis) -> float:
+        """The cheaper of the search's and of the target's mirror image unturned (the unturned target's drawn pixels
+        flipped left to right within its box in the image, over the scene drawn without it, as a generator flips it):
+        a generator that draws the target mirrored has not turned it, however well a turn explains the mirror image. A
+        real turn keeps its evidence: its mirror image unturned does not draw it."""
+        unturned_cost = super().unturned_cost(hypothesis)
+        if _yaw_gap(hypothesis.yaw_deg, 0.0) == 0.0:
+            return unturned_cost
+        unturned = dataclasses.replace(hypothesis, yaw_deg=0.0)
+        state = self.state(unturned)
+        shows = self.renderer.render_instances(state) == self.target.instance_id
+        shows = cv2.resize(shows.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_NEAREST) > 0
+        if not shows.any():
+            return unturned_cost
+        drawn = self._render(state, exact=True)
+        mirrored = self._render(self.view.without_object(self.target.instance_id), exact=True)
+        rows, columns = np.nonzero(shows)
+        box = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
+        flipped = shows[box][:, ::-1]
+        mirrored[box][flipped] = drawn[box][:, ::-1][flipped]
+        difference = np.abs(mirrored - self._baseline(exact=True).reference - self.observed_change).sum(axis=2)
+        distance = float(np.minimum(difference, self.truncation).sum()) / (self.compare_size[0] * self.compare_size[1])
+        return min(unturned_cost, distance + self.prior_weight * self.cost_unit * self.change(unturned))
+
     def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
         """The target's pixels under ``hypothesis``, at the full image ``shape``."""
         instances = self.renderer.render_instances(self.state(hypothesis))
