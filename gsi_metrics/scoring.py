@@ -370,6 +370,8 @@ def score_perceived(
         "el_psnr_db": None if locality is None else locality.psnr_db,
         "camera_rotation_deg": perception.camera.rotation_deg,
         "camera_translation_m": perception.camera.translation_m,
+        # A reframed output (cropped, shifted, resized): the shift and zoom that brings the source frame onto it.
+        "image_warp": None if perception.camera.image_warp is None else perception.camera.image_warp.tolist(),
     }
     return SampleScore(
         sample_id=sample.sample_id,

@@ -35,7 +35,8 @@ class CameraRelativeMoveScoring(OperationScoring):
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """``e = |t_pred - t_gt|`` (full 3D displacement vector, metres), ``m = |t_gt|``. IC: found; ``cos(t_pred, t_gt)
         >= cos 30deg``; ``|t_pred| / m`` in [1/3, 3]; no rotation over 30 degrees (modulo the target's symmetry) and no
-        scaling beyond x1.25 either way (the right kind of change).
+        scaling beyond x1.25 either way of both its source size and the size that shows it as large as before (a move
+        pasted without perspective: the right kind of change).
 
         Defect 1 of the reference (direction barely scored) is what this fixes."""
         perception = denoised(perception)

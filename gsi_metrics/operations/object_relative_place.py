@@ -49,7 +49,7 @@ class ObjectRelativePlaceScoring(CameraRelativeMoveScoring):
         and reference found; the reference unmoved (no shift over 5 cm, turn over 30 degrees or scaling beyond x1.25);
         the target's final offset from the reference, on the support plane, within 30 degrees of the asked side and of
         the asked order of length ([1/3, 3]); the target neither turned over 30 degrees (modulo its symmetry) nor scaled
-        beyond x1.25."""
+        beyond x1.25 (of its source size and of the size that shows it as large as before)."""
         perception = denoised(perception)
         target, reference = perception.target, perception.reference
         if not target.found:

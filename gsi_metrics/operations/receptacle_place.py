@@ -64,7 +64,7 @@ class ReceptaclePlaceScoring(CameraRelativeMoveScoring):
         """``e = |p - g|`` (recovered against asked final centre, on the support plane, metres), ``m = min(|t_gt|, s)``
         (``s``: from ``g`` to the nearest other region's point). IC: found; the final centre over the receptacle's
         surface; the asked region's point the nearest of all regions' points; no turn over 30 degrees (modulo its
-        symmetry) and no scaling beyond x1.25."""
+        symmetry) and no scaling beyond x1.25 (of its source size and of the size that shows it as large as before)."""
         perception = denoised(perception)
         target = perception.target
         if not target.found:

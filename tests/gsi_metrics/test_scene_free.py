@@ -20,7 +20,7 @@ from gsi_metrics.perception.kernels import draw_points, gaussian_taps, hypothesi
 from gsi_metrics.perception.render_compare import Hypothesis
 from gsi_metrics.perception.scene_free import SceneFreeComparer, compare_divisor
 from gsi_metrics.sample import Box3D, ScoringSample
-from gsi_metrics.scoring import score_sample, summarize
+from gsi_metrics.scoring import score_perceived, score_sample, summarize
 from tests.generated import operation_rows, png_image
 
 
@@ -424,6 +424,7 @@ def test_a_reframed_image_is_brought_back_to_the_source_frame_and_a_moved_camera
             (sample.truth.expected_instances == sample.view.target_id).astype(np.uint8), warp, (width, height)
         ).astype(bool)
         assert (target.mask & shown).sum() / (target.mask | shown).sum() > 0.8  # in the edited frame
+        assert np.allclose(score_perceived(sample, edited, perception, "gsi").details["image_warp"], camera.image_warp)
     drift = next(c for c in make_counterfactuals(row).cases if c.name == "camera_drift/moved_camera")
     camera = perceive(backend, sample.view, np.array(drift.image)).camera
     assert camera.found and camera.image_warp is None
