@@ -74,7 +74,7 @@ import cv2
 import numpy as np
 from cachetools import LRUCache
 
-from gsi_datasets.geometry import box_corners, mask_box, transform_points, unproject_pixels
+from gsi_datasets.geometry import box_corners, mask_box, project_points, transform_points, unproject_pixels
 from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
 from gsi_metrics.perception.experts import TargetProposal, expert_request, load_experts, target_proposals
 from gsi_metrics.perception.render_compare import PoseSearch, RenderComparer, photometrically_matched
@@ -194,6 +194,11 @@ def _shift_and_zoom(source: np.ndarray, edited: np.ndarray) -> np.ndarray:
     return np.array(
         [[zoom, 0.0, edited_mean[0] - zoom * source_mean[0]], [0.0, zoom, edited_mean[1] - zoom * source_mean[1]]]
     )
+
+
+def _warped(warp: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """``pixels`` ``(N, 2)`` through the 2x3 image warp ``warp``."""
+    return pixels @ warp[:, :2].T + warp[:, 2]
 
 
 def aligned_to_source(edited: np.ndarray, warp: np.ndarray, source: np.ndarray) -> np.ndarray:
@@ -486,7 +491,7 @@ class ClassicalBackend:
         if warp is None:
             edited_features = self._features(edited, box, factor)
         else:  # the box's corners through the warp; the features found there back through its inverse
-            corners = np.array(box, float).reshape(2, 2) @ warp[:, :2].T + warp[:, 2]
+            corners = _warped(warp, np.array(box, float).reshape(2, 2))
             height, width = edited.shape[:2]
             left, top = np.clip(np.floor(corners[0]).astype(int), 0, None)
             right, bottom = np.minimum(np.ceil(corners[1]).astype(int), (width, height))
@@ -629,25 +634,22 @@ class ClassicalBackend:
         On the room fidelity suite's background matches, the shifted and zoomed images' warp leaves 0.11-0.16 px (the
         camera motion 0.27-0.76), a camera moved 1.5-3 cm and turned 0.5-1.5 degrees 0.39-1.09 px (the camera
         motion 0.15-0.35)."""
-        projected = transform_points(delta, points) @ intrinsics.T
-        motion_residual = np.linalg.norm(projected[:, :2] / projected[:, 2:3] - edited_pixels, axis=1)
+        motion_residual = np.linalg.norm(
+            project_points(intrinsics, transform_points(delta, points)) - edited_pixels, axis=1
+        )
         explained = motion_residual < self._config["reprojection_px"]
         source, edited = source_pixels[explained].astype(np.float64), edited_pixels[explained].astype(np.float64)
         for _ in range(2):  # least squares, then again without the matches it leaves beyond reprojection_px
             if len(source) < self._config["min_camera_inliers"]:
                 return None
             warp = _shift_and_zoom(source, edited)
-            kept = (
-                np.linalg.norm(source @ warp[:, :2].T + warp[:, 2] - edited, axis=1) < self._config["reprojection_px"]
-            )
+            kept = np.linalg.norm(_warped(warp, source) - edited, axis=1) < self._config["reprojection_px"]
             source, edited = source[kept], edited[kept]
-        warp_residual = np.linalg.norm(
-            source_pixels[explained] @ warp[:, :2].T + warp[:, 2] - edited_pixels[explained], axis=1
-        )
+        warp_residual = np.linalg.norm(_warped(warp, source_pixels[explained]) - edited_pixels[explained], axis=1)
         if np.median(warp_residual) >= np.median(motion_residual[explained]):
             return None
         corners = np.array([[0.0, 0.0], image_size], float)
-        if np.abs(corners @ warp[:, :2].T + warp[:, 2] - corners).max() < 0.5:
+        if np.abs(_warped(warp, corners) - corners).max() < 0.5:
             return None
         return warp
 

@@ -1039,8 +1039,7 @@ class RenderComparer(PoseSearch):
             return unturned_cost
         unturned = dataclasses.replace(hypothesis, yaw_deg=0.0)
         state = self.state(unturned)
-        shows = self.renderer.render_instances(state) == self.target.instance_id
-        shows = cv2.resize(shows.astype(np.uint8), self.compare_size, interpolation=cv2.INTER_NEAREST) > 0
+        shows = self.mask(unturned, self.compare_size[::-1])
         if not shows.any():
             return unturned_cost
         drawn = self._render(state, exact=True)
