@@ -30,7 +30,7 @@ import numpy as np
 from shapely import contains_xy
 from shapely.geometry import MultiPoint, Polygon
 
-from gsi_builders.operations.receptacle_place import EDGE_FACING_TOLERANCE_DEG
+from gsi_builders.operations.receptacle_place import EDGE_FACING_TOLERANCE_DEG, MIN_REGION_SEPARATION_M
 from gsi_datasets.geometry import (
     ObjectMesh,
     box_corners,
@@ -435,7 +435,8 @@ def _receptacle_top(
     """A receptacle's top as the regions of RP define it (:mod:`gsi_datasets.operations.receptacle_place`): its area,
     height, the corners of the smallest rectangle around it (camera frame) and each askable region's point: the
     centre, and the middle of each side that faces a camera-relative ground direction within
-    ``EDGE_FACING_TOLERANCE_DEG`` (as generation asks), moved in by the target's half diagonal and the clearance.
+    ``EDGE_FACING_TOLERANCE_DEG`` (as generation asks), moved in by the target's half diagonal and the clearance, and
+    at least ``MIN_REGION_SEPARATION_M`` from the centre.
     None without a seen top."""
     import cv2
 
@@ -460,9 +461,12 @@ def _receptacle_top(
         along = ground_direction(direction, up)
         wanted = np.array([along @ first, along @ second])
         middle, outward, facing = rectangle_edge(corners_2d, wanted / np.linalg.norm(wanted))
-        if facing < np.cos(np.radians(EDGE_FACING_TOLERANCE_DEG)) or np.linalg.norm(middle - (cx, cy)) <= inset:
-            continue  # no side faces that way, or too small a top for an edge apart from its centre
-        points_3d[region] = to_3d(middle - outward * inset)
+        point = middle - outward * inset
+        if facing < np.cos(np.radians(EDGE_FACING_TOLERANCE_DEG)) or np.linalg.norm(point - (cx, cy)) < (
+            MIN_REGION_SEPARATION_M
+        ):
+            continue  # no side faces that way, or too small a top for an edge well apart from its centre
+        points_3d[region] = to_3d(point)
     corners = np.array([to_3d(c) for c in corners_2d])
     return area, height, corners, points_3d
 

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from gsi_builders.operations import Rejected, get_generator, ground_directions  # noqa: E402
-from gsi_builders.operations.receptacle_place import receptacle_regions  # noqa: E402
+from gsi_builders.operations.receptacle_place import MIN_REGION_SEPARATION_M, receptacle_regions  # noqa: E402
 from gsi_builders.supports import FOOTPRINT_MARGIN_M, footprint_radius  # noqa: E402
 from gsi_datasets.operations import get_operation  # noqa: E402
 from gsi_datasets.operations.receptacle_place import REGION_WORDS, REGIONS, nearest_region  # noqa: E402
@@ -92,6 +92,35 @@ def test_regions_are_the_centre_and_the_inset_middles_of_the_sides_facing_each_c
         assert normals[on_side.index(True)] @ directions[REGIONS[region]] >= np.cos(np.deg2rad(35.0)) - 1e-9
     # The corners bound the surface at its height.
     assert np.allclose(receptacle.corners[:, 2], table.pose.position[2] + table.surface("top").height)
+
+
+def test_an_edge_too_near_the_centre_to_be_told_from_it_is_not_a_region(rows: list[dict[str, Any]]) -> None:
+    """A region is the set of positions nearest its point: an edge whose point lies a few centimetres from the centre's
+    would be crossed by an edit placed that much off, or by its measurement. As the target grows, the edges move in
+    towards the centre; each one is a region exactly while its point stays 10 cm or more from the centre's."""
+    source = _source(rows[0])
+    target = source.objects[0]
+    table = source.furniture_piece(target.support_id)
+    x_min, y_min, x_max, y_max = table.surface("top").extent
+    half_rooms = []  # per scale: the edges' distances from the centre along the table's two axes
+    dropped_near_centre = 0
+    for factor in np.linspace(1.0, 12.0, 45):
+        grown = dataclasses.replace(target, scale=target.scale * float(factor))
+        try:
+            receptacle = receptacle_regions(source.with_object(grown), grown)
+        except Rejected:
+            break
+        inset = footprint_radius(grown) + FOOTPRINT_MARGIN_M
+        half_rooms.append(((x_max - x_min) / 2 - inset, (y_max - y_min) / 2 - inset))
+        centre = receptacle.points["centre"]
+        edges = {r: p for r, p in receptacle.points.items() if r != "centre"}
+        assert all(np.linalg.norm(p - centre) >= MIN_REGION_SEPARATION_M - 1e-9 for p in edges.values())
+        if len(edges) < 4 and min(half_rooms[-1]) < MIN_REGION_SEPARATION_M <= max(half_rooms[-1]):
+            dropped_near_centre += 1
+            assert edges, "the long axis still has room for its edges"
+    # The growth passed through sizes whose short axis had room to move (the old rule's 5 cm) but not 10 cm.
+    assert any(0.025 <= min(h) < MIN_REGION_SEPARATION_M for h in half_rooms), half_rooms
+    assert dropped_near_centre > 0
 
 
 def test_labels_put_the_target_on_the_asked_regions_point(rows: list[dict[str, Any]]) -> None:

@@ -4,18 +4,19 @@ standing on that surface (a tray, a cutting board, a plate, a lidded storage box
 top of another piece of furniture (rooms); or the inside of an open container standing on that surface (a bowl:
 ``Category.container``; the target rests on its inner wall, at :func:`gsi_datasets.scene.resting_bottom`).
 
-Regions (:mod:`gsi_datasets.operations.receptacle_place`) are computed on the receptacle's usable rectangle; an
-edge's point is the middle of the side facing the asked camera-relative direction, moved in by the target's footprint
-radius and the margin, so the whole target stays on the receptacle. Rules of its own: the target stands on a surface
-(not the floor: it has no edges) and fits on the receptacle (``receptacle_too_small``; the edges only with room to
-move between them); the asked edge faces the asked direction within 35 degrees (an edge seen at 45 degrees is neither
-the nearest nor the leftmost; ``edge_not_facing_camera_direction`` when no region is left); the target is not already
-in the asked region (then an unchanged image would look compliant) and moves at least 5 cm; the region's point is
-clear of other objects (``region_occupied``); a receptacle other than the target's own surface shows its whole top in
-the image (``receptacle_out_of_view``: a person judges its centre and edges on all of it), and another piece of
-furniture is one with an open top seen from above and a name of its own (:func:`other_furniture`). The receptacle
-objects on the target's surface are tried first (in a random order), then the surface itself and the other pieces
-of furniture (in a random order), each with its regions in a random order, until one is feasible; on a receptacle
+Regions (:mod:`gsi_datasets.operations.receptacle_place`) are computed on the receptacle's usable rectangle; an edge's
+point is the middle of the side facing the asked camera-relative direction, moved in by the target's footprint radius
+and the margin, so the whole target stays on the receptacle. Rules of its own: the target stands on a surface (not the
+floor: it has no edges) and fits on the receptacle (``receptacle_too_small``; an edge only where its point lies at least
+``MIN_REGION_SEPARATION_M`` from the centre's, so that no region is narrower than an image shows positions: a tray's or
+a shelf board's near edge is often not asked); the asked edge faces the asked direction within 35 degrees (an edge seen
+at 45 degrees is neither the nearest nor the leftmost; ``edge_not_facing_camera_direction`` when no region is left); the
+target is not already in the asked region (then an unchanged image would look compliant) and moves at least 5 cm; the
+region's point is clear of other objects (``region_occupied``); a receptacle other than the target's own surface shows
+its whole top in the image (``receptacle_out_of_view``: a person judges its centre and edges on all of it), and another
+piece of furniture is one with an open top seen from above and a name of its own (:func:`other_furniture`). The
+receptacle objects on the target's surface are tried first (in a random order), then the surface itself and the other
+pieces of furniture (in a random order), each with its regions in a random order, until one is feasible; on a receptacle
 object or another piece of furniture the target is dropped onto its top and settles there (physics). Receptacle
 placement asks its scenes for a receptacle object (``scene_config``).
 """
@@ -66,6 +67,11 @@ from gsi_datasets.scene import (
 #: An edge counts as facing a camera-relative direction when its outward normal is within this angle of it.
 EDGE_FACING_TOLERANCE_DEG = 35.0
 MIN_MOVE_M = 0.05
+#: An edge region is asked only when its point lies at least this far (m) from the centre's. Each region is the set of
+#: positions nearer its point than any other's, so this is twice the least distance from a region's point to a position
+#: that reads as another region: well above how precisely an image shows where an object stands (a centimetre or
+#: two), and the edges of a tray or a shelf board too narrow for it are not asked.
+MIN_REGION_SEPARATION_M = 0.10
 #: Another piece of furniture receives on its top when that is open above by this much (not a bookcase's board) ...
 OPEN_ABOVE_M = 1.0
 #: ... and the camera looks down on it from at least this much higher.
@@ -79,7 +85,8 @@ MAX_HEIGHT_IN_CONTAINER = 2.0
 def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | None = None) -> Receptacle:
     """The receptacle ``receptacle_id`` (default: the surface ``target`` stands on) as a :class:`Receptacle` with the
     point of each region where the target's centre goes (regions whose edge faces no camera-relative direction are
-    left out; only the centre when the target fits but has no room to move between edges).
+    left out, and so are edges whose point lies closer than ``MIN_REGION_SEPARATION_M`` to the centre's: only the
+    centre when the target fits but has no such room to move).
 
     Raises:
         Rejected: ``no_receptacle_surface`` (the floor), ``receptacle_too_small`` (the target does not fit).
@@ -125,10 +132,9 @@ def receptacle_regions(scene: Scene, target: SceneObject, receptacle_id: int | N
         if direction is None:
             points[region] = world(centre_x, centre_y, centre_z)
             continue
-        if room < MIN_MOVE_M:
-            continue
         normal, (x, y) = max(sides, key=lambda side: float(side[0] @ directions[direction]))
-        if normal @ directions[direction] >= np.cos(np.deg2rad(EDGE_FACING_TOLERANCE_DEG)):
+        facing = normal @ directions[direction] >= np.cos(np.deg2rad(EDGE_FACING_TOLERANCE_DEG))
+        if facing and np.hypot(x - centre_x, y - centre_y) >= MIN_REGION_SEPARATION_M:
             points[region] = world(x, y, centre_z)
     return Receptacle(piece.instance_id, corners, points)
 
