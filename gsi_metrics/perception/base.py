@@ -127,22 +127,30 @@ BACKENDS: dict[str, Callable[..., PerceptionBackend]] = {}
 def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -> Perception:
     """What ``backend`` recovers from ``edited``, with the reference object's change when the instruction names
     one and each distractor's when the instruction chooses among instances (one more recovery each, with that object
-    as the target; backends need not know about references and distractors)."""
+    as the target; backends need not know about references and distractors).
+
+    With the camera still, a reference or distractor that looks exactly as in the source where it was
+    (:func:`unchanged_in_place`) is still there, unchanged, without a search: a search for it explains the whole
+    image's change with it alone, and a see-through object (a wine glass, whose pixels are mostly what lies behind it)
+    drawn where the moved target was explains the background that target uncovered better than it staying put."""
     if np.array_equal(edited, view.image):
         return _unchanged(view)
     perception = backend.perceive(view, edited)
+    if view.reference_id is None and not view.distractor_ids:
+        return perception
+    camera = perception.camera
+    still = camera.found and camera.image_warp is None and np.array_equal(camera.delta, np.eye(4))
+    distance = change_distance(view.image, edited) if still else None  # one image-wide map for every other object
+
+    def other_object(other: SourceView) -> TargetRecovery:
+        if still and unchanged_in_place(other, edited, distance):
+            return TargetRecovery(found=True, confidence=1.0)
+        return backend.perceive(other, edited).target
+
     if view.reference_id is not None:
-        perception = dataclasses.replace(perception, reference=backend.perceive(view.of_reference(), edited).target)
+        perception = dataclasses.replace(perception, reference=other_object(view.of_reference()))
     if view.distractor_ids:
-        camera = perception.camera
-        still = camera.found and camera.image_warp is None and np.array_equal(camera.delta, np.eye(4))
-        distance = change_distance(view.image, edited) if still else None  # one image-wide map for every distractor
-        distractors = {
-            instance_id: TargetRecovery(found=True, confidence=1.0)
-            if still and unchanged_in_place(view.of_distractor(index), edited, distance)
-            else backend.perceive(view.of_distractor(index), edited).target
-            for index, instance_id in enumerate(view.distractor_ids)
-        }
+        distractors = {instance: other_object(view.of_distractor(i)) for i, instance in enumerate(view.distractor_ids)}
         perception = dataclasses.replace(perception, distractors=distractors)
     return perception
 

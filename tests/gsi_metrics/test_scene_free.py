@@ -610,3 +610,33 @@ def test_the_unseen_back_is_the_seen_front_mirrored_onto_the_target(index: int, 
     if body_of_revolution:
         unturned, half_turned = outline(0.0), outline(180.0)
         assert (unturned & ~half_turned).sum() < 0.05 * unturned.sum()
+
+
+def test_a_reference_that_looks_as_it_did_where_it_stood_is_still_without_a_search(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Room scene 61 (OP): a shoebox put 29 cm right of a wine glass. Searched for, the see-through glass drawn where
+    the shoebox stood explained the table the shoebox uncovered, and it "moved" 42 cm: the correct edit failed. Its
+    pixels are unchanged where it stood, so it is still, unsearched; a reference whose pixels changed is searched
+    for."""
+    row = generate_sample("room", "test", 0, 61).row
+    assert row["operation"] == "object_relative_place" and "wine glass" in row["instruction"]
+    sample = _without_scene(row)
+    edited = np.array(png_image(row, "target_image"))
+    backend = create_backend("classical")
+    perception = perceive(backend, sample.view, edited)
+    assert perception.reference.found and np.allclose(perception.reference.translation_m, 0.0)
+    assert score_perceived(sample, edited, perception, "gsi").ic == 1.0
+    # The glass itself moved (drawn 30 px to the left, the table inpainted where it stood): its pixels changed where it
+    # stood, and the search is asked for it.
+    searched = []
+    search = type(backend).perceive
+    monkeypatch.setattr(
+        type(backend), "perceive", lambda self, view, edit: searched.append(view.target_id) or search(self, view, edit)
+    )
+    glass = (sample.view.instances == sample.view.reference_id).astype(np.uint8)
+    moved = cv2.inpaint(edited, cv2.dilate(glass, np.ones((5, 5), np.uint8)), 5, cv2.INPAINT_TELEA)
+    rows, columns = np.nonzero(glass)
+    moved[rows, columns - 30] = edited[rows, columns]
+    perceive(backend, sample.view, moved)
+    assert searched == [sample.view.target_id, sample.view.reference_id]
