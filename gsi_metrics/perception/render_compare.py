@@ -421,14 +421,19 @@ class PoseSearch:
         return cost
 
     def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
-        """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius)."""
+        """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius): its centre
+        closer to the other's than their radii add up to, and than it stood in the source (two loaves of bread side by
+        side, whose boxes' inner radii overlap, stand apart as they are: the target where it was is never inside)."""
         # In floats: the search asks this of every hypothesis, and numpy's per-call cost outweighs the arithmetic.
-        x, y = float(self.target_centre[0]) + hypothesis.dx_m, float(self.target_centre[1]) + hypothesis.dy_m
+        x0, y0 = float(self.target_centre[0]), float(self.target_centre[1])
+        x, y = x0 + hypothesis.dx_m, y0 + hypothesis.dy_m
         radius = self._target_radius * float(self.scales[hypothesis.scale_index])
-        return any(
-            math.hypot(x - float(centre[0]), y - float(centre[1])) < radius + other_radius
-            for centre, other_radius in others
-        )
+        for centre, other_radius in others:
+            cx, cy = float(centre[0]), float(centre[1])
+            distance = math.hypot(x - cx, y - cy)
+            if distance < radius + other_radius and distance < math.hypot(x0 - cx, y0 - cy):
+                return True
+        return False
 
     def removed(self, best: Hypothesis, cost: float) -> bool:
         """Whether the edited image is explained by the target's removal rather than by ``best`` (of exact

@@ -640,3 +640,28 @@ def test_a_reference_that_looks_as_it_did_where_it_stood_is_still_without_a_sear
     moved[rows, columns - 30] = edited[rows, columns]
     perceive(backend, sample.view, moved)
     assert searched == [sample.view.target_id, sample.view.reference_id]
+
+
+def test_a_target_standing_close_beside_its_namesake_may_stay_where_it_is() -> None:
+    """Room scene 88 (SR, "Remove the closest loaf of bread"): two loaves side by side, their boxes' inner radii adding
+    up to more than their centres' distance. "Inside the other loaf" ruled out the target where it stood, so when the
+    other loaf was removed instead, the only readings left were elsewhere, and the removal explained the image best:
+    the wrong instance's removal scored SA 0.75 (the target removed, one other disturbed). The target where it stood is
+    never inside another object; standing on the other loaf still is."""
+    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
+
+    row = generate_sample("room", "test", 0, 88).row
+    assert row["operation"] == "spatial_remove" and "loaf of bread" in row["instruction"]
+    sample = _without_scene(row)
+    wrong = next(case for case in make_counterfactuals(row).cases if case.family == "wrong_instance")
+    edited = np.array(wrong.image)[..., :3]
+    comparer = SceneFreeComparer(sample.view, edited)
+    assert np.isfinite(comparer.cost(Hypothesis(0.0, 0.0, 0.0, comparer.identity_index)))
+    other = next(centre for centre, _ in comparer._namesakes)
+    onto = other - comparer.target_centre[:2]
+    assert comparer.cost(Hypothesis(float(onto[0]), float(onto[1]), 0.0, comparer.identity_index)) == float("inf")
+    perception = perceive(create_backend("classical", perception="scene-free"), sample.view, edited)
+    assert perception.target.found and not perception.target.removed
+    assert np.linalg.norm(perception.target.translation_m) < 0.02
+    score = score_perceived(sample, edited, perception, "gsi")
+    assert (score.ic, score.sa) == (0.0, 0.0)
