@@ -129,21 +129,24 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     one and each distractor's when the instruction chooses among instances (one more recovery each, with that object
     as the target; backends need not know about references and distractors).
 
-    With the camera still, a reference or distractor that looks exactly as in the source where it was
-    (:func:`unchanged_in_place`) is still there, unchanged, without a search: a search for it explains the whole
-    image's change with it alone, and a see-through object (a wine glass, whose pixels are mostly what lies behind it)
-    drawn where the moved target was explains the background that target uncovered better than it staying put."""
+    With the camera still (a reframed image brought back to the source frame), a reference or distractor that looks
+    exactly as in the source where it was (:func:`unchanged_in_place`) is still there, unchanged, without a search:
+    a search for it explains the whole image's change with it alone, and a see-through object (a wine glass, whose
+    pixels are mostly what lies behind it) drawn where the moved target was explains the background that target
+    uncovered better than it staying put."""
     if np.array_equal(edited, view.image):
         return _unchanged(view)
     perception = backend.perceive(view, edited)
     if view.reference_id is None and not view.distractor_ids:
         return perception
     camera = perception.camera
-    still = camera.found and camera.image_warp is None and np.array_equal(camera.delta, np.eye(4))
-    distance = change_distance(view.image, edited) if still else None  # one image-wide map for every other object
+    still = camera.found and np.array_equal(camera.delta, np.eye(4))
+    # A reframed image (cropped, shifted, resized) is checked brought back to the source frame.
+    seen = edited if camera.image_warp is None else aligned_to_source(edited, camera.image_warp, view.image)
+    distance = change_distance(view.image, seen) if still else None  # one image-wide map for every other object
 
     def other_object(other: SourceView) -> TargetRecovery:
-        if still and unchanged_in_place(other, edited, distance):
+        if still and unchanged_in_place(other, seen, distance):
             return TargetRecovery(found=True, confidence=1.0)
         return backend.perceive(other, edited).target
 
@@ -153,6 +156,17 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
         distractors = {instance: other_object(view.of_distractor(i)) for i, instance in enumerate(view.distractor_ids)}
         perception = dataclasses.replace(perception, distractors=distractors)
     return perception
+
+
+def aligned_to_source(edited: np.ndarray, warp: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``edited`` brought back into the source frame through ``warp`` (2x3, source -> edited pixels); the source
+    pixels the reframed image no longer shows are taken from the source (no change seen there)."""
+    height, width = source.shape[:2]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    aligned = cv2.warpAffine(edited, warp, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT)
+    shown = cv2.warpAffine(np.ones(edited.shape[:2], np.uint8), warp, (width, height), flags=flags) > 0
+    aligned[~shown] = source[~shown]
+    return aligned
 
 
 def _unchanged(view: SourceView) -> Perception:

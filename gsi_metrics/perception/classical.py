@@ -75,7 +75,13 @@ import numpy as np
 from cachetools import LRUCache
 
 from gsi_datasets.geometry import box_corners, mask_box, project_points, transform_points, unproject_pixels
-from gsi_metrics.perception.base import CameraRecovery, Perception, TargetRecovery, register_backend
+from gsi_metrics.perception.base import (
+    CameraRecovery,
+    Perception,
+    TargetRecovery,
+    aligned_to_source,
+    register_backend,
+)
 from gsi_metrics.perception.experts import TargetProposal, expert_request, load_experts, target_proposals
 from gsi_metrics.perception.render_compare import PoseSearch, RenderComparer, photometrically_matched
 from gsi_metrics.perception.scene_free import SceneFreeComparer
@@ -199,17 +205,6 @@ def _shift_and_zoom(source: np.ndarray, edited: np.ndarray) -> np.ndarray:
 def _warped(warp: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     """``pixels`` ``(N, 2)`` through the 2x3 image warp ``warp``."""
     return pixels @ warp[:, :2].T + warp[:, 2]
-
-
-def aligned_to_source(edited: np.ndarray, warp: np.ndarray, source: np.ndarray) -> np.ndarray:
-    """``edited`` brought back into the source frame through ``warp`` (2x3, source -> edited pixels); the source
-    pixels the reframed image no longer shows are taken from the source (no change seen there)."""
-    height, width = source.shape[:2]
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    aligned = cv2.warpAffine(edited, warp, (width, height), flags=flags, borderMode=cv2.BORDER_CONSTANT)
-    shown = cv2.warpAffine(np.ones(edited.shape[:2], np.uint8), warp, (width, height), flags=flags) > 0
-    aligned[~shown] = source[~shown]
-    return aligned
 
 
 def _moved_object_region(changed: np.ndarray, object_size_px: tuple[float, float]) -> np.ndarray:

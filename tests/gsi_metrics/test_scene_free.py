@@ -617,29 +617,38 @@ def test_a_reference_that_looks_as_it_did_where_it_stood_is_still_without_a_sear
 ) -> None:
     """Room scene 61 (OP): a shoebox put 29 cm right of a wine glass. Searched for, the see-through glass drawn where
     the shoebox stood explained the table the shoebox uncovered, and it "moved" 42 cm: the correct edit failed. Its
-    pixels are unchanged where it stood, so it is still, unsearched; a reference whose pixels changed is searched
-    for."""
+    pixels are unchanged where it stood, so it is still, unsearched (in a reframed image too, brought back to the
+    source frame); a reference whose pixels changed is searched for."""
     row = generate_sample("room", "test", 0, 61).row
     assert row["operation"] == "object_relative_place" and "wine glass" in row["instruction"]
     sample = _without_scene(row)
     edited = np.array(png_image(row, "target_image"))
     backend = create_backend("classical")
-    perception = perceive(backend, sample.view, edited)
-    assert perception.reference.found and np.allclose(perception.reference.translation_m, 0.0)
-    assert score_perceived(sample, edited, perception, "gsi").ic == 1.0
-    # The glass itself moved (drawn 30 px to the left, the table inpainted where it stood): its pixels changed where it
-    # stood, and the search is asked for it.
     searched = []
     search = type(backend).perceive
     monkeypatch.setattr(
         type(backend), "perceive", lambda self, view, edit: searched.append(view.target_id) or search(self, view, edit)
     )
-    glass = (sample.view.instances == sample.view.reference_id).astype(np.uint8)
+    target, reference = sample.view.target_id, sample.view.reference_id
+    height, width = edited.shape[:2]
+    shift = np.float32([[1, 0, 7], [0, 1, -5]])  # a generator's crop: the whole image 7 px right, 5 px up
+    shifted = cv2.warpAffine(edited, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
+    for image, reframed in ((edited, False), (shifted, True)):
+        searched.clear()
+        perception = perceive(backend, sample.view, image)
+        assert (perception.camera.image_warp is not None) == reframed
+        assert searched == [target]
+        assert perception.reference.found and np.allclose(perception.reference.translation_m, 0.0)
+        assert score_perceived(sample, image, perception, "gsi").ic == 1.0
+    # The glass itself moved (drawn 30 px to the left, the table inpainted where it stood): its pixels changed where it
+    # stood, and the search is asked for it.
+    glass = (sample.view.instances == reference).astype(np.uint8)
     moved = cv2.inpaint(edited, cv2.dilate(glass, np.ones((5, 5), np.uint8)), 5, cv2.INPAINT_TELEA)
     rows, columns = np.nonzero(glass)
     moved[rows, columns - 30] = edited[rows, columns]
+    searched.clear()
     perceive(backend, sample.view, moved)
-    assert searched == [sample.view.target_id, sample.view.reference_id]
+    assert searched == [target, reference]
 
 
 def test_a_target_standing_close_beside_its_namesake_may_stay_where_it_is() -> None:
