@@ -129,9 +129,9 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     one and each distractor's when the instruction chooses among instances (one more recovery each, with that object
     as the target; backends need not know about references and distractors).
 
-    With the camera still (a reframed image brought back to the source frame), a reference or distractor that looks
-    exactly as in the source where it was (:func:`unchanged_in_place`) is still there, unchanged, without a search:
-    a search for it explains the whole image's change with it alone, and a see-through object (a wine glass, whose
+    A reference or distractor that looks exactly as in the source where it stood, the edited image seen from the source
+    camera (:func:`in_source_frame`; :func:`unchanged_in_place`), is still there, unchanged, without a search: a
+    search for it explains the whole image's change with it alone, and a see-through object (a wine glass, whose
     pixels are mostly what lies behind it) drawn where the moved target was explains the background that target
     uncovered better than it staying put."""
     if np.array_equal(edited, view.image):
@@ -140,13 +140,12 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     if view.reference_id is None and not view.distractor_ids:
         return perception
     camera = perception.camera
-    still = camera.found and np.array_equal(camera.delta, np.eye(4))
-    # A reframed image (cropped, shifted, resized) is checked brought back to the source frame.
-    seen = edited if camera.image_warp is None else aligned_to_source(edited, camera.image_warp, view.image)
-    distance = change_distance(view.image, seen) if still else None  # one image-wide map for every other object
+    # One image-wide map for every other object, where the camera was recovered.
+    seen = in_source_frame(view, edited, camera)
+    distance = change_distance(view.image, seen) if camera.found else None
 
     def other_object(other: SourceView) -> TargetRecovery:
-        if still and unchanged_in_place(other, seen, distance):
+        if distance is not None and unchanged_in_place(other, seen, distance):
             return TargetRecovery(found=True, confidence=1.0)
         return backend.perceive(other, edited).target
 
@@ -167,6 +166,33 @@ def aligned_to_source(edited: np.ndarray, warp: np.ndarray, source: np.ndarray) 
     shown = cv2.warpAffine(np.ones(edited.shape[:2], np.uint8), warp, (width, height), flags=flags) > 0
     aligned[~shown] = source[~shown]
     return aligned
+
+
+def in_source_frame(view: SourceView, edited: np.ndarray, camera: CameraRecovery) -> np.ndarray:
+    """``edited`` seen from the source camera, pixel for pixel: a reframed image brought back through its warp
+    (:func:`aligned_to_source`); after a camera motion, each source pixel takes the edited image's colour where its
+    point (lifted with the source depth) shows from the moved camera. A pixel the edited image does not show (out of
+    its frame, no depth) keeps the source's colour: no change is seen there."""
+    if camera.image_warp is not None:
+        return aligned_to_source(edited, camera.image_warp, view.image)
+    if np.array_equal(camera.delta, np.eye(4)):
+        return edited
+    from gsi_datasets.geometry import project_points, transform_points, unproject_pixels
+
+    height, width = view.depth_m.shape
+    rows, columns = np.indices((height, width))
+    pixels = np.column_stack([columns.ravel(), rows.ravel()]).astype(np.float64)
+    depth = view.depth_m.ravel().astype(np.float64)
+    moved = transform_points(camera.delta, unproject_pixels(view.intrinsics, pixels, depth))
+    in_front = (depth > 0) & (moved[:, 2] > 1e-6)
+    where = np.full((len(depth), 2), -1.0)
+    where[in_front] = project_points(view.intrinsics, moved[in_front])
+    map_x, map_y = (where[:, axis].reshape(height, width).astype(np.float32) for axis in (0, 1))
+    seen = cv2.remap(edited, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
+    shown = in_front.reshape(height, width) & inside
+    seen[~shown] = view.image[~shown]
+    return seen
 
 
 def _unchanged(view: SourceView) -> Perception:
@@ -204,10 +230,11 @@ def change_distance(source: np.ndarray, edited: np.ndarray) -> np.ndarray:
 
 
 def unchanged_in_place(view: SourceView, edited: np.ndarray, distance: np.ndarray | None = None) -> bool:
-    """Whether ``view``'s target looks exactly as in the source (a still camera assumed): under a tenth of its pixels
-    (eroded by 2 px) changed, by :func:`change_distance` (pass ``distance`` when it was computed for the image
-    already). A removed, moved, turned or rescaled object changes most of its pixels; the distractors of a removal are
-    checked this way before a full recovery is spent on them."""
+    """Whether ``view``'s target looks exactly as in the source where it stood, in ``edited`` seen from the source
+    camera (:func:`in_source_frame`): under a tenth of its pixels (eroded by 2 px) changed, by :func:`change_distance`
+    (pass ``distance`` when it was computed for the image already). A removed, moved, turned or rescaled object changes
+    most of its pixels; a removal's distractors and a placement's reference are checked this way before a full
+    recovery is spent on them."""
     inside = cv2.erode(view.target_mask.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     if not inside.any():
         return False

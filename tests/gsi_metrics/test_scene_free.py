@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from gsi_bench.fidelity.counterfactuals import make_counterfactuals
 from gsi_builders.generate import generate_sample
 from gsi_datasets.geometry import mask_box, rotation_about_axis, symmetric_geodesic_deg
 from gsi_datasets.operations.object_rotate import look_alikes
@@ -405,8 +406,6 @@ def test_a_reframed_image_is_brought_back_to_the_source_frame_and_a_moved_camera
     zoom, which no camera motion does exactly: the warp is recovered (the camera still), the target perceived in the
     source frame and its mask mapped to the edited frame. A camera moved by 2 cm and turned by a degree has parallax
     that no warp explains: it is a camera motion, as before."""
-    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
-
     (row,) = operation_rows("receptacle_place", (0,), config="room")
     sample = ScoringSample.from_row(row)
     oracle = np.array(png_image(row, "target_image"))
@@ -476,7 +475,6 @@ def test_a_mirrored_target_is_no_unasked_turn_and_a_turned_one_stays_turned() ->
     the mirror image as a turn, and measured against the unturned target that turn looks needed (its evidence alone
     would fail IC); measured against the mirror image unturned it is not, and the edit complies. A real turn is not
     explained away: the mirror image unturned does not draw it."""
-    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
     from gsi_metrics.operations import SIDE_CHANGE_MIN_EVIDENCE
     from gsi_metrics.perception.render_compare import PoseSearch
     from gsi_metrics.predictions import load_prediction
@@ -617,8 +615,9 @@ def test_a_reference_that_looks_as_it_did_where_it_stood_is_still_without_a_sear
 ) -> None:
     """Room scene 61 (OP): a shoebox put 29 cm right of a wine glass. Searched for, the see-through glass drawn where
     the shoebox stood explained the table the shoebox uncovered, and it "moved" 42 cm: the correct edit failed. Its
-    pixels are unchanged where it stood, so it is still, unsearched (in a reframed image too, brought back to the
-    source frame); a reference whose pixels changed is searched for."""
+    pixels are unchanged where it stood, so it is still, unsearched (in a reframed image brought back to the source
+    frame, and after a camera motion, its pixels re-projected, too); a reference whose pixels changed is searched
+    for."""
     row = generate_sample("room", "test", 0, 61).row
     assert row["operation"] == "object_relative_place" and "wine glass" in row["instruction"]
     sample = _without_scene(row)
@@ -630,16 +629,22 @@ def test_a_reference_that_looks_as_it_did_where_it_stood_is_still_without_a_sear
         type(backend), "perceive", lambda self, view, edit: searched.append(view.target_id) or search(self, view, edit)
     )
     target, reference = sample.view.target_id, sample.view.reference_id
-    height, width = edited.shape[:2]
-    shift = np.float32([[1, 0, 7], [0, 1, -5]])  # a generator's crop: the whole image 7 px right, 5 px up
-    shifted = cv2.warpAffine(edited, shift, (width, height), borderMode=cv2.BORDER_REFLECT)
-    for image, reframed in ((edited, False), (shifted, True)):
+    cases = {case.name: np.array(case.image)[..., :3] for case in make_counterfactuals(row).cases}
+    # As given; reframed (brought back to the source frame); seen from a camera moved 1.5-3 cm (each source pixel's
+    # point re-projected).
+    for name, camera_motion in (
+        ("correct/oracle", None),
+        ("nuisance/shift", "warp"),
+        ("camera_drift/moved_camera", "pose"),
+    ):
         searched.clear()
-        perception = perceive(backend, sample.view, image)
-        assert (perception.camera.image_warp is not None) == reframed
-        assert searched == [target]
+        perception = perceive(backend, sample.view, cases[name])
+        camera = perception.camera
+        assert (camera.image_warp is not None) == (camera_motion == "warp"), name
+        assert (camera.translation_m > 0.005) == (camera_motion == "pose"), name
+        assert searched == [target], name
         assert perception.reference.found and np.allclose(perception.reference.translation_m, 0.0)
-        assert score_perceived(sample, image, perception, "gsi").ic == 1.0
+        assert score_perceived(sample, cases[name], perception, "gsi").ic == 1.0, name
     # The glass itself moved (drawn 30 px to the left, the table inpainted where it stood): its pixels changed where it
     # stood, and the search is asked for it.
     glass = (sample.view.instances == reference).astype(np.uint8)
@@ -657,8 +662,6 @@ def test_a_target_standing_close_beside_its_namesake_may_stay_where_it_is() -> N
     other loaf was removed instead, the only readings left were elsewhere, and the removal explained the image best:
     the wrong instance's removal scored SA 0.75 (the target removed, one other disturbed). The target where it stood is
     never inside another object; standing on the other loaf still is."""
-    from gsi_bench.fidelity.counterfactuals import make_counterfactuals
-
     row = generate_sample("room", "test", 0, 88).row
     assert row["operation"] == "spatial_remove" and "loaf of bread" in row["instruction"]
     sample = _without_scene(row)
