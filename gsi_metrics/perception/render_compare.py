@@ -287,6 +287,7 @@ class PoseSearch:
         removal_margin: float = 1.0,
         removal_tie: float = 0.1,
         presence_tolerance: float = 100.0,
+        mismatch_tolerance: float | None = None,
         proposals: Sequence[TargetProposal] = (),
     ) -> None:
         """``proposals``: where learned experts say the target shows (:mod:`gsi_metrics.perception.experts`), more
@@ -342,6 +343,10 @@ class PoseSearch:
         self.removal_margin = removal_margin
         self.removal_tie = removal_tie
         self.presence_tolerance = presence_tolerance
+        #: A best reading whose target, where it shows, differs from the image by more than this (median residual) gives
+        #: way to the target's own place fitted in turn and scale alone, when that looks like the image and explains it
+        #: nearly as well (:meth:`search`); None: never.
+        self.mismatch_tolerance = mismatch_tolerance
         self.proposals = tuple(proposals)
         self._costs: dict[tuple[Hypothesis, bool], float] = {}  # keyed on rounded hypotheses
         self._asked_costs: dict[tuple[Hypothesis, bool], float] = {}  # the same, keyed on the hypotheses as asked
@@ -659,6 +664,16 @@ class PoseSearch:
             unturned = dataclasses.replace(best, yaw_deg=0.0, scale_index=self.identity_index)
             refits.append(self._descend(unturned, yaw=False, scale=False, stages=_STAGES + _FINE_STAGES))
         best = self._pick([best, *refits], exact=True)
+        if self.mismatch_tolerance is not None and self.target_residual(best) > self.mismatch_tolerance:
+            # The target drawn where it does not look like the image is explaining another change (another object moved
+            # or removed, the target stretched over it). Its own place, fitted in turn and scale alone, competes: within
+            # the removal margin, the reading whose target looks like the image wins.
+            in_place = self._descend(self._pick(sweeps[0]), shift=False, stages=_STAGES + _FINE_STAGES)
+            nearly_as_good = self.cost(in_place, exact=True) <= (
+                self.cost(best, exact=True) + self.removal_margin * self.cost_unit
+            )
+            if nearly_as_good and self.target_residual(in_place) <= self.mismatch_tolerance:
+                best = in_place
         return best, self.cost(best, exact=True)
 
     def _placed(self, start: Hypothesis, step_m: float = 0.03) -> Hypothesis:
@@ -701,9 +716,11 @@ class PoseSearch:
         yaw: bool = True,
         scale: bool = True,
         stages: tuple[tuple[float, float], ...] = _STAGES,
+        shift: bool = True,
     ) -> Hypothesis:
-        """Coordinate descent over table-plane shift, yaw (unless ``yaw`` is False) and scale (unless ``scale`` is
-        False), with the ``(yaw step in degrees, shift step in metres)`` of each stage in turn."""
+        """Coordinate descent over table-plane shift (unless ``shift`` is False), yaw (unless ``yaw`` is False) and
+        scale (unless ``scale`` is False), with the ``(yaw step in degrees, shift step in metres)`` of each stage in
+        turn."""
         for yaw_step, shift_step in stages:
             improved = True
             while improved:
@@ -713,7 +730,7 @@ class PoseSearch:
                     neighbours += [Hypothesis(dx, dy, turn + yaw_step, size), Hypothesis(dx, dy, turn - yaw_step, size)]
                 if scale:
                     neighbours += [Hypothesis(dx, dy, turn, size + 1), Hypothesis(dx, dy, turn, size - 1)]
-                for axis in self.ground_axes:
+                for axis in self.ground_axes if shift else ():
                     for sign in (1.0, -1.0):
                         step = sign * shift_step * axis
                         neighbours.append(Hypothesis(dx + step[0], dy + step[1], turn, size))

@@ -83,6 +83,11 @@ from gsi_metrics.sample import Box3D, SourceView
 
 #: Extra depth (m) a target point may lie behind the source depth map and still show (the map's own noise).
 _DEPTH_TOLERANCE_M = 0.01
+#: A best reading whose drawn target differs from the edited image by more than this median residual (summed RGB
+#: levels of the smoothed changes) where it shows is explaining another object's change with the target: the target's
+#: own place competes (:meth:`~gsi_metrics.perception.render_compare.PoseSearch.search`). A found target's residual is
+#: about 5-10; the target stretched over another object's change, 80-90.
+MISMATCH_TOLERANCE = 40.0
 #: The turns :meth:`SceneFreeComparer.turn_distinctness` compares, every this many degrees.
 TURN_GRID_DEG = 15.0
 #: A receptacle's surface at most this far (m) above or below the target's own support is that support.
@@ -243,6 +248,7 @@ class SceneFreeComparer(PoseSearch):
         self._neighbours = list(self._namesakes)
         self._receptacle = _receptacle_surface(sample, world, foot)
         search.setdefault("divisor", compare_divisor(int(np.count_nonzero(sample.target_mask))))
+        search.setdefault("mismatch_tolerance", MISMATCH_TOLERANCE)
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._motion = motion
         #: (yaw, scale index) -> the linear parts of :meth:`_hypothesis_projection`'s map into the edited camera.
