@@ -40,6 +40,13 @@ along the camera's right. A generator may draw the target mirrored left to right
 turn: the turn's evidence is measured against the target unturned and its mirror image unturned, whichever explains the
 image better (:meth:`SceneFreeComparer.unturned_cost`).
 
+A drawing can explain pixels that are not the target's: another object moved or removed uncovers a surface that the
+target's colours, enlarged and moved over it, happen to match better than nothing. Where a turn or a scaling is asked,
+such a reading, whose target does not look like the image where it shows (:meth:`SceneFreeComparer.target_residual`
+over ``MISMATCH_TOLERANCE``), gives way to the target's own place fitted in turn and scale alone, when that target does
+and it explains the image nearly as well (not for a move: a re-coloured moved target does not look like the image
+either, and its own place is no answer).
+
 **A row with the target's annotated mesh** (a real row from a scan: :attr:`~gsi_metrics.sample.SourceView.target_mesh`)
 draws the target from the mesh instead (``method`` ``mesh``): points spread over its surface, the ones the source
 image shows coloured by it, the others by the scan's colours mapped into the image's (a line per channel fitted on the
@@ -83,10 +90,10 @@ from gsi_metrics.sample import Box3D, SourceView
 
 #: Extra depth (m) a target point may lie behind the source depth map and still show (the map's own noise).
 _DEPTH_TOLERANCE_M = 0.01
-#: A best reading whose drawn target differs from the edited image by more than this median residual (summed RGB
-#: levels of the smoothed changes) where it shows is explaining another object's change with the target: the target's
-#: own place competes (:meth:`~gsi_metrics.perception.render_compare.PoseSearch.search`). A found target's residual is
-#: about 5-10; the target stretched over another object's change, 80-90.
+#: Where a turn or a scaling is asked, a best reading whose drawn target differs from the edited image by more than this
+#: median residual (summed RGB levels of the smoothed changes) where it shows is explaining another object's change
+#: with the target: the target's own place competes (:meth:`~gsi_metrics.perception.render_compare.PoseSearch.search`).
+#: A found target's residual is about 5-10; the target stretched over another object's change, 80-90.
 MISMATCH_TOLERANCE = 40.0
 #: The turns :meth:`SceneFreeComparer.turn_distinctness` compares, every this many degrees.
 TURN_GRID_DEG = 15.0
@@ -248,7 +255,10 @@ class SceneFreeComparer(PoseSearch):
         self._neighbours = list(self._namesakes)
         self._receptacle = _receptacle_surface(sample, world, foot)
         search.setdefault("divisor", compare_divisor(int(np.count_nonzero(sample.target_mask))))
-        search.setdefault("mismatch_tolerance", MISMATCH_TOLERANCE)
+        # The target's own place is the other reading worth weighing only where the instruction asks for a change in
+        # place (the operation is no secret): a moved target recoloured by its generator does not look like the image
+        # where it now stands either, and its own place is no answer.
+        search.setdefault("mismatch_tolerance", MISMATCH_TOLERANCE if sample.in_place_asked else None)
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._motion = motion
         #: (yaw, scale index) -> the linear parts of :meth:`_hypothesis_projection`'s map into the edited camera.
