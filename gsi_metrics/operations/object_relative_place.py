@@ -46,7 +46,8 @@ class ObjectRelativePlaceScoring(CameraRelativeMoveScoring):
     def gsi(self, view: SourceView, truth: EditTruth, perception: Perception, edited: np.ndarray) -> Compliance:
         """``e = |(t_pred - t_ref) - t_gt|`` (the target's final centre relative to the reference's, against the asked
         one, metres), ``m = min(|t_gt|, d)`` (``d``: the asked centre-to-centre offset on the support plane). IC: target
-        and reference found; the reference unmoved (no shift over 5 cm, turn over 30 degrees or scaling beyond x1.25);
+        and reference found; the reference unmoved (no shift over 5 cm, turn over 30 degrees or scaling beyond x1.25; a
+        reference that looks as it did where it stood, seen from the source camera, is unmoved without a search);
         the target's final offset from the reference, on the support plane, within 30 degrees of the asked side and of
         the asked order of length ([1/3, 3]); the target neither turned over 30 degrees (modulo its symmetry) nor scaled
         beyond x1.25 (of its source size and of the size that shows it as large as before)."""
