@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from gsi_datasets.geometry import project_points, transform_points, unproject_pixels
 from gsi_metrics.sample import SourceView
 
 
@@ -140,12 +141,12 @@ def perceive(backend: PerceptionBackend, view: SourceView, edited: np.ndarray) -
     if view.reference_id is None and not view.distractor_ids:
         return perception
     camera = perception.camera
-    # One image-wide map for every other object, where the camera was recovered.
-    seen = in_source_frame(view, edited, camera)
-    distance = change_distance(view.image, seen) if camera.found else None
+    # The edited image seen from the source camera, and one image-wide map of its change for every other object.
+    seen = in_source_frame(view, edited, camera) if camera.found else None
+    distance = None if seen is None else change_distance(view.image, seen)
 
     def other_object(other: SourceView) -> TargetRecovery:
-        if distance is not None and unchanged_in_place(other, seen, distance):
+        if seen is not None and unchanged_in_place(other, seen, distance):
             return TargetRecovery(found=True, confidence=1.0)
         return backend.perceive(other, edited).target
 
@@ -177,8 +178,6 @@ def in_source_frame(view: SourceView, edited: np.ndarray, camera: CameraRecovery
         return aligned_to_source(edited, camera.image_warp, view.image)
     if np.array_equal(camera.delta, np.eye(4)):
         return edited
-    from gsi_datasets.geometry import project_points, transform_points, unproject_pixels
-
     height, width = view.depth_m.shape
     rows, columns = np.indices((height, width))
     pixels = np.column_stack([columns.ravel(), rows.ravel()]).astype(np.float64)
