@@ -31,6 +31,14 @@ def _without_scene(row: dict) -> ScoringSample:
     return dataclasses.replace(sample, view=dataclasses.replace(sample.view, scene=None))
 
 
+def _suite_case(config: str, index: int, name: str) -> tuple[dict, ScoringSample, np.ndarray]:
+    """Fidelity-suite scene ``index`` of ``config`` (test split, seed 0): its row, the row decoded without its scene,
+    and its first counterfactual whose case name or family is ``name``."""
+    row = generate_sample(config, "test", 0, index).row
+    case = next(c for c in make_counterfactuals(row).cases if name in (c.name, c.family))
+    return row, _without_scene(row), np.array(case.image)[..., :3]
+
+
 @pytest.mark.parametrize("operation", ["camera_relative_move", "object_rotate", "object_scale"])
 def test_the_oracle_edit_is_recovered_without_the_scene(operation: str) -> None:
     backend = create_backend("classical")  # auto: scene-free for a row without a scene
@@ -662,11 +670,8 @@ def test_a_target_standing_close_beside_its_namesake_may_stay_where_it_is() -> N
     other loaf was removed instead, the only readings left were elsewhere, and the removal explained the image best:
     the wrong instance's removal scored SA 0.75 (the target removed, one other disturbed). The target where it stood is
     never inside another object; standing on the other loaf still is."""
-    row = generate_sample("room", "test", 0, 88).row
+    row, sample, edited = _suite_case("room", 88, "wrong_instance")
     assert row["operation"] == "spatial_remove" and "loaf of bread" in row["instruction"]
-    sample = _without_scene(row)
-    wrong = next(case for case in make_counterfactuals(row).cases if case.family == "wrong_instance")
-    edited = np.array(wrong.image)[..., :3]
     comparer = SceneFreeComparer(sample.view, edited)
     assert np.isfinite(comparer.cost(Hypothesis(0.0, 0.0, 0.0, comparer.identity_index)))
     other = next(centre for centre, _ in comparer._namesakes)
@@ -684,11 +689,8 @@ def test_another_objects_change_is_not_read_as_the_target_stretched_over_it() ->
     frame: the remote enlarged 2.6 times and drawn 30 cm off, over the table the laptop uncovered, explained more of
     the image than the shrunken remote in place, though it looks nothing like the image where it shows. Its own place,
     fitted in turn and scale alone, looks like the image and explains it nearly as well: the scaling is found."""
-    row = generate_sample("tabletop", "test", 0, 11).row
+    row, sample, edited = _suite_case("tabletop", 11, "collateral/moved_other")
     assert row["operation"] == "object_scale" and "TV remote" in row["instruction"]
-    sample = _without_scene(row)
-    collateral = next(c for c in make_counterfactuals(row).cases if c.name == "collateral/moved_other")
-    edited = np.array(collateral.image)[..., :3]
     comparer = SceneFreeComparer(sample.view, edited)
     best, _ = comparer.search([])
     assert comparer.target_residual(best) <= scene_free.MISMATCH_TOLERANCE
