@@ -78,6 +78,33 @@ def test_masked_ssim_matches_skimage_mean(damaged_pair: tuple[np.ndarray, np.nda
     assert masked_ssim(*damaged_pair, region) == pytest.approx(reference_map[region].mean(), abs=1e-5)
 
 
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        (slice(20, 50), slice(30, 70)),
+        (slice(0, 3), slice(0, 5)),
+        (slice(125, 128), slice(100, 128)),
+        (slice(60, 61),) * 2,
+    ],
+)
+def test_masked_ssim_over_the_changed_window_is_the_whole_maps(damaged: tuple[slice, slice]) -> None:
+    """SSIM is computed only around the pixels that differ (elsewhere it is exactly 1): the same mean as the whole
+    image's map, for a change in the middle, in a corner, along an edge, of one pixel, with the masked region
+    beside it, around it or away from it."""
+    source = _scene(0)
+    edited = source.copy()
+    edited[damaged] = 255 - edited[damaged]
+    for mask in (
+        _box_mask(0, 0, SIZE, SIZE),
+        _box_mask(10, 10, 60, 90),
+        _box_mask(100, 0, 28, 40),
+        ~_box_mask(20, 30, 30, 40),
+    ):
+        whole = float(np.mean(ssim_map(source, edited)[mask]))
+        assert masked_ssim(source, edited, mask) == pytest.approx(whole, rel=1e-7, abs=1e-9)
+    assert masked_ssim(source, source, _box_mask(10, 10, 60, 90)) == 1.0
+
+
 def test_masked_psnr_matches_skimage(damaged_pair: tuple[np.ndarray, np.ndarray]) -> None:
     source, edited = damaged_pair
     everything = np.ones((SIZE, SIZE), dtype=bool)
