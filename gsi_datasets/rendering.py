@@ -382,7 +382,9 @@ class StateRenderer:
     disappear, and the camera may move. Use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, states: Sequence[Scene]) -> None:
+    def __init__(self, states: Sequence[Scene], shadows: bool = True) -> None:
+        """``shadows=False``: a renderer that never draws shadows (render-and-compare's), made without the 2048-pixel
+        shadow map that half of a context's making costs on the CPU rasteriser."""
         if not states:
             raise ValueError("StateRenderer needs at least one scene state")
         first = states[0]
@@ -418,8 +420,9 @@ class StateRenderer:
 
         _make_gl_context_current(self.width, self.height)
         _drain_gl_errors()
-        self._context = self._new_context()
-        # Without multisampling, made when first asked for (see :meth:`render_rgb`).
+        self._shadows = shadows
+        self._context = self._new_context(multisampled=True, shadows=shadows)
+        # Without multisampling or shadows, made when first asked for (see :meth:`render_rgb`).
         self._aliased_context: mujoco.MjrContext | None = None
         self._scene = mujoco.MjvScene(self._model, maxgeom=2000)
         self._option = mujoco.MjvOption()
@@ -439,8 +442,17 @@ class StateRenderer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _new_context(self) -> mujoco.MjrContext:
-        context = mujoco.MjrContext(self._model, mujoco.mjtFontScale.mjFONTSCALE_50.value)
+    def _new_context(self, multisampled: bool, shadows: bool) -> mujoco.MjrContext:
+        """A context drawing with the model's multisampling or without, with its shadow map or a one-pixel one (a
+        context that never draws shadows)."""
+        quality = self._model.vis.quality
+        samples, shadow_size = quality.offsamples, quality.shadowsize
+        quality.offsamples = samples if multisampled else 0
+        quality.shadowsize = shadow_size if shadows else 1
+        try:
+            context = mujoco.MjrContext(self._model, mujoco.mjtFontScale.mjFONTSCALE_50.value)
+        finally:
+            quality.offsamples, quality.shadowsize = samples, shadow_size
         context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
         return context
 
@@ -453,12 +465,7 @@ class StateRenderer:
             context = self._context
         else:
             if self._aliased_context is None:
-                samples = self._model.vis.quality.offsamples
-                self._model.vis.quality.offsamples = 0
-                try:
-                    self._aliased_context = self._new_context()
-                finally:
-                    self._model.vis.quality.offsamples = samples
+                self._aliased_context = self._new_context(multisampled=False, shadows=False)
             context = self._aliased_context
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, context)
         return context
@@ -514,11 +521,15 @@ class StateRenderer:
         if self._context is None:
             raise RuntimeError("StateRenderer was used after close()")
         _make_gl_context_current(self.width, self.height)
+        # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
+        shadows = shadows and not segmentation
+        if shadows and not (self._shadows and antialias):
+            raise ValueError(
+                "shadows are drawn only with anti-aliasing, by a renderer made with shadows=True: pass shadows=False"
+            )
         # Ids are drawn without multisampling either way (MuJoCo draws them flat); reading them from the multisampled
         # buffer only adds its resolve (the same ids, about twice the time).
         context = self._drawing_context(antialias and not segmentation)
-        # Ids are drawn unlit: a shadow pass (a 2048-pixel shadow map per light) would change none of them.
-        shadows = shadows and not segmentation
         # A narrowed view without shadows draws only the geoms that reach into it: the same pixels (nothing else makes
         # a fragment there), and much less vertex work, which is most of a small view's cost on a CPU rasteriser. (A
         # shadow falls into the view from geoms outside it.)
@@ -637,7 +648,8 @@ class StateRenderer:
         ``1 / divisor`` of that size (fewer pixels to draw; edges are not anti-aliased like a reduced
         full-size image's). ``window = (left, top, right, bottom)`` draws only those pixels of that view
         (columns ``left .. right - 1``, rows ``top .. bottom - 1``): the same pixels, far fewer to draw.
-        ``antialias=False`` draws without multisampling (a third to a half cheaper on the CPU rasteriser; jagged edges).
+        ``antialias=False`` draws without multisampling (a third to a half cheaper on the CPU rasteriser; jagged edges)
+        and without shadows (pass ``shadows=False``).
         """
         if (state.camera.width, state.camera.height) != (self.width, self.height):
             raise ValueError(

@@ -213,7 +213,7 @@ class _SceneRenders:
 
     def __init__(self, key: tuple[Any, ...], variants: list[Scene]) -> None:
         self.key = key
-        self.renderer = StateRenderer(variants)
+        self.renderer = StateRenderer(variants, shadows=False)
         #: ``(camera, objects, exact, divisor, window)`` of a state -> its drawing (see :meth:`RenderComparer._drawn`).
         self.drawings: dict[tuple[Any, ...], np.ndarray] = {}
         self._kept_bytes = 0

@@ -105,6 +105,32 @@ def test_a_renderer_draws_into_its_own_buffers_after_another_renderer_came_and_w
             assert np.array_equal(view.depth_m, expected["view"].depth_m)
 
 
+def test_a_renderer_without_shadows_draws_what_one_with_shadows_draws_without_them() -> None:
+    """Render-and-compare's renderer is made without a shadow map (half of a context's making): every drawing it can
+    make is the one a renderer with shadows makes without them, and it refuses to draw shadows, as does any drawing
+    without anti-aliasing (its context has no shadow map either)."""
+    scene = sample_tabletop_scene(np.random.default_rng(3))
+    drawings = []
+    for shadows in (True, False):
+        with StateRenderer([scene], shadows=shadows) as renderer:
+            drawings.append(
+                (
+                    renderer.render_rgb(scene, shadows=False),
+                    renderer.render_rgb(scene, shadows=False, antialias=False, divisor=2, window=(10, 20, 90, 70)),
+                    renderer.render_instances(scene),
+                )
+            )
+            with pytest.raises(ValueError, match="shadows are drawn only with anti-aliasing"):
+                renderer.render_rgb(scene, antialias=False)
+            if not shadows:
+                with pytest.raises(ValueError, match="made with shadows=True"):
+                    renderer.render(0)
+    for with_shadow_map, without in zip(*drawings, strict=True):
+        assert np.array_equal(with_shadow_map, without)
+    with StateRenderer([scene]) as renderer:
+        assert not np.array_equal(drawings[0][0], renderer.render(0).rgb)  # shadows do show otherwise
+
+
 def test_renderer_rejects_states_of_different_scenes() -> None:
     a = sample_tabletop_scene(np.random.default_rng(1))
     b = sample_tabletop_scene(np.random.default_rng(2))
