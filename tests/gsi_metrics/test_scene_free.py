@@ -158,11 +158,13 @@ def test_costs_from_the_changed_window_equal_whole_image_costs(split_rows: list[
                     _whole_image_distance(comparer, hypothesis), rel=1e-6
                 )
             assert comparer.removal_cost() == pytest.approx(_whole_image_distance(comparer, None), rel=1e-6)
-            # An unedited image is explained exactly by no change.
+            # An unedited image is explained by no change, to the float32 rounding of the drawn difference's smoothing
+            # (a misplaced drawing costs a hundredth of a cost unit or more).
             if camera_delta is not None:
                 continue
             unedited = SceneFreeComparer(sample.view, np.array(row["source_image"]))
-            assert unedited.cost(Hypothesis(0.0, 0.0, 0.0, unedited.identity_index)) == 0.0
+            unchanged = unedited.cost(Hypothesis(0.0, 0.0, 0.0, unedited.identity_index))
+            assert unchanged == pytest.approx(0.0, abs=1e-6 * unedited.cost_unit)
 
 
 def test_turn_distinctness_describes_the_view_and_an_indistinct_turn_is_undecidable(
