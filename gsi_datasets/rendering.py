@@ -375,6 +375,13 @@ def _drain_gl_errors() -> None:
             return
 
 
+def nearer_of(front: tuple[np.ndarray, np.ndarray], back: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The RGB of two layers of :meth:`StateRenderer.render_layer` (``(rgb, depth)`` of the same pixels) put together:
+    each pixel from the layer whose surface is nearer there (``back``'s where they are as near)."""
+    (front_rgb, front_depth), (back_rgb, back_depth) = front, back
+    return np.where((front_depth > back_depth)[..., None], front_rgb, back_rgb)
+
+
 class StateRenderer:
     """Renders any of several states of one scene from one compiled model.
 
@@ -516,8 +523,10 @@ class StateRenderer:
         window: tuple[int, int, int, int] | None = None,
         divisor: int = 1,
         antialias: bool = True,
+        geoms: np.ndarray | None = None,
     ) -> mujoco.MjrContext:
-        """Draws the posed state; returns the context to read it from."""
+        """Draws the posed state (only the geoms where the boolean mask ``geoms`` is set, when given); returns the
+        context to read it from."""
         if self._context is None:
             raise RuntimeError("StateRenderer was used after close()")
         _make_gl_context_current(self.width, self.height)
@@ -534,6 +543,8 @@ class StateRenderer:
         # a fragment there), and much less vertex work, which is most of a small view's cost on a CPU rasteriser. (A
         # shadow falls into the view from geoms outside it.)
         culled = self._outside_window(window, divisor) if window is not None and not shadows else np.empty(0, np.int64)
+        if geoms is not None:
+            culled = np.union1d(culled, np.flatnonzero(~geoms & (self._model.geom_group == 0)))
         self._model.geom_group[culled] = _CULLED_GROUP
         try:
             mujoco.mjv_updateScene(
@@ -655,12 +666,7 @@ class StateRenderer:
             raise ValueError(
                 f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
             )
-        width, height = self.width // divisor, self.height // divisor
-        if window is not None:
-            left, top, right, bottom = window
-            if not (0 <= left < right <= width and 0 <= top < bottom <= height):
-                raise ValueError(f"window {window} is not a non-empty part of the {width}x{height} view")
-            width, height = right - left, bottom - top
+        width, height = self._drawn_size(divisor, window)
         rect = mujoco.MjrRect(0, 0, width, height)
         self._pose(state)
         context = self._draw(
@@ -669,6 +675,42 @@ class StateRenderer:
         rgb = np.empty((height, width, 3), dtype=np.uint8)
         mujoco.mjr_readPixels(rgb, None, rect, context)
         return np.flipud(rgb).copy()
+
+    def render_layer(
+        self, state: Scene, geoms: np.ndarray, divisor: int = 1, window: tuple[int, int, int, int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(rgb, depth)`` of only the geoms where the boolean mask ``geoms`` (over the model's geoms, e.g. from
+        :attr:`geom_instances`) is set, drawn as :meth:`render_rgb` draws with ``antialias=False, shadows=False``;
+        ``depth`` is the depth buffer (float32, larger is nearer, 0 where nothing is drawn). Without anti-aliasing
+        and shadows, a pixel shows the nearest surface drawn there and its shading depends on that surface alone: two
+        layers that split a state's geoms, put together by :func:`nearer_of`, are :meth:`render_rgb`'s drawing of it
+        (up to surfaces at the same depth). A search that moves one object draws it alone over the rest drawn once."""
+        if (state.camera.width, state.camera.height) != (self.width, self.height):
+            raise ValueError(
+                f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
+            )
+        if geoms.shape != (self._model.ngeom,):
+            raise ValueError(f"geoms must be a mask over the model's {self._model.ngeom} geoms, got {geoms.shape}")
+        width, height = self._drawn_size(divisor, window)
+        rect = mujoco.MjrRect(0, 0, width, height)
+        self._pose(state)
+        context = self._draw(
+            segmentation=False, shadows=False, rect=rect, window=window, divisor=divisor, antialias=False, geoms=geoms
+        )
+        rgb = np.empty((height, width, 3), dtype=np.uint8)
+        depth = np.empty((height, width), dtype=np.float32)
+        mujoco.mjr_readPixels(rgb, depth, rect, context)
+        return np.flipud(rgb).copy(), np.flipud(depth).copy()
+
+    def _drawn_size(self, divisor: int, window: tuple[int, int, int, int] | None) -> tuple[int, int]:
+        """``(width, height)`` of a drawing at ``1 / divisor`` of the image's size, of ``window`` of it if given."""
+        width, height = self.width // divisor, self.height // divisor
+        if window is None:
+            return width, height
+        left, top, right, bottom = window
+        if not (0 <= left < right <= width and 0 <= top < bottom <= height):
+            raise ValueError(f"window {window} is not a non-empty part of the {width}x{height} view")
+        return right - left, bottom - top
 
     def render_instances(self, state: Scene) -> np.ndarray:
         """Instance ids of any state made of this renderer's object variants (see :meth:`render_rgb`)."""

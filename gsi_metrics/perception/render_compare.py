@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 
 from gsi_datasets.geometry import box_corners, rotation_about_axis
-from gsi_datasets.rendering import StateRenderer, asset_of
+from gsi_datasets.rendering import StateRenderer, asset_of, nearer_of
 from gsi_datasets.scene import (
     FLOOR_ID,
     Furniture,
@@ -81,6 +81,9 @@ _WINDOW_REFERENCES = 64
 #: draw; a suite worker's peak memory, about 1 GB before, grows by about this much (a scored row's own drawings are a
 #: few MiB).
 _MOST_KEPT_DRAWING_BYTES = 64 * 2**20
+#: At most this many drawings of a scene without the objects a search changes (a scene's edits seen from as many
+#: cameras) are kept.
+_MOST_KEPT_RESTS = 32
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,9 @@ class _SceneRenders:
         #: ``(camera, objects, exact, divisor, window)`` of a state -> its drawing (see :meth:`RenderComparer._drawn`).
         self.drawings: dict[tuple[Any, ...], np.ndarray] = {}
         self._kept_bytes = 0
+        #: ``(camera, instance ids, divisor)`` -> the unchanged scene seen from that camera without those objects, as
+        #: :meth:`StateRenderer.render_layer` draws it (see :meth:`RenderComparer._drawn_over_the_rest`).
+        self.rests: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def keep(self, key: tuple[Any, ...], drawing: np.ndarray) -> None:
         """Keeps ``drawing`` (made read-only: every comparer of the scene reads the same array)."""
@@ -892,14 +898,42 @@ class RenderComparer(PoseSearch):
         drawing = self._scene_renders.drawings.get(key)
         if drawing is None:
             if not exact:
-                drawing = self.renderer.render_rgb(
-                    state, shadows=False, divisor=self.divisor, window=window, antialias=False
-                )
+                drawing = self._drawn_over_the_rest(state, window)
             else:
                 full_window = None if window is None else tuple(self.divisor * v for v in window)
                 drawing = self.renderer.render_rgb(state, shadows=False, window=full_window)
             self._scene_renders.keep(key, drawing)
         return drawing
+
+    def _drawn_over_the_rest(self, state: Scene, window: tuple[int, int, int, int] | None) -> np.ndarray:
+        """``state`` drawn at the comparison size without anti-aliasing: the objects it changes in the unchanged scene
+        seen from its camera (the view or the source) drawn alone, over the rest of that scene drawn whole once for
+        every hypothesis (:meth:`StateRenderer.render_layer`: the same pixels as drawing all of it, at a fraction of
+        the cost, for a search moves one object and drawing is mostly the work on the vertices of what is drawn)."""
+        unchanged = next((scene for scene in (self.view, self.source) if scene.camera == state.camera), None)
+        if unchanged is None:
+            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window, antialias=False)
+        before = {o.instance_id: o for o in unchanged.objects}
+        after = {o.instance_id: o for o in state.objects}
+        changed = frozenset(
+            i
+            for i in before.keys() | after.keys()
+            if before.get(i) is not after.get(i) and before.get(i) != after.get(i)
+        )
+        in_front = np.isin(self.renderer.geom_instances, list(changed))
+        key = (state.camera, changed, self.divisor)
+        rest = self._scene_renders.rests.get(key)
+        if rest is None:
+            if len(self._scene_renders.rests) >= _MOST_KEPT_RESTS:
+                self._scene_renders.rests.clear()
+            rest = self.renderer.render_layer(unchanged, ~in_front, self.divisor)
+            self._scene_renders.rests[key] = rest
+        if window is not None:
+            left, top, right, bottom = window
+            rest = tuple(layer[top:bottom, left:right] for layer in rest)
+        if not changed:
+            return rest[0].copy()
+        return nearer_of(self.renderer.render_layer(state, in_front, self.divisor, window), rest)
 
     def _as_compared(self, drawn: np.ndarray, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
         """A drawing of :meth:`_drawn` blurred like the edited image, at the comparison size (float32 RGB)."""

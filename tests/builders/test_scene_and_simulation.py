@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from gsi_builders.simulation import settle
 from gsi_builders.tabletop import sample_tabletop_scene
-from gsi_datasets.rendering import StateRenderer
+from gsi_datasets.rendering import StateRenderer, nearer_of
 from gsi_datasets.scene import Scene, look_at_rotation
 
 
@@ -129,6 +130,35 @@ def test_a_renderer_without_shadows_draws_what_one_with_shadows_draws_without_th
         assert np.array_equal(with_shadow_map, without)
     with StateRenderer([scene]) as renderer:
         assert not np.array_equal(drawings[0][0], renderer.render(0).rgb)  # shadows do show otherwise
+
+
+def test_one_object_drawn_alone_over_the_rest_is_the_whole_drawing() -> None:
+    """Render-and-compare draws the object it moves alone, over the rest of the scene drawn once: put together by
+    depth, the two layers are the whole scene's drawing, pixel for pixel, wherever the object goes (in front of a
+    neighbour, behind one, away, gone); its layer shows it alone, and nothing elsewhere."""
+    scene = sample_tabletop_scene(np.random.default_rng(3))
+    with StateRenderer([scene], shadows=False) as renderer:
+        for target in scene.objects:
+            own = renderer.geom_instances == target.instance_id
+            rest = renderer.render_layer(scene, ~own, divisor=2)
+            others = [o for o in scene.objects if o is not target]
+            x, y, z = target.pose.position
+            places = [(x, y), (x + 0.04, y - 0.03)] + [o.pose.position[:2] for o in others]  # into each neighbour
+            states = [scene.with_object(replace(target, pose=replace(target.pose, position=(*p, z)))) for p in places]
+            for state in [*states, scene.without_object(target.instance_id)]:
+                layer = renderer.render_layer(state, own, divisor=2)
+                whole = renderer.render_rgb(state, shadows=False, antialias=False, divisor=2)
+                assert np.array_equal(nearer_of(layer, rest), whole)
+                drawn = layer[1] > 0
+                if not state.has_object(target.instance_id):
+                    assert not drawn.any()
+                    continue
+                # Where it shows alone (at the full size, every other pixel): as many pixels, and the same ones.
+                alone = renderer.render_instances(replace(state, objects=(state.object(target.instance_id),)))[::2, ::2]
+                alone = alone == target.instance_id
+                assert np.sum(drawn & alone) / np.sum(drawn | alone) > 0.8
+        with pytest.raises(ValueError, match="mask over the model's"):
+            renderer.render_layer(scene, own[:-1])
 
 
 def test_renderer_rejects_states_of_different_scenes() -> None:
