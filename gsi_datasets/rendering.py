@@ -4,8 +4,8 @@ A scene description (:mod:`gsi_datasets.scene`) compiles to a MuJoCo model here;
 physics on top of the same model construction (``gsi_builders.simulation``), and evaluation re-renders
 stored scenes with it (render-and-compare), which is why it lives on the data side.
 
-:class:`StateRenderer` holds one visual model with every object variant of several states of a scene
-(an object scaled in the target is a second variant), placed as mocap bodies; switching state is a pose
+:class:`StateRenderer` holds one visual model with every object of several states of a scene, each
+compiled once as a mocap body (an object scaled in another state is drawn scaled); switching state is a pose
 update, so the costly GPU-side context is made once per sample, not once per image.
 
 Headless: ``MUJOCO_GL`` defaults to ``egl`` (set before mujoco is imported); ``osmesa`` also works.
@@ -31,9 +31,9 @@ from gsi_datasets.scene import BACKGROUND_ID, Pose, Room, Scene, SceneObject, Su
 
 #: OpenCV camera axes -> MuJoCo camera axes (MuJoCo cameras look down -z with y up).
 _CV_TO_MUJOCO_CAMERA = np.diag([1.0, -1.0, -1.0])
-#: Where the object variants a state does not show are put (out of sight; they are also hidden from drawing).
+#: Where the objects a state does not show are put (out of sight; they are also hidden from drawing).
 _PARKED = Pose((0.0, 0.0, -50.0))
-#: Geom group of the object variants a state does not show: never drawn (out of sight, they still cost vertex work).
+#: Geom group of the objects a state does not show: never drawn (out of sight, they still cost vertex work).
 _HIDDEN_GROUP = 5
 #: Geom group of the geoms a narrowed view leaves out (:meth:`StateRenderer._outside_window`) while it is drawn.
 _CULLED_GROUP = 4
@@ -270,7 +270,7 @@ def add_object_body(spec: mujoco.MjSpec, name: str, asset: Asset, *, mocap: bool
             # MuJoCo's texture v axis points down the image; our uv has v up.
             uv = np.column_stack([part.uv[:, 0], 1.0 - part.uv[:, 1]])
             mesh.usertexcoord = uv.ravel().tolist()
-        # Named by the asset instance, not the body: the variants of an instance (its scales) share its textures.
+        # Named by the asset (category and seed), not the body: bodies of the same asset share its textures.
         material = f"{asset.category.name}{asset.seed}_{part.name}_material"
         if spec.material(material) is None:
             m = part.material
@@ -309,6 +309,14 @@ VariantKey = tuple[int, str, int, float]
 
 def variant_key(scene_object: SceneObject) -> VariantKey:
     return (scene_object.instance_id, scene_object.category, scene_object.asset_seed, scene_object.scale)
+
+
+InstanceKey = tuple[int, str, int]
+
+
+def instance_key(scene_object: SceneObject) -> InstanceKey:
+    """An object instance, at any scale (the renderer's key; :func:`variant_key` is the physics model's)."""
+    return (scene_object.instance_id, scene_object.category, scene_object.asset_seed)
 
 
 def body_name(instance_id: int, variant: int = 0) -> str:
@@ -387,6 +395,11 @@ class StateRenderer:
 
     The states must share the furniture, room and lights; objects may move, change scale, appear or
     disappear, and the camera may move. Use as a context manager, or call :meth:`close`.
+
+    An object is compiled once, at the scale it first has; drawn at another scale, its drawn geoms are scaled about its
+    centre (the asset's parts are its unscaled parts scaled about it, :meth:`~gsi_datasets.assets.base.Asset.scaled`):
+    the same surfaces, up to the rounding of their vertices. Render-and-compare's renderer draws its target at some
+    thirty scales; a body per scale made compiling the model and making its contexts three times as long.
     """
 
     def __init__(self, states: Sequence[Scene], shadows: bool = True) -> None:
@@ -404,24 +417,27 @@ class StateRenderer:
         add_static_world(spec, first)
         camera = spec.worldbody.add_camera()
         camera.name = "camera"
-        self._variants: dict[VariantKey, str] = {}
+        #: Each object instance's body and the scale its geoms are compiled at.
+        self._variants: dict[InstanceKey, tuple[str, float]] = {}
         for state in states:
             for scene_object in state.objects:
-                key = variant_key(scene_object)
+                key = instance_key(scene_object)
                 if key not in self._variants:
                     name = body_name(scene_object.instance_id, len(self._variants))
                     add_object_body(spec, name, asset_of(scene_object), mocap=True)
-                    self._variants[key] = name
+                    self._variants[key] = (name, scene_object.scale)
         self._model = spec.compile()
         self._data = mujoco.MjData(self._model)
         self.geom_instances = geom_instances(self._model)
-        self._mocap_of = {name: self._model.body(name).mocapid[0] for name in self._variants.values()}
+        self._mocap_of = {name: self._model.body(name).mocapid[0] for name, _ in self._variants.values()}
         body_of_geom = self._model.geom_bodyid
         self._geoms_of = {
-            name: np.flatnonzero(body_of_geom == self._model.body(name).id) for name in self._variants.values()
+            name: np.flatnonzero(body_of_geom == self._model.body(name).id) for name, _ in self._variants.values()
         }
-        # What :meth:`_pose` last set: each variant's pose (``_PARKED``: hidden; none yet) and the camera.
-        self._posed: dict[str, Pose] = {}
+        # What :meth:`_pose` last set: each body's pose and scale factor (``_PARKED``: hidden; none yet), each geom's
+        # scale factor (drawn / compiled), and the camera.
+        self._posed: dict[str, tuple[Pose, float]] = {}
+        self._geom_factor = np.ones(self._model.ngeom)
         self._posed_camera = None
         self._camera_from_world: tuple[np.ndarray, np.ndarray] = (np.eye(3), np.zeros(3))  # (rotation.T, translation)
 
@@ -492,18 +508,21 @@ class StateRenderer:
     def _pose(self, state: Scene) -> None:
         present = {}
         for scene_object in state.objects:
-            key = variant_key(scene_object)
+            key = instance_key(scene_object)
             if key not in self._variants:
-                raise KeyError(f"object variant {key} was not among the states this renderer was built for")
-            present[self._variants[key]] = scene_object.pose
+                raise KeyError(f"object {key} was not among the states this renderer was built for")
+            name, compiled_scale = self._variants[key]
+            present[name] = (scene_object.pose, scene_object.scale / compiled_scale)
         # Only what differs from the last posed state is set (a search poses one object many times).
         for name, mocap_id in self._mocap_of.items():
-            pose, posed = present.get(name, _PARKED), self._posed.get(name)
-            if pose is not posed and pose != posed:
-                self._posed[name] = pose
+            placed, posed = present.get(name, (_PARKED, 1.0)), self._posed.get(name)
+            if placed != posed:
+                self._posed[name] = placed
+                pose, factor = placed
                 self._data.mocap_pos[mocap_id] = pose.position
                 self._data.mocap_quat[mocap_id] = pose.quaternion
                 self._model.geom_group[self._geoms_of[name]] = _HIDDEN_GROUP if name not in present else 0
+                self._geom_factor[self._geoms_of[name]] = factor
         camera = state.camera
         if camera != self._posed_camera:
             self._model.cam_pos[0] = camera.position
@@ -552,6 +571,7 @@ class StateRenderer:
             )
         finally:
             self._model.geom_group[culled] = 0
+        self._scale_drawn_geoms()
         if window is not None:
             self._narrow_frustum(window, self.width // divisor, self.height // divisor)
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segmentation
@@ -559,6 +579,20 @@ class StateRenderer:
         self._scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = shadows
         mujoco.mjr_render(self._rect if rect is None else rect, self._scene, context)
         return context
+
+    def _scale_drawn_geoms(self) -> None:
+        """Scales the updated scene's geoms of objects drawn at another scale than compiled, about their bodies'
+        centres."""
+        factors = self._geom_factor
+        if not np.any(factors != 1.0):
+            return
+        body_of_geom, centres = self._model.geom_bodyid, self._data.xpos
+        for index in range(self._scene.ngeom):
+            geom = self._scene.geoms[index]
+            if geom.objtype == mujoco.mjtObj.mjOBJ_GEOM and (factor := factors[geom.objid]) != 1.0:
+                centre = centres[body_of_geom[geom.objid]]
+                geom.pos[:] = centre + factor * (geom.pos - centre)
+                geom.mat[:] = factor * geom.mat
 
     def _outside_window(self, window: tuple[int, int, int, int], divisor: int, margin_px: float = 2.0) -> np.ndarray:
         """The shown geoms whose bounding spheres lie wholly outside the view of the pixels ``window = (left, top,
@@ -578,8 +612,11 @@ class StateRenderer:
         )
         normals /= np.linalg.norm(normals, axis=1, keepdims=True)
         # Each geom's signed distance to each plane (camera frame: the rotation and translation folded into the planes).
-        distances = self._data.geom_xpos @ (rotation @ normals.T) + translation @ normals.T
-        outside = (distances < -self._model.geom_rbound[:, None]).any(axis=1)
+        # (Geoms drawn scaled: their bounding spheres scaled about their bodies' centres.)
+        factors, body_centres = self._geom_factor, self._data.xpos[self._model.geom_bodyid]
+        geom_centres = body_centres + factors[:, None] * (self._data.geom_xpos - body_centres)
+        distances = geom_centres @ (rotation @ normals.T) + translation @ normals.T
+        outside = (distances < -(factors * self._model.geom_rbound)[:, None]).any(axis=1)
         return np.flatnonzero(outside & self._cullable & (self._model.geom_group == 0))
 
     def _read_instances(self, context: mujoco.MjrContext) -> np.ndarray:
@@ -603,12 +640,12 @@ class StateRenderer:
         return list(self._states)
 
     def add_state(self, state: Scene) -> int | None:
-        """Adds a state made of this renderer's object variants (same furniture, room and lights) and returns its
-        index; None when it needs a variant the renderer was not built with (then build another renderer)."""
+        """Adds a state made of this renderer's objects, at any scale (same furniture, room and lights), and returns its
+        index; None when it needs an object the renderer was not built with (then build another renderer)."""
         first = self._states[0]
         if (state.furniture, state.room, state.lights) != (first.furniture, first.room, first.lights):
             return None
-        if any(variant_key(o) not in self._variants for o in state.objects):
+        if any(instance_key(o) not in self._variants for o in state.objects):
             return None
         if (state.camera.width, state.camera.height) != (self.width, self.height):
             return None
@@ -652,7 +689,7 @@ class StateRenderer:
         window: tuple[int, int, int, int] | None = None,
         antialias: bool = True,
     ) -> np.ndarray:
-        """RGB only (one pass) of any state made of the object variants this renderer was built with.
+        """RGB only (one pass) of any state made of the objects this renderer was built with, at any scale.
 
         Render-and-compare evaluates many hypothesised states of one scene this way; the camera is taken
         from ``state`` and must have the renderer's image size. ``divisor`` renders the same view at
@@ -713,7 +750,7 @@ class StateRenderer:
         return right - left, bottom - top
 
     def render_instances(self, state: Scene) -> np.ndarray:
-        """Instance ids of any state made of this renderer's object variants (see :meth:`render_rgb`)."""
+        """Instance ids of any state made of this renderer's objects (see :meth:`render_rgb`)."""
         self._pose(state)
         return self._read_instances(self._draw(segmentation=True))
 

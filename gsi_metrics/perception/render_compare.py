@@ -31,8 +31,8 @@ smaller change wins. The prior towards no change and the tie tolerance are measu
 image, so a small object far away is judged like a large one nearby. Where the camera did not move, a global gain and
 offset per colour channel (a brightness or white-balance change) is removed from the edited image first, and a blur of
 the edited image (a generator's softer output) is estimated and given to the source image and to every render. Scales
-come from a geometric grid (``scale_ratio``) because a mesh's scale is fixed when the model is compiled; every grid
-scale is one variant in a single compiled model.
+come from a geometric grid (``scale_ratio``), the steps of the search; the renderer draws the target compiled once at
+any of them (:class:`~gsi_datasets.rendering.StateRenderer`).
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
@@ -204,7 +204,7 @@ class _Baseline:
 
 
 class _SceneRenders:
-    """One source scene's renderer (of the target's scale variants) and its drawings (raw: before any edited image's
+    """One source scene's renderer and its drawings (raw: before any edited image's
     blur), kept for the next comparer of the same scene: the fidelity suite perceives some two dozen edits of each
     scene in turn, and compiling the model, making its drawing contexts and rendering the source scene's windows were
     a quarter of each one's time; and the searches of edits that look alike (the oracle's, its JPEG and blurred copies,
@@ -214,15 +214,17 @@ class _SceneRenders:
 
     _last: _SceneRenders | None = None
 
-    def __init__(self, key: tuple[Any, ...], variants: list[Scene]) -> None:
-        self.key = key
-        self.renderer = StateRenderer(variants, shadows=False)
+    def __init__(self, source: Scene) -> None:
+        self.source = source
+        self.renderer = StateRenderer([source], shadows=False)
         #: ``(camera, objects, exact, divisor, window)`` of a state -> its drawing (see :meth:`RenderComparer._drawn`).
         self.drawings: dict[tuple[Any, ...], np.ndarray] = {}
         self._kept_bytes = 0
         #: ``(camera, instance ids, divisor)`` -> the unchanged scene seen from that camera without those objects, as
         #: :meth:`StateRenderer.render_layer` draws it (see :meth:`RenderComparer._drawn_over_the_rest`).
         self.rests: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
+        #: Instance ids -> the mask of their geoms (:attr:`StateRenderer.geom_instances`).
+        self.geoms_of: dict[frozenset[int], np.ndarray] = {}
 
     def keep(self, key: tuple[Any, ...], drawing: np.ndarray) -> None:
         """Keeps ``drawing`` (made read-only: every comparer of the scene reads the same array)."""
@@ -234,16 +236,14 @@ class _SceneRenders:
         self._kept_bytes += drawing.nbytes
 
     @classmethod
-    def of(cls, source: Scene, variants: list[Scene], target_id: int) -> _SceneRenders:
-        """The renders of ``source`` with the target (``target_id``) drawn as ``variants``: the last comparer's when
-        it drew the same, else new ones."""
-        key = (source, tuple(variant.object(target_id) for variant in variants))
+    def of(cls, source: Scene) -> _SceneRenders:
+        """The renders of ``source``: the last comparer's when it drew the same scene, else new ones."""
         last = cls._last
-        if last is not None and last.key == key:
+        if last is not None and last.source == source:
             return last
         if last is not None:
             last.renderer.close()
-        cls._last = cls(key, variants)
+        cls._last = cls(source)
         return cls._last
 
 
@@ -814,10 +814,7 @@ class RenderComparer(PoseSearch):
         self.target_centre = np.array(self.target.pose.position, float)
         self.target_height = float(asset_of(self.target).size[2])
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
-        variants = [
-            self.view.with_object(dataclasses.replace(self.target, scale=self.target.scale * s)) for s in self.scales
-        ]
-        self._scene_renders = _SceneRenders.of(source, variants, sample.target_id)
+        self._scene_renders = _SceneRenders.of(source)
         self.renderer = self._scene_renders.renderer
         self._baselines: dict[bool, _Baseline] = {}
         self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
@@ -920,7 +917,9 @@ class RenderComparer(PoseSearch):
             for i in before.keys() | after.keys()
             if before.get(i) is not after.get(i) and before.get(i) != after.get(i)
         )
-        in_front = np.isin(self.renderer.geom_instances, list(changed))
+        in_front = self._scene_renders.geoms_of.get(changed)
+        if in_front is None:
+            in_front = self._scene_renders.geoms_of[changed] = np.isin(self.renderer.geom_instances, list(changed))
         key = (state.camera, changed, self.divisor)
         rest = self._scene_renders.rests.get(key)
         if rest is None:

@@ -161,6 +161,32 @@ def test_one_object_drawn_alone_over_the_rest_is_the_whole_drawing() -> None:
             renderer.render_layer(scene, own[:-1])
 
 
+def test_an_object_drawn_at_another_scale_is_the_object_compiled_at_that_scale() -> None:
+    """A renderer compiles each object once and draws its other scales by scaling the drawn geoms: what it draws is
+    what a renderer compiled at that scale draws (the same ids, colours to the rounding of the vertices), also in a
+    narrowed view that only a corner of the grown object reaches into (its bounding spheres scaled too)."""
+    scene = sample_tabletop_scene(np.random.default_rng(3))
+    for target in scene.objects:
+        for factor in (0.6, 2.5):
+            scaled = scene.with_object(replace(target, scale=target.scale * factor))
+            with StateRenderer([scaled]) as compiled, StateRenderer([scene, scaled]) as drawn:
+                ids = compiled.render_instances(scaled)
+                assert np.array_equal(drawn.render_instances(scaled), ids)
+                # A window at half size around the object's pixel farthest from its centre: the rest of it outside.
+                rows, columns = np.nonzero(ids == target.instance_id)
+                far = np.argmax(np.hypot(rows - rows.mean(), columns - columns.mean()))
+                column, row = columns[far] // 2, rows[far] // 2
+                window = (max(column - 4, 0), max(row - 4, 0), min(column + 4, 256), min(row + 4, 256))
+                for options in (
+                    {},
+                    {"antialias": False, "divisor": 2},
+                    {"antialias": False, "divisor": 2, "window": window},
+                ):
+                    expected = compiled.render_rgb(scaled, shadows=False, **options).astype(int)
+                    difference = np.abs(drawn.render_rgb(scaled, shadows=False, **options) - expected).max(axis=2)
+                    assert np.mean(difference > 8) < 0.002 and difference.max() <= 64
+
+
 def test_renderer_rejects_states_of_different_scenes() -> None:
     a = sample_tabletop_scene(np.random.default_rng(1))
     b = sample_tabletop_scene(np.random.default_rng(2))
