@@ -387,7 +387,9 @@ def nearer_of(front: tuple[np.ndarray, np.ndarray], back: tuple[np.ndarray, np.n
     """The RGB of two layers of :meth:`StateRenderer.render_layer` (``(rgb, depth)`` of the same pixels) put together:
     each pixel from the layer whose surface is nearer there (``back``'s where they are as near)."""
     (front_rgb, front_depth), (back_rgb, back_depth) = front, back
-    return np.where((front_depth > back_depth)[..., None], front_rgb, back_rgb)
+    drawing = back_rgb.copy()
+    np.copyto(drawing, front_rgb, where=(front_depth > back_depth)[..., None])
+    return drawing
 
 
 class StateRenderer:
@@ -561,9 +563,12 @@ class StateRenderer:
         # A narrowed view without shadows draws only the geoms that reach into it: the same pixels (nothing else makes
         # a fragment there), and much less vertex work, which is most of a small view's cost on a CPU rasteriser. (A
         # shadow falls into the view from geoms outside it.)
-        culled = self._outside_window(window, divisor) if window is not None and not shadows else np.empty(0, np.int64)
-        if geoms is not None:
-            culled = np.union1d(culled, np.flatnonzero(~geoms & (self._model.geom_group == 0)))
+        if geoms is not None:  # a layer (:meth:`render_layer`), drawn whole: one object in a window around it
+            culled = np.flatnonzero(~geoms & (self._model.geom_group == 0))
+        elif window is not None and not shadows:
+            culled = self._outside_window(window, divisor)
+        else:
+            culled = np.empty(0, np.int64)
         self._model.geom_group[culled] = _CULLED_GROUP
         try:
             mujoco.mjv_updateScene(
