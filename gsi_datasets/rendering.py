@@ -705,11 +705,7 @@ class StateRenderer:
         ``antialias=False`` draws without multisampling (a third to a half cheaper on the CPU rasteriser; jagged edges)
         and without shadows (pass ``shadows=False``).
         """
-        if (state.camera.width, state.camera.height) != (self.width, self.height):
-            raise ValueError(
-                f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
-            )
-        width, height = self._drawn_size(divisor, window)
+        width, height = self._drawn_size(state, divisor, window)
         rect = mujoco.MjrRect(0, 0, width, height)
         self._pose(state)
         context = self._draw(
@@ -728,13 +724,9 @@ class StateRenderer:
         and shadows, a pixel shows the nearest surface drawn there and its shading depends on that surface alone: two
         layers that split a state's geoms, put together by :func:`nearer_of`, are :meth:`render_rgb`'s drawing of it
         (up to surfaces at the same depth). A search that moves one object draws it alone over the rest drawn once."""
-        if (state.camera.width, state.camera.height) != (self.width, self.height):
-            raise ValueError(
-                f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
-            )
         if geoms.shape != (self._model.ngeom,):
             raise ValueError(f"geoms must be a mask over the model's {self._model.ngeom} geoms, got {geoms.shape}")
-        width, height = self._drawn_size(divisor, window)
+        width, height = self._drawn_size(state, divisor, window)
         rect = mujoco.MjrRect(0, 0, width, height)
         self._pose(state)
         context = self._draw(
@@ -745,8 +737,18 @@ class StateRenderer:
         mujoco.mjr_readPixels(rgb, depth, rect, context)
         return np.flipud(rgb).copy(), np.flipud(depth).copy()
 
-    def _drawn_size(self, divisor: int, window: tuple[int, int, int, int] | None) -> tuple[int, int]:
-        """``(width, height)`` of a drawing at ``1 / divisor`` of the image's size, of ``window`` of it if given."""
+    def _drawn_size(self, state: Scene, divisor: int, window: tuple[int, int, int, int] | None) -> tuple[int, int]:
+        """``(width, height)`` of a drawing of ``state`` at ``1 / divisor`` of the image's size, of ``window`` of it if
+        given.
+
+        Raises:
+            ValueError: ``state``'s camera has another image size than the renderer, or ``window`` is not part of the
+                view.
+        """
+        if (state.camera.width, state.camera.height) != (self.width, self.height):
+            raise ValueError(
+                f"state camera is {state.camera.width}x{state.camera.height}, the renderer {self.width}x{self.height}"
+            )
         width, height = self.width // divisor, self.height // divisor
         if window is None:
             return width, height

@@ -910,13 +910,7 @@ class RenderComparer(PoseSearch):
         unchanged = next((scene for scene in (self.view, self.source) if scene.camera == state.camera), None)
         if unchanged is None:
             return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window, antialias=False)
-        before = {o.instance_id: o for o in unchanged.objects}
-        after = {o.instance_id: o for o in state.objects}
-        changed = frozenset(
-            i
-            for i in before.keys() | after.keys()
-            if before.get(i) is not after.get(i) and before.get(i) != after.get(i)
-        )
+        changed = self._changed_ids({o.instance_id: o for o in state.objects})
         in_front = self._scene_renders.geoms_of.get(changed)
         if in_front is None:
             in_front = self._scene_renders.geoms_of[changed] = np.isin(self.renderer.geom_instances, list(changed))
@@ -954,22 +948,33 @@ class RenderComparer(PoseSearch):
         """What ``state`` changes in the render of the source scene."""
         return self._render(state, exact) - self._baseline(exact).reference
 
+    def _changed_ids(self, objects: dict[int, SceneObject]) -> frozenset[int]:
+        """The ids of the objects that a state's ``objects`` (by instance id) move, rescale, add or take away in the
+        unchanged view (whose objects are the source's, whatever the camera)."""
+        before = self._view_objects
+        # (States share their unchanged objects: the identity test settles most of them without comparing fields.)
+        return frozenset(
+            i
+            for i in before.keys() | objects.keys()
+            if before.get(i) is not objects.get(i) and before.get(i) != objects.get(i)
+        )
+
     def _change_window(self, state: Scene) -> tuple[int, int, int, int]:
         """The comparison-size pixels ``(left, top, right, bottom)`` outside which ``state`` renders exactly like the
         unchanged view (the source scene seen from the edited image's camera): around the 3D boxes of the objects it
         moves, rescales, adds or takes away, widened by the anti-aliasing and the blur; empty when it changes nothing,
         the whole image when a box reaches behind the camera. Its sides lie on a grid of ``_WINDOW_GRID`` pixels."""
         width, height = self.compare_size
-        before = self._view_objects
         after = {o.instance_id: o for o in state.objects}
-        # (States share their unchanged objects: the identity test settles most of them without comparing fields.)
-        changed = [
-            *(_box_corners_of(o) for i, o in after.items() if before.get(i) is not o and before.get(i) != o),
-            *(self._view_corners[i] for i, o in before.items() if after.get(i) is not o and after.get(i) != o),
-        ]
+        changed = self._changed_ids(after)
         if not changed:
             return (0, 0, 0, 0)
-        corners = np.concatenate(changed)
+        corners = np.concatenate(
+            [
+                *(_box_corners_of(after[i]) for i in changed if i in after),
+                *(self._view_corners[i] for i in changed if i in self._view_corners),
+            ]
+        )
         pixels, depth = self.view.camera.project(corners)
         if np.any(depth <= 1e-3):
             return (0, 0, width, height)
