@@ -192,17 +192,6 @@ def _yaw_gap(a_deg: float, b_deg: float) -> float:
     return abs((a_deg - b_deg + 180.0) % 360.0 - 180.0)
 
 
-@dataclass(frozen=True)
-class _Baseline:
-    """What every hypothesis is compared against, at one render size: the render of the source scene (``reference``),
-    and the summed-area table (:func:`cv2.integral`) of the per-pixel truncated distance between the unchanged view's
-    change to it (none for a still camera, the camera motion's otherwise) and the editor's change: a hypothesis's
-    distance, outside the pixels it changes."""
-
-    reference: np.ndarray
-    distance_integral: np.ndarray
-
-
 class _SceneRenders:
     """One source scene's renderer and its drawings (raw: before any edited image's
     blur), kept for the next comparer of the same scene: the fidelity suite perceives some two dozen edits of each
@@ -816,7 +805,10 @@ class RenderComparer(PoseSearch):
         super().__init__(sample, edited, camera_delta=camera_delta, **search)
         self._scene_renders = _SceneRenders.of(source)
         self.renderer = self._scene_renders.renderer
-        self._baselines: dict[bool, _Baseline] = {}
+        #: Per render size (``exact`` or not): the render of the source scene, and the summed-area table of the
+        #: unchanged view's distances (:meth:`_reference`, :meth:`_unchanged_distances`).
+        self._references: dict[bool, np.ndarray] = {}
+        self._unchanged_integrals: dict[bool, np.ndarray] = {}
         self._window_references: dict[tuple[tuple[int, int, int, int], bool], np.ndarray] = {}
         # The unchanged view's objects and their boxes' corners, which every hypothesis's window is measured against.
         self._view_objects = {o.instance_id: o for o in self.view.objects}
@@ -935,18 +927,30 @@ class RenderComparer(PoseSearch):
         size = self.compare_size if window is None else (window[2] - window[0], window[3] - window[1])
         return cv2.resize(self._blurred(drawn.astype(np.float32)), size, interpolation=cv2.INTER_AREA)
 
-    def _baseline(self, exact: bool) -> _Baseline:
-        """The render of the source scene and the distances of the unchanged view (see :class:`_Baseline`)."""
-        if exact not in self._baselines:
-            reference = self._render(self.source, exact)
-            unchanged = reference if self.view is self.source else self._render(self.view, exact)
-            distance = np.minimum(np.abs(unchanged - reference - self.observed_change).sum(axis=2), self.truncation)
-            self._baselines[exact] = _Baseline(reference, cv2.integral(distance.astype(np.float64)))
-        return self._baselines[exact]
+    def _reference(self, exact: bool) -> np.ndarray:
+        """The render of the source scene, what every hypothesis's drawing is compared against (the change it makes)."""
+        if exact not in self._references:
+            self._references[exact] = self._render(self.source, exact)
+        return self._references[exact]
+
+    def _unchanged_distances(self, exact: bool) -> np.ndarray:
+        """The summed-area table (:func:`cv2.integral`) of the per-pixel truncated distance between the unchanged view's
+        change to the source render and the editor's change: a hypothesis's distance outside the pixels it changes. A
+        still camera's unchanged view changes nothing, and nothing is drawn for it (a whole anti-aliased render, a
+        twentieth of a row's time, that most rows never need again); a moved camera's change is drawn."""
+        if exact not in self._unchanged_integrals:
+            if self.view is self.source:
+                distance = np.abs(self.observed_change).sum(axis=2)
+            else:
+                unchanged_change = self._render(self.view, exact) - self._reference(exact)
+                distance = np.abs(unchanged_change - self.observed_change).sum(axis=2)
+            distance = np.minimum(distance, self.truncation)
+            self._unchanged_integrals[exact] = cv2.integral(distance.astype(np.float64))
+        return self._unchanged_integrals[exact]
 
     def _predicted_change(self, state: Scene, exact: bool) -> np.ndarray:
         """What ``state`` changes in the render of the source scene."""
-        return self._render(state, exact) - self._baseline(exact).reference
+        return self._render(state, exact) - self._reference(exact)
 
     def _changed_ids(self, objects: dict[int, SceneObject]) -> frozenset[int]:
         """The ids of the objects that a state's ``objects`` (by instance id) move, rescale, add or take away in the
@@ -1040,10 +1044,9 @@ class RenderComparer(PoseSearch):
         Only the pixels ``state`` changes in the unchanged view are drawn (:meth:`_change_window`), with the source
         scene drawn in the same window: a narrowed view shades a few pixels slightly differently from the whole one,
         and its own render of the source scene cancels that. Elsewhere the distance is the unchanged view's
-        (:class:`_Baseline`)."""
-        baseline = self._baseline(exact)
+        (:meth:`_unchanged_distances`)."""
         left, top, right, bottom = self._change_window(state)
-        integral = baseline.distance_integral
+        integral = self._unchanged_distances(exact)
         total = integral[-1, -1] - (
             integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
         )
@@ -1108,7 +1111,7 @@ class RenderComparer(PoseSearch):
         box = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
         flipped = shows[box][:, ::-1]
         mirrored[box][flipped] = drawn[box][:, ::-1][flipped]
-        difference = np.abs(mirrored - self._baseline(exact=True).reference - self.observed_change).sum(axis=2)
+        difference = np.abs(mirrored - self._reference(exact=True) - self.observed_change).sum(axis=2)
         distance = float(np.minimum(difference, self.truncation).sum()) / (self.compare_size[0] * self.compare_size[1])
         return min(unturned_cost, distance + self.prior_weight * self.cost_unit * self.change(unturned))
 
