@@ -724,18 +724,56 @@ class StateRenderer:
         and shadows, a pixel shows the nearest surface drawn there and its shading depends on that surface alone: two
         layers that split a state's geoms, put together by :func:`nearer_of`, are :meth:`render_rgb`'s drawing of it
         (up to surfaces at the same depth). A search that moves one object draws it alone over the rest drawn once."""
-        if geoms.shape != (self._model.ngeom,):
-            raise ValueError(f"geoms must be a mask over the model's {self._model.ngeom} geoms, got {geoms.shape}")
-        width, height = self._drawn_size(state, divisor, window)
-        rect = mujoco.MjrRect(0, 0, width, height)
-        self._pose(state)
-        context = self._draw(
-            segmentation=False, shadows=False, rect=rect, window=window, divisor=divisor, antialias=False, geoms=geoms
-        )
-        rgb = np.empty((height, width, 3), dtype=np.uint8)
-        depth = np.empty((height, width), dtype=np.float32)
-        mujoco.mjr_readPixels(rgb, depth, rect, context)
-        return np.flipud(rgb).copy(), np.flipud(depth).copy()
+        return self.render_layers([(state, geoms, window)], divisor)[0]
+
+    def render_layers(
+        self, layers: Sequence[tuple[Scene, np.ndarray, tuple[int, int, int, int] | None]], divisor: int = 1
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`render_layer` of each ``(state, geoms, window)``, drawn side by side into the offscreen buffer and
+        read back together: the rasteriser is waited for once per buffer full instead of once per layer (8 layers of a
+        52 x 88 window, one thread: 0.64 -> 0.47 ms a layer). The same drawings as drawing each alone up to the
+        rasteriser's rounding, which depends on a pixel's place in the buffer: the same pixels drawn, depths within
+        some 1e-8, and a few colours a level or two apart (the textured table, 14 of 65,536 pixels of a whole view)."""
+        drawn: list[tuple[np.ndarray, np.ndarray]] = []
+        placed: list[tuple[int, int, int, int]] = []  # (left, bottom, width, height) in the buffer, GL's rows
+        context = None
+
+        def read_back() -> None:
+            width = max(left + w for left, _, w, _ in placed)
+            height = max(bottom + h for _, bottom, _, h in placed)
+            rgb = np.empty((height, width, 3), dtype=np.uint8)
+            depth = np.empty((height, width), dtype=np.float32)
+            mujoco.mjr_readPixels(rgb, depth, mujoco.MjrRect(0, 0, width, height), context)
+            for left, bottom, w, h in placed:
+                rows, columns = slice(bottom, bottom + h), slice(left, left + w)
+                drawn.append((np.flipud(rgb[rows, columns]).copy(), np.flipud(depth[rows, columns]).copy()))
+            placed.clear()
+
+        left = bottom = shelf = 0  # the next place on the current shelf, and the shelf's height
+        for state, geoms, window in layers:
+            if geoms.shape != (self._model.ngeom,):
+                raise ValueError(f"geoms must be a mask over the model's {self._model.ngeom} geoms, got {geoms.shape}")
+            width, height = self._drawn_size(state, divisor, window)
+            if left + width > self.width:  # the next shelf
+                left, bottom, shelf = 0, bottom + shelf, 0
+            if bottom + height > self.height:  # the buffer is full
+                read_back()
+                left = bottom = shelf = 0
+            self._pose(state)
+            context = self._draw(
+                segmentation=False,
+                shadows=False,
+                rect=mujoco.MjrRect(left, bottom, width, height),
+                window=window,
+                divisor=divisor,
+                antialias=False,
+                geoms=geoms,
+            )
+            placed.append((left, bottom, width, height))
+            left, shelf = left + width, max(shelf, height)
+        if placed:
+            read_back()
+        return drawn
 
     def _drawn_size(self, state: Scene, divisor: int, window: tuple[int, int, int, int] | None) -> tuple[int, int]:
         """``(width, height)`` of a drawing of ``state`` at ``1 / divisor`` of the image's size, of ``window`` of it if

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -395,30 +395,42 @@ class PoseSearch:
         asked = self._asked_costs.get((hypothesis, exact))  # the search asks for most hypotheses several times
         if asked is not None:
             return asked
+        key = self._cost_key(hypothesis, exact)
+        if key is None:
+            cost = float("inf")
+        else:
+            if key not in self._costs:
+                self._costs[key] = self._hypothesis_distance(hypothesis, exact) + self._prior(hypothesis)
+            cost = self._costs[key]
+        self._asked_costs[(hypothesis, exact)] = cost
+        return cost
+
+    def _cost_key(self, hypothesis: Hypothesis, exact: bool) -> tuple[Hypothesis, bool] | None:
+        """What the cost of ``hypothesis`` is kept under; None where it is infinite (a scale off the grid, a shift too
+        far, the target inside one of its look-alikes)."""
         if (
             not 0 <= hypothesis.scale_index < len(self.scales)
             or math.hypot(hypothesis.dx_m, hypothesis.dy_m) > self.max_shift_m
             or self._inside(hypothesis, self._namesakes)
         ):
-            cost = float("inf")
-        else:
-            # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg
-            # grid.
-            key = (
-                Hypothesis(
-                    round(hypothesis.dx_m, 4),
-                    round(hypothesis.dy_m, 4),
-                    round(hypothesis.yaw_deg % 360.0, 3),
-                    hypothesis.scale_index,
-                ),
-                exact,
-            )
-            if key not in self._costs:
-                prior = self.prior_weight * self.cost_unit * self.change(hypothesis)
-                self._costs[key] = self._hypothesis_distance(hypothesis, exact) + prior
-            cost = self._costs[key]
-        self._asked_costs[(hypothesis, exact)] = cost
-        return cost
+            return None
+        # Steps there and back again land on floats a rounding error apart: key the cache on a 0.1 mm / 0.001 deg grid.
+        rounded = Hypothesis(
+            round(hypothesis.dx_m, 4),
+            round(hypothesis.dy_m, 4),
+            round(hypothesis.yaw_deg % 360.0, 3),
+            hypothesis.scale_index,
+        )
+        return rounded, exact
+
+    def _prior(self, hypothesis: Hypothesis) -> float:
+        """The cost's pull towards "no change" (``prior_weight`` cost units per unit of :meth:`change`)."""
+        return self.prior_weight * self.cost_unit * self.change(hypothesis)
+
+    def _costs_ahead(self, hypotheses: Iterable[Hypothesis]) -> None:
+        """Works out the search-size costs of ``hypotheses``, which :meth:`cost` is about to be asked for, where doing
+        them together is cheaper than one by one (:meth:`RenderComparer._costs_ahead` draws them together); by default
+        nothing."""
 
     def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
         """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius): its centre
@@ -459,6 +471,8 @@ class PoseSearch:
         """The cheapest candidate; costs within ``tie_tolerance`` of it are ties the image does not resolve (the
         yaw of a ball), and the smallest change among them wins (between equal changes, a turn either way by the
         same angle, the cheaper one)."""
+        if not exact:
+            self._costs_ahead(candidates)
         lowest = min(self.cost(h, exact) for h in candidates)
         tied = (h for h in candidates if self.cost(h, exact) <= lowest + self.tie_tolerance * self.cost_unit)
         return min(tied, key=lambda h: (round(self.change(h), 9), self.cost(h, exact)))
@@ -601,6 +615,7 @@ class PoseSearch:
         """Best hypothesis from ``starts`` (see module docstring) and its cost."""
         regions = self.changed_region_hypotheses()
         starts = [*starts, Hypothesis(0.0, 0.0, 0.0, self.identity_index), *regions]
+        self._costs_ahead(starts)
         # Sweep at the object's own position (an in-place turn or scaling) and at the best other starting position.
         positions = [Hypothesis(0.0, 0.0, 0.0, self.identity_index)]
         for start in sorted(starts, key=self.cost):
@@ -617,6 +632,7 @@ class PoseSearch:
             for start in positions[:2]
         ]
         sweep = [hypothesis for position_sweep in sweeps for hypothesis in position_sweep]
+        self._costs_ahead(sweep)
         self._choose_appearance(sweep)
         # Nearly symmetric objects (a mouse, a kettle) have a second basin half a turn away: descend from the best
         # of the sweep and from the best one at least 60 degrees from it, and keep the better end point.
@@ -693,6 +709,7 @@ class PoseSearch:
             for j in range(-steps, steps + 1)
             for shift in [step_m * j * along]
         ]
+        self._costs_ahead(line)
         return min(line, key=self.cost)
 
     def _scale_sweep(self, hypothesis: Hypothesis) -> list[Hypothesis]:
@@ -729,6 +746,7 @@ class PoseSearch:
                     for sign in (1.0, -1.0):
                         step = sign * shift_step * axis
                         neighbours.append(Hypothesis(dx + step[0], dy + step[1], turn, size))
+                self._costs_ahead(neighbours)
                 candidate = min(neighbours, key=self.cost)
                 improved = self.cost(candidate) < self.cost(best) - self.min_improvement
                 if improved:
@@ -899,9 +917,23 @@ class RenderComparer(PoseSearch):
         seen from its camera (the view or the source) drawn alone, over the rest of that scene drawn whole once for
         every hypothesis (:meth:`StateRenderer.render_layer`: the same pixels as drawing all of it, at a fraction of
         the cost, for a search moves one object and drawing is mostly the work on the vertices of what is drawn)."""
+        layered = self._layered(state, window)
+        if layered is None:
+            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window, antialias=False)
+        in_front, rest = layered
+        if not in_front.any():
+            return rest[0].copy()
+        return nearer_of(self.renderer.render_layer(state, in_front, self.divisor, window), rest)
+
+    def _layered(
+        self, state: Scene, window: tuple[int, int, int, int] | None
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]] | None:
+        """How :meth:`_drawn_over_the_rest` draws ``state`` in ``window``: the mask of the geoms to draw alone (the
+        objects ``state`` changes; none when it changes nothing) and the rest of the unchanged scene there, as
+        :meth:`StateRenderer.render_layer` draws it; None when no unchanged scene is seen from ``state``'s camera."""
         unchanged = next((scene for scene in (self.view, self.source) if scene.camera == state.camera), None)
         if unchanged is None:
-            return self.renderer.render_rgb(state, shadows=False, divisor=self.divisor, window=window, antialias=False)
+            return None
         changed = self._changed_ids({o.instance_id: o for o in state.objects})
         in_front = self._scene_renders.geoms_of.get(changed)
         if in_front is None:
@@ -916,9 +948,36 @@ class RenderComparer(PoseSearch):
         if window is not None:
             left, top, right, bottom = window
             rest = tuple(layer[top:bottom, left:right] for layer in rest)
-        if not changed:
-            return rest[0].copy()
-        return nearer_of(self.renderer.render_layer(state, in_front, self.divisor, window), rest)
+        return in_front, rest
+
+    def _costs_ahead(self, hypotheses: Iterable[Hypothesis]) -> None:
+        """The search-size costs of those of ``hypotheses`` not worked out yet, their changed objects drawn together
+        (:meth:`StateRenderer.render_layers`: one wait for the rasteriser instead of one per drawing)."""
+        pending: dict[tuple[Hypothesis, bool], Hypothesis] = {}
+        for hypothesis in hypotheses:
+            key = self._cost_key(hypothesis, False)
+            if key is not None and key not in self._costs:
+                pending.setdefault(key, hypothesis)
+        if len(pending) < 2:
+            return
+        states = {key: self.state(hypothesis) for key, hypothesis in pending.items()}
+        windows = {key: self._compared_windows(state) for key, state in states.items()}
+        layers = {}  # drawing key -> (state, geoms drawn alone, the rest there, window)
+        for key, state in states.items():
+            outer = windows[key][1]
+            drawing_key = (state.camera, state.objects, False, self.divisor, outer)
+            if outer is None or drawing_key in self._scene_renders.drawings or drawing_key in layers:
+                continue
+            layered = self._layered(state, outer)
+            if layered is not None and layered[0].any():
+                layers[drawing_key] = (state, *layered, outer)
+        drawn = self.renderer.render_layers(
+            [(state, geoms, outer) for state, geoms, _, outer in layers.values()], self.divisor
+        )
+        for (drawing_key, (_, _, rest, _)), layer in zip(layers.items(), drawn, strict=True):
+            self._scene_renders.keep(drawing_key, nearer_of(layer, rest))
+        for key, hypothesis in pending.items():
+            self._costs[key] = self._distance(states[key], False, windows[key]) + self._prior(hypothesis)
 
     def _as_compared(self, drawn: np.ndarray, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
         """A drawing of :meth:`_drawn` blurred like the edited image, at the comparison size (float32 RGB)."""
@@ -1037,31 +1096,46 @@ class RenderComparer(PoseSearch):
                 return max(elsewhere)
         return self.support_height
 
-    def _distance(self, state: Scene, exact: bool) -> float:
-        """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
-        change the editor made to the source image.
-
-        Only the pixels ``state`` changes in the unchanged view are drawn (:meth:`_change_window`), with the source
-        scene drawn in the same window: a narrowed view shades a few pixels slightly differently from the whole one,
-        and its own render of the source scene cancels that. Elsewhere the distance is the unchanged view's
-        (:meth:`_unchanged_distances`)."""
+    def _compared_windows(
+        self, state: Scene
+    ) -> tuple[tuple[int, int, int, int] | None, tuple[int, int, int, int] | None]:
+        """``(window, outer)``: the comparison-size pixels ``state`` changes in the unchanged view
+        (:meth:`_change_window`; None when it changes none), and the window drawn for them, wider by the blur's reach
+        so that the blur sees the same neighbours as in a whole render (None with them)."""
         left, top, right, bottom = self._change_window(state)
+        if not (left < right and top < bottom):
+            return None, None
+        reach = self._blur_reach()
+        width, height = self.compare_size
+        outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
+        return (left, top, right, bottom), outer
+
+    def _distance(
+        self,
+        state: Scene,
+        exact: bool,
+        windows: tuple[tuple[int, int, int, int] | None, tuple[int, int, int, int] | None] | None = None,
+    ) -> float:
+        """Mean truncated L1 distance between the change ``state`` makes to the render of the source scene and the
+        change the editor made to the source image (``windows``: its :meth:`_compared_windows`, if already known).
+
+        Only the pixels ``state`` changes in the unchanged view are drawn, with the source scene drawn in the same
+        window: a narrowed view shades a few pixels slightly differently from the whole one, and its own render of the
+        source scene cancels that. Elsewhere the distance is the unchanged view's (:meth:`_unchanged_distances`)."""
+        window, outer = self._compared_windows(state) if windows is None else windows
         integral = self._unchanged_distances(exact)
+        if window is None:
+            return float(integral[-1, -1]) / (self.compare_size[0] * self.compare_size[1])
+        left, top, right, bottom = window
         total = integral[-1, -1] - (
             integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
         )
-        if left < right and top < bottom:
-            # Drawn with room for the blur to see the same neighbours as in a whole render.
-            reach = self._blur_reach()
-            width, height = self.compare_size
-            outer = (max(0, left - reach), max(0, top - reach), min(width, right + reach), min(height, bottom + reach))
-            inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
-            predicted_change = (self._render(state, exact, outer) - self._window_reference(outer, exact))[inside]
-            difference = np.abs(predicted_change - self.observed_change[top:bottom, left:right])
-            # Summed over RGB plane by plane (as a sum over the last axis adds them; numpy reduces an axis of three
-            # slowly).
-            distance = difference[..., 0] + difference[..., 1] + difference[..., 2]
-            total += float(np.minimum(distance, self.truncation, out=distance).sum(dtype=np.float64))
+        inside = (slice(top - outer[1], bottom - outer[1]), slice(left - outer[0], right - outer[0]))
+        predicted_change = (self._render(state, exact, outer) - self._window_reference(outer, exact))[inside]
+        difference = np.abs(predicted_change - self.observed_change[top:bottom, left:right])
+        # Summed over RGB plane by plane (as a sum over the last axis adds them; numpy reduces an axis of three slowly).
+        distance = difference[..., 0] + difference[..., 1] + difference[..., 2]
+        total += float(np.minimum(distance, self.truncation, out=distance).sum(dtype=np.float64))
         return float(total) / (self.compare_size[0] * self.compare_size[1])
 
     def _window_reference(self, window: tuple[int, int, int, int], exact: bool) -> np.ndarray:
@@ -1113,7 +1187,7 @@ class RenderComparer(PoseSearch):
         mirrored[box][flipped] = drawn[box][:, ::-1][flipped]
         difference = np.abs(mirrored - self._reference(exact=True) - self.observed_change).sum(axis=2)
         distance = float(np.minimum(difference, self.truncation).sum()) / (self.compare_size[0] * self.compare_size[1])
-        return min(unturned_cost, distance + self.prior_weight * self.cost_unit * self.change(unturned))
+        return min(unturned_cost, distance + self._prior(unturned))
 
     def mask(self, hypothesis: Hypothesis, shape: tuple[int, int]) -> np.ndarray:
         """The target's pixels under ``hypothesis``, at the full image ``shape``."""

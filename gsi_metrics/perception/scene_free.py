@@ -641,8 +641,7 @@ class SceneFreeComparer(PoseSearch):
         """The cheaper of the search's and of the target's mirror image unturned: a generator that draws the target
         mirrored has not turned it, however well a turn explains the mirror image."""
         unturned = dataclasses.replace(hypothesis, yaw_deg=0.0)
-        prior = self.prior_weight * self.cost_unit * self.change(unturned)
-        mirrored = self._distance(self._hypothesis_projection(unturned, mirrored=True)) + prior
+        mirrored = self._distance(self._hypothesis_projection(unturned, mirrored=True)) + self._prior(unturned)
         return min(super().unturned_cost(hypothesis), mirrored)
 
     def moved_centre(self, hypothesis: Hypothesis) -> np.ndarray:

@@ -206,6 +206,47 @@ def test_comparers_of_one_scene_share_its_renders_and_cost_what_fresh_ones_cost(
     other.close()
 
 
+def test_costs_worked_out_together_are_the_costs_one_by_one(
+    split_rows: list[dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The search asks for a descent's neighbours, a sweep, a line of shifts at once: their changed objects are drawn
+    together (one read-back of the renderer's buffer for many drawings) and their costs are the costs asked one by one
+    (to the rasteriser's rounding, a few colour levels at a few pixels), the infinite ones and those already known
+    included."""
+    for row in split_rows[:3]:
+        sample = ScoringSample.from_row(row)
+        edited = np.array(row["target_image"])
+        _forget_scene_renders()
+        comparer = RenderComparer(sample.view, edited)
+        base = Hypothesis(0.01, -0.02, 30.0, comparer.identity_index)
+        hypotheses = [
+            base,
+            *(dataclasses.replace(base, dx_m=base.dx_m + 0.01 * k, yaw_deg=10.0 * k) for k in range(1, 7)),
+            dataclasses.replace(base, scale_index=comparer.identity_index + 3),
+            dataclasses.replace(base, dx_m=9.0),  # beyond the longest shift: infinite, never drawn
+            base,
+        ]
+        one_by_one = [comparer.cost(h) for h in hypotheses]
+        _forget_scene_renders()
+        comparer = RenderComparer(sample.view, edited)
+        comparer.cost(hypotheses[1])  # one known before
+        reads: list[int] = []
+
+        def counted(layers: list, *args: object, drawn=comparer.renderer.render_layers, reads=reads) -> list:
+            reads.append(len(layers))
+            return drawn(layers, *args)
+
+        monkeypatch.setattr(comparer.renderer, "render_layers", counted)
+        comparer._costs_ahead(hypotheses)
+        assert reads and max(reads) >= 6  # drawn together
+        reads.clear()
+        together = [comparer.cost(h) for h in hypotheses]
+        assert not reads  # every cost was worked out ahead
+        assert np.isinf(together[-2]) and np.isinf(one_by_one[-2])
+        assert together == pytest.approx(one_by_one, abs=1e-4 * comparer.cost_unit)
+        comparer.close()
+
+
 def test_a_scene_keeps_its_drawings_up_to_a_bound(split_rows: list[dict], monkeypatch: pytest.MonkeyPatch) -> None:
     """Past ``_MOST_KEPT_DRAWING_BYTES`` a scene's drawings are dropped and drawn again when asked: the same costs."""
     sample = ScoringSample.from_row(split_rows[0])
