@@ -32,7 +32,9 @@ image, so a small object far away is judged like a large one nearby. Where the c
 offset per colour channel (a brightness or white-balance change) is removed from the edited image first, and a blur of
 the edited image (a generator's softer output) is estimated and given to the source image and to every render. Scales
 come from a geometric grid (``scale_ratio``), the steps of the search; the renderer draws the target compiled once at
-any of them (:class:`~gsi_datasets.rendering.StateRenderer`).
+any of them (:class:`~gsi_datasets.rendering.StateRenderer`). A search drawing is the changed object drawn alone over
+the rest of the scene drawn once, and the hypotheses the search asks for together (a descent's neighbours, a sweep) are
+drawn together and read back at once (:meth:`RenderComparer._costs_ahead`).
 
 Removal: the scene without the target is one more hypothesis (:meth:`RenderComparer.removal_cost`); when it explains
 the edited image at least as well as the best pose, or nearly as well while the best pose's target does not match the
@@ -995,8 +997,8 @@ class RenderComparer(PoseSearch):
     def _unchanged_distances(self, exact: bool) -> np.ndarray:
         """The summed-area table (:func:`cv2.integral`) of the per-pixel truncated distance between the unchanged view's
         change to the source render and the editor's change: a hypothesis's distance outside the pixels it changes. A
-        still camera's unchanged view changes nothing, and nothing is drawn for it (a whole anti-aliased render, a
-        twentieth of a row's time, that most rows never need again); a moved camera's change is drawn."""
+        still camera's unchanged view changes nothing, and nothing is drawn for it (a whole anti-aliased render, some
+        20 ms a row, that most rows never need again); a moved camera's change is drawn."""
         if exact not in self._unchanged_integrals:
             if self.view is self.source:
                 distance = np.abs(self.observed_change).sum(axis=2)
