@@ -739,13 +739,13 @@ class StateRenderer:
         context = None
 
         def read_back() -> None:
-            width = max(left + w for left, _, w, _ in placed)
-            height = max(bottom + h for _, bottom, _, h in placed)
+            width = max(x + w for x, _, w, _ in placed)
+            height = max(y + h for _, y, _, h in placed)
             rgb = np.empty((height, width, 3), dtype=np.uint8)
             depth = np.empty((height, width), dtype=np.float32)
             mujoco.mjr_readPixels(rgb, depth, mujoco.MjrRect(0, 0, width, height), context)
-            for left, bottom, w, h in placed:
-                rows, columns = slice(bottom, bottom + h), slice(left, left + w)
+            for x, y, w, h in placed:
+                rows, columns = slice(y, y + h), slice(x, x + w)
                 drawn.append((np.flipud(rgb[rows, columns]).copy(), np.flipud(depth[rows, columns]).copy()))
             placed.clear()
 

@@ -434,6 +434,11 @@ class PoseSearch:
         them together is cheaper than one by one (:meth:`RenderComparer._costs_ahead` draws them together); by default
         nothing."""
 
+    def _cheapest(self, hypotheses: list[Hypothesis]) -> Hypothesis:
+        """The first of ``hypotheses`` of the lowest search-size cost, their costs worked out together."""
+        self._costs_ahead(hypotheses)
+        return min(hypotheses, key=self.cost)
+
     def _inside(self, hypothesis: Hypothesis, others: list[tuple[np.ndarray, float]]) -> bool:
         """Whether the hypothesised target would stand inside one of ``others`` (centre, inner radius): its centre
         closer to the other's than their radii add up to, and than it stood in the source (two loaves of bread side by
@@ -634,7 +639,6 @@ class PoseSearch:
             for start in positions[:2]
         ]
         sweep = [hypothesis for position_sweep in sweeps for hypothesis in position_sweep]
-        self._costs_ahead(sweep)
         self._choose_appearance(sweep)
         # Nearly symmetric objects (a mouse, a kettle) have a second basin half a turn away: descend from the best
         # of the sweep and from the best one at least 60 degrees from it, and keep the better end point.
@@ -711,8 +715,7 @@ class PoseSearch:
             for j in range(-steps, steps + 1)
             for shift in [step_m * j * along]
         ]
-        self._costs_ahead(line)
-        return min(line, key=self.cost)
+        return self._cheapest(line)
 
     def _scale_sweep(self, hypothesis: Hypothesis) -> list[Hypothesis]:
         """``hypothesis`` at every fourth scale of the grid."""
@@ -748,8 +751,7 @@ class PoseSearch:
                     for sign in (1.0, -1.0):
                         step = sign * shift_step * axis
                         neighbours.append(Hypothesis(dx + step[0], dy + step[1], turn, size))
-                self._costs_ahead(neighbours)
-                candidate = min(neighbours, key=self.cost)
+                candidate = self._cheapest(neighbours)
                 improved = self.cost(candidate) < self.cost(best) - self.min_improvement
                 if improved:
                     best = candidate
@@ -903,7 +905,7 @@ class RenderComparer(PoseSearch):
     def _drawn(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None) -> np.ndarray:
         """:meth:`_render`'s drawing of ``state``, before the edited image's blur: drawn once per scene
         (:class:`_SceneRenders`; a state differs from the scene's others only in its camera and objects)."""
-        key = (state.camera, state.objects, exact, self.divisor, window)
+        key = self._drawing_key(state, exact, window)
         drawing = self._scene_renders.drawings.get(key)
         if drawing is None:
             if not exact:
@@ -913,6 +915,11 @@ class RenderComparer(PoseSearch):
                 drawing = self.renderer.render_rgb(state, shadows=False, window=full_window)
             self._scene_renders.keep(key, drawing)
         return drawing
+
+    def _drawing_key(self, state: Scene, exact: bool, window: tuple[int, int, int, int] | None) -> tuple[Any, ...]:
+        """What a drawing of :meth:`_drawn` is kept under in the scene's drawings (a state differs from the scene's
+        others only in its camera and objects)."""
+        return (state.camera, state.objects, exact, self.divisor, window)
 
     def _drawn_over_the_rest(self, state: Scene, window: tuple[int, int, int, int] | None) -> np.ndarray:
         """``state`` drawn at the comparison size without anti-aliasing: the objects it changes in the unchanged scene
@@ -967,7 +974,7 @@ class RenderComparer(PoseSearch):
         layers = {}  # drawing key -> (state, geoms drawn alone, the rest there, window)
         for key, state in states.items():
             outer = windows[key][1]
-            drawing_key = (state.camera, state.objects, False, self.divisor, outer)
+            drawing_key = self._drawing_key(state, False, outer)
             if outer is None or drawing_key in self._scene_renders.drawings or drawing_key in layers:
                 continue
             layered = self._layered(state, outer)
