@@ -1,15 +1,14 @@
 """Scoring worker processes (`gsi-bench eval`'s pool in :mod:`gsi_bench.evaluation`, and the fidelity suite's).
 
 Their fork server imports this module once before it forks them: the scoring stack, with what it would otherwise
-import or compile on each worker's first row (SciPy's statistics, the perception paths, the compiled kernels; about
-1.7 s a worker on 2 cores), done once and shared by every worker. Each worker then calls
+import or compile on each worker's first row (the perception paths, the compiled kernels; about 1.4 s a worker on 2
+cores), done once and shared by every worker. Each worker then calls
 :func:`one_thread_per_worker` first.
 """
 
 import os
 
 import cv2
-import scipy.stats  # noqa: F401 (appearance consistency's robust photometric fit)
 from threadpoolctl import threadpool_limits
 
 import gsi_bench.evaluation  # noqa: F401

@@ -149,9 +149,9 @@ def value_noise(rng: np.random.Generator, shape: tuple[int, int], cells: int = 8
         ty, tx = ty * ty * (3 - 2 * ty), tx * tx * (3 - 2 * tx)  # smoothstep: no grid creases
         x0, x1 = xi % nx, (xi + 1) % nx
         y0, y1 = yi % ny, (yi + 1) % ny
-        top = lattice[y0][:, x0] * (1 - tx) + lattice[y0][:, x1] * tx
-        bottom = lattice[y1][:, x0] * (1 - tx) + lattice[y1][:, x1] * tx
-        total += amplitude * (top * (1 - ty[:, None]) + bottom * ty[:, None])
+        # Along x on the lattice's rows first (ny rows, not h): each pixel's value is the same sum of the same products.
+        across = lattice[:, x0] * (1 - tx) + lattice[:, x1] * tx
+        total += amplitude * (across[y0] * (1 - ty[:, None]) + across[y1] * ty[:, None])
         norm += amplitude
         amplitude *= 0.5
     total /= norm

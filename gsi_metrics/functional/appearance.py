@@ -201,8 +201,6 @@ def match_photometry(reference: np.ndarray, edited: np.ndarray, unchanged: np.nd
         The mapped ``edited`` (uint8); ``edited`` itself when it already matches, when fewer than
         ``MIN_UNCHANGED_PIXELS`` are unchanged or when a channel has too few unclipped quantiles to fit.
     """
-    from scipy.stats import theilslopes
-
     validate_rgb_image(reference, "reference")
     validate_rgb_image(edited, "edited")
     validate_mask(unchanged, reference.shape[:2], "unchanged")
@@ -221,8 +219,20 @@ def match_photometry(reference: np.ndarray, edited: np.ndarray, unchanged: np.nd
         usable = (x > 0) & (x < 255) & (y > 0) & (y < 255)
         if np.count_nonzero(usable) < 5 or np.ptp(x[usable]) < 1.0:
             return edited
-        gains[channel], offsets[channel] = theilslopes(y[usable], x[usable])[:2]
+        gains[channel], offsets[channel] = _theil_sen(x[usable], y[usable])
     return np.clip(np.rint(edited * gains + offsets), 0, 255).astype(np.uint8)
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Theil-Sen ``(slope, intercept)`` of ``y ~ slope * x + intercept``: the median of the slopes between every two
+    points of different ``x``, and the median of ``y`` less the slope times the median of ``x`` (what
+    ``scipy.stats.theilslopes`` returns first, the same floats, without importing ``scipy.stats``: 0.6 s in every
+    scoring process)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    delta_x, delta_y = x[:, None] - x, y[:, None] - y
+    rising = delta_x > 0
+    slope = float(np.median(delta_y[rising] / delta_x[rising]))
+    return slope, float(np.median(y) - slope * np.median(x))
 
 
 def _channel_percentiles(image: np.ndarray, mask: np.ndarray, percentiles: np.ndarray) -> np.ndarray:

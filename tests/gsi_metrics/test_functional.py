@@ -372,6 +372,22 @@ def test_match_photometry_needs_unchanged_pixels_and_images_of_one_size(
         match_photometry(image, cast, mask[:100])
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_the_photometric_fit_is_scipys_theil_sen_to_the_last_bit(seed: int) -> None:
+    from scipy.stats import theilslopes
+
+    from gsi_metrics.functional.appearance import _theil_sen
+
+    rng = np.random.default_rng(seed)
+    # Quantile pairs as the fit sees them: repeated levels (ties in x and y), a line with noise, some outliers.
+    x = np.sort(rng.integers(1, 255, 40)).astype(float)
+    y = np.round(1.15 * x - 7.0 + rng.normal(0.0, 2.0, x.size))
+    y[rng.choice(x.size, 5, replace=False)] = rng.integers(1, 255, 5)
+    slope, intercept = theilslopes(y, x)[:2]
+    assert _theil_sen(x, y) == (slope, intercept)
+    assert abs(slope - 1.15) < 0.1  # the outliers do not pull it
+
+
 # --------------------------------------------------------------------------------------- bootstrap
 
 
