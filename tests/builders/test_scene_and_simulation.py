@@ -106,6 +106,29 @@ def test_a_renderer_draws_into_its_own_buffers_after_another_renderer_came_and_w
             assert np.array_equal(view.depth_m, expected["view"].depth_m)
 
 
+def test_the_context_without_anti_aliasing_draws_with_the_other_contexts_textures() -> None:
+    """A renderer's second context is made without textures of its own and draws with the first one's (uploading them
+    is most of a context's making): its textured drawings are those of a context with its own, and closing the renderer
+    frees each context's own textures only, so renderers made after it still draw theirs."""
+    scene = sample_tabletop_scene(np.random.default_rng(4))
+    other = sample_tabletop_scene(np.random.default_rng(5))
+    with StateRenderer([other]) as reference:
+        expected_other = reference.render_rgb(other, shadows=False, antialias=False)
+    with StateRenderer([scene]) as renderer:
+        shared = renderer.render_rgb(scene, shadows=False, antialias=False)
+        own = renderer._new_context(multisampled=False, shadows=False)
+        lent, renderer._aliased_context = renderer._aliased_context, own
+        try:
+            assert np.array_equal(renderer.render_rgb(scene, shadows=False, antialias=False), shared)
+        finally:
+            renderer._aliased_context = lent
+            own.free()
+        assert len(np.unique(shared.reshape(-1, 3), axis=0)) > 1000  # textured: the table's grain, the labels
+    # The closed renderer's textures are gone and their ids free; the next renderer's drawings are its own.
+    with StateRenderer([other]) as after:
+        assert np.array_equal(after.render_rgb(other, shadows=False, antialias=False), expected_other)
+
+
 def test_a_renderer_without_shadows_draws_what_one_with_shadows_draws_without_them() -> None:
     """Render-and-compare's renderer is made without a shadow map (half of a context's making): every drawing it can
     make is the one a renderer with shadows makes without them, and it refuses to draw shadows, as does any drawing
