@@ -39,12 +39,13 @@ import platform
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import numpy as np
 
@@ -153,15 +154,21 @@ def read_row(dataset: Any, index: int, profiles: Sequence[str]) -> tuple[Mapping
     try:
         return dataset[index], []
     except Exception as error:  # noqa: BLE001 (a damaged row is that row's status, not the run's end)
-        try:
-            identity = dataset.select_columns(["sample_id", "operation"])[index]
-        except Exception:  # noqa: BLE001
-            identity = {"sample_id": f"row {index}", "operation": "?"}
+        identity = _row_identity(dataset, index)
         message = (
             f"row {index} of the dataset could not be read ({describe_error(error)}); check the dataset with "
             "`gsi-bench verify DIR`"
         )
         return None, unscored(identity, profiles, "bad_reference", message)
+
+
+def _row_identity(dataset: Any, index: int) -> Mapping[str, Any]:
+    """``sample_id`` and ``operation`` of row ``index``, read without decoding its images (placeholders where even they
+    cannot be read)."""
+    try:
+        return dataset.select_columns(["sample_id", "operation"])[index]
+    except Exception:  # noqa: BLE001
+        return {"sample_id": f"row {index}", "operation": "?"}
 
 
 def evaluate_index(
@@ -247,11 +254,61 @@ def _scored_rows(
         scored = _scored_in_process(job, backend, measures, indices)
         yield from _progress(scored, total, done, progress, job.editor.spec)
         return
-    context = worker_context()
-    # One row per task: rows take from milliseconds to seconds, and a chunk of slow ones left to one worker at the end
-    # of a run keeps the others idle; handing out a row costs about a millisecond.
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(job,)) as pool:
-        yield from _progress(pool.map(_evaluate_in_worker, indices), total, done, progress, job.editor.spec)
+
+    def lost(index: int, message: str) -> tuple[int, list[SampleScore]]:
+        return index, unscored(_row_identity(job.dataset, index), job.profiles, "scoring_error", message)
+
+    scored = ordered_in_workers(_evaluate_in_worker, indices, workers, _start_worker, (job,), lost)
+    yield from _progress(scored, total, done, progress, job.editor.spec)
+
+
+_Result = TypeVar("_Result")
+
+
+def ordered_in_workers(
+    function: Callable[[int], _Result],
+    indices: Sequence[int],
+    workers: int,
+    initializer: Callable[..., None],
+    initargs: tuple[Any, ...],
+    lost: Callable[[int, str], _Result],
+    preload: Sequence[str] = (),
+) -> Iterator[_Result]:
+    """``function`` of each of ``indices``, in order, from ``workers`` processes started from the fork server
+    (:func:`worker_context`, with the modules ``preload``), one index per task: items take from milliseconds to
+    seconds, and a chunk of slow ones left to one worker at the end of a run keeps the others idle.
+
+    A worker that dies (killed, out of memory, a crash in native code) breaks the pool, and every item in flight fails
+    with it. The first item not returned is then run again alone, in a pool of one: if that worker dies too, the item
+    gets ``lost(index, message)`` instead of its result; either way the rest go on in a new pool. A rare crash (a
+    suite's worker, once in some thirty runs) costs a few items done again, and an item that kills every worker that
+    takes it costs its own result, not the run."""
+    pending, alone = list(indices), False
+    while pending:
+        batch = pending[:1] if alone else pending
+        returned = 0
+        pool = ProcessPoolExecutor(
+            1 if alone else workers, mp_context=worker_context(*preload), initializer=initializer, initargs=initargs
+        )
+        try:
+            with pool:
+                for result in pool.map(function, batch):
+                    returned += 1
+                    yield result
+            pending, alone = pending[len(batch) :], False
+        except BrokenProcessPool as error:
+            pending = pending[returned:]
+            if not alone:
+                warnings.warn(f"a worker process died ({error}); item {pending[0]} is run again alone", stacklevel=2)
+                alone = True
+                continue
+            message = (
+                f"the worker process died while handling this item, also run alone ({error}): a crash in native code, "
+                "the process killed or out of memory"
+            )
+            warnings.warn(f"item {pending[0]}: {message}; going on without it", stacklevel=2)
+            yield lost(pending[0], message)
+            pending, alone = pending[1:], False
 
 
 def worker_context(*preload: str) -> multiprocessing.context.BaseContext:

@@ -83,7 +83,9 @@ STATUS_DESCRIPTIONS: dict[str, str] = {
     "turn, the opposite or the double turn, or the recovered turn from itself plus a half turn judged otherwise; "
     "scene-free perception): not counted in the means",
     "bad_reference": "the dataset row could not be decoded (a damaged or malformed row; check the dataset)",
-    "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details)",
+    "scoring_error": "perception or scoring raised an exception (a bug of gsi-bench; the message has the details), or "
+    "the worker process scoring the row died even when the row was run alone (a crash in native code, killed, out of "
+    "memory)",
 }
 STATUSES = tuple(STATUS_DESCRIPTIONS)
 #: Statuses of samples whose edited image was never perceived (profile ``paper`` skips them, as the reference).

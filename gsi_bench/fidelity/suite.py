@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -167,28 +166,24 @@ def validated_rows(
     job: _Job, num_scenes: int, workers: int, progress: bool = True, start: int = 0
 ) -> Iterator[dict[str, Any]]:
     """:func:`validate_row` of rows ``start .. num_scenes - 1``, in order, in this process or ``workers`` processes
-    (started from a forkserver, as in :mod:`gsi_bench.evaluation`)."""
+    (:func:`gsi_bench.evaluation.ordered_in_workers`: a worker lost mid-run costs a new pool, and a scene that loses
+    one twice is recorded as that scene's error)."""
     indices = range(start, num_scenes)
     if workers <= 1:
         _set_job(job)
         results: Iterator[dict[str, Any]] = map(_validate_index, indices)
     else:
-        from gsi_bench.evaluation import worker_context
+        from gsi_bench.evaluation import ordered_in_workers
 
-        pool = ProcessPoolExecutor(
-            workers, mp_context=worker_context(__name__), initializer=_start_worker, initargs=(job,)
-        )
-        results = _closing(pool, pool.map(_validate_index, indices))
+        def lost(index: int, message: str) -> dict[str, Any]:
+            return scene_error(None, f"scene {index}: {message}")
+
+        results = ordered_in_workers(_validate_index, indices, workers, _start_worker, (job,), lost, (__name__,))
     if progress:
         from tqdm.auto import tqdm
 
         results = iter(tqdm(results, initial=start, total=num_scenes, desc="validate", unit="scene"))
     yield from results
-
-
-def _closing(pool: ProcessPoolExecutor, results: Iterator[Any]) -> Iterator[Any]:
-    with pool:
-        yield from results
 
 
 def run_validation(

@@ -8,6 +8,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import json  # noqa: E402
+import signal  # noqa: E402
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -189,6 +191,59 @@ def test_an_editor_that_raises_is_scored_missing_with_its_message(split: Path, t
     assert summary["overall"]["IC"] == 0.0
     with pytest.raises(ValueError, match="needs an editor that can be pickled"):  # a closure cannot go to workers
         _eval(split, Editor("broken", broken), tmp_path / "r2", limit=2, workers=2)
+
+
+def _killed_on_the_second_row(row: dict[str, Any]) -> Any:
+    """The oracle, except that the process handling row 1 is killed outright (as the out-of-memory killer, or a crash
+    in a model's native code, ends it): no exception to catch, the worker is gone."""
+    from gsi_bench.editors import oracle
+
+    if row["sample_id"].endswith("-000001"):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return oracle(row)
+
+
+def test_a_row_that_kills_its_worker_is_that_rows_scoring_error_and_the_others_are_scored(
+    results: dict[str, Path], split: Path, tmp_path: Path
+) -> None:
+    with pytest.warns(UserWarning, match="worker process died"):
+        summary = _eval(split, Editor("killing", _killed_on_the_second_row), tmp_path / "r", limit=4, workers=2)
+    samples, oracle = _samples(tmp_path / "r"), _samples(results["oracle"])[:4]
+    assert [s["sample_id"] for s in samples] == [s["sample_id"] for s in oracle]
+    assert samples[1]["status"] == "scoring_error" and "worker process died" in samples[1]["message"]
+    for got, expected in zip(samples[0:1] + samples[2:], oracle[0:1] + oracle[2:], strict=True):
+        assert {k: got[k] for k in ("status", "ic", "sa", "el", "ac")} == {
+            k: expected[k] for k in ("status", "ic", "sa", "el", "ac")
+        }
+    assert summary["status_counts"]["scoring_error"] == 1
+
+
+#: Made by the first worker that handles row 1 in the test below, before it kills itself (a path every process knows).
+_KILLED_ONCE = Path(tempfile.gettempdir()) / f"gsi-bench-test-killed-once-{os.getuid()}"
+
+
+def _killed_once_on_the_second_row(row: dict[str, Any]) -> Any:
+    """The oracle, except that the first process to handle row 1 is killed outright: a rare crash."""
+    from gsi_bench.editors import oracle
+
+    if row["sample_id"].endswith("-000001") and not _KILLED_ONCE.exists():
+        _KILLED_ONCE.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    return oracle(row)
+
+
+def test_a_worker_killed_once_costs_a_retry_not_a_row(results: dict[str, Path], split: Path, tmp_path: Path) -> None:
+    _KILLED_ONCE.unlink(missing_ok=True)
+    try:
+        with pytest.warns(UserWarning, match="run again alone"):
+            _eval(split, Editor("killing once", _killed_once_on_the_second_row), tmp_path / "r", limit=4, workers=2)
+        assert _KILLED_ONCE.exists()  # a worker did die
+    finally:
+        _KILLED_ONCE.unlink(missing_ok=True)
+    keys = ("sample_id", "status", "ic", "sa", "el", "ac")
+    assert [{k: s[k] for k in keys} for s in _samples(tmp_path / "r")] == [
+        {k: s[k] for k in keys} for s in _samples(results["oracle"])[:4]
+    ]
 
 
 def test_both_profiles_in_one_pass_match_single_profile_runs(
