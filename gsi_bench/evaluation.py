@@ -263,6 +263,8 @@ def _scored_rows(
 
 
 _Result = TypeVar("_Result")
+#: :func:`ordered_in_workers` gives up when this many items in a row have killed their workers alone.
+_MOST_LOST_IN_A_ROW = 3
 
 
 def ordered_in_workers(
@@ -282,8 +284,13 @@ def ordered_in_workers(
     with it. The first item not returned is then run again alone, in a pool of one: if that worker dies too, the item
     gets ``lost(index, message)`` instead of its result; either way the rest go on in a new pool. A rare crash (a
     suite's worker, once in some thirty runs) costs a few items done again, and an item that kills every worker that
-    takes it costs its own result, not the run."""
-    pending, alone = list(indices), False
+    takes it costs its own result, not the run.
+
+    Raises:
+        BrokenProcessPool: when ``_MOST_LOST_IN_A_ROW`` items in a row kill their workers alone (workers that cannot
+            start, or cannot do any item, are not the items' doing).
+    """
+    pending, alone, lost_in_a_row = list(indices), False, 0
     while pending:
         batch = pending[:1] if alone else pending
         returned = 0
@@ -294,6 +301,7 @@ def ordered_in_workers(
             with pool:
                 for result in pool.map(function, batch):
                     returned += 1
+                    lost_in_a_row = 0
                     yield result
             pending, alone = pending[len(batch) :], False
         except BrokenProcessPool as error:
@@ -302,6 +310,12 @@ def ordered_in_workers(
                 warnings.warn(f"a worker process died ({error}); item {pending[0]} is run again alone", stacklevel=2)
                 alone = True
                 continue
+            lost_in_a_row += 1
+            if lost_in_a_row >= _MOST_LOST_IN_A_ROW:
+                raise BrokenProcessPool(
+                    f"{lost_in_a_row} items in a row killed their worker processes, each run alone ({error}): the "
+                    "workers cannot do any item; see the errors above"
+                ) from error
             message = (
                 f"the worker process died while handling this item, also run alone ({error}): a crash in native code, "
                 "the process killed or out of memory"

@@ -166,8 +166,8 @@ def validated_rows(
     job: _Job, num_scenes: int, workers: int, progress: bool = True, start: int = 0
 ) -> Iterator[dict[str, Any]]:
     """:func:`validate_row` of rows ``start .. num_scenes - 1``, in order, in this process or ``workers`` processes
-    (:func:`gsi_bench.evaluation.ordered_in_workers`: a worker lost mid-run costs a new pool, and a scene that loses
-    one twice is recorded as that scene's error)."""
+    (:func:`gsi_bench.evaluation.ordered_in_workers`: a worker lost mid-run costs a new pool, and a scene that kills
+    its worker even when run alone is recorded as that scene's error)."""
     indices = range(start, num_scenes)
     if workers <= 1:
         _set_job(job)

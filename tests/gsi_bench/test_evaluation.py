@@ -218,6 +218,18 @@ def test_a_row_that_kills_its_worker_is_that_rows_scoring_error_and_the_others_a
     assert summary["status_counts"]["scoring_error"] == 1
 
 
+def _killed_on_every_row(row: dict[str, Any]) -> Any:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_workers_that_die_on_every_row_end_the_run_with_the_reason(split: Path, tmp_path: Path) -> None:
+    """Not the rows' doing: after three rows in a row have killed their workers alone, the run stops (and resumes)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    with pytest.warns(UserWarning), pytest.raises(BrokenProcessPool, match="3 items in a row killed their worker"):
+        _eval(split, Editor("killing always", _killed_on_every_row), tmp_path / "r", limit=4, workers=2)
+
+
 #: Made by the first worker that handles row 1 in the test below, before it kills itself (a path every process knows).
 _KILLED_ONCE = Path(tempfile.gettempdir()) / f"gsi-bench-test-killed-once-{os.getuid()}"
 
