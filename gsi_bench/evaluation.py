@@ -283,7 +283,7 @@ def ordered_in_workers(
     A worker that dies (killed, out of memory, a crash in native code) breaks the pool, and every item in flight fails
     with it. The first item not returned is then run again alone, in a pool of one: if that worker dies too, the item
     gets ``lost(index, message)`` instead of its result; either way the rest go on in a new pool. A rare crash (a
-    suite's worker, once in some thirty runs) costs a few items done again, and an item that kills every worker that
+    suite's worker died so twice in many runs) costs a few items done again, and an item that kills every worker that
     takes it costs its own result, not the run.
 
     Raises:

@@ -223,7 +223,7 @@ def _killed_on_every_row(row: dict[str, Any]) -> Any:
 
 
 def test_workers_that_die_on_every_row_end_the_run_with_the_reason(split: Path, tmp_path: Path) -> None:
-    """Not the rows' doing: after three rows in a row have killed their workers alone, the run stops (and resumes)."""
+    """Not the rows' doing: after three rows in a row have killed their workers alone, the run stops with the reason."""
     from concurrent.futures.process import BrokenProcessPool
 
     with pytest.warns(UserWarning), pytest.raises(BrokenProcessPool, match="3 items in a row killed their worker"):
