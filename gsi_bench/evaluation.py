@@ -27,6 +27,8 @@ main process merges them.
 from __future__ import annotations
 
 import datetime
+import faulthandler
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -275,6 +277,7 @@ def ordered_in_workers(
     initargs: tuple[Any, ...],
     lost: Callable[[int, str], _Result],
     preload: Sequence[str] = (),
+    item_timeout_s: float | None = None,
 ) -> Iterator[_Result]:
     """``function`` of each of ``indices``, in order, from ``workers`` processes started from the fork server
     (:func:`worker_context`, with the modules ``preload``), one index per task: items take from milliseconds to
@@ -284,7 +287,10 @@ def ordered_in_workers(
     with it. The first item not returned is then run again alone, in a pool of one: if that worker dies too, the item
     gets ``lost(index, message)`` instead of its result; either way the rest go on in a new pool. A rare crash (a
     suite's worker died so twice in many runs) costs a few items done again, and an item that kills every worker that
-    takes it costs its own result, not the run.
+    takes it costs its own result, not the run. With ``item_timeout_s``, a worker still on one item after that long ends
+    itself (Python's ``faulthandler`` watchdog, which runs while the item is stuck in native code, prints every
+    thread's stack and exits), and the item is handled as above: a drawing that waits forever on the CPU rasteriser
+    (seen once) costs a retry, not a run that never ends.
 
     Raises:
         BrokenProcessPool: when ``_MOST_LOST_IN_A_ROW`` items in a row kill their workers alone (workers that cannot
@@ -299,7 +305,8 @@ def ordered_in_workers(
         )
         try:
             with pool:
-                for result in pool.map(function, batch):
+                timed = function if item_timeout_s is None else functools.partial(_timed, function, item_timeout_s)
+                for result in pool.map(timed, batch):
                     returned += 1
                     lost_in_a_row = 0
                     yield result
@@ -318,11 +325,20 @@ def ordered_in_workers(
                 ) from error
             message = (
                 f"the worker process died while handling this item, also run alone ({error}): a crash in native code, "
-                "the process killed or out of memory"
+                "the process killed or out of memory, or the item hung past its time limit"
             )
             warnings.warn(f"item {pending[0]}: {message}; going on without it", stacklevel=2)
             yield lost(pending[0], message)
             pending, alone = pending[1:], False
+
+
+def _timed(function: Callable[[int], _Result], timeout_s: float, index: int) -> _Result:
+    """``function(index)`` in a worker that ends itself, printing every thread's stack, if it takes ``timeout_s``."""
+    faulthandler.dump_traceback_later(timeout_s, exit=True)
+    try:
+        return function(index)
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 def worker_context(*preload: str) -> multiprocessing.context.BaseContext:

@@ -162,12 +162,17 @@ def _validate_index(index: int) -> dict[str, Any]:
     return validate_row(row, backend)
 
 
+#: A scene's counterfactuals take seconds to a minute on 2 cores; a worker still on one after this long is stuck.
+SCENE_TIMEOUT_S = 15 * 60.0
+
+
 def validated_rows(
     job: _Job, num_scenes: int, workers: int, progress: bool = True, start: int = 0
 ) -> Iterator[dict[str, Any]]:
     """:func:`validate_row` of rows ``start .. num_scenes - 1``, in order, in this process or ``workers`` processes
-    (:func:`gsi_bench.evaluation.ordered_in_workers`: a worker lost mid-run costs a new pool, and a scene that kills
-    its worker even when run alone is recorded as that scene's error)."""
+    (:func:`gsi_bench.evaluation.ordered_in_workers`: a worker lost mid-run, or stuck on one scene for
+    ``SCENE_TIMEOUT_S``, costs a new pool, and a scene that kills its worker even when run alone is recorded as that
+    scene's error)."""
     indices = range(start, num_scenes)
     if workers <= 1:
         _set_job(job)
@@ -178,7 +183,9 @@ def validated_rows(
         def lost(index: int, message: str) -> dict[str, Any]:
             return scene_error(None, f"scene {index}: {message}")
 
-        results = ordered_in_workers(_validate_index, indices, workers, _start_worker, (job,), lost, (__name__,))
+        results = ordered_in_workers(
+            _validate_index, indices, workers, _start_worker, (job,), lost, (__name__,), SCENE_TIMEOUT_S
+        )
     if progress:
         from tqdm.auto import tqdm
 

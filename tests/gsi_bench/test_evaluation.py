@@ -10,6 +10,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import json  # noqa: E402
 import signal  # noqa: E402
 import tempfile  # noqa: E402
+import threading  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -228,6 +229,29 @@ def test_workers_that_die_on_every_row_end_the_run_with_the_reason(split: Path, 
 
     with pytest.warns(UserWarning), pytest.raises(BrokenProcessPool, match="3 items in a row killed their worker"):
         _eval(split, Editor("killing always", _killed_on_every_row), tmp_path / "r", limit=4, workers=2)
+
+
+def _no_setup() -> None:
+    """A worker initializer with nothing to set up."""
+
+
+def _squared_but_item_2_hangs(index: int) -> int:
+    if index == 2:
+        threading.Event().wait()  # for ever, as a read-back waiting on a rasteriser that never finishes
+    return index * index
+
+
+def test_an_item_that_hangs_is_ended_by_its_time_limit_and_lost_alone() -> None:
+    from gsi_bench.evaluation import ordered_in_workers
+
+    with pytest.warns(UserWarning, match="hung past its time limit"):
+        got = list(
+            ordered_in_workers(
+                _squared_but_item_2_hangs, range(5), 2, _no_setup, (), lambda i, m: ("lost", i, m), item_timeout_s=2.0
+            )
+        )
+    assert got[:2] == [0, 1] and got[3:] == [9, 16]
+    assert got[2][:2] == ("lost", 2) and "died" in got[2][2]
 
 
 #: Made by the first worker that handles row 1 in the test below, before it kills itself (a path every process knows).
