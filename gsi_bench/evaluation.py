@@ -296,6 +296,7 @@ def ordered_in_workers(
         BrokenProcessPool: when ``_MOST_LOST_IN_A_ROW`` items in a row kill their workers alone (workers that cannot
             start, or cannot do any item, are not the items' doing).
     """
+    timed = function if item_timeout_s is None else functools.partial(_timed, function, item_timeout_s)
     pending, alone, lost_in_a_row = list(indices), False, 0
     while pending:
         batch = pending[:1] if alone else pending
@@ -305,7 +306,6 @@ def ordered_in_workers(
         )
         try:
             with pool:
-                timed = function if item_timeout_s is None else functools.partial(_timed, function, item_timeout_s)
                 for result in pool.map(timed, batch):
                     returned += 1
                     lost_in_a_row = 0

@@ -447,8 +447,8 @@ class StateRenderer:
         _make_gl_context_current(self.width, self.height)
         _drain_gl_errors()
         self._shadows = shadows
-        #: The texture ids a context made, by the context's id, where it draws with another's (:meth:`_new_context`).
-        self._own_textures: dict[int, np.ndarray] = {}
+        #: The one-pixel textures the context without anti-aliasing was made with; it draws with the first one's.
+        self._aliased_own_textures: np.ndarray | None = None
         self._context = self._new_context(multisampled=True, shadows=shadows)
         # Without multisampling or shadows, made when first asked for (see :meth:`render_rgb`).
         self._aliased_context: mujoco.MjrContext | None = None
@@ -470,31 +470,22 @@ class StateRenderer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _new_context(
-        self, multisampled: bool, shadows: bool, textures_of: mujoco.MjrContext | None = None
-    ) -> mujoco.MjrContext:
+    def _new_context(self, multisampled: bool, shadows: bool, textures: bool = True) -> mujoco.MjrContext:
         """A context drawing with the model's multisampling or without, with its shadow map or a one-pixel one (a
-        context that never draws shadows); with the textures of the context ``textures_of`` when given.
-
-        A context uploads every texture of the model and builds its mipmaps, which on the CPU rasteriser is most of its
-        making (a room's fifteen 256-pixel surfaces: about 20 of 26 ms), so the renderer's second context draws with the
-        first one's: made with one-pixel textures, whose ids it is given back before it is freed (:meth:`close`), so
-        that each context deletes what it made."""
+        context that never draws shadows), with the model's textures or one-pixel ones (``textures=False``: a context
+        that is to draw with another's, see :meth:`_drawing_context`)."""
         quality = self._model.vis.quality
         samples, shadow_size = quality.offsamples, quality.shadowsize
         sizes = self._model.tex_width.copy(), self._model.tex_height.copy()
         quality.offsamples = samples if multisampled else 0
         quality.shadowsize = shadow_size if shadows else 1
-        if textures_of is not None:
+        if not textures:
             self._model.tex_width[:], self._model.tex_height[:] = 1, 1
         try:
             context = mujoco.MjrContext(self._model, mujoco.mjtFontScale.mjFONTSCALE_50.value)
         finally:
             quality.offsamples, quality.shadowsize = samples, shadow_size
             self._model.tex_width[:], self._model.tex_height[:] = sizes
-        if textures_of is not None:
-            self._own_textures[id(context)] = context.texture.copy()
-            context.texture[:] = textures_of.texture
         context.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
         return context
 
@@ -507,7 +498,13 @@ class StateRenderer:
             context = self._context
         else:
             if self._aliased_context is None:
-                self._aliased_context = self._new_context(multisampled=False, shadows=False, textures_of=self._context)
+                # Uploading a model's textures and building their mipmaps is most of a context's making on the CPU
+                # rasteriser (a room's fifteen 256-pixel surfaces: about 20 of 26 ms): this one draws with the first
+                # one's, and gets its own one-pixel ones back before it is freed (:meth:`close`).
+                context = self._new_context(multisampled=False, shadows=False, textures=False)
+                self._aliased_own_textures = context.texture.copy()
+                context.texture[:] = self._context.texture
+                self._aliased_context = context
             context = self._aliased_context
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, context)
         return context
@@ -516,11 +513,10 @@ class StateRenderer:
         """Frees the GPU-side contexts (idempotent)."""
         if self._context is not None:
             _make_gl_context_current(self.width, self.height)
-            for context in (self._aliased_context, self._context):  # the one that lent its textures last
-                if context is not None:
-                    if id(context) in self._own_textures:
-                        context.texture[:] = self._own_textures.pop(id(context))
-                    context.free()
+            if self._aliased_context is not None:  # freed first, with its own textures; the shared ones with the other
+                self._aliased_context.texture[:] = self._aliased_own_textures
+                self._aliased_context.free()
+            self._context.free()
             self._context = self._aliased_context = None
 
     def _pose_state(self, state_index: int) -> None:
